@@ -1,0 +1,72 @@
+"""Announcement batches (公告): gather approved applications, then publish them together.
+
+Publishing numbers the batch (2026年第12批) and applies the workflow's `publish` transition to every
+application in it, all in one transaction: either the whole batch is published or nothing is.
+"""
+from flask_babel import lazy_gettext as _l
+
+from models import AnnouncementBatch, Application
+
+from . import scope, workflow
+from .clock import today
+from .extensions import db
+from .services import numbering
+
+
+class BatchError(workflow.WorkflowError):
+    status = 409
+
+
+def _batch_in_scope(batch_id, user, lock=False) -> AnnouncementBatch:
+    query = scope.query(AnnouncementBatch, user).filter(AnnouncementBatch.id == batch_id)
+    batch = (query.with_for_update() if lock else query).one_or_none()
+    if batch is None:
+        raise workflow.NotFound(_l("Announcement batch not found."))
+    return batch
+
+
+def gather(batch_id, user) -> int:
+    """Put every approved application awaiting announcement (and in no batch) into this draft batch."""
+    batch = _batch_in_scope(batch_id, user)
+    if batch.state != "draft":
+        raise BatchError(_l("This batch is already published."))
+    waiting = (scope.query(Application, user)
+               .filter(Application.state == workflow.State.ANNOUNCE, Application.announcement_id.is_(None))
+               .order_by(Application.id).all())
+    for application in waiting:
+        application.announcement_id = batch.id
+    db.session.commit()
+    return len(waiting)
+
+
+def remove(batch_id, application_id, user):
+    batch = _batch_in_scope(batch_id, user)
+    if batch.state != "draft":
+        raise BatchError(_l("This batch is already published."))
+    application = scope.query(Application, user).filter(Application.id == application_id,
+                                                         Application.announcement_id == batch.id).one_or_none()
+    if application is None:
+        raise workflow.NotFound(_l("Application not found."))
+    application.announcement_id = None
+    db.session.commit()
+
+
+def publish(batch_id, user) -> AnnouncementBatch:
+    """Number and publish a draft batch; every application in it moves through `publish`."""
+    session = db.session
+    try:
+        batch = _batch_in_scope(batch_id, user, lock=True)
+        if batch.state != "draft":
+            raise BatchError(_l("This batch is already published."))
+        if not batch.applications:
+            raise BatchError(_l("The batch is empty; gather approved applications first."))
+        day = today()
+        batch.year, batch.sequence = day.year, numbering.next_value(session, f"announcement:{day.year}")
+        batch.state, batch.published_on = "published", day
+        for application in list(batch.applications):
+            workflow.apply(application, "publish", user, commit=False, via_batch=True)
+        session.commit()
+        return batch
+    except Exception:
+        session.rollback()
+        raise

@@ -1,0 +1,61 @@
+"""Starting and editing drafts: shared by the panel form and the REST API.
+
+Field validation is app.rules.check_fields; state changes are app.workflow's. This module only
+decides who owns a new draft, numbers it, and drops the fields its business type does not use.
+"""
+from flask_babel import lazy_gettext as _l
+
+from models import Application
+
+from . import rules, workflow
+from .clock import today
+from .extensions import db
+from .services.numbering import application_number
+
+_OPTIONAL_FIELDS = ("enterprise", "contract_start", "contract_end", "reason", "reason_text", "new_name",
+                    "new_id_number", "pass_certificate_no")
+
+
+def open_application(person_id, exclude_id=None):
+    query = db.session.query(Application).filter(Application.person_id == person_id,
+                                                 Application.state.in_(workflow.OPEN_STATES))
+    if exclude_id is not None:
+        query = query.filter(Application.id != exclude_id)
+    return query.order_by(Application.id).first()
+
+
+def start_draft(item: Application, user):
+    """Make `item` the signed-in applicant's new draft, or raise a WorkflowError saying why not."""
+    person = getattr(user, "person", None)
+    if person is None:
+        raise workflow.Forbidden(_l("Only an applicant account linked to a person can apply."))
+    existing = open_application(person.id)
+    if existing is not None:
+        raise workflow.Conflict(_l("Application %(number)s is already open; continue it instead of starting another.",
+                                   number=existing.number))
+    item.person = person
+    item.created_by_id = user.id
+    item.state = workflow.State.DRAFT
+    item.number = application_number(db.session, today())
+    tidy(item)
+
+
+def check_editable(item: Application):
+    if item.state not in workflow.EDITABLE_STATES:
+        raise workflow.InvalidState(_l("Only drafts and returned applications can be edited."))
+
+
+def tidy(item: Application):
+    """Drop fields the business type does not use, and show the routing the submission will fix."""
+    used = rules.FIELDS_BY_TYPE.get(item.business_type, ())
+    for name in _OPTIONAL_FIELDS:
+        if name not in used:
+            setattr(item, name, None)
+    if "specialties" not in used:
+        item.specialties = []
+    if "continuing_education" not in used:
+        item.continuing_education = False
+    if item.new_id_number:
+        item.new_id_number = item.new_id_number.strip().upper()
+    for key, value in rules.routing(item).items():
+        setattr(item, key, value)

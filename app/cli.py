@@ -1,0 +1,105 @@
+"""`flask` commands: deploy set-up (schema, dictionaries, roles), demo data, workflow documentation."""
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_migrate import upgrade
+
+from .extensions import db
+
+
+def load_dictionaries():
+    """Provinces and specialties (idempotent; names are refreshed, codes never change)."""
+    from models import Province, Specialty
+    from models.dictionary import PROVINCES, SPECIALTIES
+
+    for code, name, name_en, abbr in PROVINCES:
+        row = db.session.get(Province, code) or Province(code=code)
+        row.name, row.name_en, row.abbr = name, name_en, abbr
+        db.session.add(row)
+    for order, (code, name, name_en, industry) in enumerate(SPECIALTIES, start=1):
+        row = db.session.get(Specialty, code) or Specialty(code=code)
+        row.name, row.name_en, row.needs_industry_opinion, row.sort_order = name, name_en, industry, order
+        db.session.add(row)
+    db.session.commit()
+
+
+def sync_roles():
+    """Create every view's permissions and write the roles of app/roles.py to the database."""
+    from .roles import role_permissions
+
+    appbuilder = current_app.appbuilder
+    sm = appbuilder.sm
+    appbuilder.add_permissions(update_perms=True)
+    for role_name, pairs in role_permissions().items():
+        role = sm.add_role(role_name) or sm.find_role(role_name)
+        role.permissions = [pvm for pvm in (sm.add_permission_view_menu(perm, view) for view, perm in pairs) if pvm]
+        db.session.merge(role)
+    sm.add_role(sm.auth_role_public)
+    db.session.commit()
+
+
+def setup():
+    upgrade(directory=current_app.extensions["migrate"].directory)
+    load_dictionaries()
+    sync_roles()
+
+
+def register(app):
+    @app.cli.command("setup")
+    @with_appcontext
+    def setup_command():
+        """Deploy step: migrate the schema, load dictionaries, sync roles and permissions."""
+        setup()
+        click.echo("Schema migrated, dictionaries loaded, roles synced.")
+
+    @app.cli.command("sync-roles")
+    @with_appcontext
+    def sync_roles_command():
+        """Write the roles and permissions defined in code to the database."""
+        from .roles import role_permissions
+
+        sync_roles()
+        click.echo("Roles synced: " + ", ".join(sorted(role_permissions())))
+
+    @app.cli.command("load-dictionaries")
+    @with_appcontext
+    def load_dictionaries_command():
+        """Load provinces and specialties."""
+        load_dictionaries()
+        click.echo("Dictionaries loaded.")
+
+    @app.cli.command("demo-data")
+    @with_appcontext
+    def demo_data_command():
+        """Load demo enterprises, accounts (one per role), persons and applications in every state."""
+        from .demo import load_demo
+
+        summary = load_demo()
+        for line in summary:
+            click.echo(line)
+
+    @app.cli.command("workflow")
+    @click.option("--format", "fmt", type=click.Choice(["mermaid", "matrix", "pipelines", "markdown"]),
+                  default="markdown", help="What to print (markdown = all three, for the README).")
+    def workflow_command(fmt):
+        """Print the workflow table as a Mermaid diagram and the role × action matrix."""
+        from . import workflow
+
+        if fmt == "mermaid":
+            click.echo(workflow.mermaid())
+        elif fmt == "matrix":
+            click.echo(workflow.role_action_matrix())
+        elif fmt == "pipelines":
+            click.echo(workflow.pipelines_table())
+        else:
+            click.echo(workflow_markdown())
+
+
+def workflow_markdown() -> str:
+    from . import workflow
+
+    return "\n".join([
+        "```mermaid", workflow.mermaid(), "```", "",
+        "Stages per business type:", "", workflow.pipelines_table(), "",
+        "Role × action (states from which each role may take each action):", "", workflow.role_action_matrix(),
+    ])

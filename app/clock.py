@@ -1,0 +1,28 @@
+"""Time in one place: naive UTC timestamps in the database, dates in China Standard Time.
+
+Tests move time by monkeypatching `now_utc`.
+"""
+from datetime import date, datetime, timedelta, timezone
+
+CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def today() -> date:
+    """Today's date in China, the date every rule (validity, windows, age) counts from."""
+    return now_utc().replace(tzinfo=timezone.utc).astimezone(CHINA_TZ).date()
+
+
+def add_years(day: date, years: int) -> date:
+    """Same day `years` later; 29 February becomes 28 February."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def age_on(birth: date, on: date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))

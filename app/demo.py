@@ -1,0 +1,300 @@
+"""Demo data for development and the README's accounts (idempotent: running it twice adds nothing).
+
+Ten enterprises in Beijing, Shanghai and Guangdong; one account per role (and a few more);
+persons with qualifications and materials; and applications in every state, produced by driving
+the workflow engine as the demo users would (so trails, numbers and certificates are real).
+"""
+import io
+from datetime import date, timedelta
+
+from flask import current_app
+from PIL import Image, ImageDraw
+from stdnum.cn import ric, uscc
+
+from models import AppUser, Application, Enterprise, Person, Qualification, Specialty
+
+from . import roles as R
+from . import workflow
+from .applications import start_draft
+from .clock import add_years, today
+from .extensions import db
+from .services import storage
+
+
+def make_id_number(region: str, birth: date, sequence: int) -> str:
+    body = f"{region}{birth:%Y%m%d}{sequence:03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def make_credit_code(region: str, serial: int) -> str:
+    body = f"91{region}{serial:08d}X"  # registration authority 9 (industry & commerce), type 1 (enterprise)
+    return body + uscc.calc_check_digit(body + "0")
+
+
+ENTERPRISES = [
+    # (key, name, province, region code)
+    ("bj1", "北京城建集团有限责任公司（演示）", "11", "110105"),
+    ("bj2", "北京市政路桥建设有限公司（演示）", "11", "110102"),
+    ("bj3", "中建京华工程有限公司（演示）", "11", "110108"),
+    ("bj4", "北京京冶机电安装有限公司（演示）", "11", "110106"),
+    ("sh1", "上海隧道建设工程有限公司（演示）", "31", "310104"),
+    ("sh2", "上海浦江港航工程有限公司（演示）", "31", "310115"),
+    ("sh3", "上海申通轨道建设有限公司（演示）", "31", "310101"),
+    ("gd1", "广东粤海水利水电工程有限公司（演示）", "44", "440103"),
+    ("gd2", "广州穗通通信工程有限公司（演示）", "44", "440106"),
+    ("gd3", "深圳鹏城建筑工程有限公司（演示）", "44", "440304"),
+]
+
+# (username, full name, role, enterprise key, province code)
+STAFF_ACCOUNTS = [
+    ("admin", "系统管理员", R.ADMIN, None, None),
+    ("ministry", "部注册中心", R.MINISTRY, None, None),
+    ("province-bj", "北京市住建委", R.PROVINCE, None, "11"),
+    ("province-sh", "上海市住建委", R.PROVINCE, None, "31"),
+    ("province-gd", "广东省住建厅", R.PROVINCE, None, "44"),
+    ("enterprise-bj1", "北京城建人事部", R.ENTERPRISE, "bj1", None),
+    ("enterprise-bj2", "北京市政路桥人事部", R.ENTERPRISE, "bj2", None),
+    ("enterprise-sh1", "上海隧道人事部", R.ENTERPRISE, "sh1", None),
+    ("enterprise-gd1", "粤海水利人事部", R.ENTERPRISE, "gd1", None),
+]
+
+# Each demo person: (key, name, region, birth date, specialty codes, qualification age in years, story)
+PERSONS = [
+    ("main", "王建国", "110101", date(1985, 3, 7), ["building", "municipal"], 1, "registered"),
+    ("draft", "李晓明", "110102", date(1990, 6, 12), ["building"], 1, "draft"),
+    ("ent", "张伟", "110105", date(1988, 1, 23), ["highway"], 1, "enterprise_review"),
+    ("prov", "刘洋", "110108", date(1987, 9, 2), ["municipal"], 2, "province_review"),
+    ("min", "陈静", "310101", date(1986, 11, 30), ["port"], 1, "ministry_review"),
+    ("ann", "杨帆", "310104", date(1991, 4, 18), ["railway"], 1, "announce_pending"),
+    ("iss", "赵磊", "440103", date(1984, 8, 8), ["water"], 1, "issue_pending"),
+    ("ret", "黄丽", "440106", date(1992, 2, 14), ["telecom"], 1, "returned"),
+    ("ref", "周强", "110106", date(1983, 12, 1), ["mechanical"], 1, "refused"),
+    ("wd", "吴敏", "310110", date(1989, 7, 21), ["building"], 1, "withdrawn"),
+    ("chg", "徐涛", "110102", date(1982, 5, 5), ["highway"], 2, "change"),
+    ("ren", "孙芳", "110101", date(1980, 10, 10), ["building"], 3, "renewal"),
+    ("can", "马超", "310104", date(1979, 3, 3), ["mining"], 2, "cancellation"),
+    ("rep", "朱红", "110105", date(1986, 6, 6), ["municipal"], 1, "replacement"),
+    ("info", "胡斌", "440103", date(1987, 12, 12), ["water"], 1, "info_change"),
+]
+PERSON_ENTERPRISE = {"main": "bj1", "draft": "bj1", "ent": "bj2", "prov": "bj1", "min": "sh1", "ann": "sh1",
+                     "iss": "gd1", "ret": "gd1", "ref": "bj1", "wd": "sh1", "chg": "bj2", "ren": "gd1",
+                     "can": "sh1", "rep": "bj1", "info": "gd1"}
+
+
+def _image(kind: str, name: str) -> bytes:
+    """A stand-in 1-inch photo (295×413, white background) or signature strip."""
+    if kind == "photo":
+        img = Image.new("RGB", (295, 413), "white")
+        draw = ImageDraw.Draw(img)
+        draw.ellipse((97, 80, 198, 200), fill=(226, 190, 160))
+        draw.rectangle((60, 230, 235, 413), fill=(40, 60, 110))
+    else:
+        img = Image.new("RGB", (400, 120), "white")
+        draw = ImageDraw.Draw(img)
+        draw.line([(20, 80), (90, 30), (150, 90), (230, 25), (300, 85), (380, 40)], fill="black", width=5)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+def _user(username, full_name, role_name, password, **binding):
+    sm = current_app.appbuilder.sm
+    user = sm.find_user(username=username)
+    if user is None:
+        first, last = full_name[:1], full_name[1:] or full_name
+        user = sm.add_user(username, first, last, f"{username}@demo.invalid", sm.find_role(role_name),
+                           password=password)
+    for key, value in binding.items():
+        setattr(user, key, value)
+    db.session.commit()
+    return user
+
+
+def _move(application, action, user, opinion=None):
+    return workflow.apply(application.id, action, user, opinion=opinion)
+
+
+def load_demo() -> list[str]:
+    password = current_app.config["DEMO_PASSWORD"]
+    day = today()
+    enterprises = {}
+    for i, (key, name, province, region) in enumerate(ENTERPRISES, start=1):
+        code = make_credit_code(region, 70000000 + i)
+        ent = db.session.query(Enterprise).filter_by(credit_code=code).one_or_none()
+        if ent is None:
+            ent = Enterprise(credit_code=code, name=name, province_code=province, legal_representative="演示",
+                             address=f"{name[:2]}演示路{i}号")
+            db.session.add(ent)
+        enterprises[key] = ent
+    db.session.commit()
+
+    users = {}
+    for username, full, role, ent_key, province in STAFF_ACCOUNTS:
+        users[username] = _user(username, full, role, password,
+                                enterprise_id=enterprises[ent_key].id if ent_key else None, province_code=province)
+
+    specialties = {s.code: s for s in db.session.query(Specialty)}
+    persons, applicants = {}, {}
+    for n, (key, name, region, birth, codes, qual_age, story) in enumerate(PERSONS, start=1):
+        id_number = make_id_number(region, birth, 100 + 2 * n + (1 if n % 2 else 0))
+        person = db.session.query(Person).filter_by(id_number=id_number).one_or_none()
+        if person is None:
+            person = Person(id_number=id_number, name=name, phone=f"139{n:08d}", email=f"p{n}@demo.invalid",
+                            ethnicity="01", education="bachelor", degree="bachelor", school="演示大学",
+                            major="土木工程", realname_status="verified", realname_method="onsite")
+            db.session.add(person)
+            db.session.flush()
+            for j, code in enumerate(codes):
+                db.session.add(Qualification(person=person, certificate_no=f"DEMO{n:04d}{j:02d}",
+                                             specialty_code=code, qualified_on=add_years(day, -qual_age)))
+            for kind in ("photo", "signature"):
+                storage.save(db.session, person, kind, f"{kind}.jpg", _image(kind, name), "image/jpeg")
+            db.session.commit()
+        persons[key] = person
+        applicants[key] = _user(id_number, name, R.APPLICANT, password, person_id=person.id)
+
+    created = []
+    for key, name, region, birth, codes, qual_age, story in PERSONS:
+        person = persons[key]
+        if db.session.query(Application.id).filter_by(person_id=person.id).first():
+            continue
+        _story(story, person, applicants[key], enterprises[PERSON_ENTERPRISE[key]], enterprises, users,
+               [specialties[c] for c in codes])
+        created.append(key)
+
+    lines = [f"Enterprises: {len(enterprises)}; persons: {len(persons)}; stories created: {len(created)}.",
+             f"Demo password for every account: {password}"]
+    lines += [f"  {role:<10} {username}" for username, _, role, _, _ in STAFF_ACCOUNTS]
+    lines.append(f"  {'Applicant':<10} {persons['main'].id_number}  ({persons['main'].name})")
+    return lines
+
+
+def _new(person, applicant, btype, **fields):
+    application = Application(business_type=btype, **fields)
+    start_draft(application, applicant)
+    db.session.add(application)
+    db.session.commit()
+    return application
+
+
+def _initial(person, applicant, enterprise, specialties):
+    day = today()
+    return _new(person, applicant, "initial", enterprise=enterprise, contract_start=day - timedelta(days=200),
+                contract_end=add_years(day, 3), specialties=specialties)
+
+
+def _register(person, applicant, enterprise, specialties, users):
+    """Run an initial registration all the way: submit → confirm → pass → approve → publish → certificate."""
+    app = _initial(person, applicant, enterprise, specialties)
+    _move(app, "submit", applicant)
+    _move(app, "confirm", _enterprise_user(enterprise, users))
+    _move(app, "pass", _province_user(enterprise, users), "材料齐全，符合条件。")
+    _move(app, "approve", users["ministry"], "同意注册。")
+    _announce(app, users["ministry"])
+    return app
+
+
+def _announce(application, ministry):
+    """Publish one application in a batch of its own (gathering would sweep up the other stories)."""
+    from models import AnnouncementBatch
+
+    from .announcements import publish
+
+    batch = AnnouncementBatch(title="一级建造师注册公告（演示）", state="draft", created_by_id=ministry.id)
+    db.session.add(batch)
+    db.session.flush()
+    application.announcement_id = batch.id
+    db.session.commit()
+    publish(batch.id, ministry)
+
+
+def _enterprise_user(enterprise, users):
+    for user in users.values():
+        if user.enterprise_id == enterprise.id:
+            return user
+    # Enterprises without a demo account get one so their staff's stories can run.
+    return _user(f"enterprise-{enterprise.id}", enterprise.name[:10], R.ENTERPRISE,
+                 current_app.config["DEMO_PASSWORD"], enterprise_id=enterprise.id)
+
+
+def _province_user(enterprise, users):
+    return next(u for u in users.values() if u.province_code == enterprise.province_code)
+
+
+def _story(story, person, applicant, enterprise, enterprises, users, specialties):
+    ministry = users["ministry"]
+    if story == "draft":
+        _initial(person, applicant, enterprise, specialties)
+        return
+    if story in ("registered", "change", "renewal", "cancellation", "replacement", "info_change"):
+        _register(person, applicant, enterprise, specialties, users)
+    if story == "registered":
+        extra = db.session.get(Specialty, "mechanical")
+        db.session.add(Qualification(person=person, certificate_no=f"DEMO-ADD-{person.id}", specialty_code="mechanical",
+                                     qualified_on=add_years(today(), -1)))
+        db.session.commit()
+        day = today()
+        _new(person, applicant, "add_specialty", contract_start=day - timedelta(days=200),
+             contract_end=add_years(day, 3), specialties=[extra])
+        return
+    if story == "change":
+        day = today()
+        new_employer = enterprises["bj3"]
+        app = _new(person, applicant, "change", enterprise=new_employer, contract_start=day,
+                   contract_end=add_years(day, 3))
+        _move(app, "submit", applicant)
+        _move(app, "confirm", _enterprise_user(new_employer, users))
+        return
+    if story == "renewal":
+        # Seed history: this registration was granted three years ago and now expires within the window.
+        held = person.registration.specialties[0]
+        held.valid_from, held.valid_until = add_years(today(), -3), today() + timedelta(days=20)
+        db.session.commit()
+        day = today()
+        app = _new(person, applicant, "renewal", contract_start=day - timedelta(days=30),
+                   contract_end=add_years(day, 3), specialties=specialties, continuing_education=True)
+        _move(app, "submit", applicant)
+        return
+    if story == "cancellation":
+        app = _new(person, applicant, "cancellation", reason="contract_ended", reason_text="劳动合同到期，不再续签。")
+        _move(app, "submit", applicant)
+        _move(app, "confirm", _enterprise_user(enterprise, users))
+        _move(app, "pass", _province_user(enterprise, users), "情况属实。")
+        return
+    if story == "replacement":
+        app = _new(person, applicant, "replacement", reason="damaged", reason_text="证书打印件污损。")
+        _move(app, "submit", applicant)
+        _move(app, "approve", ministry, "同意更换。")
+        return
+    if story == "info_change":
+        app = _new(person, applicant, "info_change", new_name=person.name + "明", reason_text="户籍姓名变更。")
+        _move(app, "submit", applicant)
+        return
+
+    app = _initial(person, applicant, enterprise, specialties)
+    _move(app, "submit", applicant)
+    if story == "withdrawn":
+        _move(app, "withdraw", applicant)
+        return
+    if story == "returned":
+        _move(app, "return", _enterprise_user(enterprise, users), "劳动合同起始日期与社保记录不一致，请核对后重新提交。")
+        return
+    if story == "enterprise_review":
+        return
+    _move(app, "confirm", _enterprise_user(enterprise, users))
+    if story == "province_review":
+        return
+    if story == "refused":
+        _move(app, "refuse", _province_user(enterprise, users), "经核查，申请人同时在两个单位申请注册，不予注册。")
+        return
+    _move(app, "pass", _province_user(enterprise, users), "材料齐全，符合条件。")
+    if story == "ministry_review":
+        return
+    if story == "issue_pending":
+        # The signature on file was found illegible after approval: the certificate waits for a new one.
+        person.latest_attachment("signature").is_current = False
+        db.session.commit()
+    _move(app, "approve", ministry, "同意注册。")
+    if story == "announce_pending":
+        return
+    _announce(app, ministry)

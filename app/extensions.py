@@ -1,0 +1,8 @@
+"""Shared extension instances (one place), initialised by create_app()."""
+from flask_appbuilder.models.sqla.base import SQLA
+from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFProtect
+
+db = SQLA()
+csrf = CSRFProtect()
+migrate = Migrate()

@@ -1,0 +1,54 @@
+"""create_app(): Flask → config → db, CSRF, migrations → models → FAB (roles from code) → views → CLI."""
+from pathlib import Path
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+from sqlalchemy import event
+
+import config
+
+from .extensions import csrf, db, migrate
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def build_app(overrides: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(config.INSTANCE_DIR), instance_relative_config=False)
+    app.config.from_object(config)
+    if overrides:
+        app.config.update(overrides)
+    with app.app_context():
+        db.init_app(app)
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+        csrf.init_app(app)
+        migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
+
+        import models  # noqa: F401  (every table on Model.metadata before FAB starts)
+
+        from . import audit, roles
+
+        audit.install()
+        app.config["FAB_ROLES"] = roles.fab_roles()
+        appbuilder = AppBuilder()
+        appbuilder.init_app(app, db.session)
+
+        import views
+
+        views.register(appbuilder)
+
+        from views.formatting import china_time
+
+        app.jinja_env.filters["china_time"] = china_time
+
+        from . import cli
+
+        cli.register(app)
+    return app

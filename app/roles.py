@@ -1,0 +1,68 @@
+"""The five business roles, and FAB_ROLES computed from the panel registry and the workflow table.
+
+FAB checks these built-in roles in memory (no permission queries per page). `flask sync-roles`
+writes the same roles and permission rows to the database so accounts can be given a role.
+"""
+import re
+
+from flask_babel import lazy_gettext as _l
+
+APPLICANT = "Applicant"
+ENTERPRISE = "Enterprise"
+PROVINCE = "Province"
+MINISTRY = "Ministry"
+ADMIN = "Admin"
+
+BUSINESS_ROLES = (APPLICANT, ENTERPRISE, PROVINCE, MINISTRY, ADMIN)
+ROLE_LABELS = {
+    APPLICANT: _l("Applicant"),
+    ENTERPRISE: _l("Enterprise"),
+    PROVINCE: _l("Province"),
+    MINISTRY: _l("Ministry"),
+    ADMIN: _l("Administrator"),
+}
+
+# Every signed-in user manages their own account (FAB's user-info and password views).
+_SELF_SERVICE = [
+    ("UserInfoEditView", "can_this_form_get"),
+    ("UserInfoEditView", "can_this_form_post"),
+    ("ResetMyPasswordView", "can_this_form_get"),
+    ("ResetMyPasswordView", "can_this_form_post"),
+    ("UserDBModelView", "can_userinfo"),
+    ("UserDBModelView", "resetmypassword"),
+    ("UserDBModelView", "userinfoedit"),
+]
+
+# The administrator manages accounts and roles through FAB's security views.
+_ADMIN_SECURITY = [
+    ("UserDBModelView", "can_list"), ("UserDBModelView", "can_show"), ("UserDBModelView", "can_add"),
+    ("UserDBModelView", "can_edit"), ("UserDBModelView", "can_delete"), ("UserDBModelView", "resetpasswords"),
+    ("RoleModelView", "can_list"), ("RoleModelView", "can_show"),
+    ("List Users", "menu_access"), ("List Roles", "menu_access"), ("Security", "menu_access"),
+]
+
+
+def role_permissions() -> dict[str, list[tuple[str, str]]]:
+    """(view, permission) pairs of every role, from the panel registry (which includes the workflow table)."""
+    from views.registry import PANEL
+
+    grants = {role: list(_SELF_SERVICE) for role in BUSINESS_ROLES}
+    grants[ADMIN] += _ADMIN_SECURITY
+    for spec in PANEL:
+        for role, perms in spec.grants().items():
+            grants[role] += perms
+    return {role: sorted(set(pairs)) for role, pairs in grants.items()}
+
+
+def fab_roles() -> dict[str, list[list[str]]]:
+    """The FAB_ROLES setting: exact-match regexes for each (view, permission) pair."""
+    return {
+        role: [[re.escape(view) + "$", re.escape(perm) + "$"] for view, perm in pairs]
+        for role, pairs in role_permissions().items()
+    }
+
+
+def user_role_names(user) -> set[str]:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return set()
+    return {role.name for role in user.roles}

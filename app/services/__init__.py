@@ -1,0 +1,1 @@
+"""Services the workflow and views call: numbering, working days, storage, external providers."""

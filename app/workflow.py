@@ -1,0 +1,458 @@
+"""THE workflow: one declarative table of business types and transitions, and the engine that runs it.
+
+Nothing else writes an application's state. Panel buttons, permissions, role queues, the REST
+transition endpoint, the README diagram and the role × action matrix are all derived from the
+tables below.
+
+Per role, what each may do (the class docstring of the rules, as the Odoo pattern asks):
+- Applicant: submit own drafts and returned applications; withdraw own open applications.
+- Enterprise: confirm and submit (上报) or return applications naming its enterprise.
+- Province: pass, return or refuse (不予注册) applications of its province.
+- Ministry: approve, return or refuse; publish announcement batches; issue certificates.
+- Admin: no business decisions.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import update
+
+from . import roles as R
+
+
+# --- States -----------------------------------------------------------------------------------
+class State:
+    DRAFT = "draft"
+    ENTERPRISE = "enterprise_review"
+    PROVINCE = "province_review"
+    MINISTRY = "ministry_review"
+    ANNOUNCE = "announce_pending"
+    ISSUE = "issue_pending"
+    COMPLETED = "completed"
+    RETURNED = "returned"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+
+
+STATE_LABELS = {
+    State.DRAFT: _l("Draft"),
+    State.ENTERPRISE: _l("Awaiting employer confirmation"),
+    State.PROVINCE: _l("Awaiting provincial review"),
+    State.MINISTRY: _l("Awaiting ministry approval"),
+    State.ANNOUNCE: _l("Approved, awaiting announcement"),
+    State.ISSUE: _l("Awaiting certificate issue"),
+    State.COMPLETED: _l("Completed"),
+    State.RETURNED: _l("Returned for amendment"),
+    State.REFUSED: _l("Refused"),
+    State.WITHDRAWN: _l("Withdrawn"),
+}
+
+# The pipeline stages a business type may go through, in this order.
+STAGE_ORDER = (State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ANNOUNCE, State.ISSUE)
+EDITABLE_STATES = frozenset({State.DRAFT, State.RETURNED})
+IN_PROGRESS_STATES = frozenset(STAGE_ORDER)
+OPEN_STATES = EDITABLE_STATES | IN_PROGRESS_STATES  # "an application in progress" (one at a time)
+FINAL_STATES = frozenset({State.COMPLETED, State.REFUSED, State.WITHDRAWN})
+
+# Who owns each state: the role whose move it is (transitions with roles=OWNER use this).
+STAGE_OWNER = {
+    State.DRAFT: R.APPLICANT,
+    State.RETURNED: R.APPLICANT,
+    State.ENTERPRISE: R.ENTERPRISE,
+    State.PROVINCE: R.PROVINCE,
+    State.MINISTRY: R.MINISTRY,
+    State.ANNOUNCE: R.MINISTRY,
+    State.ISSUE: R.MINISTRY,
+}
+
+
+# --- Business types -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BusinessType:
+    code: str
+    label: object
+    stages: tuple[str, ...]  # the pipeline; a skipped stage is simply absent
+    certificate: str  # what the last stage does: "new", "revoke" (at approval), "new_if_registered"
+
+    def next_stage(self, state: str) -> str | None:
+        """The state after `state` in this type's pipeline (the first stage after a draft)."""
+        if state in EDITABLE_STATES:
+            return self.stages[0]
+        if state not in self.stages:
+            return None
+        i = self.stages.index(state)
+        return self.stages[i + 1] if i + 1 < len(self.stages) else State.COMPLETED
+
+
+_E, _P, _M, _A, _I = State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ANNOUNCE, State.ISSUE
+
+BUSINESS_TYPES = {
+    t.code: t
+    for t in (
+        BusinessType("initial", _l("Initial registration"), (_E, _P, _M, _A, _I), "new"),
+        BusinessType("change", _l("Change of employer"), (_E, _P, _M, _I), "new"),
+        BusinessType("add_specialty", _l("Additional specialty"), (_E, _P, _M, _A, _I), "new"),
+        BusinessType("renewal", _l("Renewal"), (_E, _P, _M, _I), "new"),
+        BusinessType("cancellation", _l("Cancellation"), (_E, _P, _M, _A), "revoke"),
+        BusinessType("re_registration", _l("Re-registration"), (_E, _P, _M, _A, _I), "new"),
+        BusinessType("replacement", _l("Certificate replacement"), (_M, _I), "new"),
+        BusinessType("info_change", _l("Personal information change"), (_P, _M, _I), "new_if_registered"),
+    )
+}
+
+
+# --- Transitions --------------------------------------------------------------------------------
+NEXT = "<next stage>"  # target: the next stage of the application's own pipeline
+OWNER = "<stage owner>"  # roles: the role that owns the source state (STAGE_OWNER)
+
+# Guards and effects are named ("rules.x", "effects.y" in app/): the table stays data. A guard takes the
+# application and returns a list of reasons (empty = passes); an effect takes a Context.
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    label: object
+    sources: tuple[str, ...]
+    target: str
+    roles: object  # frozenset of role names, or OWNER
+    guards: tuple[str, ...] = ()
+    effects: tuple[str, ...] = ()
+    needs_opinion: bool = False
+    auto: bool = False  # fires by itself on entering a source state when its guards pass
+    batch_only: bool = False  # only through an announcement batch, never one by one
+    confirm: object = None  # question asked before an irreversible move
+    style: str = "primary"
+
+    def target_for(self, application) -> str | None:
+        if self.target != NEXT:
+            return self.target
+        return BUSINESS_TYPES[application.business_type].next_stage(application.state)
+
+
+TRANSITIONS: dict[str, Transition] = {
+    t.action: t
+    for t in (
+        Transition("submit", _l("Submit"), (State.DRAFT, State.RETURNED), NEXT, frozenset({R.APPLICANT}),
+                   guards=("rules.ready_to_submit",), effects=("effects.route", "effects.mark_submitted"),
+                   confirm=_l("Submit this application? It goes to the next reviewer and cannot be edited "
+                              "unless it is returned.")),
+        Transition("withdraw", _l("Withdraw"), (State.DRAFT, State.RETURNED, State.ENTERPRISE, State.PROVINCE),
+                   State.WITHDRAWN, frozenset({R.APPLICANT}), style="warning",
+                   confirm=_l("Withdraw this application? This cannot be undone; you may apply again later.")),
+        Transition("confirm", _l("Confirm and submit"), (State.ENTERPRISE,), NEXT, OWNER,
+                   guards=("rules.contract_complete",),
+                   confirm=_l("Confirm that this person is employed by your enterprise for the stated contract "
+                              "period and submit the application to the provincial authority?")),
+        Transition("pass", _l("Pass review"), (State.PROVINCE,), NEXT, OWNER,
+                   confirm=_l("Pass this application on to the ministry?")),
+        Transition("approve", _l("Approve"), (State.MINISTRY,), NEXT, OWNER,
+                   guards=("rules.outcome_possible",), effects=("effects.apply_outcome",),
+                   confirm=_l("Approve this application? The registration is changed at once.")),
+        Transition("publish", _l("Publish in announcement"), (State.ANNOUNCE,), NEXT, OWNER,
+                   guards=("rules.in_announcement_batch",), batch_only=True),
+        Transition("issue", _l("Issue certificate"), (State.ISSUE,), State.COMPLETED, OWNER,
+                   guards=("rules.certificate_ready",), effects=("effects.issue_certificate",), auto=True),
+        Transition("return", _l("Return for amendment"), (State.ENTERPRISE, State.PROVINCE, State.MINISTRY),
+                   State.RETURNED, OWNER, needs_opinion=True, style="warning",
+                   confirm=_l("Return this application to the applicant for amendment?")),
+        Transition("refuse", _l("Refuse registration"), (State.PROVINCE, State.MINISTRY), State.REFUSED, OWNER,
+                   needs_opinion=True, style="danger",
+                   confirm=_l("Refuse this application (不予注册)? This is final.")),
+    )
+}
+
+
+def _call(name: str):
+    """Resolve a guard or effect named in the table ("rules.x" → app.rules.x)."""
+    module, _, attr = name.rpartition(".")
+    return getattr(importlib.import_module(f"app.{module}"), attr)
+
+
+
+def roles_of(transition: Transition) -> set[str]:
+    """Every role that may take this transition from some state."""
+    if transition.roles == OWNER:
+        return {STAGE_OWNER[s] for s in transition.sources}
+    return set(transition.roles)
+
+
+def acting_role(transition: Transition, state: str, user_roles: Iterable[str]) -> str | None:
+    """The role under which a user with `user_roles` may take `transition` from `state`, if any."""
+    allowed = {STAGE_OWNER[state]} if transition.roles == OWNER else set(transition.roles)
+    return next((r for r in R.BUSINESS_ROLES if r in allowed and r in set(user_roles)), None)
+
+
+def states_of(business_type: BusinessType) -> tuple[str, ...]:
+    return (State.DRAFT, *business_type.stages, State.COMPLETED, State.RETURNED, State.REFUSED, State.WITHDRAWN)
+
+
+def actionable_pairs(user_roles: Iterable[str]) -> list[tuple[str, str]]:
+    """(business_type, state) pairs in which a user with these roles has some non-automatic move."""
+    pairs = []
+    for btype in BUSINESS_TYPES.values():
+        for state in states_of(btype):
+            for t in TRANSITIONS.values():
+                if t.auto and not t.guards:
+                    continue
+                if state in t.sources and acting_role(t, state, user_roles) and _has_target(t, btype, state):
+                    pairs.append((btype.code, state))
+                    break
+    return pairs
+
+
+def actionable_clause(user_roles: Iterable[str]):
+    """SQL condition for the queue (待办): applications in a state where these roles have a move."""
+    from sqlalchemy import and_, false, or_
+
+    from models import Application
+
+    by_state: dict[str, list[str]] = {}
+    for btype, state in actionable_pairs(user_roles):
+        by_state.setdefault(state, []).append(btype)
+    if not by_state:
+        return false()
+    return or_(*[and_(Application.state == state, Application.business_type.in_(types))
+                 for state, types in sorted(by_state.items())])
+
+
+def _has_target(t: Transition, btype: BusinessType, state: str) -> bool:
+    if t.target != NEXT:
+        return True
+    return state in EDITABLE_STATES or state in btype.stages
+
+
+# --- Errors -------------------------------------------------------------------------------------
+class WorkflowError(Exception):
+    status = 400
+
+    def __init__(self, message, reasons=()):
+        super().__init__(str(message))
+        self.message = message
+        self.reasons = list(reasons)
+
+
+class NotFound(WorkflowError):
+    status = 404
+
+
+class Forbidden(WorkflowError):
+    status = 403
+
+
+class InvalidState(WorkflowError):
+    status = 409
+
+
+class Conflict(WorkflowError):
+    status = 409
+
+
+class GuardFailed(WorkflowError):
+    status = 422
+
+
+class OpinionRequired(WorkflowError):
+    status = 422
+
+
+# --- The engine ---------------------------------------------------------------------------------
+@dataclass
+class Option:
+    """One move shown to a user: allowed, or disabled with the reasons."""
+
+    transition: Transition
+    allowed: bool
+    reasons: list = field(default_factory=list)
+
+    @property
+    def action(self):
+        return self.transition.action
+
+
+@dataclass
+class Context:
+    """What an effect receives."""
+
+    application: object
+    transition: Transition
+    user: object
+    role: str
+    from_state: str
+    to_state: str
+    opinion: str | None
+    session: object
+
+
+def available(application, user) -> list[Option]:
+    """The moves `user` may see on `application`: allowed ones, and guard-blocked ones with reasons."""
+    from . import scope
+
+    if application is None or not scope.can_see(user, application):
+        return []
+    roles = R.user_role_names(user)
+    options = []
+    for t in TRANSITIONS.values():
+        if application.state not in t.sources or not acting_role(t, application.state, roles):
+            continue
+        if t.target_for(application) is None:
+            continue
+        reasons = _guard_reasons(t, application)
+        if t.batch_only:
+            reasons.append(_l("Published with its announcement batch (Announcements menu)."))
+        options.append(Option(t, not reasons, reasons))
+    return options
+
+
+def _guard_reasons(t: Transition, application) -> list:
+    reasons = []
+    for guard in t.guards:
+        reasons.extend(_call(guard)(application))
+    return reasons
+
+
+def apply(application, action: str, user, opinion: str | None = None, version: int | None = None,
+          commit: bool = True, via_batch: bool = False):
+    """Take `action` on `application` as `user`: re-check everything, move, run effects, log; one transaction.
+
+    `application` may be an id. Raises a WorkflowError (with a translated message) and changes
+    nothing when the move is not possible.
+    """
+    from app.extensions import db
+
+    session = db.session
+    try:
+        app_obj = _load_in_scope(application, user)
+        transition = TRANSITIONS.get(action)
+        if transition is None:
+            raise NotFound(_l("Unknown action."))
+        role = _check(app_obj, transition, user, opinion, version, via_batch)
+        _move(session, app_obj, transition, user, role, opinion)
+        if commit:
+            session.commit()
+        return app_obj
+    except Exception:
+        session.rollback()
+        raise
+
+
+def _load_in_scope(application, user):
+    from models import Application
+
+    from . import scope
+
+    app_id = application if isinstance(application, int) else getattr(application, "id", None)
+    found = scope.query(Application, user).filter(Application.id == app_id).one_or_none() if app_id else None
+    if found is None:
+        raise NotFound(_l("Application not found."))
+    return found
+
+
+def _check(app_obj, t: Transition, user, opinion, version, via_batch) -> str:
+    roles = R.user_role_names(user)
+    if not any(acting_role(t, s, roles) for s in t.sources):
+        raise Forbidden(_l("Your role may not %(action)s applications.", action=t.label))
+    if app_obj.state not in t.sources or t.target_for(app_obj) is None:
+        raise InvalidState(_l("This application is “%(state)s”; it cannot be %(action)s now.",
+                              state=STATE_LABELS.get(app_obj.state, app_obj.state), action=t.label))
+    role = acting_role(t, app_obj.state, roles)
+    if role is None:
+        raise Forbidden(_l("It is not your role's turn to act on this application."))
+    if version is not None and int(version) != app_obj.version:
+        raise Conflict(_l("This application was changed by someone else since you opened it; reload and try again."))
+    if t.needs_opinion and not (opinion or "").strip():
+        raise OpinionRequired(_l("Please write an opinion explaining the decision."))
+    if t.batch_only and not via_batch:
+        raise InvalidState(_l("Published with its announcement batch (Announcements menu)."))
+    reasons = _guard_reasons(t, app_obj)
+    if reasons:
+        raise GuardFailed(_l("The application cannot be %(action)s yet.", action=t.label), reasons)
+    return role
+
+
+def _move(session, app_obj, t: Transition, user, role: str, opinion):
+    from models import Application, AuditLog, TransitionLog
+
+    from .audit import actor_fields
+    from .clock import now_utc
+    from .services.workdays import stage_deadline
+
+    from_state, to_state = app_obj.state, t.target_for(app_obj)
+    now = now_utc()
+    session.flush()  # pending edits first, so the guarded UPDATE is the last word on state
+    result = session.execute(
+        update(Application)
+        .where(Application.id == app_obj.id, Application.state == from_state,
+               Application.version == app_obj.version)
+        .values(state=to_state, version=Application.version + 1, state_changed_at=now,
+                stage_deadline=stage_deadline(app_obj.business_type, to_state, now),
+                last_opinion=(opinion or None))
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict(_l("Someone else acted on this application at the same moment; reload to see its state."))
+    session.refresh(app_obj)
+    ctx = Context(app_obj, t, user, role, from_state, to_state, opinion, session)
+    for effect in t.effects:
+        _call(effect)(ctx)
+    actor = actor_fields(user)
+    session.add(TransitionLog(application_id=app_obj.id, action=t.action, from_state=from_state,
+                              to_state=to_state, user_id=actor["user_id"], username=actor["username"],
+                              role=role, opinion=opinion or None, created_at=now))
+    session.add(AuditLog(action=f"transition.{t.action}", object_type="Application", object_id=str(app_obj.id),
+                         summary=f"{app_obj.number}: {from_state} → {to_state}",
+                         detail={"opinion": opinion or None, "role": role}, created_at=now, **actor))
+    session.flush()
+    _run_automatic(session, app_obj, user, role)
+
+
+def _run_automatic(session, app_obj, user, role):
+    for t in TRANSITIONS.values():
+        if t.auto and app_obj.state in t.sources and not _guard_reasons(t, app_obj):
+            _move(session, app_obj, t, user, STAGE_OWNER.get(app_obj.state, role), None)
+            return
+
+
+# --- Documentation generated from the table ------------------------------------------------------
+def mermaid() -> str:
+    """The workflow as a Mermaid state diagram (README)."""
+    lines = ["stateDiagram-v2", f"    [*] --> {State.DRAFT}"]
+    edges: dict[tuple[str, str], set[str]] = {}
+    for btype in BUSINESS_TYPES.values():
+        for state in states_of(btype):
+            for t in TRANSITIONS.values():
+                if state in t.sources and _has_target(t, btype, state):
+                    target = btype.next_stage(state) if t.target == NEXT else t.target
+                    if target:
+                        edges.setdefault((state, target), set()).add(t.action)
+    for (src, dst), actions in sorted(edges.items()):
+        lines.append(f"    {src} --> {dst}: {', '.join(sorted(actions))}")
+    for final in sorted(FINAL_STATES):
+        lines.append(f"    {final} --> [*]")
+    return "\n".join(lines)
+
+
+def pipelines_table() -> str:
+    """Markdown table: which stages each business type goes through."""
+    head = "| business type | " + " | ".join(STAGE_ORDER) + " | certificate |"
+    rows = [head, "|" + "---|" * (len(STAGE_ORDER) + 2)]
+    for btype in BUSINESS_TYPES.values():
+        cells = ["yes" if s in btype.stages else "—" for s in STAGE_ORDER]
+        rows.append(f"| {btype.code} | " + " | ".join(cells) + f" | {btype.certificate} |")
+    return "\n".join(rows)
+
+
+def role_action_matrix() -> str:
+    """Markdown table: which role may take which action, from which states."""
+    rows = ["| action | " + " | ".join(R.BUSINESS_ROLES) + " |", "|" + "---|" * (len(R.BUSINESS_ROLES) + 1)]
+    for t in TRANSITIONS.values():
+        cells = []
+        for role in R.BUSINESS_ROLES:
+            states = [s for s in t.sources if acting_role(t, s, {role})]
+            cells.append(", ".join(states) if states else "—")
+        suffix = " (automatic)" if t.auto else (" (batch)" if t.batch_only else "")
+        rows.append(f"| {t.action}{suffix} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)

@@ -1,0 +1,124 @@
+"""All settings of the platform: database, security, i18n and the rule parameters of DOMAIN.md.
+
+Every value can be overridden from the environment (see `_env`); nothing secret lives in git.
+"""
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", BASE_DIR / "instance"))
+
+
+def _env(name, default=None, cast=str):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if cast is bool:
+        return value.lower() in ("1", "true", "yes", "on")
+    return cast(value)
+
+
+def _secret_key():
+    """SECRET_KEY from the environment, else generated once into instance/ (never a constant in git)."""
+    from_env = os.environ.get("SECRET_KEY")
+    if from_env:
+        return from_env
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def _database_url():
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{INSTANCE_DIR / 'registry.db'}"
+    # Accept the common short forms and always use psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+# --- Flask / database -------------------------------------------------------------------------
+SECRET_KEY = _secret_key()
+SQLALCHEMY_DATABASE_URI = _database_url()
+SQLALCHEMY_TRACK_MODIFICATIONS = False
+SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+UPLOAD_FOLDER = str(INSTANCE_DIR / "uploads")
+MAX_CONTENT_LENGTH = _env("MAX_CONTENT_LENGTH", 16 * 1024 * 1024, int)
+
+# --- Flask-AppBuilder -------------------------------------------------------------------------
+APP_NAME = "一级注册建造师注册管理系统"
+APP_THEME = ""
+FAB_SECURITY_MANAGER_CLASS = "app.security.SecurityManager"
+FAB_INDEX_VIEW = "views.index.IndexView"
+FAB_BASE_TEMPLATE = "base.html"
+# Schema and permissions are created once by the deploy step (`flask setup`), never by web workers:
+# several gunicorn workers creating them at once collide (FAB-NOTES).
+FAB_CREATE_DB = False
+FAB_UPDATE_PERMS = _env("FAB_UPDATE_PERMS", False, bool)
+FAB_API_SWAGGER_UI = True
+FAB_ADD_SECURITY_API = False
+FAB_API_MAX_PAGE_SIZE = 100
+FAB_PASSWORD_HASH_METHOD = "scrypt"
+AUTH_TYPE = 1  # AUTH_DB
+AUTH_ROLE_ADMIN = "Admin"
+AUTH_ROLE_PUBLIC = "Public"
+AUTH_USER_REGISTRATION = False
+# FAB_ROLES is computed from the panel registry and the workflow table in app/roles.py.
+
+# --- Security baseline ------------------------------------------------------------------------
+WTF_CSRF_ENABLED = True
+WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", False, bool)
+
+# --- i18n: Chinese first, English selectable --------------------------------------------------
+BABEL_DEFAULT_LOCALE = "zh"
+BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
+LANGUAGES = {
+    "zh": {"flag": "cn", "name": "中文"},
+    "en": {"flag": "gb", "name": "English"},
+}
+
+# --- Rule parameters (DOMAIN.md; every "our rule" is a setting) -------------------------------
+RULES = {
+    # Each registered specialty is valid for this many years after approval or renewal.
+    "VALIDITY_YEARS": _env("RULE_VALIDITY_YEARS", 3, int),
+    # Renewal may be applied for within this many days before a specialty expires.
+    "RENEWAL_WINDOW_DAYS": _env("RULE_RENEWAL_WINDOW_DAYS", 30, int),
+    # Nobody at or over this age may be registered or submit an application.
+    "AGE_LIMIT": _env("RULE_AGE_LIMIT", 65, int),
+    # Initial registration within this many years of the qualification needs no continuing-education proof.
+    "QUALIFICATION_FRESH_YEARS": _env("RULE_QUALIFICATION_FRESH_YEARS", 3, int),
+    # A downloaded certificate copy is valid this many days (printed on it).
+    "CERTIFICATE_COPY_DAYS": _env("RULE_CERTIFICATE_COPY_DAYS", 180, int),
+    # Unconfirmed applications expire after this many days (one province uses 90).
+    "UNCONFIRMED_EXPIRY_DAYS": _env("RULE_UNCONFIRMED_EXPIRY_DAYS", 90, int),
+    # Old employer's objection period for a change of employer, days.
+    "RELEASE_OBJECTION_DAYS": _env("RULE_RELEASE_OBJECTION_DAYS", 7, int),
+}
+
+# Statutory time limit of each stage, in working days, per business type (DOMAIN.md "Pipelines").
+# Keys are business type codes and workflow stage names (app/workflow.py).
+STAGE_TIME_LIMITS = {
+    "initial": {"enterprise_review": 5, "province_review": 20, "ministry_review": 20},
+    "re_registration": {"enterprise_review": 5, "province_review": 20, "ministry_review": 20},
+    "add_specialty": {"enterprise_review": 5, "province_review": 20, "ministry_review": 20},
+    "change": {"enterprise_review": 5, "province_review": 5, "ministry_review": 10},
+    "renewal": {"enterprise_review": 5, "province_review": 5, "ministry_review": 10},
+    "cancellation": {"enterprise_review": 5, "province_review": 5, "ministry_review": 10},
+    "replacement": {"ministry_review": 5},
+    "info_change": {"province_review": 5, "ministry_review": 10},
+}
+
+# Password given to every demo account by `flask demo-data` (development only).
+DEMO_PASSWORD = _env("DEMO_PASSWORD", "Demo@2026")

@@ -1,0 +1,20 @@
+"""SQLAlchemy models, one module per aggregate, all on FAB's `Model.metadata`."""
+from .announcement import AnnouncementBatch
+from .application import Application, TransitionLog, application_specialty
+from .audit import AuditLog
+from .base import Model
+from .certificate import Certificate
+from .counter import Counter
+from .dictionary import Province, Specialty
+from .enterprise import Enterprise
+from .person import Attachment, Person
+from .qualification import Qualification
+from .registration import Registration, RegistrationSpecialty
+from .sms import SmsCode
+from .user import AppUser
+
+__all__ = [
+    "AnnouncementBatch", "Application", "AppUser", "Attachment", "AuditLog", "Certificate", "Counter", "Enterprise",
+    "Model", "Person", "Province", "Qualification", "Registration", "RegistrationSpecialty", "SmsCode", "Specialty",
+    "TransitionLog", "application_specialty",
+]

@@ -1,0 +1,131 @@
+"""An application (注册申报) of one of the eight business types, and its transition log.
+
+Only app.workflow writes `state`, `version` and the stage columns.
+"""
+from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, String, Table, Text)
+from sqlalchemy.orm import relationship
+
+from app.clock import now_utc
+
+from .base import Model, Timestamps
+from .choices import CANCELLATION_REASONS, REPLACEMENT_REASONS
+
+application_specialty = Table(
+    "application_specialty",
+    Model.metadata,
+    Column("application_id", Integer, ForeignKey("application.id", ondelete="CASCADE"), primary_key=True),
+    Column("specialty_code", String(20), ForeignKey("specialty.code"), primary_key=True, index=True),
+)
+
+
+class Application(Timestamps, Model):
+    __tablename__ = "application"
+    __audited__ = True
+    __table_args__ = (
+        Index("ix_application_state_province", "state", "province_code"),
+        Index("ix_application_state_enterprise", "state", "enterprise_id"),
+        Index("ix_application_type_state", "business_type", "state"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    number = Column(String(20), unique=True)  # assigned on first save: SQ + date + serial
+    business_type = Column(String(20), nullable=False, index=True)
+    person_id = Column(Integer, ForeignKey("person.id"), nullable=False, index=True)
+    # The enterprise named by the application (new employer for a change); it confirms and sees it.
+    enterprise_id = Column(Integer, ForeignKey("enterprise.id"), index=True)
+    previous_enterprise_id = Column(Integer, ForeignKey("enterprise.id"), index=True)
+    # Province that reviews it; fixed at submission from the enterprise (see app/rules.py).
+    province_code = Column(String(2), ForeignKey("province.code"), index=True)
+    registration_id = Column(Integer, ForeignKey("registration.id"), index=True)
+
+    state = Column(String(20), nullable=False, default="draft", index=True)
+    version = Column(Integer, nullable=False, default=1)
+    submitted_at = Column(DateTime, index=True)
+    state_changed_at = Column(DateTime, nullable=False, default=now_utc, index=True)
+    stage_deadline = Column(Date, index=True)
+    last_opinion = Column(Text)
+
+    # Type-specific fields (which ones a type uses: app/rules.py FIELDS_BY_TYPE).
+    contract_start = Column(Date)
+    contract_end = Column(Date)
+    reason = Column(String(40))
+    reason_text = Column(Text)
+    new_name = Column(String(50))
+    new_id_number = Column(String(18))
+    pass_certificate_no = Column(String(32))
+    continuing_education = Column(Boolean, nullable=False, default=False)
+
+    announcement_id = Column(Integer, ForeignKey("announcement_batch.id"), index=True)
+    created_by_id = Column(Integer, ForeignKey("ab_user.id"))
+
+    person = relationship("Person", lazy="joined")
+    enterprise = relationship("Enterprise", foreign_keys=[enterprise_id], lazy="joined")
+    previous_enterprise = relationship("Enterprise", foreign_keys=[previous_enterprise_id])
+    province = relationship("Province")
+    registration = relationship("Registration")
+    specialties = relationship("Specialty", secondary=application_specialty, lazy="selectin", order_by="Specialty.sort_order")
+    announcement = relationship("AnnouncementBatch", back_populates="applications")
+    transitions = relationship("TransitionLog", back_populates="application", order_by="TransitionLog.id")
+
+    @property
+    def business_type_label(self):
+        from app.workflow import BUSINESS_TYPES
+
+        btype = BUSINESS_TYPES.get(self.business_type)
+        return btype.label if btype else self.business_type
+
+    @property
+    def state_label(self):
+        from app.workflow import STATE_LABELS
+
+        return STATE_LABELS.get(self.state, self.state)
+
+    @property
+    def reason_label(self):
+        choices = REPLACEMENT_REASONS if self.business_type == "replacement" else CANCELLATION_REASONS
+        return choices.label(self.reason) if self.reason else ""
+
+    @property
+    def specialty_names(self):
+        return "、".join(str(s) for s in self.specialties)
+
+    def __str__(self):
+        return self.number or f"#{self.id}"
+
+
+class TransitionLog(Model):
+    """One row per workflow transition: who, in which role, from which state to which, with what opinion."""
+
+    __tablename__ = "transition_log"
+
+    id = Column(Integer, primary_key=True)
+    application_id = Column(Integer, ForeignKey("application.id"), nullable=False, index=True)
+    action = Column(String(20), nullable=False)
+    from_state = Column(String(20), nullable=False)
+    to_state = Column(String(20), nullable=False)
+    user_id = Column(Integer, ForeignKey("ab_user.id"), index=True)
+    username = Column(String(100))
+    role = Column(String(40))
+    opinion = Column(Text)
+    created_at = Column(DateTime, nullable=False, default=now_utc, index=True)
+
+    application = relationship("Application", back_populates="transitions")
+
+    @property
+    def action_label(self):
+        from app.workflow import TRANSITIONS
+
+        transition = TRANSITIONS.get(self.action)
+        return transition.label if transition else self.action
+
+    @property
+    def from_label(self):
+        from app.workflow import STATE_LABELS
+
+        return STATE_LABELS.get(self.from_state, self.from_state)
+
+    @property
+    def to_label(self):
+        from app.workflow import STATE_LABELS
+
+        return STATE_LABELS.get(self.to_state, self.to_state)

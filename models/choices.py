@@ -1,0 +1,78 @@
+"""Fixed code lists (standard lists and rule lists) with translatable labels."""
+from flask_babel import lazy_gettext as _l
+
+from .base import Choices, localized
+
+
+class Bilingual:
+    """A label given in both languages (for long standard lists kept out of the catalogues)."""
+
+    def __init__(self, zh, en):
+        self.zh, self.en = zh, en
+
+    def __str__(self):
+        return localized(self.zh, self.en)
+
+
+GENDERS = Choices(("M", _l("Male")), ("F", _l("Female")))
+
+# GB 3304-1991 codes and names of China's 56 ethnic groups.
+_ETHNIC = [
+    ("汉族", "Han"), ("蒙古族", "Mongol"), ("回族", "Hui"), ("藏族", "Tibetan"), ("维吾尔族", "Uyghur"),
+    ("苗族", "Miao"), ("彝族", "Yi"), ("壮族", "Zhuang"), ("布依族", "Bouyei"), ("朝鲜族", "Korean"),
+    ("满族", "Manchu"), ("侗族", "Dong"), ("瑶族", "Yao"), ("白族", "Bai"), ("土家族", "Tujia"),
+    ("哈尼族", "Hani"), ("哈萨克族", "Kazakh"), ("傣族", "Dai"), ("黎族", "Li"), ("傈僳族", "Lisu"),
+    ("佤族", "Va"), ("畲族", "She"), ("高山族", "Gaoshan"), ("拉祜族", "Lahu"), ("水族", "Sui"),
+    ("东乡族", "Dongxiang"), ("纳西族", "Nakhi"), ("景颇族", "Jingpo"), ("柯尔克孜族", "Kyrgyz"), ("土族", "Tu"),
+    ("达斡尔族", "Daur"), ("仫佬族", "Mulao"), ("羌族", "Qiang"), ("布朗族", "Blang"), ("撒拉族", "Salar"),
+    ("毛南族", "Maonan"), ("仡佬族", "Gelao"), ("锡伯族", "Xibe"), ("阿昌族", "Achang"), ("普米族", "Pumi"),
+    ("塔吉克族", "Tajik"), ("怒族", "Nu"), ("乌孜别克族", "Uzbek"), ("俄罗斯族", "Russian"), ("鄂温克族", "Evenki"),
+    ("德昂族", "De'ang"), ("保安族", "Bonan"), ("裕固族", "Yugur"), ("京族", "Gin"), ("塔塔尔族", "Tatar"),
+    ("独龙族", "Derung"), ("鄂伦春族", "Oroqen"), ("赫哲族", "Hezhen"), ("门巴族", "Monba"), ("珞巴族", "Lhoba"),
+    ("基诺族", "Jino"),
+]
+ETHNICITIES = Choices(*((f"{i:02d}", Bilingual(zh, en)) for i, (zh, en) in enumerate(_ETHNIC, start=1)))
+
+EDUCATION_LEVELS = Choices(
+    ("doctorate", _l("Doctorate")), ("master", _l("Master's")), ("bachelor", _l("Bachelor's")),
+    ("college", _l("Junior college")), ("secondary", _l("Technical secondary school")), ("other", _l("Other")),
+)
+
+DEGREES = Choices(
+    ("doctor", _l("Doctor")), ("master", _l("Master")), ("bachelor", _l("Bachelor")), ("none", _l("No degree")),
+)
+
+REALNAME_STATUSES = Choices(
+    ("unverified", _l("Not verified")), ("pending", _l("Awaiting on-site check")),
+    ("verified", _l("Verified")), ("rejected", _l("Rejected")),
+)
+
+ATTACHMENT_KINDS = Choices(
+    ("photo", _l("1-inch ID photo")), ("id_front", _l("ID card front")), ("id_back", _l("ID card back")),
+    ("id_handheld", _l("Half-body photo holding ID card")), ("signature", _l("Signature")),
+    ("education_proof", _l("Continuing-education proof")), ("other", _l("Other material")),
+)
+
+CANCELLATION_REASONS = Choices(
+    ("employer_bankrupt", _l("Employer bankrupt")),
+    ("employer_licence_revoked", _l("Employer's business licence revoked")),
+    ("employer_qualification_revoked", _l("Employer's qualification revoked")),
+    ("contract_ended", _l("Labour contract ended")),
+    ("registration_expired", _l("Registration expired")),
+    ("over_age", _l("Over the age limit")),
+    ("death_or_incapacity", _l("Death or loss of civil capacity")),
+    ("revoked_by_law", _l("Registration revoked by law")),
+    ("other", _l("Other")),
+)
+
+REPLACEMENT_REASONS = Choices(("lost", _l("Lost")), ("damaged", _l("Damaged")))
+
+REGISTRATION_STATUSES = Choices(
+    ("active", _l("Registered")), ("cancelled", _l("Cancelled")), ("lapsed", _l("Lapsed")),
+)
+
+CERTIFICATE_STATUSES = Choices(
+    ("valid", _l("Valid")), ("revoked", _l("Revoked")), ("replaced", _l("Replaced")), ("expired", _l("Expired")),
+)
+
+ANNOUNCEMENT_STATES = Choices(("draft", _l("Being prepared")), ("published", _l("Published")))

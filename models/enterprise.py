@@ -1,0 +1,33 @@
+"""An employer (企业), identified by its unified social credit code, registered in one province."""
+from sqlalchemy import Column, ForeignKey, Integer, String
+from sqlalchemy.orm import relationship, validates
+
+from app.identifiers import clean_credit_code, clean_mobile
+
+from .base import Model, Timestamps
+
+
+class Enterprise(Timestamps, Model):
+    __tablename__ = "enterprise"
+    __audited__ = True
+
+    id = Column(Integer, primary_key=True)
+    credit_code = Column(String(18), unique=True, nullable=False)
+    name = Column(String(200), nullable=False, index=True)
+    province_code = Column(String(2), ForeignKey("province.code"), nullable=False, index=True)
+    address = Column(String(200))
+    legal_representative = Column(String(50))
+    contact_phone = Column(String(11))
+
+    province = relationship("Province", lazy="joined")
+
+    @validates("credit_code")
+    def _normalise_credit_code(self, key, value):
+        return clean_credit_code(value)
+
+    @validates("contact_phone")
+    def _normalise_phone(self, key, value):
+        return clean_mobile(value) if value else None
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,71 @@
+"""A person's registration (注册): number, employer, status and each registered specialty's validity."""
+from sqlalchemy import Boolean, Column, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import relationship
+
+from .base import Model, Timestamps
+from .choices import CANCELLATION_REASONS, REGISTRATION_STATUSES
+
+
+class Registration(Timestamps, Model):
+    __tablename__ = "registration"
+    __audited__ = True
+
+    id = Column(Integer, primary_key=True)
+    person_id = Column(Integer, ForeignKey("person.id"), nullable=False, unique=True)
+    # Full number: the leading character follows the current employer's province; the digits never change.
+    number = Column(String(20), nullable=False, unique=True)
+    number_digits = Column(String(19), nullable=False, unique=True)
+    enterprise_id = Column(Integer, ForeignKey("enterprise.id"), nullable=False, index=True)
+    status = Column(String(20), nullable=False, default="active", index=True)
+    initial_province_code = Column(String(2), ForeignKey("province.code"), nullable=False)
+    registered_on = Column(Date, nullable=False)
+    contract_start = Column(Date)
+    contract_end = Column(Date)
+    is_temporary = Column(Boolean, nullable=False, default=False)
+    cancelled_on = Column(Date)
+    cancel_reason = Column(String(40))
+    cancel_note = Column(Text)
+
+    person = relationship("Person", back_populates="registration", lazy="joined")
+    enterprise = relationship("Enterprise", lazy="joined")
+    specialties = relationship(
+        "RegistrationSpecialty", back_populates="registration", order_by="RegistrationSpecialty.id",
+        cascade="all, delete-orphan", lazy="selectin",
+    )
+
+    @property
+    def status_label(self):
+        return REGISTRATION_STATUSES.label(self.status)
+
+    @property
+    def cancel_reason_label(self):
+        return CANCELLATION_REASONS.label(self.cancel_reason)
+
+    @property
+    def active_specialties(self):
+        return [s for s in self.specialties if s.status == "active"]
+
+    def specialty(self, code):
+        return next((s for s in self.specialties if s.specialty_code == code), None)
+
+    def __str__(self):
+        return self.number
+
+
+class RegistrationSpecialty(Model):
+    __tablename__ = "registration_specialty"
+    __audited__ = True
+    __table_args__ = (UniqueConstraint("registration_id", "specialty_code", name="uq_registration_specialty"),)
+
+    id = Column(Integer, primary_key=True)
+    registration_id = Column(Integer, ForeignKey("registration.id"), nullable=False, index=True)
+    specialty_code = Column(String(20), ForeignKey("specialty.code"), nullable=False, index=True)
+    valid_from = Column(Date, nullable=False)
+    valid_until = Column(Date, nullable=False, index=True)
+    status = Column(String(20), nullable=False, default="active")
+
+    registration = relationship("Registration", back_populates="specialties")
+    specialty = relationship("Specialty", lazy="joined")
+
+    def __str__(self):
+        return f"{self.specialty} {self.valid_until:%Y-%m-%d}"

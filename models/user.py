@@ -1,0 +1,23 @@
+"""The login account: FAB's user row extended with what binds it to a scope.
+
+Applicant → person_id; Enterprise → enterprise_id; Province → province_code; Ministry/Admin → none.
+"""
+from flask_appbuilder.security.sqla.models import User
+from sqlalchemy import Column, ForeignKey, Integer, String
+from sqlalchemy.orm import relationship
+
+
+class AppUser(User):
+    __tablename__ = "ab_user"
+
+    person_id = Column(Integer, ForeignKey("person.id"), unique=True, index=True)
+    enterprise_id = Column(Integer, ForeignKey("enterprise.id"), index=True)
+    province_code = Column(String(2), ForeignKey("province.code"), index=True)
+
+    person = relationship("Person", foreign_keys=[person_id])
+    enterprise = relationship("Enterprise", foreign_keys=[enterprise_id])
+    province = relationship("Province", foreign_keys=[province_code])
+
+    @property
+    def role_names(self) -> set[str]:
+        return {role.name for role in self.roles}

@@ -1,0 +1,189 @@
+"""REST API (FAB ModelRestApi) with the panel's row scope, plus the workflow endpoints.
+
+GET  /api/v1/<resource>/ and /<pk>                 list and show, in scope (others → 404)
+POST /api/v1/application/  PUT /api/v1/application/<pk>   applicant drafts (validated like the form)
+GET  /api/v1/application/<pk>/transitions           the moves available to the caller
+POST /api/v1/application/<pk>/transition/<action>   {"opinion": "...", "version": n}
+Errors are JSON {"message": ..., "reasons": [...]} with a 4xx status.
+"""
+from flask import request
+from flask_appbuilder.api import expose, protect, safe
+from flask_babel import gettext as _
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from app import applications, rules, workflow
+from app.extensions import db
+from app.scope import current_user
+from models import Application, Enterprise, Specialty
+
+from .base import ScopedRestApi
+from .workflow_views import may_take
+
+
+class ApplicationInput(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    business_type = fields.String(required=True, validate=validate.OneOf(list(workflow.BUSINESS_TYPES)))
+    enterprise_id = fields.Integer(allow_none=True)
+    contract_start = fields.Date(allow_none=True)
+    contract_end = fields.Date(allow_none=True)
+    specialties = fields.List(fields.String(validate=validate.Length(max=20)), load_default=list)
+    continuing_education = fields.Boolean(load_default=False)
+    pass_certificate_no = fields.String(allow_none=True, validate=validate.Length(max=32))
+    reason = fields.String(allow_none=True, validate=validate.Length(max=40))
+    reason_text = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    new_name = fields.String(allow_none=True, validate=validate.Length(max=50))
+    new_id_number = fields.String(allow_none=True, validate=validate.Length(max=20))
+    version = fields.Integer(allow_none=True)
+
+
+class TransitionInput(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    opinion = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    version = fields.Integer(allow_none=True)
+
+
+def _error(api, status, message, reasons=(), fields_=None):
+    body = {"message": str(message), "reasons": [str(r) for r in reasons]}
+    if fields_:
+        body["fields"] = {k: [str(m) for m in v] for k, v in fields_.items()}
+    return api.response(status, **body)
+
+
+class ApplicationRestApi(ScopedRestApi):
+    """Applications: scoped read; applicant drafts; workflow moves."""
+
+    def _load_input(self):
+        if not request.is_json:
+            return None, _error(self, 400, _("Request is not JSON."))
+        try:
+            data = ApplicationInput().load(request.get_json(silent=True) or {})
+        except ValidationError as err:
+            return None, _error(self, 422, _("Some fields are invalid."), fields_=err.messages)
+        values = dict(data)
+        values["enterprise"] = None
+        if data.get("enterprise_id") is not None:
+            values["enterprise"] = db.session.get(Enterprise, data["enterprise_id"])
+            if values["enterprise"] is None:
+                return None, _error(self, 422, _("Some fields are invalid."),
+                                    fields_={"enterprise_id": [_("Unknown employer.")]})
+        person = getattr(current_user(), "person", None)
+        errors = rules.check_fields(data["business_type"], values, person=person)
+        if errors:
+            return None, _error(self, 422, _("Some fields are invalid."), fields_=errors)
+        codes = data.get("specialties") or []
+        values["specialties"] = db.session.query(Specialty).filter(Specialty.code.in_(codes)).all() if codes else []
+        return values, None
+
+    @staticmethod
+    def _assign(item, values):
+        for name in ("business_type", "enterprise", "contract_start", "contract_end", "specialties",
+                     "continuing_education", "pass_certificate_no", "reason", "reason_text", "new_name",
+                     "new_id_number"):
+            setattr(item, name, values.get(name))
+
+    def post_headless(self):
+        values, error = self._load_input()
+        if error:
+            return error
+        item = Application()
+        self._assign(item, values)
+        try:
+            applications.start_draft(item, current_user())
+            db.session.add(item)
+            db.session.commit()
+        except workflow.WorkflowError as exc:
+            db.session.rollback()
+            return _error(self, exc.status, exc.message, exc.reasons)
+        return self.response(201, id=item.id, result=self.show_model_schema.dump(item))
+
+    def put_headless(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            return self.response_404()
+        values, error = self._load_input()
+        if error:
+            return error
+        try:
+            applications.check_editable(item)
+            if values.get("version") is not None and values["version"] != item.version:
+                raise workflow.Conflict(_("This application was changed by someone else since you opened it; "
+                                          "reload and try again."))
+            self._assign(item, values)
+            applications.tidy(item)
+            db.session.commit()
+        except workflow.WorkflowError as exc:
+            db.session.rollback()
+            return _error(self, exc.status, exc.message, exc.reasons)
+        return self.response(200, result=self.show_model_schema.dump(item))
+
+    @expose("/<int:pk>/transitions", methods=["GET"])
+    @protect(allow_browser_login=True)
+    @safe
+    def transitions(self, pk):
+        """Moves available to the caller on one application.
+        ---
+        get:
+          parameters:
+          - in: path
+            name: pk
+            schema: {type: integer}
+          responses:
+            200: {description: available moves, each allowed or blocked with reasons}
+            404: {$ref: '#/components/responses/404'}
+        """
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            return self.response_404()
+        options = [o for o in workflow.available(item, current_user()) if may_take(o.action)]
+        return self.response(200, state=item.state, version=item.version, result=[
+            {"action": o.action, "label": str(o.transition.label), "allowed": o.allowed,
+             "needs_opinion": o.transition.needs_opinion, "reasons": [str(r) for r in o.reasons]}
+            for o in options
+        ])
+
+    @expose("/<int:pk>/transition/<action>", methods=["POST"])
+    @protect(allow_browser_login=True)
+    @safe
+    def transition(self, pk, action):
+        """Take a workflow move on one application.
+        ---
+        post:
+          parameters:
+          - in: path
+            name: pk
+            schema: {type: integer}
+          - in: path
+            name: action
+            schema: {type: string}
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    opinion: {type: string}
+                    version: {type: integer}
+          responses:
+            200: {description: the new state}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: wrong state, stale version or a concurrent move}
+            422: {$ref: '#/components/responses/422'}
+        """
+        try:
+            data = TransitionInput().load(request.get_json(silent=True) or {})
+        except ValidationError as err:
+            return _error(self, 422, _("Some fields are invalid."), fields_=err.messages)
+        if self.datamodel.get(pk, self._base_filters) is None or action not in workflow.TRANSITIONS:
+            return self.response_404()
+        if not may_take(action):
+            return _error(self, 403, _("Your role may not take this action."))
+        try:
+            item = workflow.apply(pk, action, current_user(), opinion=data.get("opinion"), version=data.get("version"))
+        except workflow.WorkflowError as exc:
+            return _error(self, exc.status, exc.message, exc.reasons)
+        return self.response(200, id=item.id, number=item.number, state=item.state, version=item.version)

@@ -1,0 +1,188 @@
+"""Panel views generated from a declarative spec: one class per model, permissions per role, row scope.
+
+A `PanelSpec` says which columns a model shows and searches and which roles may read, add, edit or
+delete it; `build_view` turns it into a FAB ModelView whose base filter is the row scope, and
+`PanelSpec.grants` turns it into the permissions app.roles hands to each role.
+"""
+from dataclasses import dataclass, field
+
+from flask import abort, flash, redirect, request
+from flask_appbuilder import ModelView, expose
+from flask_appbuilder.api import ModelRestApi
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+from app.extensions import db
+from app.scope import SCOPE_FILTER
+
+@dataclass
+class PanelSpec:
+    model: type
+    name: str  # permission view name, endpoint and menu entry name
+    label: object
+    category: str
+    icon: str
+    list_columns: list
+    search_columns: list
+    read: set
+    show_columns: list | None = None
+    add_columns: list | None = None
+    edit_columns: list | None = None
+    label_columns: dict = field(default_factory=dict)
+    description_columns: dict = field(default_factory=dict)
+    validators_columns: dict = field(default_factory=dict)
+    formatters_columns: dict = field(default_factory=dict)
+    order_columns: list | None = None
+    base_order: tuple | None = None
+    add: set = field(default_factory=set)
+    edit: set = field(default_factory=set)
+    delete: set = field(default_factory=set)
+    search_form_extra_fields: dict = field(default_factory=dict)
+    add_form_extra_fields: dict = field(default_factory=dict)
+    edit_form_extra_fields: dict = field(default_factory=dict)
+    scoped: bool = True  # False only for public reference data (dictionaries)
+    base_class: type | None = None  # a ScopedModelView subclass adding behaviour (e.g. workflow)
+    extra_permissions: dict = field(default_factory=dict)  # permission name → roles
+    api: dict | None = None  # REST API: {"resource": name, "list_columns": [...], "show_columns": [...]}
+    menu: bool = True
+
+    def permissions(self, role) -> list[str]:
+        perms = []
+        if role in self.read:
+            perms += ["can_list", "can_show"]
+        perms += [p for p, roles in (("can_add", self.add), ("can_edit", self.edit), ("can_delete", self.delete))
+                  if role in roles]
+        perms += [p for p, roles in self.extra_permissions.items() if role in roles]
+        return perms
+
+    def api_permissions(self, role) -> list[str]:
+        if not self.api:
+            return []
+        perms = ["can_get", "can_info"] if role in self.read else []
+        if self.api.get("write"):  # only resources with their own validated write path
+            perms += [p for p, roles in (("can_post", self.add), ("can_put", self.edit)) if role in roles]
+        return perms
+
+    def grants(self) -> dict[str, list[tuple[str, str]]]:
+        from app.roles import BUSINESS_ROLES
+
+        result = {}
+        for role in BUSINESS_ROLES:
+            pairs = [(self.name, p) for p in self.permissions(role)]
+            if pairs and self.menu and role in self.read:
+                pairs += [(self.name, "menu_access"), (self.category, "menu_access")]
+            pairs += [(self.api_name, p) for p in self.api_permissions(role)]
+            if pairs:
+                result[role] = pairs
+        return result
+
+    @property
+    def api_name(self):
+        return f"{self.name}Api"
+
+    @property
+    def base_permissions(self):
+        perms = {"can_list", "can_show"}
+        perms |= {p for p, roles in (("can_add", self.add), ("can_edit", self.edit), ("can_delete", self.delete))
+                  if roles}
+        return sorted(perms | set(self.extra_permissions))
+
+
+class ScopedModelView(ModelView):
+    """A ModelView whose every entry point honours the row scope (FAB actions do not by themselves)."""
+
+    base_filters = SCOPE_FILTER
+    page_size = 20
+
+    def get_in_scope(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            abort(404)
+        return item
+
+    @expose("/action/<string:name>/<pk>", methods=["POST"])
+    def action(self, name, pk):
+        if name not in self.actions:
+            abort(404)
+        self.get_in_scope(self._deserialize_pk_if_composite(pk))
+        return super().action(name, pk)
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        name = request.form.get("action", "")
+        if name not in self.actions:
+            abort(404)
+        for pk in request.form.getlist("rowid"):
+            self.get_in_scope(self._deserialize_pk_if_composite(pk))
+        return super().action_post()
+
+    def refuse(self, message):
+        """Abandon a half-made change and tell the user why."""
+        db.session.rollback()
+        raise ValueError(str(message))
+
+
+
+def build_view(spec: PanelSpec):
+    base = spec.base_class or ScopedModelView
+    attrs = {
+        "datamodel": SQLAInterface(spec.model),
+        "class_permission_name": spec.name,
+        "route_base": f"/{spec.name.lower()}",
+        "base_permissions": spec.base_permissions,
+        "list_title": spec.label,
+        "show_title": spec.label,
+        "add_title": spec.label,
+        "edit_title": spec.label,
+        "list_columns": spec.list_columns,
+        "search_columns": spec.search_columns,
+        "show_columns": spec.show_columns or spec.list_columns,
+        "label_columns": spec.label_columns,
+        "description_columns": spec.description_columns,
+        "validators_columns": spec.validators_columns,
+        "formatters_columns": spec.formatters_columns,
+        "search_form_extra_fields": spec.search_form_extra_fields,
+        "add_form_extra_fields": spec.add_form_extra_fields,
+        "edit_form_extra_fields": spec.edit_form_extra_fields,
+        "spec": spec,
+    }
+    if not spec.scoped:
+        attrs["base_filters"] = []
+    if spec.add_columns:
+        attrs["add_columns"] = spec.add_columns
+    if spec.edit_columns:
+        attrs["edit_columns"] = spec.edit_columns
+    if spec.order_columns is not None:
+        attrs["order_columns"] = spec.order_columns
+    if spec.base_order:
+        attrs["base_order"] = spec.base_order
+    return type(f"{spec.name}View", (base,), attrs)
+
+
+class ScopedRestApi(ModelRestApi):
+    """REST resource with the same row scope as the panel; browser sessions may call it too."""
+
+    base_filters = SCOPE_FILTER
+    allow_browser_login = True
+    page_size = 20
+
+
+def build_api(spec: PanelSpec, base=ScopedRestApi):
+    api = spec.api
+    perms = {"can_get", "can_info"}
+    if api.get("write"):
+        perms |= {p for p, roles in (("can_post", spec.add), ("can_put", spec.edit)) if roles}
+    attrs = {
+        "datamodel": SQLAInterface(spec.model),
+        "resource_name": api["resource"],
+        "class_permission_name": spec.api_name,
+        "base_permissions": sorted(perms),
+        "list_columns": api["list_columns"],
+        "show_columns": api.get("show_columns", api["list_columns"]),
+        "search_columns": api.get("search_columns", spec.search_columns),
+        "order_columns": api.get("order_columns", [c for c in api["list_columns"] if "." not in c]),
+        "spec": spec,
+    }
+    for key in ("add_model_schema", "edit_model_schema"):
+        if key in api:
+            attrs[key] = api[key]
+    return type(f"{spec.name}Api", (base,), attrs)

@@ -1,0 +1,92 @@
+"""WTForms validators for identifiers and the application form (validated by app.rules.check_fields)."""
+from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
+from flask_appbuilder.fieldwidgets import (BS3TextAreaFieldWidget, BS3TextFieldWidget, DatePickerWidget,
+                                          Select2ManyWidget, Select2Widget)
+from flask_appbuilder.forms import DynamicForm
+from flask_babel import lazy_gettext as _l
+from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms.validators import Length, Optional, ValidationError
+
+from app import rules
+from app.extensions import db
+from app.scope import current_user
+from app.identifiers import InvalidIdentifier, clean_credit_code, clean_id_number, clean_mobile
+from app.workflow import BUSINESS_TYPES
+from models import Enterprise, Specialty
+from models.choices import CANCELLATION_REASONS, REPLACEMENT_REASONS
+
+
+class _Identifier:
+    """Validate and normalise an identifier field in place (e.g. lower-case x → X)."""
+
+    clean = None
+
+    def __call__(self, form, field):
+        if not field.data:
+            return
+        try:
+            field.data = type(self).clean(field.data)
+        except InvalidIdentifier as exc:
+            raise ValidationError(str(exc.message))
+
+
+class IdNumber(_Identifier):
+    clean = staticmethod(clean_id_number)
+
+
+class CreditCode(_Identifier):
+    clean = staticmethod(clean_credit_code)
+
+
+class Mobile(_Identifier):
+    clean = staticmethod(clean_mobile)
+
+
+def _enterprises():
+    return db.session.query(Enterprise).order_by(Enterprise.name)
+
+
+def _specialties():
+    return db.session.query(Specialty).order_by(Specialty.sort_order)
+
+
+def _business_type_choices():
+    return [("", "—")] + [(code, str(t.label)) for code, t in BUSINESS_TYPES.items()]
+
+
+def _reason_choices():
+    return ([("", "—")] + [(c, f"{_l('Cancellation')}: {label}") for c, label in CANCELLATION_REASONS.choices()]
+            + [(c, f"{_l('Replacement')}: {label}") for c, label in REPLACEMENT_REASONS.choices()
+               if c not in CANCELLATION_REASONS])
+
+
+class ApplicationForm(DynamicForm):
+    """One form for all eight business types; which fields a type uses is app.rules.FIELDS_BY_TYPE."""
+
+    business_type = SelectField(_l("Business type"), choices=_business_type_choices, widget=Select2Widget())
+    enterprise = QuerySelectField(_l("Employer"), query_func=_enterprises, get_pk_func=lambda e: e.id,
+                                  allow_blank=True, widget=Select2Widget(),
+                                  description=_l("Initial, re-registration: your employer. Change: the new employer."))
+    contract_start = DateField(_l("Labour contract from"), validators=[Optional()], widget=DatePickerWidget())
+    contract_end = DateField(_l("Labour contract until"), validators=[Optional()], widget=DatePickerWidget())
+    specialties = QuerySelectMultipleField(_l("Specialties"), query_func=_specialties, get_pk_func=lambda s: s.code,
+                                           widget=Select2ManyWidget())
+    continuing_education = BooleanField(_l("I have completed (or commit to) the required continuing education"))
+    pass_certificate_no = StringField(_l("Pass certificate number"), validators=[Optional(), Length(max=32)],
+                                      widget=BS3TextFieldWidget())
+    reason = SelectField(_l("Reason"), choices=_reason_choices, widget=Select2Widget(),
+                         description=_l("Cancellation or certificate replacement only."))
+    reason_text = TextAreaField(_l("Explanation"), validators=[Optional(), Length(max=2000)],
+                                widget=BS3TextAreaFieldWidget())
+    new_name = StringField(_l("New name"), validators=[Optional(), Length(max=50)], widget=BS3TextFieldWidget())
+    new_id_number = StringField(_l("New ID number"), validators=[Optional(), IdNumber()], widget=BS3TextFieldWidget())
+
+    def validate(self, extra_validators=None):
+        ok = super().validate(extra_validators)
+        values = {name: field.data for name, field in self._fields.items()}
+        person = getattr(current_user(), "person", None)  # only applicants fill this form in
+        errors = rules.check_fields(values.get("business_type") or "", values, person=person)
+        for name, messages in errors.items():
+            target = self._fields.get(name, self._fields["business_type"])
+            target.errors = list(target.errors) + [str(m) for m in messages]
+        return ok and not errors

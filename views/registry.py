@@ -1,0 +1,260 @@
+"""THE panel registry: one spec per model; views, API resources, menus and role grants derive from it."""
+from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_babel import lazy_gettext as _l
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, Optional
+
+from app import workflow
+from app.roles import ADMIN, APPLICANT, ENTERPRISE, MINISTRY, PROVINCE
+from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certificate, Enterprise, Person, Province,
+                    Qualification, Registration, Specialty, TransitionLog)
+from models.choices import (CERTIFICATE_STATUSES, DEGREES, EDUCATION_LEVELS, ETHNICITIES, REALNAME_STATUSES,
+                            REGISTRATION_STATUSES)
+
+from .base import PanelSpec
+from .formatting import DATETIME_FORMATTERS
+from .api import ApplicationInput, ApplicationRestApi
+from .forms import CreditCode, IdNumber, Mobile
+from .panel_views import AttachmentView, QualificationView
+from .workflow_views import AnnouncementView, ApplicationPanelView, QueueView, transition_permission
+
+STAFF = {ENTERPRISE, PROVINCE, MINISTRY}
+EVERYONE = {APPLICANT, ENTERPRISE, PROVINCE, MINISTRY}
+
+CATEGORIES = {
+    "Workflow": _l("Applications"),
+    "Registry": _l("Registry"),
+    "System": _l("System"),
+}
+
+LABELS = {
+    "number": _l("Number"), "business_type": _l("Business type"), "business_type_label": _l("Business type"),
+    "state": _l("State"), "state_label": _l("State"), "person": _l("Person"), "person.name": _l("Name"),
+    "enterprise": _l("Employer"), "enterprise.name": _l("Employer"), "previous_enterprise": _l("Previous employer"),
+    "province": _l("Province"), "registration": _l("Registration"), "specialties": _l("Specialties"),
+    "specialty_names": _l("Specialties"), "contract_start": _l("Labour contract from"),
+    "contract_end": _l("Labour contract until"), "reason": _l("Reason"), "reason_label": _l("Reason"),
+    "reason_text": _l("Explanation"), "new_name": _l("New name"), "new_id_number": _l("New ID number"),
+    "pass_certificate_no": _l("Pass certificate number"), "continuing_education": _l("Continuing education"),
+    "submitted_at": _l("Submitted"), "state_changed_at": _l("In this state since"),
+    "stage_deadline": _l("Time limit"), "last_opinion": _l("Latest opinion"), "announcement": _l("Announcement"),
+    "id_number": _l("ID number"), "masked_id_number": _l("ID number"), "name": _l("Name"),
+    "gender": _l("Gender"), "gender_label": _l("Gender"), "birth_date": _l("Birth date"),
+    "ethnicity": _l("Ethnicity"), "ethnicity_label": _l("Ethnicity"), "phone": _l("Mobile"), "email": _l("Email"),
+    "education": _l("Education"), "education_label": _l("Education"), "degree": _l("Degree"),
+    "degree_label": _l("Degree"), "school": _l("School"), "graduation_date": _l("Graduation date"),
+    "major": _l("Major"), "realname_status": _l("Real-name status"), "realname_label": _l("Real-name status"),
+    "realname_province": _l("On-site check province"), "credit_code": _l("Unified social credit code"),
+    "address": _l("Address"), "legal_representative": _l("Legal representative"),
+    "contact_phone": _l("Contact mobile"), "certificate_no": _l("Qualification certificate number"),
+    "specialty": _l("Specialty"), "qualified_on": _l("Qualified on"), "is_temporary": _l("Temporary certificate"),
+    "person_id_number": _l("ID number of the person"), "status": _l("Status"), "status_label": _l("Status"),
+    "registered_on": _l("Registered on"), "specialty_summary": _l("Specialties (valid until)"),
+    "cancelled_on": _l("Cancelled on"), "cancel_reason_label": _l("Cancellation reason"),
+    "holder_name": _l("Holder"), "registration_number": _l("Registration number"),
+    "enterprise_name": _l("Employer"), "issued_on": _l("Issued on"), "valid_until": _l("Valid until"),
+    "revoked_on": _l("Revoked on"), "revoke_reason": _l("Revocation reason"), "title": _l("Title"),
+    "published_on": _l("Published on"), "application": _l("Application"), "application.number": _l("Application"),
+    "action": _l("Action"), "action_label": _l("Action"), "from_label": _l("From"), "to_label": _l("To"),
+    "username": _l("User"), "role": _l("Role"), "opinion": _l("Opinion"), "created_at": _l("Time"),
+    "object_type": _l("Object"), "object_id": _l("Object id"), "summary": _l("Summary"), "ip": _l("IP address"),
+    "kind": _l("Kind"), "kind_label": _l("Kind"), "filename": _l("File name"), "size": _l("Size (bytes)"),
+    "name_en": _l("English name"), "abbr": _l("Abbreviation"), "code": _l("Code"),
+    "needs_industry_opinion": _l("Needs industry ministry opinion"), "sort_order": _l("Order"),
+    "detail": _l("Detail"),
+}
+
+
+def _select(label, choices, required=False):
+    return SelectField(label, choices=choices, widget=Select2Widget(),
+                       validators=[DataRequired()] if required else [Optional()])
+
+
+def _state_choices():
+    return [("", "—")] + [(code, str(label)) for code, label in workflow.STATE_LABELS.items()]
+
+
+def _type_choices():
+    return [("", "—")] + [(code, str(t.label)) for code, t in workflow.BUSINESS_TYPES.items()]
+
+
+_APPLICATION_SEARCH = {
+    "state": _select(_l("State"), _state_choices),
+    "business_type": _select(_l("Business type"), _type_choices),
+}
+_APPLICATION_LIST = ["number", "business_type_label", "person.name", "enterprise.name", "specialty_names",
+                     "state_label", "state_changed_at", "stage_deadline"]
+_APPLICATION_SHOW = ["number", "business_type_label", "state_label", "person", "enterprise", "previous_enterprise",
+                     "province", "registration", "specialty_names", "contract_start", "contract_end",
+                     "continuing_education", "pass_certificate_no", "reason_label", "reason_text", "new_name",
+                     "new_id_number", "submitted_at", "state_changed_at", "stage_deadline", "last_opinion",
+                     "announcement"]
+_APPLICATION_FORM = ["business_type", "enterprise", "contract_start", "contract_end", "specialties",
+                     "continuing_education", "pass_certificate_no", "reason", "reason_text", "new_name",
+                     "new_id_number"]
+_PERSON_PROFILE = ["phone", "email", "ethnicity", "education", "degree", "school", "graduation_date", "major"]
+_PERSON_FIELDS = {
+    "ethnicity": _select(_l("Ethnicity"), lambda: ETHNICITIES.choices(blank=True)),
+    "education": _select(_l("Education"), lambda: EDUCATION_LEVELS.choices(blank=True)),
+    "degree": _select(_l("Degree"), lambda: DEGREES.choices(blank=True)),
+}
+
+
+def _transition_grants():
+    grants = {}
+    for t in workflow.TRANSITIONS.values():
+        grants[transition_permission(t.action)] = workflow.roles_of(t)
+    return grants
+
+
+PANEL = [
+    PanelSpec(
+        Application, "MyQueue", _l("My queue"), "Workflow", "fa-inbox", base_class=QueueView,
+        list_columns=_APPLICATION_LIST, show_columns=_APPLICATION_SHOW,
+        search_columns=["number", "business_type", "state", "submitted_at", "stage_deadline"],
+        read=EVERYONE, label_columns=LABELS, formatters_columns=DATETIME_FORMATTERS,
+        order_columns=["number", "state_changed_at", "stage_deadline"],
+        search_form_extra_fields=_APPLICATION_SEARCH,
+    ),
+    PanelSpec(
+        Application, "Applications", _l("All applications"), "Workflow", "fa-file-alt",
+        base_class=ApplicationPanelView, list_columns=_APPLICATION_LIST, show_columns=_APPLICATION_SHOW,
+        search_columns=["number", "business_type", "state", "submitted_at", "stage_deadline"],
+        read=EVERYONE, add={APPLICANT}, edit={APPLICANT}, label_columns=LABELS,
+        formatters_columns=DATETIME_FORMATTERS, add_columns=_APPLICATION_FORM, edit_columns=_APPLICATION_FORM,
+        order_columns=["number", "state_changed_at", "stage_deadline"], base_order=("id", "desc"),
+        extra_permissions=_transition_grants(), search_form_extra_fields=_APPLICATION_SEARCH,
+        api={"resource": "application",
+             "list_columns": ["id", "number", "business_type", "state", "version", "person.name",
+                              "enterprise.name", "province.name", "submitted_at", "state_changed_at",
+                              "stage_deadline"],
+             "show_columns": ["id", "number", "business_type", "state", "version", "person.name",
+                              "person.id_number", "enterprise.name", "enterprise.credit_code", "province.name",
+                              "contract_start", "contract_end", "specialties.code", "reason", "reason_text",
+                              "new_name", "new_id_number", "pass_certificate_no", "continuing_education",
+                              "submitted_at", "state_changed_at", "stage_deadline", "last_opinion"],
+             "search_columns": ["number", "business_type", "state", "submitted_at"],
+             "write": True, "base": ApplicationRestApi,
+             "add_model_schema": ApplicationInput(), "edit_model_schema": ApplicationInput()},
+    ),
+    PanelSpec(
+        AnnouncementBatch, "Announcements", _l("Announcements"), "Workflow", "fa-bullhorn",
+        base_class=AnnouncementView, list_columns=["number", "title", "state_label", "published_on"],
+        show_columns=["number", "title", "state_label", "published_on", "created_at"],
+        search_columns=["title", "state", "published_on"], read=EVERYONE | {ADMIN}, add={MINISTRY},
+        edit={MINISTRY}, add_columns=["title"], edit_columns=["title"], label_columns=LABELS,
+        formatters_columns=DATETIME_FORMATTERS, base_order=("id", "desc"),
+        extra_permissions={"can_gather": {MINISTRY}, "can_publish": {MINISTRY}},
+    ),
+    PanelSpec(
+        TransitionLog, "TransitionLog", _l("Transition log"), "Workflow", "fa-history",
+        list_columns=["created_at", "application.number", "action_label", "from_label", "to_label", "username",
+                      "role", "opinion"],
+        search_columns=["action", "role", "username", "created_at"], read=EVERYONE, label_columns=LABELS,
+        formatters_columns=DATETIME_FORMATTERS, base_order=("id", "desc"), order_columns=["created_at"],
+    ),
+    PanelSpec(
+        Person, "Persons", _l("Persons"), "Registry", "fa-user",
+        list_columns=["name", "masked_id_number", "gender_label", "birth_date", "phone", "realname_label"],
+        show_columns=["name", "id_number", "gender_label", "birth_date", "ethnicity_label", "phone", "email",
+                      "education_label", "degree_label", "school", "graduation_date", "major", "realname_label",
+                      "realname_province", "realname_verified_at"],
+        search_columns=["name", "id_number", "phone", "realname_status"], read=EVERYONE,
+        add={MINISTRY}, edit={APPLICANT, MINISTRY},
+        add_columns=["id_number", "name", *_PERSON_PROFILE], edit_columns=_PERSON_PROFILE,
+        validators_columns={"id_number": [IdNumber()], "phone": [Optional(), Mobile()]},
+        add_form_extra_fields=_PERSON_FIELDS, edit_form_extra_fields=_PERSON_FIELDS,
+        search_form_extra_fields={"realname_status": _select(_l("Real-name status"),
+                                                             lambda: REALNAME_STATUSES.choices(blank=True))},
+        label_columns=LABELS, formatters_columns=DATETIME_FORMATTERS, order_columns=["name", "birth_date"],
+        api={"resource": "person",
+             "list_columns": ["id", "name", "masked_id_number", "gender", "birth_date", "realname_status"],
+             "show_columns": ["id", "name", "id_number", "gender", "birth_date", "ethnicity", "phone", "email",
+                              "education", "degree", "school", "graduation_date", "major", "realname_status"],
+             "order_columns": ["name", "birth_date"],
+             "search_columns": ["name", "id_number", "realname_status"]},
+    ),
+    PanelSpec(
+        Qualification, "Qualifications", _l("Qualifications"), "Registry", "fa-graduation-cap",
+        base_class=QualificationView,
+        list_columns=["person.name", "certificate_no", "specialty", "qualified_on", "is_temporary"],
+        show_columns=["person", "certificate_no", "specialty", "qualified_on", "is_temporary"],
+        search_columns=["certificate_no", "specialty", "qualified_on", "is_temporary"], read=EVERYONE,
+        add={MINISTRY}, edit={MINISTRY},
+        add_columns=["person_id_number", "certificate_no", "specialty", "qualified_on", "is_temporary"],
+        edit_columns=["certificate_no", "specialty", "qualified_on", "is_temporary"],
+        add_form_extra_fields={"person_id_number": StringField(_l("ID number of the person"),
+                                                               validators=[DataRequired(), IdNumber()])},
+        label_columns=LABELS, order_columns=["certificate_no", "qualified_on"],
+    ),
+    PanelSpec(
+        Registration, "Registrations", _l("Registrations"), "Registry", "fa-id-card",
+        list_columns=["number", "person.name", "enterprise.name", "status_label", "specialty_summary",
+                      "registered_on"],
+        show_columns=["number", "person", "enterprise", "status_label", "specialty_summary", "registered_on",
+                      "contract_start", "contract_end", "is_temporary", "cancelled_on", "cancel_reason_label"],
+        search_columns=["number", "status", "registered_on"], read=EVERYONE,
+        search_form_extra_fields={"status": _select(_l("Status"), lambda: REGISTRATION_STATUSES.choices(blank=True))},
+        label_columns=LABELS, order_columns=["number", "registered_on"],
+    ),
+    PanelSpec(
+        Certificate, "Certificates", _l("Certificates"), "Registry", "fa-certificate",
+        list_columns=["number", "holder_name", "registration_number", "enterprise_name", "status_label",
+                      "issued_on", "valid_until"],
+        show_columns=["number", "holder_name", "registration_number", "enterprise_name", "specialty_summary",
+                      "status_label", "issued_on", "valid_until", "revoked_on", "revoke_reason", "replaced_by"],
+        search_columns=["number", "holder_name", "registration_number", "status", "valid_until"], read=EVERYONE,
+        search_form_extra_fields={"status": _select(_l("Status"), lambda: CERTIFICATE_STATUSES.choices(blank=True))},
+        label_columns=LABELS, order_columns=["number", "issued_on", "valid_until"],
+        api={"resource": "certificate",
+             "list_columns": ["id", "number", "holder_name", "registration_number", "enterprise_name", "status",
+                              "issued_on", "valid_until"],
+             "show_columns": ["id", "number", "holder_name", "registration_number", "enterprise_name", "status",
+                              "issued_on", "valid_until", "specialties", "revoked_on"],
+             "search_columns": ["number", "holder_name", "registration_number", "status"]},
+    ),
+    PanelSpec(
+        Enterprise, "Enterprises", _l("Enterprises"), "Registry", "fa-building",
+        list_columns=["name", "credit_code", "province", "legal_representative"],
+        show_columns=["name", "credit_code", "province", "address", "legal_representative", "contact_phone"],
+        search_columns=["name", "credit_code", "province"], read=EVERYONE | {ADMIN},
+        add={MINISTRY, ADMIN}, edit={MINISTRY, ADMIN},
+        add_columns=["credit_code", "name", "province", "address", "legal_representative", "contact_phone"],
+        edit_columns=["name", "province", "address", "legal_representative", "contact_phone"],
+        validators_columns={"credit_code": [CreditCode()], "contact_phone": [Optional(), Mobile()]},
+        label_columns=LABELS, order_columns=["name", "credit_code"],
+        api={"resource": "enterprise",
+             "list_columns": ["id", "name", "credit_code", "province.code", "province.name"],
+             "show_columns": ["id", "name", "credit_code", "province.code", "province.name", "address",
+                              "legal_representative"],
+             "search_columns": ["name", "credit_code"]},
+    ),
+    PanelSpec(
+        Attachment, "Attachments", _l("Materials"), "Registry", "fa-paperclip", base_class=AttachmentView,
+        list_columns=["person.name", "kind_label", "filename", "size", "created_at"],
+        search_columns=["kind", "filename", "created_at"], read=EVERYONE, label_columns=LABELS,
+        formatters_columns=DATETIME_FORMATTERS, order_columns=["created_at"], base_order=("id", "desc"),
+        extra_permissions={"can_file": EVERYONE},
+    ),
+    PanelSpec(
+        AuditLog, "AuditLog", _l("Audit log"), "System", "fa-clipboard-list",
+        list_columns=["created_at", "username", "role", "action", "object_type", "object_id", "summary"],
+        show_columns=["created_at", "username", "role", "ip", "action", "object_type", "object_id", "summary",
+                      "detail"],
+        search_columns=["username", "action", "object_type", "object_id", "created_at"], read={MINISTRY, ADMIN},
+        label_columns=LABELS, formatters_columns=DATETIME_FORMATTERS, order_columns=["created_at"],
+        base_order=("id", "desc"),
+    ),
+    PanelSpec(
+        Province, "Provinces", _l("Provinces"), "System", "fa-map",
+        list_columns=["code", "name", "abbr", "name_en"], search_columns=["code", "name", "abbr"],
+        read=EVERYONE | {ADMIN}, edit={ADMIN}, edit_columns=["name", "name_en", "abbr"], label_columns=LABELS,
+        order_columns=["code"], base_order=("code", "asc"), scoped=False,
+    ),
+    PanelSpec(
+        Specialty, "Specialties", _l("Specialties"), "System", "fa-list",
+        list_columns=["code", "name", "name_en", "needs_industry_opinion"], search_columns=["code", "name"],
+        read=EVERYONE | {ADMIN}, edit={ADMIN}, edit_columns=["name", "name_en", "needs_industry_opinion"],
+        label_columns=LABELS, order_columns=["sort_order"], base_order=("sort_order", "asc"), scoped=False,
+    ),
+]

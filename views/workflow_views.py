@@ -1,0 +1,199 @@
+"""Application pages driven by the workflow table: show page with the available moves, the
+transition confirmation page, the per-role queue (待办) and announcement batches.
+
+Every move goes through app.workflow.apply; a button is shown only for what `available()` returns.
+"""
+from flask import abort, flash, redirect, request, url_for
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.models.filters import BaseFilter
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from app import announcements, applications, workflow
+from app.extensions import db
+from app.clock import today
+from app.roles import ROLE_LABELS, user_role_names
+from app.scope import current_user
+from models import Application
+
+from .base import ScopedModelView
+from .forms import ApplicationForm
+
+WORKFLOW_VIEW_NAME = "Applications"  # transition permissions live on the applications view
+
+
+def transition_permission(action: str) -> str:
+    return f"can_{action}"
+
+
+def transition_permissions() -> list[str]:
+    return [transition_permission(a) for a in workflow.TRANSITIONS]
+
+
+def may_take(action: str) -> bool:
+    from flask import current_app
+
+    return current_app.appbuilder.sm.has_access(transition_permission(action), WORKFLOW_VIEW_NAME)
+
+
+def flash_workflow_error(exc: workflow.WorkflowError):
+    message = str(exc.message)
+    if exc.reasons:
+        message += " " + " ".join(f"• {r}" for r in exc.reasons)
+    flash(message, "danger")
+
+
+class ApplicationPanelView(ScopedModelView):
+    """Applications: list/show for every role in scope; applicants add and edit their drafts."""
+
+    show_template = "applications/show.html"
+    add_template = "applications/edit.html"
+    edit_template = "applications/edit.html"
+    add_form = ApplicationForm
+    edit_form = ApplicationForm
+
+    # --- show with the workflow panel -----------------------------------------------------------
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        item = self.get_in_scope(pk)
+        widgets = self._show(pk)
+        user = current_user()
+        owner = workflow.STAGE_OWNER.get(item.state)
+        return self.render_template(
+            self.show_template, pk=pk, title=self.show_title, widgets=widgets, related_views=self._related_views,
+            item=item, options=[o for o in workflow.available(item, user) if may_take(o.action)],
+            owner=owner, owner_label=ROLE_LABELS.get(owner), role_labels=ROLE_LABELS,
+            overdue=item.stage_deadline is not None and item.stage_deadline < today(),
+            view_name=self.__class__.__name__,
+            editable=item.state in workflow.EDITABLE_STATES
+            and self.appbuilder.sm.has_access("can_edit", self.class_permission_name),
+        )
+
+    # --- confirmation page and the move itself ----------------------------------------------------
+    @expose("/transition/<int:pk>/<action>", methods=["GET", "POST"])
+    def transition(self, pk, action):
+        user = current_user()
+        if not getattr(user, "is_authenticated", False):
+            return redirect(self.appbuilder.get_url_for_login)
+        item = self.get_in_scope(pk)
+        t = workflow.TRANSITIONS.get(action)
+        if t is None:
+            abort(404)
+        if not may_take(action):
+            abort(403)
+        if request.method == "POST":
+            try:
+                workflow.apply(item.id, action, user, opinion=request.form.get("opinion"),
+                               version=request.form.get("version", type=int))
+            except workflow.NotFound:
+                abort(404)
+            except workflow.WorkflowError as exc:
+                flash_workflow_error(exc)
+                return redirect(url_for(f"{self.__class__.__name__}.show", pk=pk))
+            db.session.refresh(item)
+            flash(_("%(number)s: %(action)s done. Now: %(state)s.", number=item.number, action=t.label,
+                    state=item.state_label), "success")
+            if self.datamodel.get(pk, self._base_filters) is None:
+                return redirect(url_for(f"{self.__class__.__name__}.list"))
+            return redirect(url_for(f"{self.__class__.__name__}.show", pk=pk))
+        option = next((o for o in workflow.available(item, user) if o.action == action), None)
+        if option is None:
+            flash(_("This action is not available on this application now."), "warning")
+            return redirect(url_for(f"{self.__class__.__name__}.show", pk=pk))
+        return self.render_template("applications/transition.html", item=item, option=option,
+                                    title=t.label, back=url_for(f"{self.__class__.__name__}.show", pk=pk))
+
+    # --- applicant edits (drafts and returned applications only) ----------------------------------
+    @expose("/edit/<pk>", methods=["GET", "POST"])
+    @has_access
+    def edit(self, pk):
+        item = self.get_in_scope(pk)
+        if item.state not in workflow.EDITABLE_STATES:
+            flash(_("Only drafts and returned applications can be edited."), "warning")
+            return redirect(url_for(f"{self.__class__.__name__}.show", pk=pk))
+        return super().edit(pk)
+
+    def pre_add(self, item):
+        try:
+            applications.start_draft(item, current_user())
+        except workflow.WorkflowError as exc:
+            self.refuse(exc.message)
+
+    def pre_update(self, item):
+        try:
+            applications.check_editable(item)
+        except workflow.WorkflowError as exc:
+            self.refuse(exc.message)
+        applications.tidy(item)
+
+
+class FilterActionable(BaseFilter):
+    """Applications in a (business type, state) where the user's roles have a move: the queue (待办)."""
+
+    name = "Actionable"
+    arg_name = None
+
+    def apply(self, query, value):
+        return query.filter(workflow.actionable_clause(user_role_names(current_user())))
+
+
+class QueueView(ApplicationPanelView):
+    """My queue: what the signed-in user can act on now, oldest first."""
+
+    base_filters = ApplicationPanelView.base_filters + [["id", FilterActionable, None]]
+    base_order = ("state_changed_at", "asc")
+
+
+class AnnouncementView(ScopedModelView):
+    """Announcement batches: create, gather approved applications, publish (numbers the batch)."""
+
+    show_template = "announcements/show.html"
+
+    def pre_add(self, item):
+        item.created_by_id = current_user().id
+        item.state = "draft"
+
+    def pre_update(self, item):
+        if item.state != "draft":
+            self.refuse(_l("This batch is already published."))
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        item = self.get_in_scope(pk)
+        waiting = (db.session.query(Application.id)
+                   .filter(Application.state == workflow.State.ANNOUNCE, Application.announcement_id.is_(None))
+                   .count()) if item.state == "draft" else 0
+        return self.render_template(self.show_template, pk=pk, title=self.show_title, widgets=self._show(pk),
+                                    item=item, waiting=waiting, view_name=self.__class__.__name__,
+                                    can_manage=self.appbuilder.sm.has_access("can_publish", self.class_permission_name))
+
+    @expose("/gather/<int:pk>", methods=["POST"])
+    @has_access
+    def gather(self, pk):
+        try:
+            count = announcements.gather(pk, current_user())
+            flash(_("%(count)s applications added to the batch.", count=count), "success")
+        except workflow.NotFound:
+            abort(404)
+        except workflow.WorkflowError as exc:
+            flash_workflow_error(exc)
+        return redirect(url_for(f"{self.__class__.__name__}.show", pk=pk))
+
+    @expose("/publish/<int:pk>", methods=["GET", "POST"])
+    @has_access
+    def publish(self, pk):
+        item = self.get_in_scope(pk)
+        if request.method == "GET":
+            return self.render_template("announcements/publish.html", item=item, title=_l("Publish announcement"),
+                                        back=url_for(f"{self.__class__.__name__}.show", pk=pk))
+        try:
+            batch = announcements.publish(pk, current_user())
+            flash(_("Announcement %(number)s published with %(count)s applications.", number=batch.number,
+                    count=len(batch.applications)), "success")
+        except workflow.NotFound:
+            abort(404)
+        except workflow.WorkflowError as exc:
+            flash_workflow_error(exc)
+        return redirect(url_for(f"{self.__class__.__name__}.show", pk=pk))
