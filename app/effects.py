@@ -108,7 +108,7 @@ def _cancellation(ctx):
         held.status = "cancelled"
     for certificate in _valid_certificates(ctx.session, registration):
         certificate.status, certificate.revoked_on = "revoked", day
-        certificate.revoke_reason = app.reason_text or app.reason_label
+        certificate.revoke_reason = app.reason_text or str(app.reason_label)
 
 
 def _replacement(ctx):

@@ -174,6 +174,8 @@ class ApplicationRestApi(ScopedRestApi):
             409: {description: wrong state, stale version or a concurrent move}
             422: {$ref: '#/components/responses/422'}
         """
+        if not request.is_json:  # also keeps cross-site HTML forms out (the API is CSRF-exempt)
+            return _error(self, 400, _("Request is not JSON."))
         try:
             data = TransitionInput().load(request.get_json(silent=True) or {})
         except ValidationError as err:

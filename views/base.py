@@ -11,8 +11,12 @@ from flask_appbuilder import ModelView, expose
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
+from sqlalchemy import Boolean
+
 from app.extensions import db
 from app.scope import SCOPE_FILTER
+
+from .formatting import dash_if_empty, yes_no
 
 @dataclass
 class PanelSpec:
@@ -122,6 +126,20 @@ class ScopedModelView(ModelView):
 
 
 
+def _formatters(spec: PanelSpec) -> dict:
+    """Explicit formatters, else Yes/No for booleans and a dash for empty values."""
+    result = {}
+    columns = spec.model.__mapper__.columns
+    for name in set(spec.list_columns) | set(spec.show_columns or []):
+        if name in spec.formatters_columns:
+            result[name] = spec.formatters_columns[name]
+        elif name in columns and isinstance(columns[name].type, Boolean):
+            result[name] = yes_no
+        else:
+            result[name] = dash_if_empty
+    return result
+
+
 def build_view(spec: PanelSpec):
     base = spec.base_class or ScopedModelView
     attrs = {
@@ -139,7 +157,7 @@ def build_view(spec: PanelSpec):
         "label_columns": spec.label_columns,
         "description_columns": spec.description_columns,
         "validators_columns": spec.validators_columns,
-        "formatters_columns": spec.formatters_columns,
+        "formatters_columns": _formatters(spec),
         "search_form_extra_fields": spec.search_form_extra_fields,
         "add_form_extra_fields": spec.add_form_extra_fields,
         "edit_form_extra_fields": spec.edit_form_extra_fields,
@@ -182,7 +200,7 @@ def build_api(spec: PanelSpec, base=ScopedRestApi):
         "order_columns": api.get("order_columns", [c for c in api["list_columns"] if "." not in c]),
         "spec": spec,
     }
-    for key in ("add_model_schema", "edit_model_schema"):
+    for key in ("add_model_schema", "edit_model_schema", "add_columns", "edit_columns"):
         if key in api:
             attrs[key] = api[key]
     return type(f"{spec.name}Api", (base,), attrs)

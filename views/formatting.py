@@ -16,6 +16,10 @@ def yes_no(value):
     return _l("Yes") if value else _l("No")
 
 
+def dash_if_empty(value):
+    return "—" if value is None or value == "" else value
+
+
 DATETIME_FORMATTERS = {
     name: china_time
     for name in ("created_at", "updated_at", "submitted_at", "state_changed_at", "realname_verified_at")

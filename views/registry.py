@@ -92,6 +92,7 @@ _APPLICATION_SHOW = ["number", "business_type_label", "state_label", "person", "
 _APPLICATION_FORM = ["business_type", "enterprise", "contract_start", "contract_end", "specialties",
                      "continuing_education", "pass_certificate_no", "reason", "reason_text", "new_name",
                      "new_id_number"]
+_API_INPUT = [name for name in ApplicationInput().fields if name != "version"]
 _PERSON_PROFILE = ["phone", "email", "ethnicity", "education", "degree", "school", "graduation_date", "major"]
 _PERSON_FIELDS = {
     "ethnicity": _select(_l("Ethnicity"), lambda: ETHNICITIES.choices(blank=True)),
@@ -135,7 +136,8 @@ PANEL = [
                               "submitted_at", "state_changed_at", "stage_deadline", "last_opinion"],
              "search_columns": ["number", "business_type", "state", "submitted_at"],
              "write": True, "base": ApplicationRestApi,
-             "add_model_schema": ApplicationInput(), "edit_model_schema": ApplicationInput()},
+             "add_model_schema": ApplicationInput(), "edit_model_schema": ApplicationInput(),
+             "add_columns": _API_INPUT, "edit_columns": _API_INPUT},
     ),
     PanelSpec(
         AnnouncementBatch, "Announcements", _l("Announcements"), "Workflow", "fa-bullhorn",

@@ -9,7 +9,7 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app import announcements, applications, workflow
+from app import announcements, applications, rules, workflow
 from app.extensions import db
 from app.clock import today
 from app.roles import ROLE_LABELS, user_role_names
@@ -43,6 +43,10 @@ def flash_workflow_error(exc: workflow.WorkflowError):
     flash(message, "danger")
 
 
+# Form field → the column that displays it.
+_DISPLAY = {"specialties": "specialty_names", "reason": "reason_label"}
+
+
 class ApplicationPanelView(ScopedModelView):
     """Applications: list/show for every role in scope; applicants add and edit their drafts."""
 
@@ -69,6 +73,19 @@ class ApplicationPanelView(ScopedModelView):
             editable=item.state in workflow.EDITABLE_STATES
             and self.appbuilder.sm.has_access("can_edit", self.class_permission_name),
         )
+
+    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
+        """Show only what the application's business type uses, in three groups."""
+        used = [_DISPLAY.get(name, name) for name in rules.FIELDS_BY_TYPE.get(item.business_type, ())]
+        if item.business_type == "change":
+            used.insert(0, "previous_enterprise")
+        fieldsets = [
+            (_l("Application"), {"fields": ["number", "business_type_label", "state_label", "person",
+                                            "registration", "province"]}),
+            (_l("What is applied for"), {"fields": [f for f in used if f in self.show_columns]}),
+            (_l("Progress"), {"fields": ["submitted_at", "state_changed_at", "stage_deadline", "announcement"]}),
+        ]
+        return super()._get_show_widget(pk, item, widgets=widgets, actions=actions, show_fieldsets=fieldsets)
 
     # --- confirmation page and the move itself ----------------------------------------------------
     @expose("/transition/<int:pk>/<action>", methods=["GET", "POST"])

@@ -1,0 +1,127 @@
+"""Concurrent reviewers: exactly one transition wins (guarded UPDATE), on a real PostgreSQL server."""
+import threading
+
+import pytest
+
+from app import workflow
+from app.extensions import db
+from models import Application, AuditLog, Certificate, Registration, TransitionLog
+from tests import factories as f
+
+
+def _ready_for_approval(app):
+    with app.app_context():
+        staff = f.Staff()
+        enterprise = f.make_enterprise("11")
+        username, person_id = f.make_applicant()
+        app_id = f.make_application(username, "initial", enterprise_id=enterprise)
+        f.move(app_id, "submit", username)
+        f.move(app_id, "confirm", staff.enterprise(enterprise))
+        f.move(app_id, "pass", staff.province("11"))
+        return app_id, person_id, staff.ministry
+
+
+def _race(app, app_id, action, usernames):
+    barrier = threading.Barrier(len(usernames))
+    outcomes = []
+    lock = threading.Lock()
+
+    def worker(username):
+        with app.app_context():
+            user = f.user(username)
+            application = db.session.get(Application, app_id)  # everyone sees the same state and version
+            barrier.wait()
+            try:
+                workflow.apply(application, action, user)
+                result = "ok"
+            except workflow.WorkflowError as exc:
+                result = type(exc).__name__
+            finally:
+                db.session.remove()
+            with lock:
+                outcomes.append(result)
+
+    threads = [threading.Thread(target=worker, args=(u,)) for u in usernames]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return outcomes
+
+
+def test_twenty_ministry_users_approving_at_once_give_one_transition(app, backend):
+    if backend != "postgresql":
+        pytest.skip("needs a server database with row locks (set TEST_DATABASE_URL)")
+    app_id, person_id, _ = _ready_for_approval(app)
+    with app.app_context():
+        reviewers = [f.make_user("Ministry") for _ in range(20)]
+
+    outcomes = _race(app, app_id, "approve", reviewers)
+
+    assert len(outcomes) == 20
+    assert outcomes.count("ok") == 1, outcomes
+    assert set(outcomes) - {"ok"} <= {"Conflict", "InvalidState"}
+    with app.app_context():
+        assert db.session.get(Application, app_id).state == "announce_pending"
+        logs = db.session.query(TransitionLog).filter_by(application_id=app_id, action="approve").count()
+        audits = db.session.query(AuditLog).filter_by(object_type="Application", object_id=str(app_id),
+                                                      action="transition.approve").count()
+        registrations = db.session.query(Registration).filter_by(person_id=person_id).count()
+        assert (logs, audits, registrations) == (1, 1, 1)
+
+
+def test_concurrent_publishing_gives_unique_numbers(app, backend):
+    """Registration and certificate numbers stay unique when several batches publish at once."""
+    if backend != "postgresql":
+        pytest.skip("needs a server database with row locks (set TEST_DATABASE_URL)")
+    from app import announcements
+    from models import AnnouncementBatch
+
+    with app.app_context():
+        staff = f.Staff()
+        ministry = staff.ministry
+        batches = []
+        for _ in range(8):
+            enterprise = f.make_enterprise("31")
+            username, _ = f.make_applicant()
+            app_id = f.make_application(username, "initial", enterprise_id=enterprise)
+            for action, who in (("submit", username), ("confirm", staff.enterprise(enterprise)),
+                                ("pass", staff.province("31"))):
+                f.move(app_id, action, who)
+            # Approve concurrently below, publish concurrently after.
+            batches.append(app_id)
+        reviewers = [f.make_user("Ministry") for _ in batches]
+
+    def approve_and_publish(app_id, username, errors):
+        with app.app_context():
+            try:
+                f.move(app_id, "approve", username)
+                batch = AnnouncementBatch(title="并发", state="draft")
+                db.session.add(batch)
+                db.session.flush()
+                db.session.get(Application, app_id).announcement_id = batch.id
+                db.session.commit()
+                announcements.publish(batch.id, f.user(username))
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(repr(exc))
+            finally:
+                db.session.remove()
+
+    errors = []
+    threads = [threading.Thread(target=approve_and_publish, args=(a, u, errors)) for a, u in zip(batches, reviewers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with app.app_context():
+        apps = db.session.query(Application).filter(Application.id.in_(batches)).all()
+        assert {a.state for a in apps} == {"completed"}
+        numbers = [r.number for r in db.session.query(Registration).filter(
+            Registration.id.in_([a.registration_id for a in apps]))]
+        assert len(numbers) == len(set(numbers)) == 8
+        certs = [c.number for c in db.session.query(Certificate).filter(Certificate.application_id.in_(batches))]
+        assert len(certs) == len(set(certs)) == 8
+        announcement_numbers = [b.number for b in db.session.query(AnnouncementBatch).filter(
+            AnnouncementBatch.id.in_([a.announcement_id for a in apps]))]
+        assert len(set(announcement_numbers)) == 8

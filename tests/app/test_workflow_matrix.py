@@ -1,0 +1,239 @@
+"""The engine's full matrix: every business type × reachable state × action × role.
+
+Expectations are written out here from DOMAIN.md, independently of app/workflow.py's tables, and
+each combination is tried against a real application in that state.
+"""
+from datetime import timedelta
+
+import pytest
+
+from app import workflow
+from app.clock import add_years, today
+from app.extensions import db
+from models import AnnouncementBatch, Application, Certificate, Registration, RegistrationSpecialty
+from tests import factories as f
+
+E, P, M, A, I = "enterprise_review", "province_review", "ministry_review", "announce_pending", "issue_pending"
+
+# DOMAIN.md "Pipelines per business type".
+PIPELINES = {
+    "initial": [E, P, M, A, I],
+    "re_registration": [E, P, M, A, I],
+    "add_specialty": [E, P, M, A, I],
+    "change": [E, P, M, I],
+    "renewal": [E, P, M, I],
+    "cancellation": [E, P, M, A],
+    "replacement": [M, I],
+    "info_change": [P, M, I],
+}
+
+# Who may take which action from which state.
+EXPECTED = {
+    "submit": {"Applicant": {"draft", "returned"}},
+    "withdraw": {"Applicant": {"draft", "returned", E, P}},
+    "confirm": {"Enterprise": {E}},
+    "pass": {"Province": {P}},
+    "approve": {"Ministry": {M}},
+    "publish": {"Ministry": {A}},
+    "issue": {"Ministry": {I}},
+    "return": {"Enterprise": {E}, "Province": {P}, "Ministry": {M}},
+    "refuse": {"Province": {P}, "Ministry": {M}},
+}
+FIXED_TARGET = {"withdraw": "withdrawn", "return": "returned", "refuse": "refused", "issue": "completed"}
+ROLES = ["Applicant", "Enterprise", "Province", "Ministry", "Admin"]
+
+
+def expected_target(btype, state, action):
+    if action in FIXED_TARGET:
+        return FIXED_TARGET[action]
+    stages = PIPELINES[btype]
+    if state in ("draft", "returned"):
+        return stages[0]
+    if state not in stages:
+        return None
+    i = stages.index(state)
+    return stages[i + 1] if i + 1 < len(stages) else "completed"
+
+
+def expected_outcome(btype, state, action, role, has_enterprise=True):
+    if role == "Admin" or (role == "Enterprise" and not has_enterprise):
+        return workflow.NotFound  # not in this user's scope at all (an unregistered person's info change)
+    allowed_by_role = EXPECTED[action]
+    if role not in allowed_by_role:
+        return workflow.Forbidden
+    sources = set().union(*allowed_by_role.values())
+    if state not in sources or expected_target(btype, state, action) is None:
+        return workflow.InvalidState
+    if state not in allowed_by_role[role]:
+        return workflow.Forbidden
+    return None
+
+
+def test_pipelines_match_domain():
+    assert {code: list(t.stages) for code, t in workflow.BUSINESS_TYPES.items()} == PIPELINES
+
+
+def test_every_transition_is_in_the_expectations():
+    assert set(workflow.TRANSITIONS) == set(EXPECTED)
+    for action, by_role in EXPECTED.items():
+        t = workflow.TRANSITIONS[action]
+        assert set(t.sources) == set().union(*by_role.values()), action
+
+
+# --- building eligible applications --------------------------------------------------------------
+class Setup:
+    def __init__(self):
+        self.staff = f.Staff()
+        self.employer = f.make_enterprise("11")
+        self.new_employer = f.make_enterprise("11")
+        self.admin = f.make_user("Admin")
+
+    def registered(self, status="active", expires_in_days=400):
+        """An applicant with a registration (and certificate) built directly, for types that need one."""
+        username, person_id = f.make_applicant(qualifications=(("building", 1), ("mining", 1)))
+        registration = Registration(person_id=person_id, enterprise_id=self.employer, status=status,
+                                    initial_province_code="11", registered_on=today() - timedelta(days=700),
+                                    number_digits=f"1112024202{person_id:06d}", number=f"京1112024202{person_id:06d}")
+        held = RegistrationSpecialty(specialty_code="building", valid_from=today() - timedelta(days=700),
+                                     valid_until=today() + timedelta(days=expires_in_days),
+                                     status="active" if status == "active" else "cancelled")
+        registration.specialties.append(held)
+        db.session.add(registration)
+        db.session.flush()
+        db.session.add(Certificate(number=f"T{person_id:011d}", registration_id=registration.id, person_id=person_id,
+                                   status="valid" if status == "active" else "revoked",
+                                   issued_on=today() - timedelta(days=700), valid_until=held.valid_until,
+                                   holder_name="测试", registration_number=registration.number,
+                                   enterprise_name="测试企业", specialties=[]))
+        db.session.commit()
+        return username
+
+    def application(self, btype):
+        if btype == "initial":
+            username, _ = f.make_applicant()
+            return username, f.make_application(username, "initial", enterprise_id=self.employer)
+        if btype == "info_change":
+            username, _ = f.make_applicant()
+            return username, f.make_application(username, "info_change", new_name="新名")
+        if btype == "re_registration":
+            username = self.registered(status="cancelled")
+            return username, f.make_application(username, btype, enterprise_id=self.employer)
+        if btype == "renewal":
+            username = self.registered(expires_in_days=10)
+            return username, f.make_application(username, btype, specialties=("building",), continuing_education=True)
+        username = self.registered()
+        fields = {
+            "change": {"enterprise_id": self.new_employer},
+            "add_specialty": {"specialties": ("mining",)},
+            "cancellation": {"reason": "contract_ended"},
+            "replacement": {"reason": "lost"},
+        }[btype]
+        return username, f.make_application(username, btype, **fields)
+
+    def actor(self, role, application, applicant):
+        return {
+            "Applicant": lambda: applicant,
+            "Enterprise": lambda: self.staff.enterprise(application.enterprise_id),
+            "Province": lambda: self.staff.province(application.province_code),
+            "Ministry": lambda: self.staff.ministry,
+            "Admin": lambda: self.admin,
+        }[role]()
+
+
+@pytest.mark.parametrize("btype", list(PIPELINES))
+def test_matrix(ctx, btype):
+    setup = Setup()
+    states = ["draft", *PIPELINES[btype], "completed", "returned", "refused", "withdrawn"]
+    tried = succeeded = 0
+    for state in states:
+        applicant, app_id = setup.application(btype)
+        if state != "draft":
+            f.move(app_id, "submit", applicant)  # fixes routing (province, enterprise) as in real life
+        if state == I and btype in ("initial", "re_registration"):
+            # A certificate needs the registration approval creates: take the real road once.
+            f.set_state(app_id, M)
+            f.move(app_id, "approve", setup.staff.ministry)
+        for action in EXPECTED:
+            for role in ROLES:
+                f.set_state(app_id, state)
+                application = db.session.get(Application, app_id)
+                username = setup.actor(role, application, applicant)
+                expected = expected_outcome(btype, state, action, role, application.enterprise_id is not None)
+                kwargs = {}
+                if action == "publish" and expected is None:
+                    batch = AnnouncementBatch(title="t", state="draft")
+                    db.session.add(batch)
+                    db.session.flush()
+                    application.announcement_id = batch.id
+                    db.session.commit()
+                    kwargs["via_batch"] = True
+                tried += 1
+                label = f"{btype}/{state}/{action}/{role}"
+                if expected is not None:
+                    with pytest.raises(expected) as caught:
+                        f.move(app_id, action, username, **kwargs)
+                    assert caught.value.message, label
+                    db.session.expire_all()
+                    assert db.session.get(Application, app_id).state == state, f"{label} changed state"
+                    continue
+                try:
+                    new_state = f.move(app_id, action, username, **kwargs)
+                except workflow.GuardFailed as exc:
+                    assert exc.reasons, label  # a guard always says why
+                    continue
+                succeeded += 1
+                target = expected_target(btype, state, action)
+                auto_issue = target == I and btype not in ("cancellation",)
+                assert new_state in ({target, "completed"} if auto_issue else {target}), label
+    assert tried == len(states) * len(EXPECTED) * len(ROLES)
+    # Every allowed move on an eligible application really happens.
+    has_enterprise = btype != "info_change"  # the matrix's info change is an unregistered person's
+    allowed = sum(1 for s in states for a in EXPECTED for r in ROLES
+                  if expected_outcome(btype, s, a, r, has_enterprise) is None)
+    assert succeeded == allowed, f"{btype}: {succeeded} of {allowed} allowed moves succeeded"
+
+
+def test_publish_only_through_a_batch(ctx):
+    setup = Setup()
+    applicant, app_id = setup.application("initial")
+    f.set_state(app_id, A)
+    with pytest.raises(workflow.InvalidState):
+        f.move(app_id, "publish", setup.staff.ministry)
+    with pytest.raises(workflow.GuardFailed):  # through a batch, but not in one
+        f.move(app_id, "publish", setup.staff.ministry, via_batch=True)
+
+
+def test_opinion_required_to_return_or_refuse(ctx):
+    setup = Setup()
+    applicant, app_id = setup.application("initial")
+    f.move(app_id, "submit", applicant)
+    enterprise_user = setup.staff.enterprise(setup.employer)
+    for blank in (None, "", "   "):
+        with pytest.raises(workflow.OpinionRequired):
+            workflow.apply(app_id, "return", f.user(enterprise_user), opinion=blank)
+    assert db.session.get(Application, app_id).state == E
+
+
+def test_stale_version_is_refused(ctx):
+    setup = Setup()
+    applicant, app_id = setup.application("initial")
+    version = db.session.get(Application, app_id).version
+    f.move(app_id, "submit", applicant)
+    with pytest.raises(workflow.Conflict):
+        f.move(app_id, "confirm", setup.staff.enterprise(setup.employer), version=version)
+    assert f.move(app_id, "confirm", setup.staff.enterprise(setup.employer), version=version + 1) == P
+
+
+def test_available_shows_blocked_moves_with_reasons(ctx):
+    setup = Setup()
+    username, person_id = f.make_applicant(verified=False, materials=False)
+    app_id = f.make_application(username, "initial", enterprise_id=setup.employer)
+    application = db.session.get(Application, app_id)
+    options = {o.action: o for o in workflow.available(application, f.user(username))}
+    assert set(options) == {"submit", "withdraw"}
+    assert not options["submit"].allowed and options["withdraw"].allowed
+    reasons = " ".join(str(r) for r in options["submit"].reasons)
+    assert "real-name" in reasons and "photo" in reasons and "signature" in reasons
+    # Someone else's view of the same application: nothing, not even disabled buttons.
+    other, _ = f.make_applicant()
+    assert workflow.available(application, f.user(other)) == []

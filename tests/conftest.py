@@ -1,0 +1,149 @@
+"""Test set-up: every test runs on SQLite and, when TEST_DATABASE_URL is set, on PostgreSQL too.
+
+Each backend gets its own empty database (a temporary SQLite file; a fresh schema inside the
+PostgreSQL database, dropped afterwards), migrated from empty by the same `setup()` the deploy
+step uses. Tests create their own data through tests/factories.py, so they never depend on each
+other's rows.
+
+Never hold an app context around test-client requests: Flask would reuse it, and `g.user` with it.
+"""
+import os
+import re
+import tempfile
+import uuid
+
+_INSTANCE = tempfile.mkdtemp(prefix="registry-test-")
+os.environ["INSTANCE_DIR"] = _INSTANCE
+os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 48)
+
+import pytest  # noqa: E402
+from sqlalchemy import create_engine, event, text  # noqa: E402
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+def _psycopg_url(url: str) -> str:
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def database(backend, tmp_path_factory):
+    """(uri, engine options) of an empty database for this backend; removed at the end."""
+    if backend == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "test.db"
+        yield {"uri": f"sqlite:///{path}", "engine_options": {}}
+        return
+    url = _psycopg_url(os.environ["TEST_DATABASE_URL"])
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    options = {"connect_args": {"options": f"-csearch_path={schema}"}, "pool_pre_ping": True,
+               "pool_size": 25, "max_overflow": 10}
+    try:
+        yield {"uri": url, "engine_options": options, "schema": schema}
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database, tmp_path_factory):
+    from app import create_app
+    from app.cli import setup
+
+    application = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database["uri"],
+        "SQLALCHEMY_ENGINE_OPTIONS": database["engine_options"],
+        "UPLOAD_FOLDER": str(tmp_path_factory.mktemp("uploads")),
+        # Cheaper hashing keeps the suite fast; production uses scrypt (config.py).
+        "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "SERVER_NAME": "localhost",
+    })
+    with application.app_context():
+        setup()
+    yield application
+    with application.app_context():
+        from app.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context for direct engine/model work (not for test-client requests)."""
+    with app.app_context():
+        yield
+        from app.extensions import db
+
+        db.session.rollback()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+def csrf_token(client, url="/login/") -> str:
+    html = client.get(url).get_data(as_text=True)
+    match = _CSRF.search(html)
+    assert match, f"no CSRF token on {url}"
+    return match.group(1) or match.group(2)
+
+
+def login(client, username, password="Test@2026"):
+    token = csrf_token(client, "/login/")
+    resp = client.post("/login/", data={"username": username, "password": password, "csrf_token": token})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    # A successful login lands on the index with the user's name; a failed one returns to /login/.
+    assert "/login" not in resp.headers.get("Location", ""), f"login failed for {username}"
+    return client
+
+
+class QueryCounter:
+    """Counts SQL statements on an engine (the test asserts how many a page needs)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.statements = []
+
+    def _count(self, conn, cursor, statement, parameters, context, executemany):
+        self.statements.append(statement)
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._count)
+
+    @property
+    def count(self):
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(app):
+    from app.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+
+    def make():
+        return QueryCounter(engine)
+
+    return make

@@ -1,0 +1,173 @@
+"""Test data builders. Call inside an app context; they return ids and usernames, never ORM objects
+(those would be detached once the context ends)."""
+import io
+import itertools
+from datetime import date, timedelta
+
+from flask import current_app
+from PIL import Image
+
+from app import workflow
+from app.applications import start_draft
+from app.clock import add_years, today
+from app.demo import make_credit_code, make_id_number
+from app.extensions import db
+from app.services import storage
+from models import Application, Enterprise, Person, Qualification
+
+PASSWORD = "Test@2026"
+_sequence = itertools.count(1)
+
+
+def unique_id_number(region="110101", age=None) -> str:
+    n = next(_sequence)
+    if age is None:
+        birth = date(1972, 1, 1) + timedelta(days=(n * 37) % 8000)
+    else:
+        birth = add_years(today(), -age) - timedelta(days=n % 200 + 1)
+    return make_id_number(region, birth, n % 1000)
+
+
+def unique_credit_code(region="110105") -> str:
+    return make_credit_code(region, 10_000_000 + next(_sequence))
+
+
+def make_enterprise(province="11", name=None) -> int:
+    region = {"11": "110105", "31": "310104", "44": "440103"}.get(province, "110105")
+    enterprise = Enterprise(credit_code=unique_credit_code(region), name=name or f"测试企业{next(_sequence)}",
+                            province_code=province)
+    db.session.add(enterprise)
+    db.session.commit()
+    return enterprise.id
+
+
+def _jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (295, 413), "white").save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def make_person(verified=True, materials=True, qualifications=(("building", 1),), age=None, name=None) -> int:
+    person = Person(id_number=unique_id_number(age=age), name=name or f"测试{next(_sequence)}",
+                    realname_status="verified" if verified else "unverified")
+    db.session.add(person)
+    db.session.flush()
+    for code, years_ago in qualifications:
+        db.session.add(Qualification(person=person, certificate_no=f"Q{next(_sequence):08d}", specialty_code=code,
+                                     qualified_on=add_years(today(), -years_ago)))
+    if materials:
+        for kind in ("photo", "signature"):
+            storage.save(db.session, person, kind, f"{kind}.jpg", _jpeg(), "image/jpeg")
+    db.session.commit()
+    return person.id
+
+
+def make_user(role, username=None, **binding) -> str:
+    sm = current_app.appbuilder.sm
+    username = username or f"{role.lower()}-{next(_sequence)}"
+    user = sm.add_user(username, "测", "试", f"{username}@test.invalid", sm.find_role(role), password=PASSWORD)
+    assert user, f"could not create {username}"
+    for key, value in binding.items():
+        setattr(user, key, value)
+    db.session.commit()
+    return username
+
+
+def make_applicant(**person_kwargs) -> tuple[str, int]:
+    person_id = make_person(**person_kwargs)
+    person = db.session.get(Person, person_id)
+    return make_user("Applicant", username=person.id_number, person_id=person_id), person_id
+
+
+def user(username):
+    return current_app.appbuilder.sm.find_user(username=username)
+
+
+def contract(**overrides):
+    values = {"contract_start": today() - timedelta(days=100), "contract_end": add_years(today(), 2)}
+    values.update(overrides)
+    return values
+
+
+def make_application(username, business_type="initial", specialties=("building",), **fields) -> int:
+    """A draft started by the applicant, exactly as the panel form would."""
+    from models import Specialty
+
+    if business_type in ("initial", "re_registration", "add_specialty", "renewal", "change"):
+        fields = {**contract(), **fields}
+    if "enterprise_id" in fields:  # routing reads the relationship, so pass the object
+        fields["enterprise"] = db.session.get(Enterprise, fields.pop("enterprise_id"))
+    application = Application(business_type=business_type, **fields)
+    if business_type in ("initial", "re_registration", "add_specialty", "renewal"):
+        application.specialties = db.session.query(Specialty).filter(Specialty.code.in_(specialties)).all()
+    start_draft(application, user(username))
+    db.session.add(application)
+    db.session.commit()
+    return application.id
+
+
+def move(application_id, action, username, opinion=None, **kwargs):
+    if workflow.TRANSITIONS[action].needs_opinion and opinion is None:
+        opinion = "测试意见"
+    return workflow.apply(application_id, action, user(username), opinion=opinion, **kwargs).state
+
+
+def publish_alone(application_id, ministry_username) -> int:
+    """Put one application awaiting announcement into a batch of its own and publish it."""
+    from app import announcements
+    from models import AnnouncementBatch
+
+    batch = AnnouncementBatch(title="测试公告", state="draft")
+    db.session.add(batch)
+    db.session.flush()
+    db.session.get(Application, application_id).announcement_id = batch.id
+    db.session.commit()
+    announcements.publish(batch.id, user(ministry_username))
+    return batch.id
+
+
+def set_state(application_id, state):
+    """Test shortcut: put an application straight into a state (the matrix needs every state)."""
+    application = db.session.get(Application, application_id)
+    application.state = state
+    db.session.commit()
+
+
+class Staff:
+    """One user per staff role for a given enterprise/province, created on demand and cached."""
+
+    def __init__(self):
+        self._cache = {}
+
+    def enterprise(self, enterprise_id):
+        key = ("Enterprise", enterprise_id)
+        if key not in self._cache:
+            self._cache[key] = make_user("Enterprise", enterprise_id=enterprise_id)
+        return self._cache[key]
+
+    def province(self, code):
+        key = ("Province", code)
+        if key not in self._cache:
+            self._cache[key] = make_user("Province", province_code=code)
+        return self._cache[key]
+
+    @property
+    def ministry(self):
+        key = ("Ministry",)
+        if key not in self._cache:
+            self._cache[key] = make_user("Ministry")
+        return self._cache[key]
+
+
+def register(staff: Staff, enterprise_id, specialties=("building",), **person_kwargs) -> tuple[str, int, int]:
+    """An applicant taken through initial registration to a certificate. Returns (username, person, app)."""
+    quals = tuple((code, 1) for code in specialties)
+    username, person_id = make_applicant(qualifications=quals, **person_kwargs)
+    application_id = make_application(username, "initial", specialties=specialties, enterprise_id=enterprise_id)
+    province = db.session.get(Enterprise, enterprise_id).province_code
+    move(application_id, "submit", username)
+    move(application_id, "confirm", staff.enterprise(enterprise_id))
+    move(application_id, "pass", staff.province(province))
+    move(application_id, "approve", staff.ministry)
+    publish_alone(application_id, staff.ministry)
+    return username, person_id, application_id
