@@ -20,7 +20,7 @@ class AnnouncementBatch(Model):
     state = Column(String(20), nullable=False, default="draft", index=True)
     published_on = Column(Date)
     created_at = Column(DateTime, nullable=False, default=now_utc)
-    created_by_id = Column(Integer, ForeignKey("ab_user.id"))
+    created_by_id = Column(Integer, ForeignKey("ab_user.id"), index=True)
 
     applications = relationship("Application", back_populates="announcement", order_by="Application.id")
 

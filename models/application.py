@@ -56,7 +56,7 @@ class Application(Timestamps, Model):
     continuing_education = Column(Boolean, nullable=False, default=False)
 
     announcement_id = Column(Integer, ForeignKey("announcement_batch.id"), index=True)
-    created_by_id = Column(Integer, ForeignKey("ab_user.id"))
+    created_by_id = Column(Integer, ForeignKey("ab_user.id"), index=True)
 
     person = relationship("Person", lazy="joined")
     enterprise = relationship("Enterprise", foreign_keys=[enterprise_id], lazy="joined")
@@ -109,7 +109,7 @@ class TransitionLog(Model):
     opinion = Column(Text)
     created_at = Column(DateTime, nullable=False, default=now_utc, index=True)
 
-    application = relationship("Application", back_populates="transitions")
+    application = relationship("Application", back_populates="transitions", lazy="joined")
 
     @property
     def action_label(self):

@@ -27,7 +27,7 @@ class Certificate(Model):
     specialties = Column(JSON, nullable=False)  # [{"code", "name", "valid_until"}]
     revoked_on = Column(Date)
     revoke_reason = Column(Text)
-    replaced_by_id = Column(Integer, ForeignKey("certificate.id"))
+    replaced_by_id = Column(Integer, ForeignKey("certificate.id"), index=True)
     created_at = Column(DateTime, nullable=False, default=now_utc)
 
     person = relationship("Person", lazy="joined")

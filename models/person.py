@@ -107,7 +107,7 @@ class Attachment(Model):
     is_current = Column(Boolean, nullable=False, default=True)
     created_at = Column(DateTime, nullable=False, default=now_utc)
 
-    person = relationship("Person", back_populates="attachments")
+    person = relationship("Person", back_populates="attachments", lazy="joined")
 
     @property
     def kind_label(self):

@@ -17,7 +17,7 @@ class Qualification(Timestamps, Model):
     qualified_on = Column(Date, nullable=False)  # date the qualification certificate was signed
     is_temporary = Column(Boolean, nullable=False, default=False)  # 临时执业证书 holder
 
-    person = relationship("Person", back_populates="qualifications")
+    person = relationship("Person", back_populates="qualifications", lazy="joined")
     specialty = relationship("Specialty", lazy="joined")
 
     def __str__(self):

@@ -17,7 +17,7 @@ class Registration(Timestamps, Model):
     number_digits = Column(String(19), nullable=False, unique=True)
     enterprise_id = Column(Integer, ForeignKey("enterprise.id"), nullable=False, index=True)
     status = Column(String(20), nullable=False, default="active", index=True)
-    initial_province_code = Column(String(2), ForeignKey("province.code"), nullable=False)
+    initial_province_code = Column(String(2), ForeignKey("province.code"), nullable=False, index=True)
     registered_on = Column(Date, nullable=False)
     contract_start = Column(Date)
     contract_end = Column(Date)

@@ -7,8 +7,10 @@ other's rows.
 
 Never hold an app context around test-client requests: Flask would reuse it, and `g.user` with it.
 """
+import contextlib
 import os
 import re
+import shutil
 import tempfile
 import uuid
 
@@ -34,12 +36,16 @@ def backend(request):
     return request.param
 
 
-@pytest.fixture(scope="session")
-def database(backend, tmp_path_factory):
-    """(uri, engine options) of an empty database for this backend; removed at the end."""
+@contextlib.contextmanager
+def fresh_database(backend):
+    """(uri, engine options) of a new empty database for this backend; removed afterwards.
+
+    PostgreSQL: a new schema inside TEST_DATABASE_URL's database, found through search_path.
+    """
     if backend == "sqlite":
-        path = tmp_path_factory.mktemp("sqlite") / "test.db"
-        yield {"uri": f"sqlite:///{path}", "engine_options": {}}
+        folder = tempfile.mkdtemp(prefix="registry-db-")
+        yield {"uri": f"sqlite:///{folder}/test.db", "engine_options": {}}
+        shutil.rmtree(folder, ignore_errors=True)
         return
     url = _psycopg_url(os.environ["TEST_DATABASE_URL"])
     schema = f"test_{uuid.uuid4().hex[:12]}"
@@ -54,6 +60,12 @@ def database(backend, tmp_path_factory):
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database(backend):
+    with fresh_database(backend) as db_info:
+        yield db_info
 
 
 @pytest.fixture(scope="session")
@@ -105,7 +117,10 @@ def csrf_token(client, url="/login/") -> str:
     return match.group(1) or match.group(2)
 
 
-def login(client, username, password="Test@2026"):
+def login(client, username, password="Test@2026", lang="en"):
+    """Sign in through the login form. Tests read English messages unless they ask for Chinese."""
+    if lang:
+        client.get(f"/lang/{lang}")
     token = csrf_token(client, "/login/")
     resp = client.post("/login/", data={"username": username, "password": password, "csrf_token": token})
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]

@@ -8,6 +8,7 @@ Errors are JSON {"message": ..., "reasons": [...]} with a 4xx status.
 """
 from flask import request
 from flask_appbuilder.api import expose, protect, safe
+from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
@@ -123,6 +124,7 @@ class ApplicationRestApi(ScopedRestApi):
     @expose("/<int:pk>/transitions", methods=["GET"])
     @protect(allow_browser_login=True)
     @safe
+    @permission_name("get")  # reading in scope; each move is checked against its own permission
     def transitions(self, pk):
         """Moves available to the caller on one application.
         ---
@@ -148,6 +150,7 @@ class ApplicationRestApi(ScopedRestApi):
     @expose("/<int:pk>/transition/<action>", methods=["POST"])
     @protect(allow_browser_login=True)
     @safe
+    @permission_name("get")
     def transition(self, pk, action):
         """Take a workflow move on one application.
         ---

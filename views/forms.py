@@ -60,21 +60,32 @@ def _reason_choices():
                if c not in CANCELLATION_REASONS])
 
 
+class KnownOnlyMultipleField(QuerySelectMultipleField):
+    """FAB's multiple select notices unknown submitted keys only after validating; check them first."""
+
+    def pre_validate(self, form):
+        self.data  # resolves the submitted keys and flags any that are not offered
+        if self._invalid_formdata:
+            raise ValidationError(str(_l("Unknown value; choose from the list.")))
+        super().pre_validate(form)
+
+
 class ApplicationForm(DynamicForm):
     """One form for all eight business types; which fields a type uses is app.rules.FIELDS_BY_TYPE."""
 
-    business_type = SelectField(_l("Business type"), choices=_business_type_choices, widget=Select2Widget())
+    business_type = SelectField(_l("Business type"), choices=_business_type_choices, default="",
+                                widget=Select2Widget())
     enterprise = QuerySelectField(_l("Employer"), query_func=_enterprises, get_pk_func=lambda e: e.id,
                                   allow_blank=True, widget=Select2Widget(),
                                   description=_l("Initial, re-registration: your employer. Change: the new employer."))
     contract_start = DateField(_l("Labour contract from"), validators=[Optional()], widget=DatePickerWidget())
     contract_end = DateField(_l("Labour contract until"), validators=[Optional()], widget=DatePickerWidget())
-    specialties = QuerySelectMultipleField(_l("Specialties"), query_func=_specialties, get_pk_func=lambda s: s.code,
+    specialties = KnownOnlyMultipleField(_l("Specialties"), query_func=_specialties, get_pk_func=lambda s: s.code,
                                            widget=Select2ManyWidget())
     continuing_education = BooleanField(_l("I have completed (or commit to) the required continuing education"))
     pass_certificate_no = StringField(_l("Pass certificate number"), validators=[Optional(), Length(max=32)],
                                       widget=BS3TextFieldWidget())
-    reason = SelectField(_l("Reason"), choices=_reason_choices, widget=Select2Widget(),
+    reason = SelectField(_l("Reason"), choices=_reason_choices, default="", widget=Select2Widget(),
                          description=_l("Cancellation or certificate replacement only."))
     reason_text = TextAreaField(_l("Explanation"), validators=[Optional(), Length(max=2000)],
                                 widget=BS3TextAreaFieldWidget())

@@ -494,6 +494,9 @@ def upgrade():
     # ### end Alembic commands ###
 
 
+    for table, column in (("application", "created_by_id"), ("announcement_batch", "created_by_id"),
+                          ("certificate", "replaced_by_id"), ("registration", "initial_province_code")):
+        op.create_index(f"ix_{table}_{column}", table, [column])
     _audit_log_append_only()
 
 
