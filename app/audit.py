@@ -59,8 +59,8 @@ def _snapshot(obj) -> dict:
 
 
 def _pk(obj):
-    identity = inspect(obj).identity
-    return ",".join(str(v) for v in identity) if identity else None
+    values = inspect(obj).mapper.primary_key_from_instance(obj)
+    return ",".join(str(v) for v in values) if all(v is not None for v in values) else None
 
 
 def _after_flush(session, flush_context):

@@ -75,10 +75,11 @@ PERSONS = [
     ("can", "马超", "310104", date(1979, 3, 3), ["mining"], 2, "cancellation"),
     ("rep", "朱红", "110105", date(1986, 6, 6), ["municipal"], 1, "replacement"),
     ("info", "胡斌", "440103", date(1987, 12, 12), ["water"], 1, "info_change"),
+    ("rer", "郑洁", "310104", date(1985, 2, 2), ["municipal"], 2, "re_registration"),
 ]
 PERSON_ENTERPRISE = {"main": "bj1", "draft": "bj1", "ent": "bj2", "prov": "bj1", "min": "sh1", "ann": "sh1",
                      "iss": "gd1", "ret": "gd1", "ref": "bj1", "wd": "sh1", "chg": "bj2", "ren": "gd1",
-                     "can": "sh1", "rep": "bj1", "info": "gd1"}
+                     "can": "sh1", "rep": "bj1", "info": "gd1", "rer": "sh1"}
 
 
 def _image(kind: str, name: str) -> bytes:
@@ -226,7 +227,7 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
     if story == "draft":
         _initial(person, applicant, enterprise, specialties)
         return
-    if story in ("registered", "change", "renewal", "cancellation", "replacement", "info_change"):
+    if story in ("registered", "change", "renewal", "cancellation", "replacement", "info_change", "re_registration"):
         _register(person, applicant, enterprise, specialties, users)
     if story == "registered":
         extra = db.session.get(Specialty, "mechanical")
@@ -265,6 +266,20 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
         app = _new(person, applicant, "replacement", reason="damaged", reason_text="证书打印件污损。")
         _move(app, "submit", applicant)
         _move(app, "approve", ministry, "同意更换。")
+        return
+    if story == "re_registration":
+        # Registered, then cancelled when the contract ended; now re-registering with a new employer.
+        cancel = _new(person, applicant, "cancellation", reason="contract_ended")
+        _move(cancel, "submit", applicant)
+        _move(cancel, "confirm", _enterprise_user(enterprise, users))
+        _move(cancel, "pass", _province_user(enterprise, users))
+        _move(cancel, "approve", ministry)
+        _announce(cancel, ministry)
+        day = today()
+        new_employer = enterprises["sh2"]
+        app = _new(person, applicant, "re_registration", enterprise=new_employer, contract_start=day,
+                   contract_end=add_years(day, 3), specialties=specialties)
+        _move(app, "submit", applicant)
         return
     if story == "info_change":
         app = _new(person, applicant, "info_change", new_name=person.name + "明", reason_text="户籍姓名变更。")

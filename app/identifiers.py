@@ -18,7 +18,7 @@ class InvalidIdentifier(ValueError):
 
 
 def clean_id_number(value: str) -> str:
-    number = ric.compact(value or "").upper()
+    number = ric.compact(re.sub(r"\s+", "", value or "")).upper()
     if not number:
         raise InvalidIdentifier(_l("Enter the 18-character citizen ID number."))
     try:
@@ -48,7 +48,7 @@ def mask_id_number(id_number: str) -> str:
 
 
 def clean_credit_code(value: str) -> str:
-    code = uscc.compact(value or "").upper()
+    code = uscc.compact(re.sub(r"\s+", "", value or "")).upper()
     if not code:
         raise InvalidIdentifier(_l("Enter the 18-character unified social credit code."))
     try:

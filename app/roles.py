@@ -31,6 +31,9 @@ _SELF_SERVICE = [
     ("UserDBModelView", "can_userinfo"),
     ("UserDBModelView", "resetmypassword"),
     ("UserDBModelView", "userinfoedit"),
+    # The REST API's description (OpenAPI) and its browsable docs.
+    ("OpenApi", "can_get"),
+    ("SwaggerView", "can_show"),
 ]
 
 # The administrator manages accounts and roles through FAB's security views.

@@ -39,6 +39,10 @@ class ApplicationInput(Schema):
     version = fields.Integer(allow_none=True)
 
 
+class ApplicationUpdate(ApplicationInput):
+    """Same fields as a new draft; `version` guards against overwriting someone else's change."""
+
+
 class TransitionInput(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -134,7 +138,7 @@ class ApplicationRestApi(ScopedRestApi):
             name: pk
             schema: {type: integer}
           responses:
-            200: {description: available moves, each allowed or blocked with reasons}
+            200: {description: "available moves, each allowed or blocked with reasons"}
             404: {$ref: '#/components/responses/404'}
         """
         item = self.datamodel.get(pk, self._base_filters)
@@ -174,7 +178,7 @@ class ApplicationRestApi(ScopedRestApi):
             200: {description: the new state}
             403: {$ref: '#/components/responses/403'}
             404: {$ref: '#/components/responses/404'}
-            409: {description: wrong state, stale version or a concurrent move}
+            409: {description: "wrong state, stale version or a concurrent move"}
             422: {$ref: '#/components/responses/422'}
         """
         if not request.is_json:  # also keeps cross-site HTML forms out (the API is CSRF-exempt)

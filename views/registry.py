@@ -13,7 +13,7 @@ from models.choices import (CERTIFICATE_STATUSES, DEGREES, EDUCATION_LEVELS, ETH
 
 from .base import PanelSpec
 from .formatting import DATETIME_FORMATTERS
-from .api import ApplicationInput, ApplicationRestApi
+from .api import ApplicationInput, ApplicationRestApi, ApplicationUpdate
 from .forms import CreditCode, IdNumber, Mobile
 from .panel_views import AttachmentView, QualificationView
 from .workflow_views import AnnouncementView, ApplicationPanelView, QueueView, transition_permission
@@ -115,7 +115,7 @@ PANEL = [
         search_columns=["number", "business_type", "state", "submitted_at", "stage_deadline"],
         read=EVERYONE, label_columns=LABELS, formatters_columns=DATETIME_FORMATTERS,
         order_columns=["number", "state_changed_at", "stage_deadline"],
-        search_form_extra_fields=_APPLICATION_SEARCH,
+        search_form_extra_fields=_APPLICATION_SEARCH, extra_permissions={"can_pdf": EVERYONE},
     ),
     PanelSpec(
         Application, "Applications", _l("All applications"), "Workflow", "fa-file-alt",
@@ -124,7 +124,8 @@ PANEL = [
         read=EVERYONE, add={APPLICANT}, edit={APPLICANT}, label_columns=LABELS,
         formatters_columns=DATETIME_FORMATTERS, add_columns=_APPLICATION_FORM, edit_columns=_APPLICATION_FORM,
         order_columns=["number", "state_changed_at", "stage_deadline"], base_order=("id", "desc"),
-        extra_permissions=_transition_grants(), search_form_extra_fields=_APPLICATION_SEARCH,
+        extra_permissions={**_transition_grants(), "can_pdf": EVERYONE},
+        search_form_extra_fields=_APPLICATION_SEARCH,
         api={"resource": "application",
              "list_columns": ["id", "number", "business_type", "state", "version", "person.name",
                               "enterprise.name", "province.name", "submitted_at", "state_changed_at",
@@ -136,7 +137,7 @@ PANEL = [
                               "submitted_at", "state_changed_at", "stage_deadline", "last_opinion"],
              "search_columns": ["number", "business_type", "state", "submitted_at"],
              "write": True, "base": ApplicationRestApi,
-             "add_model_schema": ApplicationInput(), "edit_model_schema": ApplicationInput(),
+             "add_model_schema": ApplicationInput(), "edit_model_schema": ApplicationUpdate(),
              "add_columns": _API_INPUT, "edit_columns": _API_INPUT},
     ),
     PanelSpec(

@@ -3,7 +3,7 @@ transition confirmation page, the per-role queue (待办) and announcement batch
 
 Every move goes through app.workflow.apply; a button is shown only for what `available()` returns.
 """
-from flask import abort, flash, redirect, request, url_for
+from flask import Response, abort, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import gettext as _
@@ -120,6 +120,17 @@ class ApplicationPanelView(ScopedModelView):
             return redirect(url_for(f"{self.__class__.__name__}.show", pk=pk))
         return self.render_template("applications/transition.html", item=item, option=option,
                                     title=t.label, back=url_for(f"{self.__class__.__name__}.show", pk=pk))
+
+    @expose("/pdf/<int:pk>")
+    @has_access
+    def pdf(self, pk):
+        """The application form as a PDF (to print or file)."""
+        from reports.pdf import render_pdf
+
+        item = self.get_in_scope(pk)
+        data = render_pdf("application.html", item=item, role_labels=ROLE_LABELS)
+        return Response(data, mimetype="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{item.number}.pdf"'})
 
     # --- applicant edits (drafts and returned applications only) ----------------------------------
     @expose("/edit/<pk>", methods=["GET", "POST"])

@@ -1,0 +1,56 @@
+"""Commands: demo data is complete and idempotent; the workflow prints as Mermaid and as a matrix;
+roles are synced with the permissions the code defines."""
+from app import workflow
+from app.cli import workflow_markdown
+from app.extensions import db
+from app.roles import role_permissions
+from models import Application, AppUser, Certificate, Enterprise
+
+
+def test_demo_data_has_every_state_and_role_and_is_idempotent(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo-data"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        counts = (db.session.query(Application).count(), db.session.query(AppUser).count(),
+                  db.session.query(Certificate).count(), db.session.query(Enterprise).count())
+        states = {s for (s,) in db.session.query(Application.state).filter(
+            Application.number.isnot(None)).distinct()}
+        assert set(workflow.STATE_LABELS) <= states
+        types = {t for (t,) in db.session.query(Application.business_type).distinct()}
+        assert set(workflow.BUSINESS_TYPES) <= types
+        roles = {r.name for u in db.session.query(AppUser).filter(AppUser.username.in_(
+            ["admin", "ministry", "province-bj", "enterprise-bj1"])) for r in u.roles}
+        assert roles == {"Admin", "Ministry", "Province", "Enterprise"}
+    second = runner.invoke(args=["demo-data"])
+    assert second.exit_code == 0 and "stories created: 0" in second.output
+    with app.app_context():
+        assert counts == (db.session.query(Application).count(), db.session.query(AppUser).count(),
+                          db.session.query(Certificate).count(), db.session.query(Enterprise).count())
+    # The demo accounts can sign in with the documented password.
+    client = app.test_client()
+    from tests.conftest import login
+
+    login(client, "ministry", password=app.config["DEMO_PASSWORD"])
+
+
+def test_workflow_command_prints_diagram_and_matrix(app):
+    result = app.test_cli_runner().invoke(args=["workflow"])
+    assert result.exit_code == 0
+    assert result.output.strip() == workflow_markdown().strip()
+    assert "stateDiagram-v2" in result.output
+    assert "ministry_review --> announce_pending: approve" in result.output
+    assert "| confirm | — | enterprise_review | — | — | — |" in result.output
+
+
+def test_sync_roles_writes_the_code_defined_permissions(app):
+    result = app.test_cli_runner().invoke(args=["sync-roles"])
+    assert result.exit_code == 0
+    with app.app_context():
+        sm = app.appbuilder.sm
+        for role_name, pairs in role_permissions().items():
+            role = sm.find_role(role_name)
+            stored = {(pv.view_menu.name, pv.permission.name) for pv in role.permissions}
+            assert stored == set(pairs), role_name
+        ministry = dict.fromkeys(p for v, p in role_permissions()["Ministry"] if v == "Applications")
+        assert "can_approve" in ministry and "can_submit" not in ministry
