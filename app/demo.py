@@ -77,7 +77,7 @@ PERSONS = [
     ("info", "胡斌", "440103", date(1987, 12, 12), ["water"], 1, "info_change"),
     ("rer", "郑洁", "310104", date(1985, 2, 2), ["municipal"], 2, "re_registration"),
 ]
-PERSON_ENTERPRISE = {"main": "bj1", "draft": "bj1", "ent": "bj2", "prov": "bj1", "min": "sh1", "ann": "sh1",
+PERSON_ENTERPRISE = {"main": "bj1", "draft": "bj1", "ent": "bj1", "prov": "bj1", "min": "sh1", "ann": "sh1",
                      "iss": "gd1", "ret": "gd1", "ref": "bj1", "wd": "sh1", "chg": "bj2", "ren": "gd1",
                      "can": "sh1", "rep": "bj1", "info": "gd1", "rer": "sh1"}
 

@@ -17,7 +17,7 @@ BUSINESS_ROLES = (APPLICANT, ENTERPRISE, PROVINCE, MINISTRY, ADMIN)
 ROLE_LABELS = {
     APPLICANT: _l("Applicant"),
     ENTERPRISE: _l("Enterprise"),
-    PROVINCE: _l("Province"),
+    PROVINCE: _l("Provincial authority"),
     MINISTRY: _l("Ministry"),
     ADMIN: _l("Administrator"),
 }

@@ -1,13 +1,13 @@
 """Row scope: which rows of each model a user may see, as one SQL condition per (model, role).
 
-applicant = own records; enterprise = applications naming its enterprise and its staff;
-province = its province; ministry = everything; admin = accounts' reference data and the audit log.
+applicant = own records; enterprise = submitted applications naming its enterprise, and its staff;
+province = its province (submitted applications); ministry = everything submitted; admin = accounts' reference data and the audit log.
 A user with several roles sees the union. Every list, page, action, export and API call goes
 through `clause()` (FAB base filters use FilterInScope, the workflow engine uses `query()`).
 """
 from flask import current_app
 from flask_appbuilder.models.filters import BaseFilter
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import and_, false, or_, select, true
 
 from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certificate, Enterprise, Person,
                     Qualification, Registration, RegistrationSpecialty, TransitionLog)
@@ -18,14 +18,16 @@ from .extensions import db
 
 def _enterprise_person_ids(enterprise_id):
     staff = select(Registration.person_id).where(Registration.enterprise_id == enterprise_id)
-    applicants = select(Application.person_id).where(Application.enterprise_id == enterprise_id)
+    applicants = select(Application.person_id).where(Application.enterprise_id == enterprise_id,
+                                                     Application.submitted_at.isnot(None))
     return staff.union(applicants)
 
 
 def _province_person_ids(province_code):
     staff = (select(Registration.person_id).join(Enterprise, Registration.enterprise_id == Enterprise.id)
              .where(Enterprise.province_code == province_code))
-    applicants = select(Application.person_id).where(Application.province_code == province_code)
+    applicants = select(Application.person_id).where(Application.province_code == province_code,
+                                                     Application.submitted_at.isnot(None))
     onsite = select(Person.id).where(Person.realname_province_code == province_code)
     return staff.union(applicants, onsite)
 
@@ -44,13 +46,15 @@ def _persons(role, user):
 
 
 def _applications(role, user):
+    """Staff see an application once it has been submitted; a draft is the applicant's own business."""
+    submitted = Application.submitted_at.isnot(None)
     if role == R.APPLICANT:
         return Application.person_id == user.person_id if user.person_id else false()
     if role == R.ENTERPRISE:
-        return Application.enterprise_id == user.enterprise_id if user.enterprise_id else false()
+        return and_(Application.enterprise_id == user.enterprise_id, submitted) if user.enterprise_id else false()
     if role == R.PROVINCE:
-        return Application.province_code == user.province_code if user.province_code else false()
-    return true() if role == R.MINISTRY else false()
+        return and_(Application.province_code == user.province_code, submitted) if user.province_code else false()
+    return submitted if role == R.MINISTRY else false()
 
 
 def _registrations(role, user):

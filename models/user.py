@@ -18,6 +18,13 @@ class AppUser(User):
     enterprise = relationship("Enterprise", foreign_keys=[enterprise_id])
     province = relationship("Province", foreign_keys=[province_code])
 
+    def get_full_name(self):
+        """Chinese names are written without a space between family and given name."""
+        first, last = self.first_name or "", self.last_name or ""
+        if any("\u4e00" <= ch <= "\u9fff" for ch in first + last):
+            return f"{first}{last}"
+        return f"{first} {last}".strip()
+
     @property
     def role_names(self) -> set[str]:
         return {role.name for role in self.roles}

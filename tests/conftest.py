@@ -94,9 +94,15 @@ def app(database, tmp_path_factory):
 
 @pytest.fixture
 def ctx(app):
-    """An app context for direct engine/model work (not for test-client requests)."""
+    """An app context for direct engine/model work (not for test-client requests), in English so
+    tests can read the reasons; the Chinese default is tested through pages and the API."""
+    from flask import g
+    from flask_babel import force_locale
+
     with app.app_context():
-        yield
+        g.test_locale = "en"  # flask-babel only forces a locale where g is not empty
+        with force_locale("en"):
+            yield
         from app.extensions import db
 
         db.session.rollback()

@@ -36,6 +36,10 @@ def build() -> World:
             f.move(app_id, action, staff.enterprise(enterprise))
         w.users[key], w.apps[key], w.persons[key] = username, app_id, person_id
         w.attachments[key] = db.session.query(Attachment.id).filter_by(person_id=person_id, kind="photo").scalar()
+    # A draft at E1: the applicant's own business until submitted.
+    username, person_id = f.make_applicant()
+    w.users["d1"], w.persons["d1"] = username, person_id
+    w.apps["d1"] = f.make_application(username, "initial", enterprise_id=w.e1)
     # Registered constructors with certificates, at E1 and E3.
     for key, enterprise in (("r1", w.e1), ("r3", w.e3)):
         username, person_id, app_id = f.register(staff, enterprise)

@@ -76,7 +76,7 @@ class ApplicationForm(DynamicForm):
     business_type = SelectField(_l("Business type"), choices=_business_type_choices, default="",
                                 widget=Select2Widget())
     enterprise = QuerySelectField(_l("Employer"), query_func=_enterprises, get_pk_func=lambda e: e.id,
-                                  allow_blank=True, widget=Select2Widget(),
+                                  allow_blank=True, blank_text="—", widget=Select2Widget(),
                                   description=_l("Initial, re-registration: your employer. Change: the new employer."))
     contract_start = DateField(_l("Labour contract from"), validators=[Optional()], widget=DatePickerWidget())
     contract_end = DateField(_l("Labour contract until"), validators=[Optional()], widget=DatePickerWidget())

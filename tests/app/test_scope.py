@@ -30,8 +30,9 @@ def test_applications(world, ctx):
     assert visible(Application, world.users["ent2"], ids) == {a["a2"]}
     assert visible(Application, world.users["prov11"], ids) == {a["a1"], a["a2"], a["r1"]}
     assert visible(Application, world.users["prov31"], ids) == {a["a3"], a["r3"]}
-    assert visible(Application, world.users["ministry"], ids) == set(ids)
+    assert visible(Application, world.users["ministry"], ids) == set(ids) - {a["d1"]}
     assert visible(Application, world.users["admin"], ids) == set()
+    assert visible(Application, world.users["d1"], ids) == {a["d1"]}  # drafts: the applicant only
 
 
 def test_persons_and_their_materials(world, ctx):
@@ -41,6 +42,7 @@ def test_persons_and_their_materials(world, ctx):
     assert visible(Person, world.users["ent1"], ids) == {p["a1"], p["r1"]}
     assert visible(Person, world.users["prov31"], ids) == {p["a3"], p["r3"]}
     assert visible(Person, world.users["ministry"], ids) == set(ids)
+    assert p["d1"] not in visible(Person, world.users["ent1"], ids)
     assert visible(Person, world.users["admin"], ids) == set()
     attachments = list(world.attachments.values())
     assert visible(Attachment, world.users["a2"], attachments) == {world.attachments["a2"]}

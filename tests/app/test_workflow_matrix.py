@@ -196,6 +196,7 @@ def test_matrix(ctx, btype):
 def test_publish_only_through_a_batch(ctx):
     setup = Setup()
     applicant, app_id = setup.application("initial")
+    f.move(app_id, "submit", applicant)
     f.set_state(app_id, A)
     with pytest.raises(workflow.InvalidState):
         f.move(app_id, "publish", setup.staff.ministry)

@@ -125,7 +125,7 @@ def test_api_scope_and_transitions(app, world):
     assert {m["action"] for m in moves["result"]} == {"confirm", "return"}
     resp = client.post(f"/api/v1/application/{own}/transition/approve", json={}, headers=headers)
     assert resp.status_code == 403 and resp.get_json()["message"]
-    resp = client.post(f"/api/v1/application/{own}/transition/return", json={}, headers=headers)
+    resp = client.post(f"/api/v1/application/{own}/transition/return?_l_=en", json={}, headers=headers)
     assert resp.status_code == 422 and "opinion" in resp.get_json()["message"]
     resp = client.post(f"/api/v1/application/{own}/transition/confirm", json={"version": 1}, headers=headers)
     assert resp.status_code == 409  # stale version: it was submitted since version 1
