@@ -6,7 +6,8 @@ its enterprise; a Province user its province.
 """
 from flask import g
 from flask_appbuilder.security.sqla.manager import SecurityManager as SqlaSecurityManager
-from flask_appbuilder.security.views import UserDBModelView
+from flask_appbuilder import expose
+from flask_appbuilder.security.views import AuthDBView, UserDBModelView
 from flask_babel import lazy_gettext as _l
 
 from models import AppUser, Person
@@ -65,9 +66,18 @@ class AppUserDBModelView(UserDBModelView):
         super().pre_update(item)
 
 
+class AppAuthDBView(AuthDBView):
+    """Sign-out is a POST with a CSRF token: no GET changes anything, not even the session."""
+
+    @expose("/logout/", methods=["POST"])
+    def logout(self):
+        return super().logout()
+
+
 class SecurityManager(SqlaSecurityManager):
     user_model = AppUser
     userdbmodelview = AppUserDBModelView
+    authdbview = AppAuthDBView
     userstatschartview = None  # FAB's chart loads Google Charts from the internet
 
     def auth_user_db(self, username, password):

@@ -49,11 +49,11 @@ ensure_venv() {
   fi
   stamp="$VENV/.installed-$(basename "$requirements")"
   local digest
-  digest="$(cat requirements*.txt | sha256sum | cut -d' ' -f1)"
+  digest="$(cat requirements*.txt constraints.txt | sha256sum | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
     echo "Installing Python packages from $requirements ..."
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -r "$requirements"
+    "$VENV/bin/python" -m pip install -q -r "$requirements" -c constraints.txt
     echo "$digest" > "$stamp"
   fi
 }

@@ -80,7 +80,6 @@ def app(database, tmp_path_factory):
         "UPLOAD_FOLDER": str(tmp_path_factory.mktemp("uploads")),
         # Cheaper hashing keeps the suite fast; production uses scrypt (config.py).
         "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        "SERVER_NAME": "localhost",
     })
     with application.app_context():
         setup()

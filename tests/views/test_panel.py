@@ -138,8 +138,19 @@ def test_get_never_mutates(app, people):
     client.get(f"/users/delete/{victim_id}")
     assert _count(app, AppUser, id=victim_id) == 1
     client = login(app.test_client(), people["ministry"])
+    assert client.get("/logout/").status_code == 405  # signing out is a POST too
+    assert client.get("/auditlog/list/").status_code == 200
     assert client.get("/announcements/gather/1").status_code == 405
     assert client.get("/announcements/publish/1").status_code in (200, 404)  # a confirmation page at most
+
+
+def test_logout_is_a_post_with_csrf(app, people):
+    client = login(app.test_client(), people["ministry"])
+    token = csrf_token(client, "/")
+    assert client.post("/logout/").status_code == 400  # no CSRF token
+    assert client.get("/auditlog/list/").status_code == 200
+    assert client.post("/logout/", data={"csrf_token": token}).status_code == 302
+    assert client.get("/auditlog/list/").status_code == 302  # back to the login page
 
 
 def test_person_and_enterprise_forms_validate_identifiers(app, people):

@@ -1,0 +1,31 @@
+"""The README tells the truth: its workflow section is the generated one, its demo accounts exist."""
+import re
+from pathlib import Path
+
+from app.cli import workflow_markdown
+from app.demo import STAFF_ACCOUNTS
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def test_workflow_section_is_generated():
+    section = re.search(r"<!-- workflow:start -->\n(.*)\n<!-- workflow:end -->", README, re.S).group(1)
+    assert section.strip() == workflow_markdown().strip(), "run `flask workflow` and paste it into README.md"
+
+
+def test_two_commands_first_and_demo_accounts_listed():
+    first_block = re.search(r"```bash\n(.*?)```", README, re.S).group(1)
+    assert "./scripts/serve" in first_block and "./scripts/test" in first_block
+    for username, _, role, _, _ in STAFF_ACCOUNTS:
+        assert f"| {role} | `{username}` |" in README
+
+
+def test_demo_applicant_in_readme_is_the_demo_persons_login(app):
+    from app.extensions import db
+    from models import AppUser
+
+    applicant = re.search(r"\| Applicant \| `(\d{17}[\dX])` \|", README).group(1)
+    app.test_cli_runner().invoke(args=["demo-data"])
+    with app.app_context():
+        user = db.session.query(AppUser).filter_by(username=applicant).one()
+        assert {r.name for r in user.roles} == {"Applicant"} and user.person.name == "王建国"

@@ -1,0 +1,80 @@
+"""A real browser (headless Chromium via Playwright) walks the main road: the applicant submits, the
+enterprise confirms from its queue. Every request stays on the server (nothing from a CDN)."""
+import os
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests import factories as f
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def live_server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian chromium is not installed (scripts/test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        yield instance
+        instance.close()
+
+
+def _sign_in(page, base, username):
+    page.goto(f"{base}/login/")
+    page.fill("#username", username)
+    page.fill("#password", f.PASSWORD)
+    page.click("[type=submit]")
+    page.wait_for_load_state()
+
+
+def test_submit_and_confirm_in_a_browser(app, live_server, browser, tmp_path):
+    with app.app_context():
+        enterprise = f.make_enterprise("11", name="浏览器测试建设有限公司")
+        applicant, _ = f.make_applicant(name="李浏览")
+        app_id = f.make_application(applicant, "initial", enterprise_id=enterprise)
+        officer = f.make_user("Enterprise", enterprise_id=enterprise)
+
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    foreign = []
+    page.on("request", lambda r: None if r.url.startswith(live_server) else foreign.append(r.url))
+
+    _sign_in(page, live_server, applicant.lower())  # a lower-case x in the ID number still signs in
+    assert "我的待办" in page.content()
+    page.goto(f"{live_server}/applications/show/{app_id}")
+    page.click(f"a[href='/applications/transition/{app_id}/submit']")
+    page.click("#transition-form [type=submit]")
+    page.wait_for_load_state()
+    assert "待企业确认" in page.content()
+    page.screenshot(path=str(tmp_path / "applicant.png"), full_page=True)
+
+    page.click(".navbar-right a.dropdown-toggle:has(.fa-user)")  # open the user menu, then sign out
+    page.click(".logout-form button")
+    page.wait_for_load_state()
+    _sign_in(page, live_server, officer)
+    page.goto(f"{live_server}/myqueue/list/")
+    assert "李浏览" in page.content()
+    page.goto(f"{live_server}/myqueue/show/{app_id}")
+    page.click(f"a[href='/myqueue/transition/{app_id}/confirm']")
+    page.click("#transition-form [type=submit]")
+    page.wait_for_load_state()
+    assert "待省级审查" in page.content()
+    page.screenshot(path=str(tmp_path / "enterprise.png"), full_page=True)
+    assert foreign == [], f"requests left the server: {foreign}"
+    context.close()
