@@ -22,15 +22,17 @@ ROLE_LABELS = {
     ADMIN: _l("Administrator"),
 }
 
+_USERS = "AppUserDBModelView"  # app.security's account view (FAB names permissions after the class)
+
 # Every signed-in user manages their own account (FAB's user-info and password views).
 _SELF_SERVICE = [
     ("UserInfoEditView", "can_this_form_get"),
     ("UserInfoEditView", "can_this_form_post"),
     ("ResetMyPasswordView", "can_this_form_get"),
     ("ResetMyPasswordView", "can_this_form_post"),
-    ("UserDBModelView", "can_userinfo"),
-    ("UserDBModelView", "resetmypassword"),
-    ("UserDBModelView", "userinfoedit"),
+    (_USERS, "can_userinfo"),
+    (_USERS, "resetmypassword"),
+    (_USERS, "userinfoedit"),
     # The REST API's description (OpenAPI) and its browsable docs.
     ("OpenApi", "can_get"),
     ("SwaggerView", "can_show"),
@@ -38,8 +40,8 @@ _SELF_SERVICE = [
 
 # The administrator manages accounts and roles through FAB's security views.
 _ADMIN_SECURITY = [
-    ("UserDBModelView", "can_list"), ("UserDBModelView", "can_show"), ("UserDBModelView", "can_add"),
-    ("UserDBModelView", "can_edit"), ("UserDBModelView", "can_delete"), ("UserDBModelView", "resetpasswords"),
+    (_USERS, "can_list"), (_USERS, "can_show"), (_USERS, "can_add"), (_USERS, "can_edit"), (_USERS, "can_delete"),
+    (_USERS, "resetpasswords"), ("ResetPasswordView", "can_this_form_get"), ("ResetPasswordView", "can_this_form_post"),
     ("RoleModelView", "can_list"), ("RoleModelView", "can_show"),
     ("List Users", "menu_access"), ("List Roles", "menu_access"), ("Security", "menu_access"),
 ]

@@ -59,8 +59,7 @@ ensure_venv() {
 }
 
 compile_translations() {
-  "$VENV/bin/pybabel" compile -q -d "$ROOT/translations" --use-fuzzy 2>/dev/null ||
-    "$VENV/bin/pybabel" compile -q -d "$ROOT/translations"
+  "$VENV/bin/pybabel" compile -d "$ROOT/translations" >/dev/null
 }
 
 export FLASK_APP="app:create_app"

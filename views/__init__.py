@@ -8,7 +8,7 @@ def register(appbuilder):
     for spec in PANEL:
         view = build_view(spec)
         if spec.menu:
-            appbuilder.add_view(view, spec.name, label=spec.label, icon=spec.icon, category=spec.category,
+            appbuilder.add_view(view, spec.menu_name, label=spec.label, icon=spec.icon, category=spec.category,
                                 category_label=CATEGORIES[spec.category])
         else:
             appbuilder.add_view_no_menu(view)

@@ -73,11 +73,16 @@ class PanelSpec:
         for role in BUSINESS_ROLES:
             pairs = [(self.name, p) for p in self.permissions(role)]
             if pairs and self.menu and role in self.read:
-                pairs += [(self.name, "menu_access"), (self.category, "menu_access")]
+                pairs += [(self.menu_name, "menu_access"), (self.category, "menu_access")]
             pairs += [(self.api_name, p) for p in self.api_permissions(role)]
             if pairs:
                 result[role] = pairs
         return result
+
+    @property
+    def menu_name(self):
+        """The menu entry's name: distinct from the view's, so FAB's permission sync keeps both apart."""
+        return f"{self.name}Menu"
 
     @property
     def api_name(self):
