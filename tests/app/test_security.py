@@ -1,0 +1,62 @@
+"""Accounts: the administrator binds each account to its scope; everyone manages their own profile;
+ID-number sign-in accepts lower-case x; passwords are stored hashed."""
+from app.extensions import db
+from models import AppUser
+from tests import factories as f
+from tests.conftest import csrf_token, login
+
+
+def _role_id(app, name):
+    with app.app_context():
+        return app.appbuilder.sm.find_role(name).id
+
+
+def test_admin_creates_accounts_bound_to_their_scope(app):
+    with app.app_context():
+        admin = f.make_user("Admin")
+        enterprise = f.make_enterprise("11")
+        _, person_id = f.make_applicant()
+        from models import Person
+
+        id_number = db.session.get(Person, person_id).id_number
+    client = login(app.test_client(), admin)
+    assert client.get("/users/list/").status_code == 200
+    token = csrf_token(client, "/users/add")
+    base = {"csrf_token": token, "first_name": "企", "last_name": "业", "active": "y", "email": "e@x.invalid",
+            "password": "Str0ng!Passw0rd", "conf_password": "Str0ng!Passw0rd"}
+    # An Enterprise account without its enterprise is refused, and nothing is written.
+    resp = client.post("/users/add", data={**base, "username": "ent-unbound", "roles": [_role_id(app, "Enterprise")]},
+                       follow_redirects=True)
+    assert "must name its enterprise" in resp.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(AppUser).filter_by(username="ent-unbound").count() == 0
+    client.post("/users/add", data={**base, "username": "ent-bound", "roles": [_role_id(app, "Enterprise")],
+                                    "enterprise": str(enterprise)})
+    # An applicant account is the person's ID number (lower-case x accepted) and binds to the person.
+    client.post("/users/add", data={**base, "username": id_number.lower(), "email": "p@x.invalid",
+                                    "roles": [_role_id(app, "Applicant")]})
+    with app.app_context():
+        assert db.session.query(AppUser).filter_by(username="ent-bound").one().enterprise_id == enterprise
+        user = db.session.query(AppUser).filter_by(username=id_number).one()
+        assert user.person_id == person_id
+        assert user.password.startswith(("scrypt:", "pbkdf2:")) and "Str0ng" not in user.password
+
+
+def test_everyone_reaches_their_profile_and_password_form(app):
+    with app.app_context():
+        username, _ = f.make_applicant()
+    client = login(app.test_client(), username)
+    assert client.get("/users/userinfo/").status_code == 200
+    assert client.get("/resetmypassword/form").status_code == 200
+    assert client.get("/users/list/").status_code == 403
+
+
+def test_id_number_login_is_case_insensitive_for_x(app):
+    with app.app_context():
+        for _ in range(200):
+            username, person_id = f.make_applicant()
+            if username.endswith("X"):
+                break
+    assert username.endswith("X")
+    login(app.test_client(), username.lower())
+    login(app.test_client(), f"  {username}  ")
