@@ -14,11 +14,11 @@ class AnnouncementBatch(Model):
     __table_args__ = (UniqueConstraint("year", "sequence", name="uq_announcement_year_sequence"),)
 
     id = Column(Integer, primary_key=True)
-    title = Column(String(200), nullable=False)
+    title = Column(String(200), nullable=False, index=True)
     year = Column(Integer)  # number parts, assigned at publication: 2026年第12批
     sequence = Column(Integer)
     state = Column(String(20), nullable=False, default="draft", index=True)
-    published_on = Column(Date)
+    published_on = Column(Date, index=True)
     created_at = Column(DateTime, nullable=False, default=now_utc)
     created_by_id = Column(Integer, ForeignKey("ab_user.id"), index=True)
 

@@ -100,12 +100,12 @@ class TransitionLog(Model):
 
     id = Column(Integer, primary_key=True)
     application_id = Column(Integer, ForeignKey("application.id"), nullable=False, index=True)
-    action = Column(String(20), nullable=False)
+    action = Column(String(20), nullable=False, index=True)
     from_state = Column(String(20), nullable=False)
     to_state = Column(String(20), nullable=False)
     user_id = Column(Integer, ForeignKey("ab_user.id"), index=True)
-    username = Column(String(100))
-    role = Column(String(40))
+    username = Column(String(100), index=True)
+    role = Column(String(40), index=True)
     opinion = Column(Text)
     created_at = Column(DateTime, nullable=False, default=now_utc, index=True)
 

@@ -12,7 +12,7 @@ class AuditLog(Model):
     id = Column(Integer, primary_key=True)
     created_at = Column(DateTime, nullable=False, default=now_utc, index=True)
     user_id = Column(Integer, index=True)  # no FK: the log outlives accounts
-    username = Column(String(100))
+    username = Column(String(100), index=True)
     role = Column(String(40))
     action = Column(String(40), nullable=False, index=True)
     object_type = Column(String(40), nullable=False, index=True)

@@ -18,11 +18,11 @@ class Certificate(Model):
     person_id = Column(Integer, ForeignKey("person.id"), nullable=False, index=True)
     application_id = Column(Integer, ForeignKey("application.id"), index=True)
     status = Column(String(20), nullable=False, default="valid", index=True)
-    issued_on = Column(Date, nullable=False)
+    issued_on = Column(Date, nullable=False, index=True)
     valid_until = Column(Date, nullable=False, index=True)
     # Snapshot of what the certificate shows, so later changes never alter an issued certificate.
-    holder_name = Column(String(50), nullable=False)
-    registration_number = Column(String(20), nullable=False)
+    holder_name = Column(String(50), nullable=False, index=True)
+    registration_number = Column(String(20), nullable=False, index=True)
     enterprise_name = Column(String(200), nullable=False)
     specialties = Column(JSON, nullable=False)  # [{"code", "name", "valid_until"}]
     revoked_on = Column(Date)

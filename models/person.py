@@ -18,7 +18,7 @@ class Person(Timestamps, Model):
     id_number = Column(String(18), unique=True, nullable=False)
     name = Column(String(50), nullable=False, index=True)
     gender = Column(String(1), nullable=False)
-    birth_date = Column(Date, nullable=False)
+    birth_date = Column(Date, nullable=False, index=True)
     ethnicity = Column(String(2))
     phone = Column(String(11), index=True)
     email = Column(String(120))
@@ -98,14 +98,14 @@ class Attachment(Model):
     id = Column(Integer, primary_key=True)
     person_id = Column(Integer, ForeignKey("person.id"), nullable=False, index=True)
     application_id = Column(Integer, ForeignKey("application.id"), index=True)
-    kind = Column(String(20), nullable=False)
+    kind = Column(String(20), nullable=False, index=True)
     filename = Column(String(200), nullable=False)
     content_type = Column(String(60), nullable=False)
     size = Column(Integer, nullable=False)
     sha256 = Column(String(64), nullable=False)
     storage_key = Column(String(200), nullable=False, unique=True)  # path relative to the storage root
     is_current = Column(Boolean, nullable=False, default=True)
-    created_at = Column(DateTime, nullable=False, default=now_utc)
+    created_at = Column(DateTime, nullable=False, default=now_utc, index=True)
 
     person = relationship("Person", back_populates="attachments", lazy="joined")
 

@@ -14,7 +14,7 @@ class Qualification(Timestamps, Model):
     person_id = Column(Integer, ForeignKey("person.id"), nullable=False, index=True)
     certificate_no = Column(String(32), unique=True, nullable=False)
     specialty_code = Column(String(20), ForeignKey("specialty.code"), nullable=False, index=True)
-    qualified_on = Column(Date, nullable=False)  # date the qualification certificate was signed
+    qualified_on = Column(Date, nullable=False, index=True)  # date the qualification certificate was signed
     is_temporary = Column(Boolean, nullable=False, default=False)  # 临时执业证书 holder
 
     person = relationship("Person", back_populates="qualifications", lazy="joined")

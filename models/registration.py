@@ -18,7 +18,7 @@ class Registration(Timestamps, Model):
     enterprise_id = Column(Integer, ForeignKey("enterprise.id"), nullable=False, index=True)
     status = Column(String(20), nullable=False, default="active", index=True)
     initial_province_code = Column(String(2), ForeignKey("province.code"), nullable=False, index=True)
-    registered_on = Column(Date, nullable=False)
+    registered_on = Column(Date, nullable=False, index=True)
     contract_start = Column(Date)
     contract_end = Column(Date)
     is_temporary = Column(Boolean, nullable=False, default=False)

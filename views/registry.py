@@ -8,7 +8,7 @@ from app import workflow
 from app.roles import ADMIN, APPLICANT, ENTERPRISE, MINISTRY, PROVINCE
 from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certificate, Enterprise, Person, Province,
                     Qualification, Registration, Specialty, TransitionLog)
-from models.choices import (CERTIFICATE_STATUSES, DEGREES, EDUCATION_LEVELS, ETHNICITIES, REALNAME_STATUSES,
+from models.choices import (ATTACHMENT_KINDS, CERTIFICATE_STATUSES, DEGREES, EDUCATION_LEVELS, ETHNICITIES, REALNAME_STATUSES,
                             REGISTRATION_STATUSES)
 
 from .base import PanelSpec
@@ -235,7 +235,8 @@ PANEL = [
     PanelSpec(
         Attachment, "Attachments", _l("Materials"), "Registry", "fa-paperclip", base_class=AttachmentView,
         list_columns=["person.name", "kind_label", "filename", "size", "created_at"],
-        search_columns=["kind", "filename", "created_at"], read=EVERYONE, label_columns=LABELS,
+        search_columns=["kind", "created_at"], read=EVERYONE, label_columns=LABELS,
+        search_form_extra_fields={"kind": _select(_l("Kind"), lambda: ATTACHMENT_KINDS.choices(blank=True))},
         formatters_columns=DATETIME_FORMATTERS, order_columns=["created_at"], base_order=("id", "desc"),
         extra_permissions={"can_file": EVERYONE},
     ),

@@ -74,6 +74,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_audit_log_object_id'), ['object_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_log_object_type'), ['object_type'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_log_user_id'), ['user_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_log_username'), ['username'], unique=False)
 
     op.create_table('counter',
     sa.Column('name', sa.String(length=40), nullable=False),
@@ -179,6 +180,7 @@ def upgrade():
     sa.UniqueConstraint('id_number')
     )
     with op.batch_alter_table('person', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_person_birth_date'), ['birth_date'], unique=False)
         batch_op.create_index(batch_op.f('ix_person_name'), ['name'], unique=False)
         batch_op.create_index(batch_op.f('ix_person_phone'), ['phone'], unique=False)
         batch_op.create_index(batch_op.f('ix_person_realname_province_code'), ['realname_province_code'], unique=False)
@@ -246,6 +248,7 @@ def upgrade():
     )
     with op.batch_alter_table('qualification', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_qualification_person_id'), ['person_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_qualification_qualified_on'), ['qualified_on'], unique=False)
         batch_op.create_index(batch_op.f('ix_qualification_specialty_code'), ['specialty_code'], unique=False)
 
     op.create_table('registration',
@@ -275,6 +278,8 @@ def upgrade():
     )
     with op.batch_alter_table('registration', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_registration_enterprise_id'), ['enterprise_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_registration_initial_province_code'), ['initial_province_code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_registration_registered_on'), ['registered_on'], unique=False)
         batch_op.create_index(batch_op.f('ix_registration_status'), ['status'], unique=False)
 
     op.create_table('ab_api_key',
@@ -337,7 +342,10 @@ def upgrade():
     sa.UniqueConstraint('year', 'sequence', name='uq_announcement_year_sequence')
     )
     with op.batch_alter_table('announcement_batch', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_announcement_batch_created_by_id'), ['created_by_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_announcement_batch_published_on'), ['published_on'], unique=False)
         batch_op.create_index(batch_op.f('ix_announcement_batch_state'), ['state'], unique=False)
+        batch_op.create_index(batch_op.f('ix_announcement_batch_title'), ['title'], unique=False)
 
     op.create_table('registration_specialty',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -396,6 +404,7 @@ def upgrade():
     with op.batch_alter_table('application', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_application_announcement_id'), ['announcement_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_business_type'), ['business_type'], unique=False)
+        batch_op.create_index(batch_op.f('ix_application_created_by_id'), ['created_by_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_enterprise_id'), ['enterprise_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_person_id'), ['person_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_previous_enterprise_id'), ['previous_enterprise_id'], unique=False)
@@ -438,6 +447,8 @@ def upgrade():
     )
     with op.batch_alter_table('attachment', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_attachment_application_id'), ['application_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_attachment_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_attachment_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_attachment_person_id'), ['person_id'], unique=False)
 
     op.create_table('certificate',
@@ -466,8 +477,12 @@ def upgrade():
     )
     with op.batch_alter_table('certificate', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_certificate_application_id'), ['application_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_certificate_holder_name'), ['holder_name'], unique=False)
+        batch_op.create_index(batch_op.f('ix_certificate_issued_on'), ['issued_on'], unique=False)
         batch_op.create_index(batch_op.f('ix_certificate_person_id'), ['person_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_certificate_registration_id'), ['registration_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_certificate_registration_number'), ['registration_number'], unique=False)
+        batch_op.create_index(batch_op.f('ix_certificate_replaced_by_id'), ['replaced_by_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_certificate_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_certificate_valid_until'), ['valid_until'], unique=False)
 
@@ -487,16 +502,14 @@ def upgrade():
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('transition_log', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_transition_log_action'), ['action'], unique=False)
         batch_op.create_index(batch_op.f('ix_transition_log_application_id'), ['application_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_transition_log_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_transition_log_role'), ['role'], unique=False)
         batch_op.create_index(batch_op.f('ix_transition_log_user_id'), ['user_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_transition_log_username'), ['username'], unique=False)
 
     # ### end Alembic commands ###
-
-
-    for table, column in (("application", "created_by_id"), ("announcement_batch", "created_by_id"),
-                          ("certificate", "replaced_by_id"), ("registration", "initial_province_code")):
-        op.create_index(f"ix_{table}_{column}", table, [column])
     _audit_log_append_only()
 
 
@@ -527,21 +540,30 @@ def downgrade():
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table('transition_log', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_transition_log_username'))
         batch_op.drop_index(batch_op.f('ix_transition_log_user_id'))
+        batch_op.drop_index(batch_op.f('ix_transition_log_role'))
         batch_op.drop_index(batch_op.f('ix_transition_log_created_at'))
         batch_op.drop_index(batch_op.f('ix_transition_log_application_id'))
+        batch_op.drop_index(batch_op.f('ix_transition_log_action'))
 
     op.drop_table('transition_log')
     with op.batch_alter_table('certificate', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_certificate_valid_until'))
         batch_op.drop_index(batch_op.f('ix_certificate_status'))
+        batch_op.drop_index(batch_op.f('ix_certificate_replaced_by_id'))
+        batch_op.drop_index(batch_op.f('ix_certificate_registration_number'))
         batch_op.drop_index(batch_op.f('ix_certificate_registration_id'))
         batch_op.drop_index(batch_op.f('ix_certificate_person_id'))
+        batch_op.drop_index(batch_op.f('ix_certificate_issued_on'))
+        batch_op.drop_index(batch_op.f('ix_certificate_holder_name'))
         batch_op.drop_index(batch_op.f('ix_certificate_application_id'))
 
     op.drop_table('certificate')
     with op.batch_alter_table('attachment', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_attachment_person_id'))
+        batch_op.drop_index(batch_op.f('ix_attachment_kind'))
+        batch_op.drop_index(batch_op.f('ix_attachment_created_at'))
         batch_op.drop_index(batch_op.f('ix_attachment_application_id'))
 
     op.drop_table('attachment')
@@ -562,6 +584,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_application_previous_enterprise_id'))
         batch_op.drop_index(batch_op.f('ix_application_person_id'))
         batch_op.drop_index(batch_op.f('ix_application_enterprise_id'))
+        batch_op.drop_index(batch_op.f('ix_application_created_by_id'))
         batch_op.drop_index(batch_op.f('ix_application_business_type'))
         batch_op.drop_index(batch_op.f('ix_application_announcement_id'))
 
@@ -573,7 +596,10 @@ def downgrade():
 
     op.drop_table('registration_specialty')
     with op.batch_alter_table('announcement_batch', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_announcement_batch_title'))
         batch_op.drop_index(batch_op.f('ix_announcement_batch_state'))
+        batch_op.drop_index(batch_op.f('ix_announcement_batch_published_on'))
+        batch_op.drop_index(batch_op.f('ix_announcement_batch_created_by_id'))
 
     op.drop_table('announcement_batch')
     op.drop_table('ab_user_role')
@@ -590,11 +616,14 @@ def downgrade():
     op.drop_table('ab_api_key')
     with op.batch_alter_table('registration', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_registration_status'))
+        batch_op.drop_index(batch_op.f('ix_registration_registered_on'))
+        batch_op.drop_index(batch_op.f('ix_registration_initial_province_code'))
         batch_op.drop_index(batch_op.f('ix_registration_enterprise_id'))
 
     op.drop_table('registration')
     with op.batch_alter_table('qualification', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_qualification_specialty_code'))
+        batch_op.drop_index(batch_op.f('ix_qualification_qualified_on'))
         batch_op.drop_index(batch_op.f('ix_qualification_person_id'))
 
     op.drop_table('qualification')
@@ -614,6 +643,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_person_realname_province_code'))
         batch_op.drop_index(batch_op.f('ix_person_phone'))
         batch_op.drop_index(batch_op.f('ix_person_name'))
+        batch_op.drop_index(batch_op.f('ix_person_birth_date'))
 
     op.drop_table('person')
     with op.batch_alter_table('enterprise', schema=None) as batch_op:
@@ -639,6 +669,7 @@ def downgrade():
     op.drop_table('province')
     op.drop_table('counter')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_log_username'))
         batch_op.drop_index(batch_op.f('ix_audit_log_user_id'))
         batch_op.drop_index(batch_op.f('ix_audit_log_object_type'))
         batch_op.drop_index(batch_op.f('ix_audit_log_object_id'))

@@ -65,6 +65,28 @@ def test_every_foreign_key_and_filter_column_is_indexed(empty_app):
             assert columns <= indexed, (table, columns - indexed)
 
 
+def test_every_searchable_or_sortable_column_is_indexed(empty_app):
+    """Each column a panel list searches or sorts by has an index (booleans excepted)."""
+    from sqlalchemy import Boolean
+
+    from views.registry import PANEL
+
+    with empty_app.app_context():
+        upgrade()
+        inspector = inspect(db.engine)
+        for spec in (s for s in PANEL if s.scoped):  # dictionaries hold a few dozen rows
+            table = spec.model.__table__
+            indexed = {ix["column_names"][0] for ix in inspector.get_indexes(table.name)}
+            indexed |= {c["column_names"][0] for c in inspector.get_unique_constraints(table.name)}
+            indexed |= set(inspector.get_pk_constraint(table.name)["constrained_columns"])
+            for name in set(spec.search_columns) | set(spec.order_columns or []):
+                relation = spec.model.__mapper__.relationships.get(name)
+                column = table.columns.get(name) if relation is None else list(relation.local_columns)[0]
+                if column is None or isinstance(column.type, Boolean):
+                    continue
+                assert column.name in indexed, (spec.name, column.name)
+
+
 def test_audit_log_is_append_only(empty_app):
     with empty_app.app_context():
         upgrade()
