@@ -15,9 +15,7 @@ def _ready_for_approval(app):
         enterprise = f.make_enterprise("11")
         username, person_id = f.make_applicant()
         app_id = f.make_application(username, "initial", enterprise_id=enterprise)
-        f.move(app_id, "submit", username)
-        f.move(app_id, "confirm", staff.enterprise(enterprise))
-        f.move(app_id, "pass", staff.province("11"))
+        staff.take(app_id, username, "submit", "confirm", "pass")
         return app_id, person_id, staff.ministry
 
 
@@ -85,9 +83,7 @@ def test_concurrent_publishing_gives_unique_numbers(app, backend):
             enterprise = f.make_enterprise("31")
             username, _ = f.make_applicant()
             app_id = f.make_application(username, "initial", enterprise_id=enterprise)
-            for action, who in (("submit", username), ("confirm", staff.enterprise(enterprise)),
-                                ("pass", staff.province("31"))):
-                f.move(app_id, action, who)
+            staff.take(app_id, username, "submit", "confirm", "pass")
             # Approve concurrently below, publish concurrently after.
             batches.append(app_id)
         reviewers = [f.make_user("Ministry") for _ in batches]

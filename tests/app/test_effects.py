@@ -75,8 +75,7 @@ def test_change_moves_employer_keeps_digits_and_expiry_and_replaces_certificate(
     app_id = f.make_application(username, "change", enterprise_id=new_employer)
     f.move(app_id, "submit", username)
     f.move(app_id, "confirm", staff.enterprise(new_employer))  # the new employer confirms
-    f.move(app_id, "pass", staff.province("31"))
-    f.move(app_id, "approve", staff.ministry)
+    staff.take(app_id, username, "pass", "approve")  # in the new employer's province
 
     assert _state(app_id) == "completed"  # change has no announcement; certificate issued at once
     after = _registration(person_id)
@@ -103,10 +102,7 @@ def test_add_specialty_adds_one_and_keeps_the_others(staff):
     db.session.commit()
 
     app_id = f.make_application(username, "add_specialty", specialties=("mining",))
-    f.move(app_id, "submit", username)
-    f.move(app_id, "confirm", staff.enterprise(enterprise))
-    f.move(app_id, "pass", staff.province("11"))
-    f.move(app_id, "approve", staff.ministry)
+    staff.take(app_id, username, "submit", "confirm", "pass", "approve")
     assert _state(app_id) == "announce_pending"
     f.publish_alone(app_id, staff.ministry)
 
@@ -125,10 +121,7 @@ def test_renewal_extends_chosen_specialty_by_three_years(staff):
     db.session.commit()
 
     app_id = f.make_application(username, "renewal", specialties=("building",), continuing_education=True)
-    f.move(app_id, "submit", username)
-    f.move(app_id, "confirm", staff.enterprise(enterprise))
-    f.move(app_id, "pass", staff.province("11"))
-    f.move(app_id, "approve", staff.ministry)
+    staff.take(app_id, username, "submit", "confirm", "pass", "approve")
 
     assert _state(app_id) == "completed"
     held = _registration(person_id).specialty("building")
@@ -144,10 +137,7 @@ def test_cancellation_cancels_registration_and_revokes_certificate(staff):
     [certificate] = _valid_certificates(person_id)
 
     app_id = f.make_application(username, "cancellation", reason="contract_ended", reason_text="合同到期")
-    f.move(app_id, "submit", username)
-    f.move(app_id, "confirm", staff.enterprise(enterprise))
-    f.move(app_id, "pass", staff.province("11"))
-    f.move(app_id, "approve", staff.ministry)
+    staff.take(app_id, username, "submit", "confirm", "pass", "approve")
     registration = _registration(person_id)
     assert registration.status == "cancelled" and registration.cancel_reason == "contract_ended"
     assert all(s.status == "cancelled" for s in registration.specialties)
@@ -164,15 +154,11 @@ def test_re_registration_reactivates_with_same_digits(staff):
     username, person_id, _ = f.register(staff, first)
     digits = _registration(person_id).number_digits
     cancel = f.make_application(username, "cancellation", reason="contract_ended")
-    for action, who in (("submit", username), ("confirm", staff.enterprise(first)), ("pass", staff.province("11")),
-                        ("approve", staff.ministry)):
-        f.move(cancel, action, who)
+    staff.take(cancel, username, "submit", "confirm", "pass", "approve")
     f.publish_alone(cancel, staff.ministry)
 
     app_id = f.make_application(username, "re_registration", enterprise_id=second)
-    for action, who in (("submit", username), ("confirm", staff.enterprise(second)),
-                        ("pass", staff.province("44")), ("approve", staff.ministry)):
-        f.move(app_id, action, who)
+    staff.take(app_id, username, "submit", "confirm", "pass", "approve")
     f.publish_alone(app_id, staff.ministry)
 
     registration = _registration(person_id)
@@ -229,9 +215,7 @@ def test_missing_signature_holds_certificate_until_fixed(staff):
     enterprise = f.make_enterprise("11")
     username, person_id = f.make_applicant()
     app_id = f.make_application(username, "initial", enterprise_id=enterprise)
-    for action, who in (("submit", username), ("confirm", staff.enterprise(enterprise)),
-                        ("pass", staff.province("11")), ("approve", staff.ministry)):
-        f.move(app_id, action, who)
+    staff.take(app_id, username, "submit", "confirm", "pass", "approve")
     person = db.session.get(Person, person_id)
     person.latest_attachment("signature").is_current = False
     db.session.commit()

@@ -187,9 +187,7 @@ def test_announcement_batch_gather_and_publish(app):
         enterprise = f.make_enterprise("31")
         username, _ = f.make_applicant()
         app_id = f.make_application(username, "initial", enterprise_id=enterprise)
-        for action, who in (("submit", username), ("confirm", staff.enterprise(enterprise)),
-                            ("pass", staff.province("31")), ("approve", staff.ministry)):
-            f.move(app_id, action, who)
+        staff.take(app_id, username, "submit", "confirm", "pass", "approve")
         ministry = staff.ministry
     client = login(app.test_client(), ministry)
     token = csrf_token(client, "/announcements/add")
