@@ -11,7 +11,7 @@ from flask import current_app
 from PIL import Image, ImageDraw
 from stdnum.cn import ric, uscc
 
-from models import AppUser, Application, Enterprise, Person, Qualification, Specialty
+from models import Application, Enterprise, Person, Qualification, Specialty
 
 from . import roles as R
 from . import workflow
@@ -136,7 +136,7 @@ def load_demo() -> list[str]:
 
     specialties = {s.code: s for s in db.session.query(Specialty)}
     persons, applicants = {}, {}
-    for n, (key, name, region, birth, codes, qual_age, story) in enumerate(PERSONS, start=1):
+    for n, (key, name, region, birth, codes, qual_age, _story_name) in enumerate(PERSONS, start=1):
         id_number = make_id_number(region, birth, 100 + 2 * n + (1 if n % 2 else 0))
         person = db.session.query(Person).filter_by(id_number=id_number).one_or_none()
         if person is None:
@@ -155,7 +155,7 @@ def load_demo() -> list[str]:
         applicants[key] = _user(id_number, name, R.APPLICANT, password, person_id=person.id)
 
     created = []
-    for key, name, region, birth, codes, qual_age, story in PERSONS:
+    for key, _name, _region, _birth, codes, _qual_age, story in PERSONS:
         person = persons[key]
         if db.session.query(Application.id).filter_by(person_id=person.id).first():
             continue

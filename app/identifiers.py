@@ -20,17 +20,17 @@ class InvalidIdentifier(ValueError):
 def clean_id_number(value: str) -> str:
     number = ric.compact(re.sub(r"\s+", "", value or "")).upper()
     if not number:
-        raise InvalidIdentifier(_l("Enter the 18-character citizen ID number."))
+        raise InvalidIdentifier(_l("Enter the 18-character citizen ID number.")) from None
     try:
         return ric.validate(number)
     except stdnum_errors.InvalidLength:
-        raise InvalidIdentifier(_l("A citizen ID number has 18 characters."))
+        raise InvalidIdentifier(_l("A citizen ID number has 18 characters.")) from None
     except stdnum_errors.InvalidChecksum:
-        raise InvalidIdentifier(_l("The check character of this ID number is wrong; please check every digit."))
+        raise InvalidIdentifier(_l("The check character of this ID number is wrong; please check every digit.")) from None
     except stdnum_errors.InvalidComponent:
-        raise InvalidIdentifier(_l("This ID number contains an impossible birth date or region code."))
+        raise InvalidIdentifier(_l("This ID number contains an impossible birth date or region code.")) from None
     except stdnum_errors.ValidationError:
-        raise InvalidIdentifier(_l("This is not a valid citizen ID number."))
+        raise InvalidIdentifier(_l("This is not a valid citizen ID number.")) from None
 
 
 def birth_date_of(id_number: str) -> date:
@@ -50,15 +50,15 @@ def mask_id_number(id_number: str) -> str:
 def clean_credit_code(value: str) -> str:
     code = uscc.compact(re.sub(r"\s+", "", value or "")).upper()
     if not code:
-        raise InvalidIdentifier(_l("Enter the 18-character unified social credit code."))
+        raise InvalidIdentifier(_l("Enter the 18-character unified social credit code.")) from None
     try:
         return uscc.validate(code)
     except stdnum_errors.InvalidLength:
-        raise InvalidIdentifier(_l("A unified social credit code has 18 characters."))
+        raise InvalidIdentifier(_l("A unified social credit code has 18 characters.")) from None
     except stdnum_errors.InvalidChecksum:
-        raise InvalidIdentifier(_l("The check character of this credit code is wrong; please check every character."))
+        raise InvalidIdentifier(_l("The check character of this credit code is wrong; please check every character.")) from None
     except stdnum_errors.ValidationError:
-        raise InvalidIdentifier(_l("This is not a valid unified social credit code."))
+        raise InvalidIdentifier(_l("This is not a valid unified social credit code.")) from None
 
 
 _MOBILE = re.compile(r"^1\d{10}$")
@@ -67,5 +67,5 @@ _MOBILE = re.compile(r"^1\d{10}$")
 def clean_mobile(value: str) -> str:
     phone = re.sub(r"[\s-]", "", value or "")
     if not _MOBILE.match(phone):
-        raise InvalidIdentifier(_l("A mobile number has 11 digits and starts with 1."))
+        raise InvalidIdentifier(_l("A mobile number has 11 digits and starts with 1.")) from None
     return phone

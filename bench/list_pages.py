@@ -117,7 +117,10 @@ def page_plain_vs_ours(app, username, runs):
     results = {}
     for label, lazy in (("plain", True), ("ours", False)):
         counted = []
-        listener = lambda *a: counted.append(1)  # noqa: E731
+
+        def listener(*_args, counted=counted):
+            counted.append(1)
+
         event.listen(engine, "before_cursor_execute", listener)
         rows(lazy)
         event.remove(engine, "before_cursor_execute", listener)

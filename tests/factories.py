@@ -163,12 +163,14 @@ class Staff:
         for action in actions:
             application = db.session.get(Application, application_id)
             owner = workflow.STAGE_OWNER[application.state]
-            username = {
-                "Applicant": lambda: applicant,
-                "Enterprise": lambda: self.enterprise(application.enterprise_id),
-                "Province": lambda: self.province(application.province_code),
-                "Ministry": lambda: self.ministry,
-            }[owner]()
+            if owner == "Enterprise":
+                username = self.enterprise(application.enterprise_id)
+            elif owner == "Province":
+                username = self.province(application.province_code)
+            elif owner == "Ministry":
+                username = self.ministry
+            else:
+                username = applicant
             move(application_id, action, username)
 
 

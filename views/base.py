@@ -6,7 +6,7 @@ delete it; `build_view` turns it into a FAB ModelView whose base filter is the r
 """
 from dataclasses import dataclass, field
 
-from flask import abort, flash, redirect, request
+from flask import abort, request
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface

@@ -27,7 +27,7 @@ class _Identifier:
         try:
             field.data = type(self).clean(field.data)
         except InvalidIdentifier as exc:
-            raise ValidationError(str(exc.message))
+            raise ValidationError(str(exc.message)) from None
 
 
 class IdNumber(_Identifier):
@@ -64,7 +64,7 @@ class KnownOnlyMultipleField(QuerySelectMultipleField):
     """FAB's multiple select notices unknown submitted keys only after validating; check them first."""
 
     def pre_validate(self, form):
-        self.data  # resolves the submitted keys and flags any that are not offered
+        _ = self.data  # resolves the submitted keys and flags any that are not offered
         if self._invalid_formdata:
             raise ValidationError(str(_l("Unknown value; choose from the list.")))
         super().pre_validate(form)

@@ -77,7 +77,6 @@ def test_concurrent_publishing_gives_unique_numbers(app, backend):
 
     with app.app_context():
         staff = f.Staff()
-        ministry = staff.ministry
         batches = []
         for _ in range(8):
             enterprise = f.make_enterprise("31")
@@ -104,7 +103,7 @@ def test_concurrent_publishing_gives_unique_numbers(app, backend):
                 db.session.remove()
 
     errors = []
-    threads = [threading.Thread(target=approve_and_publish, args=(a, u, errors)) for a, u in zip(batches, reviewers)]
+    threads = [threading.Thread(target=approve_and_publish, args=(a, u, errors)) for a, u in zip(batches, reviewers, strict=True)]
     for t in threads:
         t.start()
     for t in threads:
