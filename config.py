@@ -99,12 +99,6 @@ RULES = {
     "AGE_LIMIT": _env("RULE_AGE_LIMIT", 65, int),
     # Initial registration within this many years of the qualification needs no continuing-education proof.
     "QUALIFICATION_FRESH_YEARS": _env("RULE_QUALIFICATION_FRESH_YEARS", 3, int),
-    # A downloaded certificate copy is valid this many days (printed on it).
-    "CERTIFICATE_COPY_DAYS": _env("RULE_CERTIFICATE_COPY_DAYS", 180, int),
-    # Unconfirmed applications expire after this many days (one province uses 90).
-    "UNCONFIRMED_EXPIRY_DAYS": _env("RULE_UNCONFIRMED_EXPIRY_DAYS", 90, int),
-    # Old employer's objection period for a change of employer, days.
-    "RELEASE_OBJECTION_DAYS": _env("RULE_RELEASE_OBJECTION_DAYS", 7, int),
 }
 
 # Statutory time limit of each stage, in working days, per business type (DOMAIN.md "Pipelines").

@@ -19,9 +19,31 @@ from .identifiers import InvalidIdentifier, clean_id_number
 _BINDING_COLUMNS = ["enterprise", "province"]
 
 
+def _binding_fields():
+    """Scope bindings as searchable selects with a readable blank entry."""
+    from flask_appbuilder.fields import QuerySelectField
+    from flask_appbuilder.fieldwidgets import Select2Widget
+    from wtforms.validators import Optional
+
+    from models import Enterprise, Province
+
+    return {
+        "enterprise": QuerySelectField(
+            _l("Enterprise"), query_func=lambda: db.session.query(Enterprise).order_by(Enterprise.name),
+            get_pk_func=lambda e: e.id, allow_blank=True, blank_text="—", widget=Select2Widget(),
+            validators=[Optional()]),
+        "province": QuerySelectField(
+            _l("Province"), query_func=lambda: db.session.query(Province).order_by(Province.code),
+            get_pk_func=lambda p: p.code, allow_blank=True, blank_text="—", widget=Select2Widget(),
+            validators=[Optional()]),
+    }
+
+
 class AppUserDBModelView(UserDBModelView):
     """FAB's account admin plus the scope bindings; refuses an account its role cannot work with."""
 
+    add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, **_binding_fields()}
+    edit_form_extra_fields = _binding_fields()
     add_columns = UserDBModelView.add_columns + _BINDING_COLUMNS
     edit_columns = UserDBModelView.edit_columns + _BINDING_COLUMNS
     list_columns = ["username", "first_name", "last_name", "active", "roles", "enterprise", "province"]
@@ -46,7 +68,8 @@ class AppUserDBModelView(UserDBModelView):
             except InvalidIdentifier as exc:
                 errors.append(exc.message)
             else:
-                item.person = db.session.query(Person).filter(Person.id_number == item.username).one_or_none()
+                with db.session.no_autoflush:  # the new account is not in the session yet
+                    item.person = db.session.query(Person).filter(Person.id_number == item.username).one_or_none()
                 if item.person is None:
                     errors.append(_l("No person with this ID number is on file."))
         if R.ENTERPRISE in roles and item.enterprise is None:

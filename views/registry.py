@@ -252,13 +252,13 @@ PANEL = [
     PanelSpec(
         Province, "Provinces", _l("Provinces"), "System", "fa-map",
         list_columns=["code", "name", "abbr", "name_en"], search_columns=["code", "name", "abbr"],
-        read=EVERYONE | {ADMIN}, edit={ADMIN}, edit_columns=["name", "name_en", "abbr"], label_columns=LABELS,
+        read=STAFF | {ADMIN}, edit={ADMIN}, edit_columns=["name", "name_en", "abbr"], label_columns=LABELS,
         order_columns=["code"], base_order=("code", "asc"), scoped=False,
     ),
     PanelSpec(
         Specialty, "Specialties", _l("Specialties"), "System", "fa-list",
         list_columns=["code", "name", "name_en", "needs_industry_opinion"], search_columns=["code", "name"],
-        read=EVERYONE | {ADMIN}, edit={ADMIN}, edit_columns=["name", "name_en", "needs_industry_opinion"],
+        read=STAFF | {ADMIN}, edit={ADMIN}, edit_columns=["name", "name_en", "needs_industry_opinion"],
         label_columns=LABELS, order_columns=["sort_order"], base_order=("sort_order", "asc"), scoped=False,
     ),
 ]

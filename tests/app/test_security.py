@@ -47,7 +47,15 @@ def test_everyone_reaches_their_profile_and_password_form(app):
         username, _ = f.make_applicant()
     client = login(app.test_client(), username)
     assert client.get("/users/userinfo/").status_code == 200
-    assert client.get("/resetmypassword/form").status_code == 200
+    with app.app_context():
+        user_id = f.user(username).id
+    token = csrf_token(client, "/resetmypassword/form")
+    resp = client.post(f"/users/action/resetmypassword/{user_id}", data={"csrf_token": token})
+    assert resp.status_code == 302 and "/resetmypassword/form" in resp.headers["Location"]
+    resp = client.post("/resetmypassword/form", data={"csrf_token": token, "password": "N3w!Passw0rd-x",
+                                                      "conf_password": "N3w!Passw0rd-x"})
+    assert resp.status_code == 302
+    login(app.test_client(), username, password="N3w!Passw0rd-x")
     assert client.get("/users/list/").status_code == 403
 
 
