@@ -6,8 +6,9 @@ delete it; `build_view` turns it into a FAB ModelView whose base filter is the r
 """
 from dataclasses import dataclass, field
 
-from flask import abort, request
-from flask_appbuilder import ModelView, expose
+from flask import abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
@@ -101,6 +102,26 @@ class ScopedModelView(ModelView):
 
     base_filters = SCOPE_FILTER
     page_size = 20
+
+    @expose("/list/")
+    @has_access
+    def list(self):
+        """FAB's list, after dropping malformed paging and ordering arguments (FAB would fail on them)."""
+        cleaned = {k: v for k, v in request.args.items(multi=True) if self._list_arg_ok(k, v)}
+        if len(cleaned) != len(list(request.args.items(multi=True))):
+            flash(_("Some list settings in the address were not valid and were ignored."), "warning")
+            return redirect(url_for(f"{self.__class__.__name__}.list", **cleaned))
+        return super().list()
+
+    def _list_arg_ok(self, key, value):
+        name = self.__class__.__name__
+        if key in (f"psize_{name}", f"page_{name}"):
+            return value.isdigit() and (key.startswith("page") or 0 < int(value) <= 500)
+        if key == f"_oc_{name}":
+            return value in self.order_columns
+        if key == f"_od_{name}":
+            return value in ("asc", "desc")
+        return True
 
     def get_in_scope(self, pk):
         item = self.datamodel.get(pk, self._base_filters)

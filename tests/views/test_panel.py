@@ -230,3 +230,14 @@ def test_list_pages_cost_fixed_queries(app, people, count_queries, view):
         counts.append(counter.count)
     assert counts[0] == counts[1], f"{view}: {counts} queries for page sizes 5 and 50"
     assert counts[1] <= 12, f"{view}: {counts[1]} queries"
+
+
+@pytest.mark.parametrize("query", ["psize_ApplicationsView=abc", "psize_ApplicationsView=100000",
+                                   "_oc_ApplicationsView=password&_od_ApplicationsView=asc",
+                                   "_od_ApplicationsView=sideways", "page_ApplicationsView=-1"])
+def test_malformed_list_arguments_are_dropped_with_a_message(app, people, query):
+    client = login(app.test_client(), people["ministry"])
+    resp = client.get(f"/applications/list/?{query}")
+    assert resp.status_code == 302
+    page = client.get(resp.headers["Location"])
+    assert page.status_code == 200 and "not valid and were ignored" in page.get_data(as_text=True)
