@@ -127,10 +127,12 @@ class Transition:
     confirm: object = None  # question asked before an irreversible move
     style: str = "primary"
 
+    def target_in(self, business_type: "BusinessType", state: str) -> str | None:
+        """Where this transition leads from `state` for that business type (None: not from there)."""
+        return business_type.next_stage(state) if self.target == NEXT else self.target
+
     def target_for(self, application) -> str | None:
-        if self.target != NEXT:
-            return self.target
-        return BUSINESS_TYPES[application.business_type].next_stage(application.state)
+        return self.target_in(BUSINESS_TYPES[application.business_type], application.state)
 
 
 TRANSITIONS: dict[str, Transition] = {
@@ -172,7 +174,6 @@ def _call(name: str):
     return getattr(importlib.import_module(f"app.{module}"), attr)
 
 
-
 def roles_of(transition: Transition) -> set[str]:
     """Every role that may take this transition from some state."""
     if transition.roles == OWNER:
@@ -191,16 +192,14 @@ def states_of(business_type: BusinessType) -> tuple[str, ...]:
 
 
 def actionable_pairs(user_roles: Iterable[str]) -> list[tuple[str, str]]:
-    """(business_type, state) pairs in which a user with these roles has some non-automatic move."""
+    """(business_type, state) pairs in which a user with these roles has a move. An automatic move
+    counts too: an application rests in its source state only while a guard blocks it."""
     pairs = []
     for btype in BUSINESS_TYPES.values():
         for state in states_of(btype):
-            for t in TRANSITIONS.values():
-                if t.auto and not t.guards:
-                    continue
-                if state in t.sources and acting_role(t, state, user_roles) and _has_target(t, btype, state):
-                    pairs.append((btype.code, state))
-                    break
+            if any(state in t.sources and acting_role(t, state, user_roles) and t.target_in(btype, state)
+                   for t in TRANSITIONS.values()):
+                pairs.append((btype.code, state))
     return pairs
 
 
@@ -217,12 +216,6 @@ def actionable_clause(user_roles: Iterable[str]):
         return false()
     return or_(*[and_(Application.state == state, Application.business_type.in_(types))
                  for state, types in sorted(by_state.items())])
-
-
-def _has_target(t: Transition, btype: BusinessType, state: str) -> bool:
-    if t.target != NEXT:
-        return True
-    return state in EDITABLE_STATES or state in btype.stages
 
 
 # --- Errors -------------------------------------------------------------------------------------
@@ -424,10 +417,9 @@ def mermaid() -> str:
     for btype in BUSINESS_TYPES.values():
         for state in states_of(btype):
             for t in TRANSITIONS.values():
-                if state in t.sources and _has_target(t, btype, state):
-                    target = btype.next_stage(state) if t.target == NEXT else t.target
-                    if target:
-                        edges.setdefault((state, target), set()).add(t.action)
+                target = t.target_in(btype, state) if state in t.sources else None
+                if target:
+                    edges.setdefault((state, target), set()).add(t.action)
     for (src, dst), actions in sorted(edges.items()):
         lines.append(f"    {src} --> {dst}: {', '.join(sorted(actions))}")
     for final in sorted(FINAL_STATES):
