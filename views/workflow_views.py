@@ -26,10 +26,6 @@ def transition_permission(action: str) -> str:
     return f"can_{action}"
 
 
-def transition_permissions() -> list[str]:
-    return [transition_permission(a) for a in workflow.TRANSITIONS]
-
-
 def may_take(action: str) -> bool:
     from flask import current_app
 
@@ -71,7 +67,7 @@ class ApplicationPanelView(ScopedModelView):
             overdue=item.stage_deadline is not None and item.stage_deadline < today(),
             view_name=self.__class__.__name__,
             editable=item.state in workflow.EDITABLE_STATES
-            and self.appbuilder.sm.has_access("can_edit", self.class_permission_name),
+            and self.appbuilder.sm.has_access("can_edit", WORKFLOW_VIEW_NAME),
         )
 
     def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):

@@ -75,6 +75,8 @@ def test_applicant_creates_edits_and_submits_a_draft(app, people):
     show = client.get(f"/applications/show/{app_id}").get_data(as_text=True)
     assert f"/applications/transition/{app_id}/submit" in show and f"/applications/edit/{app_id}" in show
     assert "/transition/" + str(app_id) + "/approve" not in show
+    from_queue = client.get(f"/myqueue/show/{app_id}").get_data(as_text=True)
+    assert f"/applications/edit/{app_id}" in from_queue and f"/myqueue/transition/{app_id}/submit" in from_queue
 
     # The confirmation page changes nothing; only its POST (with CSRF) moves the application.
     page = client.get(f"/applications/transition/{app_id}/submit")
