@@ -174,6 +174,16 @@ class Staff:
             move(application_id, action, username)
 
 
+def initial_application(staff: Staff, province="11", *actions) -> tuple[str, int, int]:
+    """A new applicant's initial application at a new enterprise of `province`, taken through `actions`.
+    Returns (username, person id, application id)."""
+    enterprise = make_enterprise(province)
+    username, person_id = make_applicant()
+    application_id = make_application(username, "initial", enterprise_id=enterprise)
+    staff.take(application_id, username, *actions)
+    return username, person_id, application_id
+
+
 def register(staff: Staff, enterprise_id, specialties=("building",), **person_kwargs) -> tuple[str, int, int]:
     """An applicant taken through initial registration to a certificate. Returns (username, person, app)."""
     quals = tuple((code, 1) for code in specialties)

@@ -17,7 +17,7 @@ _warned_years: set[int] = set()
 def is_workday(day: date) -> bool:
     try:
         return chinese_calendar.is_workday(day)
-    except NotImplementedError:
+    except NotImplementedError:  # chinese-calendar's signal for a year it has no holiday data for
         if day.year not in _warned_years:
             _warned_years.add(day.year)
             log.warning("chinese-calendar has no holiday data for %s; counting Monday-Friday", day.year)

@@ -12,10 +12,7 @@ from tests import factories as f
 def _ready_for_approval(app):
     with app.app_context():
         staff = f.Staff()
-        enterprise = f.make_enterprise("11")
-        username, person_id = f.make_applicant()
-        app_id = f.make_application(username, "initial", enterprise_id=enterprise)
-        staff.take(app_id, username, "submit", "confirm", "pass")
+        _, person_id, app_id = f.initial_application(staff, "11", "submit", "confirm", "pass")
         return app_id, person_id, staff.ministry
 
 
@@ -79,10 +76,7 @@ def test_concurrent_publishing_gives_unique_numbers(app, backend):
         staff = f.Staff()
         batches = []
         for _ in range(8):
-            enterprise = f.make_enterprise("31")
-            username, _ = f.make_applicant()
-            app_id = f.make_application(username, "initial", enterprise_id=enterprise)
-            staff.take(app_id, username, "submit", "confirm", "pass")
+            _, _, app_id = f.initial_application(staff, "31", "submit", "confirm", "pass")
             # Approve concurrently below, publish concurrently after.
             batches.append(app_id)
         reviewers = [f.make_user("Ministry") for _ in batches]

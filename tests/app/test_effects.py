@@ -212,10 +212,7 @@ def test_missing_signature_holds_certificate_until_fixed(staff):
     """The certificate waits in issue_pending with the reason; the ministry issues it once fixed."""
     from app import workflow
 
-    enterprise = f.make_enterprise("11")
-    username, person_id = f.make_applicant()
-    app_id = f.make_application(username, "initial", enterprise_id=enterprise)
-    staff.take(app_id, username, "submit", "confirm", "pass", "approve")
+    _, person_id, app_id = f.initial_application(staff, "11", "submit", "confirm", "pass", "approve")
     person = db.session.get(Person, person_id)
     person.latest_attachment("signature").is_current = False
     db.session.commit()

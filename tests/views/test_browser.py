@@ -43,6 +43,14 @@ def _sign_in(page, base, username):
     page.wait_for_load_state()
 
 
+def _take(page, base, view, app_id, action):
+    """Open the application, press the move's button, confirm on the confirmation page."""
+    page.goto(f"{base}/{view}/show/{app_id}")
+    page.click(f"a[href='/{view}/transition/{app_id}/{action}']")
+    page.click("#transition-form [type=submit]")
+    page.wait_for_load_state()
+
+
 def test_submit_and_confirm_in_a_browser(app, live_server, browser, tmp_path):
     with app.app_context():
         enterprise = f.make_enterprise("11", name="浏览器测试建设有限公司")
@@ -57,10 +65,7 @@ def test_submit_and_confirm_in_a_browser(app, live_server, browser, tmp_path):
 
     _sign_in(page, live_server, applicant.lower())  # a lower-case x in the ID number still signs in
     assert "我的待办" in page.content()
-    page.goto(f"{live_server}/applications/show/{app_id}")
-    page.click(f"a[href='/applications/transition/{app_id}/submit']")
-    page.click("#transition-form [type=submit]")
-    page.wait_for_load_state()
+    _take(page, live_server, "applications", app_id, "submit")
     assert "待企业确认" in page.content()
     page.screenshot(path=str(tmp_path / "applicant.png"), full_page=True)
 
@@ -70,10 +75,7 @@ def test_submit_and_confirm_in_a_browser(app, live_server, browser, tmp_path):
     _sign_in(page, live_server, officer)
     page.goto(f"{live_server}/myqueue/list/")
     assert "李浏览" in page.content()
-    page.goto(f"{live_server}/myqueue/show/{app_id}")
-    page.click(f"a[href='/myqueue/transition/{app_id}/confirm']")
-    page.click("#transition-form [type=submit]")
-    page.wait_for_load_state()
+    _take(page, live_server, "myqueue", app_id, "confirm")
     assert "待省级审查" in page.content()
     page.screenshot(path=str(tmp_path / "enterprise.png"), full_page=True)
     assert foreign == [], f"requests left the server: {foreign}"

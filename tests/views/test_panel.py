@@ -186,10 +186,7 @@ def test_person_and_enterprise_forms_validate_identifiers(app, people):
 def test_announcement_batch_gather_and_publish(app):
     with app.app_context():
         staff = f.Staff()
-        enterprise = f.make_enterprise("31")
-        username, _ = f.make_applicant()
-        app_id = f.make_application(username, "initial", enterprise_id=enterprise)
-        staff.take(app_id, username, "submit", "confirm", "pass", "approve")
+        _, _, app_id = f.initial_application(staff, "31", "submit", "confirm", "pass", "approve")
         ministry = staff.ministry
     client = login(app.test_client(), ministry)
     token = csrf_token(client, "/announcements/add")
