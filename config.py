@@ -114,5 +114,41 @@ STAGE_TIME_LIMITS = {
     "info_change": {"province_review": 5, "ministry_review": 10},
 }
 
+# --- Applicant self-service (issue 3) -------------------------------------------------------
+# Uploads: every image is decoded and re-encoded by Pillow (app/services/images.py).
+UPLOAD_MAX_BYTES = _env("UPLOAD_MAX_BYTES", 8 * 1024 * 1024, int)  # one uploaded file, before processing
+UPLOAD_MAX_PIXELS = _env("UPLOAD_MAX_PIXELS", 40_000_000, int)  # larger images are refused (decompression bombs)
+PHOTO_SIZE_PX = (295, 413)  # 1-inch ID photo: 25 x 35 mm at 300 dpi
+PHOTO_MAX_BYTES = _env("PHOTO_MAX_BYTES", 60 * 1024, int)  # the processed photo is compressed under this
+PHOTO_MIN_BACKGROUND_LIGHTNESS = _env("PHOTO_MIN_BACKGROUND_LIGHTNESS", 180, int)  # 0-255, mean of the border
+SCAN_MAX_SIDE_PX = _env("SCAN_MAX_SIDE_PX", 2000, int)  # ID scans and signature are scaled down to this
+
+# SMS: the gateway is a pluggable class (app/services/sms.py); the default writes to the outbox table.
+SMS_BACKEND = _env("SMS_BACKEND", "app.services.sms.OutboxGateway")
+SMS_CODE_TTL_SECONDS = _env("SMS_CODE_TTL_SECONDS", 300, int)
+SMS_CODE_MAX_ATTEMPTS = _env("SMS_CODE_MAX_ATTEMPTS", 5, int)
+SMS_RESEND_SECONDS = _env("SMS_RESEND_SECONDS", 60, int)  # one code per number per this many seconds
+SMS_DAILY_CAP = _env("SMS_DAILY_CAP", 10, int)  # codes per number per day
+
+# Image captcha: drawn with Pillow; the answer stays on the server (hashed), single use.
+CAPTCHA_TTL_SECONDS = _env("CAPTCHA_TTL_SECONDS", 300, int)
+CAPTCHA_LENGTH = _env("CAPTCHA_LENGTH", 4, int)
+
+# Login protection (HTML and API login alike).
+LOGIN_MAX_FAILURES = _env("LOGIN_MAX_FAILURES", 5, int)  # consecutive failures that lock the account
+LOGIN_LOCK_MINUTES = _env("LOGIN_LOCK_MINUTES", 30, int)  # the lock lifts by itself after this time
+AUTH_RATE_LIMITED = True
+RATELIMIT_ENABLED = _env("RATELIMIT_ENABLED", True, bool)
+AUTH_RATE_LIMIT = _env("AUTH_RATE_LIMIT", "20 per minute")  # per client address, login and sign-up posts
+# Shared limiter storage so several workers agree (e.g. redis://127.0.0.1:6379/0); memory by default.
+RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+
+# Password rules for self-registration and password change.
+PASSWORD_MIN_LENGTH = _env("PASSWORD_MIN_LENGTH", 8, int)
+
+# Real-name verification: a pluggable online provider (app/services/realname.py).
+REALNAME_PROVIDER = _env("REALNAME_PROVIDER", "app.services.realname.SimulatorProvider")
+REALNAME_SESSION_MINUTES = _env("REALNAME_SESSION_MINUTES", 10, int)
+
 # Password given to every demo account by `flask demo-data` (development only).
 DEMO_PASSWORD = _env("DEMO_PASSWORD", "Demo@2026")

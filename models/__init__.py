@@ -3,6 +3,7 @@ from .announcement import AnnouncementBatch
 from .application import Application, TransitionLog, application_specialty
 from .audit import AuditLog
 from .base import Model
+from .captcha import CaptchaChallenge
 from .certificate import Certificate
 from .counter import Counter
 from .dictionary import Province, Specialty
@@ -10,11 +11,13 @@ from .enterprise import Enterprise
 from .person import Attachment, Person
 from .qualification import Qualification
 from .registration import Registration, RegistrationSpecialty
-from .sms import SmsCode
+from .realname import RealnameRequest
+from .sms import SmsCode, SmsOutbox
 from .user import AppUser
 
 __all__ = [
-    "AnnouncementBatch", "Application", "AppUser", "Attachment", "AuditLog", "Certificate", "Counter", "Enterprise",
-    "Model", "Person", "Province", "Qualification", "Registration", "RegistrationSpecialty", "SmsCode", "Specialty",
+    "AnnouncementBatch", "Application", "AppUser", "Attachment", "AuditLog", "CaptchaChallenge", "Certificate", "Counter",
+    "Enterprise", "Model", "Person", "Province", "Qualification", "RealnameRequest", "Registration",
+    "RegistrationSpecialty", "SmsCode", "SmsOutbox", "Specialty",
     "TransitionLog", "application_specialty",
 ]

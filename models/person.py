@@ -30,6 +30,8 @@ class Person(Timestamps, Model):
     realname_status = Column(String(20), nullable=False, default="unverified", index=True)
     realname_method = Column(String(20))
     realname_verified_at = Column(DateTime)
+    realname_requested_at = Column(DateTime, index=True)  # on-site queue: oldest first
+    realname_note = Column(String(500))  # why an on-site check was rejected
     # Province that performs the on-site real-name check (DOMAIN: Province sees persons awaiting it).
     realname_province_code = Column(String(2), ForeignKey("province.code"), index=True)
 

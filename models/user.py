@@ -3,7 +3,7 @@
 Applicant → person_id; Enterprise → enterprise_id; Province → province_code; Ministry/Admin → none.
 """
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import Column, ForeignKey, Integer, String
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import relationship
 
 
@@ -13,6 +13,8 @@ class AppUser(User):
     person_id = Column(Integer, ForeignKey("person.id"), unique=True, index=True)
     enterprise_id = Column(Integer, ForeignKey("enterprise.id"), index=True)
     province_code = Column(String(2), ForeignKey("province.code"), index=True)
+    # Set after LOGIN_MAX_FAILURES consecutive failures; the lock lifts by itself at this time (UTC).
+    locked_until = Column(DateTime)
 
     person = relationship("Person", foreign_keys=[person_id])
     enterprise = relationship("Enterprise", foreign_keys=[enterprise_id])
