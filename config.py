@@ -99,6 +99,8 @@ RULES = {
     "AGE_LIMIT": _env("RULE_AGE_LIMIT", 65, int),
     # Initial registration within this many years of the qualification needs no continuing-education proof.
     "QUALIFICATION_FRESH_YEARS": _env("RULE_QUALIFICATION_FRESH_YEARS", 3, int),
+    # Change registration (变更注册) online only for holders of a temporary practising certificate (user manual).
+    "CHANGE_TEMPORARY_ONLY": _env("RULE_CHANGE_TEMPORARY_ONLY", True, bool),
 }
 
 # Statutory time limit of each stage, in working days, per business type (DOMAIN.md "Pipelines").

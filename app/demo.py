@@ -239,6 +239,11 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
              contract_end=add_years(day, 3), specialties=[extra])
         return
     if story == "change":
+        # Online change registration is for temporary-certificate holders (user manual 3.1.3.2).
+        person.registration.is_temporary = True
+        for qualification in person.qualifications:
+            qualification.is_temporary = True
+        db.session.commit()
         day = today()
         new_employer = enterprises["bj3"]
         app = _new(person, applicant, "change", enterprise=new_employer, contract_start=day,

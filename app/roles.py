@@ -41,7 +41,7 @@ _SELF_SERVICE = [
 # The administrator manages accounts and roles through FAB's security views.
 _ADMIN_SECURITY = [
     (_USERS, "can_list"), (_USERS, "can_show"), (_USERS, "can_add"), (_USERS, "can_edit"), (_USERS, "can_delete"),
-    (_USERS, "resetpasswords"), ("ResetPasswordView", "can_this_form_get"), ("ResetPasswordView", "can_this_form_post"),
+    (_USERS, "resetpasswords"), (_USERS, "unlock"), ("ResetPasswordView", "can_this_form_get"), ("ResetPasswordView", "can_this_form_post"),
     ("RoleModelView", "can_list"), ("RoleModelView", "can_show"),
     ("List Users", "menu_access"), ("List Roles", "menu_access"), ("Security", "menu_access"),
 ]
@@ -49,13 +49,15 @@ _ADMIN_SECURITY = [
 
 def role_permissions() -> dict[str, list[tuple[str, str]]]:
     """(view, permission) pairs of every role, from the panel registry (which includes the workflow table)."""
-    from views.registry import PANEL
+    from views.registry import PANEL, self_service_grants
 
     grants = {role: list(_SELF_SERVICE) for role in BUSINESS_ROLES}
     grants[ADMIN] += _ADMIN_SECURITY
     for spec in PANEL:
         for role, perms in spec.grants().items():
             grants[role] += perms
+    for role, perms in self_service_grants().items():
+        grants[role] += perms
     return {role: sorted(set(pairs)) for role, pairs in grants.items()}
 
 

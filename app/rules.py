@@ -49,7 +49,7 @@ def rule(name):
     return current_app.config["RULES"][name]
 
 
-def _empty(value):
+def is_empty(value):
     return value is None or value == "" or value == [] or value is False
 
 
@@ -72,7 +72,7 @@ def check_fields(business_type: str, values: dict, person: Person | None = None)
         return errors
     used, required = FIELDS_BY_TYPE[business_type], REQUIRED_BY_TYPE[business_type]
     for fieldname in sorted(required):
-        if _empty(values.get(fieldname)):
+        if is_empty(values.get(fieldname)):
             if fieldname == "continuing_education":
                 add(fieldname, _l("Renewal requires the continuing-education commitment."))
             else:
@@ -240,6 +240,8 @@ def _eligibility(application: Application, at_submission: bool) -> list:
         reasons += _renewable(registration, codes, at_submission)
     if btype == "change" and active and application.enterprise_id == registration.enterprise_id:
         reasons.append(_l("The new employer is the same as the current one."))
+    if btype == "change" and active and at_submission:
+        reasons += _change_allowed(registration)
     if btype == "replacement" and active:
         if not db.session.query(Certificate.id).filter(Certificate.registration_id == registration.id,
                                                         Certificate.status == "valid").first():
@@ -252,6 +254,13 @@ def _eligibility(application: Application, at_submission: bool) -> list:
         if new_id and db.session.query(Person.id).filter(Person.id_number == new_id, Person.id != person.id).first():
             reasons.append(_l("The new ID number already belongs to another account."))
     return reasons
+
+
+def _change_allowed(registration) -> list:
+    if rule("CHANGE_TEMPORARY_ONLY") and not registration.is_temporary:
+        return [_l("Change registration online is for holders of a temporary practising certificate; "
+                   "ask your provincial authority how to change your employer.")]
+    return []
 
 
 def _qualified(person: Person, codes) -> list:
@@ -311,3 +320,66 @@ def routing(application: Application) -> dict:
         province_code = person.id_number[:2] if person.id_number[:2] in PROVINCE_CODES else None
     return {"enterprise": enterprise, "previous_enterprise": previous, "registration": registration,
             "province_code": province_code}
+
+
+# --- Before the form: what stops a person from applying at all ---------------------------------
+def eligible_specialties(person: Person, business_type: str) -> list:
+    """Specialties the person may choose for this business type (qualified for, and not excluded)."""
+    registration = person.registration
+    active = registration is not None and registration.status == "active"
+    qualified = sorted({q.specialty for q in person.qualifications}, key=lambda s: s.sort_order)
+    if business_type in ("initial", "re_registration"):
+        return qualified
+    if business_type == "add_specialty":
+        held = {s.specialty_code for s in registration.active_specialties} if active else set()
+        return [s for s in qualified if s.code not in held]
+    if business_type == "renewal" and active:
+        return sorted((s.specialty for s in registration.active_specialties), key=lambda s: s.sort_order)
+    return []
+
+
+def preconditions(person: Person, business_type: str, editing: Application | None = None) -> list:
+    """Every reason, known before any field is filled in, why this person cannot submit this type now."""
+    reasons = []
+    if not person.is_verified:
+        reasons.append(_l("Your identity has not been verified yet (real-name verification)."))
+    reasons += completeness(person)
+    reasons += _age_reasons(person)
+    query = db.session.query(Application.number).filter(Application.person_id == person.id,
+                                                        Application.state.in_(_in_progress_states()))
+    if editing is not None:
+        query = query.filter(Application.id != editing.id)
+    other = query.first()
+    if other:
+        reasons.append(_l("Application %(number)s is already in progress; only one may be open at a time.",
+                          number=other.number))
+    registration = person.registration
+    active = registration is not None and registration.status == "active"
+    if business_type in ("initial", "re_registration", "add_specialty") and not person.qualifications:
+        reasons.append(_l("No qualification certificate of yours is on the roster."))
+    if business_type == "initial" and registration is not None:
+        reasons.append(_l("You are already registered; use re-registration, change or additional specialty."))
+    elif business_type == "re_registration":
+        if registration is None:
+            reasons.append(_l("Re-registration is for cancelled or lapsed registrations; apply for initial registration."))
+        elif active:
+            reasons.append(_l("Your registration is still active."))
+    elif business_type in ("add_specialty", "renewal", "change", "cancellation", "replacement") and not active:
+        reasons.append(_l("This needs an active registration."))
+    elif business_type == "add_specialty" and person.qualifications and not eligible_specialties(person, business_type):
+        reasons.append(_l("You are already registered in every specialty you are qualified for."))
+    elif business_type == "renewal":
+        window = rule("RENEWAL_WINDOW_DAYS")
+        if not any(today().toordinal() >= s.valid_until.toordinal() - window and today() <= s.valid_until
+                   for s in registration.active_specialties):
+            first = min((s.valid_until for s in registration.active_specialties), default=None)
+            if first is not None:
+                reasons.append(_l("Renewal opens %(days)s days before a specialty expires; your first expiry is %(day)s.",
+                                  days=window, day=first.isoformat()))
+    elif business_type == "change":
+        reasons += _change_allowed(registration)
+    elif business_type == "replacement":
+        if not db.session.query(Certificate.id).filter(Certificate.registration_id == registration.id,
+                                                        Certificate.status == "valid").first():
+            reasons.append(_l("There is no valid certificate to replace."))
+    return reasons

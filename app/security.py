@@ -4,17 +4,33 @@ Applicants log in with their 18-character ID number (lower-case x accepted). An 
 comes from its binding: an applicant's username is a person's ID number; an Enterprise user names
 its enterprise; a Province user its province.
 """
-from flask import g
-from flask_appbuilder.security.sqla.manager import SecurityManager as SqlaSecurityManager
-from flask_appbuilder import expose
-from flask_appbuilder.security.views import AuthDBView, UserDBModelView
-from flask_babel import lazy_gettext as _l
+from datetime import timedelta
 
-from models import AppUser, Person
+from flask import current_app, flash, g, redirect, request
+from flask_appbuilder import expose
+from flask_appbuilder._compat import as_unicode
+from flask_appbuilder.actions import action
+from flask_appbuilder.api import safe
+from flask_appbuilder.forms import DynamicForm
+from flask_appbuilder.security.api import SecurityApi
+from flask_appbuilder.security.sqla.manager import SecurityManager as SqlaSecurityManager
+from flask_appbuilder.security.views import AuthDBView, UserDBModelView
+from flask_appbuilder.utils.base import get_safe_redirect
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_jwt_extended import create_access_token, create_refresh_token
+from flask_login import login_user
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from models import AppUser, AuditLog, Person
 
 from . import roles as R
+from .audit import actor_fields
+from .clock import now_utc
 from .extensions import db
-from .identifiers import InvalidIdentifier, clean_id_number
+from .identifiers import InvalidIdentifier, clean_id_number, mask_id_number
+from .services import captcha
 
 _BINDING_COLUMNS = ["enterprise", "province"]
 
@@ -46,9 +62,10 @@ class AppUserDBModelView(UserDBModelView):
     edit_form_extra_fields = _binding_fields()
     add_columns = UserDBModelView.add_columns + _BINDING_COLUMNS
     edit_columns = UserDBModelView.edit_columns + _BINDING_COLUMNS
-    list_columns = ["username", "first_name", "last_name", "active", "roles", "enterprise", "province"]
+    list_columns = ["username", "first_name", "last_name", "active", "roles", "enterprise", "province", "locked_until"]
     search_columns = ["username", "first_name", "last_name", "email", "active", "roles", "created_on", "last_login"]
-    label_columns = dict(UserDBModelView.label_columns, enterprise=_l("Enterprise"), province=_l("Province"))
+    label_columns = dict(UserDBModelView.label_columns, enterprise=_l("Enterprise"), province=_l("Province"),
+                         locked_until=_l("Locked until (UTC)"))
     description_columns = dict(
         UserDBModelView.description_columns,
         username=_l("Applicants: the 18-character ID number of a person on file."),
@@ -84,31 +101,159 @@ class AppUserDBModelView(UserDBModelView):
         self._bind(item)
         super().pre_add(item)
 
+    @action("unlock", _l("Unlock"), _l("Lift the sign-in lock of the selected accounts?"), "fa-unlock", single=False)
+    def unlock(self, items):
+        items = items if isinstance(items, list) else [items]
+        for item in items:
+            item.locked_until = None
+            item.fail_login_count = 0
+            record_login_event("unlock", item)
+        db.session.commit()
+        flash(_("%(count)s account(s) unlocked.", count=len(items)), "success")
+        return redirect(self.get_redirect())
+
     def pre_update(self, item):
         self._bind(item)
         super().pre_update(item)
 
 
+def record_login_event(action: str, user=None, username: str | None = None, summary: str = ""):
+    """An audit row for sign-in events (the account is the object; the actor is whoever signs in)."""
+    actor = actor_fields(user if action in ("login", "logout") else None)
+    name = getattr(user, "username", None) or username or ""
+    if actor["username"] is None:
+        actor["username"] = mask_id_number(name) if _looks_like_id(name) else name[:100]
+    db.session.execute(AuditLog.__table__.insert(), [{
+        "created_at": now_utc(), "action": action, "object_type": "AppUser",
+        "object_id": str(user.id) if user is not None else None, "summary": summary[:200], "detail": None,
+        **actor}])
+
+
+def _looks_like_id(name: str) -> bool:
+    return len(name) == 18 and name[:17].isdigit()
+
+
+def normalise_username(username: str) -> str:
+    """ID numbers are the applicants' accounts: accept lower-case x and surrounding spaces."""
+    username = (username or "").strip()
+    return username.upper() if _looks_like_id(username) else username
+
+
+class LoginForm(DynamicForm):
+    username = StringField(_l("ID number or user name"), validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)])
+    captcha_nonce = HiddenField()
+    captcha = StringField(_l("Verification code"), validators=[DataRequired(), Length(max=16)])
+
+
 class AppAuthDBView(AuthDBView):
-    """Sign-out is a POST with a CSRF token: no GET changes anything, not even the session."""
+    """Sign-in with ID number (or staff user name), password and image captcha; sign-out is a POST."""
+
+    login_template = "security/login.html"
+
+    @expose("/login/", methods=["GET", "POST"])
+    def login(self):
+        if g.user is not None and g.user.is_authenticated:
+            return redirect(self.appbuilder.get_url_for_index)
+        form = LoginForm()
+        if form.validate_on_submit():
+            if not captcha.check(form.captcha_nonce.data, form.captcha.data):
+                form.captcha.errors = [_("The verification code is wrong or has expired; type the new one.")]
+            else:
+                user = self.appbuilder.sm.auth_user_db(form.username.data, form.password.data)
+                if user:
+                    login_user(user, remember=False)
+                    return redirect(get_safe_redirect(request.args.get("next", "")))
+                flash(as_unicode(g.get("login_refusal") or _("Wrong ID number or password.")), "danger")
+        form.captcha_nonce.data = captcha.new_challenge()
+        form.captcha.data = ""
+        form.password.data = ""
+        response = self.render_template(self.login_template, title=_("Sign in"), form=form,
+                                        appbuilder=self.appbuilder)
+        return response, 200, {"Cache-Control": "no-store"}
 
     @expose("/logout/", methods=["POST"])
     def logout(self):
+        if g.user is not None and g.user.is_authenticated:
+            record_login_event("logout", g.user)
+            db.session.commit()
         return super().logout()
+
+
+class AppSecurityApi(SecurityApi):
+    """API sign-in under the same rules as the page: captcha (GET /captcha/new), lockout, rate limit."""
+
+    @expose("/login", methods=["POST"])
+    @safe
+    def login(self):
+        payload = request.get_json(silent=True)
+        if not isinstance(payload, dict):
+            return self.response_400(message="Request payload is not JSON")
+        fields = {k: payload.get(k) for k in ("username", "password", "captcha_nonce", "captcha")}
+        missing = [k for k, v in fields.items() if not isinstance(v, str) or not v]
+        if missing:
+            return self.response_400(message={k: [_("This field is required.")] for k in missing})
+        if not captcha.check(fields["captcha_nonce"], fields["captcha"]):
+            return self.response_400(message={"captcha": [_("The verification code is wrong or has expired.")]})
+        user = self.appbuilder.sm.auth_user_db(fields["username"], fields["password"])
+        if not user:
+            return self.response_401(message=str(g.get("login_refusal") or _("Wrong ID number or password.")))
+        tokens = {"access_token": create_access_token(identity=str(user.id), fresh=True)}
+        if payload.get("refresh") is True:
+            tokens["refresh_token"] = create_refresh_token(identity=str(user.id))
+        return self.response(200, **tokens)
 
 
 class SecurityManager(SqlaSecurityManager):
     user_model = AppUser
     userdbmodelview = AppUserDBModelView
     authdbview = AppAuthDBView
+    security_api = AppSecurityApi
     userstatschartview = None  # FAB's chart loads Google Charts from the internet
 
+    def register_views(self):
+        super().register_views()
+        if self.is_auth_limited:  # FAB limits the login page only; the API login gets the same limit
+            for view in self.appbuilder.baseviews:
+                if isinstance(view, AppSecurityApi):
+                    self.limiter.limit(self.auth_rate_limit, methods=["POST"])(view.blueprint)
+
     def auth_user_db(self, username, password):
-        """ID numbers are the applicants' accounts: accept lower-case x and surrounding spaces."""
-        username = (username or "").strip()
-        if len(username) == 18 and username[:17].isdigit():
-            username = username.upper()
-        return super().auth_user_db(username, password)
+        """Password check with lockout: LOGIN_MAX_FAILURES failures lock the account for LOGIN_LOCK_MINUTES.
+
+        Leaves the reason for a refusal in g.login_refusal (the page shows it); writes an audit row.
+        """
+        username = normalise_username(username)
+        g.login_refusal = None
+        user = self.find_user(username=username) if username else None
+        if user is not None and user.locked_until is not None and user.locked_until > now_utc():
+            g.login_refusal = _l("This account is locked after too many failed sign-ins. Try again after "
+                                 "%(minutes)s minutes, or reset your password by SMS.",
+                                 minutes=max(1, int((user.locked_until - now_utc()).total_seconds() // 60) + 1))
+            record_login_event("login_refused", user, summary="locked")
+            db.session.commit()
+            return None
+        result = super().auth_user_db(username, password)
+        if result is None and user is None:
+            record_login_event("login_failed", username=username, summary="unknown account")
+            db.session.commit()
+        return result
+
+    def update_user_auth_stat(self, user, success=True):
+        limit = current_app.config["LOGIN_MAX_FAILURES"]
+        if success:
+            user.locked_until = None
+        elif (user.fail_login_count or 0) + 1 >= limit:
+            user.locked_until = now_utc() + timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+            user.fail_login_count = -1  # the base class adds one: the count starts afresh after the lock
+            g.login_refusal = _l("Wrong password. The account is now locked for %(minutes)s minutes.",
+                                 minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+        else:
+            left = limit - (user.fail_login_count or 0) - 1
+            g.login_refusal = _l("Wrong ID number or password. %(left)s attempt(s) left before the account "
+                                 "is locked.", left=left)
+        record_login_event("login" if success else "login_failed", user)
+        super().update_user_auth_stat(user, success)
 
     @property
     def current_user(self):

@@ -80,6 +80,9 @@ def app(database, tmp_path_factory):
         "UPLOAD_FOLDER": str(tmp_path_factory.mktemp("uploads")),
         # Cheaper hashing keeps the suite fast; production uses scrypt (config.py).
         "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        # Tests read captcha answers through the test-only hook; one test app turns rate limits on.
+        "CAPTCHA_TEST_HOOK": True,
+        "RATELIMIT_ENABLED": False,
     })
     with application.app_context():
         setup()
@@ -122,12 +125,40 @@ def csrf_token(client, url="/login/") -> str:
     return match.group(1) or match.group(2)
 
 
+_NONCE = re.compile(r'name="captcha_nonce"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="captcha_nonce"')
+
+
+def form_tokens(client, url) -> dict:
+    """The CSRF token and, where the page has one, the captcha nonce and its answer (test-only hook)."""
+    from app.services import captcha
+
+    html = client.get(url).get_data(as_text=True)
+    match = _CSRF.search(html)
+    assert match, f"no CSRF token on {url}"
+    tokens = {"csrf_token": match.group(1) or match.group(2)}
+    nonce = _NONCE.search(html)
+    if nonce:
+        tokens["captcha_nonce"] = nonce.group(1) or nonce.group(2)
+        with client.application.app_context():
+            tokens["captcha"] = captcha.peek_answer(tokens["captcha_nonce"])
+    return tokens
+
+
+def api_captcha(client) -> dict:
+    """captcha_nonce and captcha for an API sign-in."""
+    from app.services import captcha
+
+    nonce = client.get("/captcha/new").get_json()["nonce"]
+    with client.application.app_context():
+        return {"captcha_nonce": nonce, "captcha": captcha.peek_answer(nonce)}
+
+
 def login(client, username, password="Test@2026", lang="en"):
     """Sign in through the login form. Tests read English messages unless they ask for Chinese."""
     if lang:
         client.get(f"/lang/{lang}")
-    token = csrf_token(client, "/login/")
-    resp = client.post("/login/", data={"username": username, "password": password, "csrf_token": token})
+    resp = client.post("/login/", data={"username": username, "password": password,
+                                        **form_tokens(client, "/login/")})
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
     # A successful login lands on the index with the user's name; a failed one returns to /login/.
     assert "/login" not in resp.headers.get("Location", ""), f"login failed for {username}"

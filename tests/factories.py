@@ -19,6 +19,10 @@ PASSWORD = "Test@2026"
 _sequence = itertools.count(1)
 
 
+def next_serial() -> int:
+    return next(_sequence) + 10_000 * (hash(object()) % 1000)
+
+
 def unique_id_number(region="110101", age=None) -> str:
     n = next(_sequence)
     if age is None:
@@ -77,6 +81,42 @@ def make_applicant(**person_kwargs) -> tuple[str, int]:
     person_id = make_person(**person_kwargs)
     person = db.session.get(Person, person_id)
     return make_user("Applicant", username=person.id_number, person_id=person_id), person_id
+
+
+def make_registered(enterprise_id, status="active", expires_in_days=400, temporary=False,
+                    qualifications=(("building", 1), ("mining", 1)), **person_kwargs) -> tuple[str, int]:
+    """An applicant with a registration in building (and its certificate) built directly, without the workflow."""
+    from models import Certificate, Registration, RegistrationSpecialty
+
+    username, person_id = make_applicant(qualifications=qualifications, **person_kwargs)
+    registration = Registration(person_id=person_id, enterprise_id=enterprise_id, status=status,
+                                is_temporary=temporary, initial_province_code="11",
+                                registered_on=today() - timedelta(days=700),
+                                number_digits=f"1112024202{person_id:06d}", number=f"京1112024202{person_id:06d}")
+    held = RegistrationSpecialty(specialty_code="building", valid_from=today() - timedelta(days=700),
+                                 valid_until=today() + timedelta(days=expires_in_days),
+                                 status="active" if status == "active" else "cancelled")
+    registration.specialties.append(held)
+    db.session.add(registration)
+    db.session.flush()
+    db.session.add(Certificate(number=f"T{person_id:011d}", registration_id=registration.id, person_id=person_id,
+                               status="valid" if status == "active" else "revoked",
+                               issued_on=today() - timedelta(days=700), valid_until=held.valid_until,
+                               holder_name="测试", registration_number=registration.number,
+                               enterprise_name="测试企业", specialties=[]))
+    if temporary:
+        db.session.query(Qualification).filter(Qualification.person_id == person_id).update({"is_temporary": True})
+    db.session.commit()
+    return username, person_id
+
+
+def make_temporary(person_id):
+    """Mark the person's registration and qualifications as temporary-certificate ones (online change needs it)."""
+    person = db.session.get(Person, person_id)
+    person.registration.is_temporary = True
+    for qualification in person.qualifications:
+        qualification.is_temporary = True
+    db.session.commit()
 
 
 def user(username):

@@ -2,8 +2,27 @@
 
 
 def register(appbuilder):
+    from flask import current_app
+
+    from .account import MyAccountView, RealnameSimulatorView
+    from .apply import ApplyView, ProgressView
     from .base import ScopedRestApi, build_api, build_view
-    from .registry import CATEGORIES, PANEL
+    from .public import CaptchaView
+    from .registry import CATEGORIES, MENU_LINKS, PANEL
+    from .signup import PasswordResetView, SignUpView
+
+    # The personal edition's menus come first, as in the user manual: 注册申报, 进度查询, 个人信息.
+    for view in (ApplyView, ProgressView, MyAccountView):
+        appbuilder.add_view_no_menu(view)
+    for name, label, href, category in MENU_LINKS:
+        appbuilder.add_link(name, href=href, label=label, category=category, category_label=CATEGORIES[category])
+    for view in (CaptchaView, RealnameSimulatorView):
+        appbuilder.add_view_no_menu(view)
+    sm = appbuilder.sm
+    for view in (SignUpView, PasswordResetView):
+        registered = appbuilder.add_view_no_menu(view)
+        if sm.is_auth_limited:  # sign-up and reset send SMS: the same per-address limit as the login
+            sm.limiter.limit(current_app.config["AUTH_RATE_LIMIT"], methods=["POST"])(registered.blueprint)
 
     for spec in PANEL:
         view = build_view(spec)
@@ -14,3 +33,4 @@ def register(appbuilder):
             appbuilder.add_view_no_menu(view)
         if spec.api:
             appbuilder.add_api(build_api(spec, base=spec.api.get("base", ScopedRestApi)))
+

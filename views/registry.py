@@ -7,7 +7,7 @@ from wtforms.validators import DataRequired, Optional
 from app import workflow
 from app.roles import ADMIN, APPLICANT, ENTERPRISE, MINISTRY, PROVINCE
 from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certificate, Enterprise, Person, Province,
-                    Qualification, Registration, Specialty, TransitionLog)
+                    Qualification, Registration, SmsOutbox, Specialty, TransitionLog)
 from models.choices import (ATTACHMENT_KINDS, CERTIFICATE_STATUSES, DEGREES, EDUCATION_LEVELS, ETHNICITIES, REALNAME_STATUSES,
                             REGISTRATION_STATUSES)
 
@@ -17,11 +17,16 @@ from .api import ApplicationInput, ApplicationRestApi, ApplicationUpdate
 from .forms import CreditCode, IdNumber, Mobile
 from .panel_views import AttachmentView, QualificationView
 from .workflow_views import AnnouncementView, ApplicationPanelView, QueueView, transition_permission
+from .account import MyAccountView, RealnameQueueView
+from .apply import MENU_ORDER, QUALIFICATION_KINDS, ApplyView, ProgressView
 
 STAFF = {ENTERPRISE, PROVINCE, MINISTRY}
 EVERYONE = {APPLICANT, ENTERPRISE, PROVINCE, MINISTRY}
 
 CATEGORIES = {
+    "Apply": _l("Registration applications"),
+    "Progress": _l("Progress"),
+    "Personal": _l("Personal information"),
     "Workflow": _l("Applications"),
     "Registry": _l("Registry"),
     "System": _l("System"),
@@ -61,7 +66,8 @@ LABELS = {
     "kind": _l("Kind"), "kind_label": _l("Kind"), "filename": _l("File name"), "size": _l("Size (bytes)"),
     "name_en": _l("English name"), "abbr": _l("Abbreviation"), "code": _l("Code"),
     "needs_industry_opinion": _l("Needs industry ministry opinion"), "sort_order": _l("Order"),
-    "detail": _l("Detail"),
+    "detail": _l("Detail"), "realname_requested_at": _l("Queued since"), "purpose": _l("Purpose"),
+    "text": _l("Text"), "backend": _l("Gateway"),
 }
 
 
@@ -148,6 +154,15 @@ PANEL = [
         edit={MINISTRY}, add_columns=["title"], edit_columns=["title"], label_columns=LABELS,
         formatters_columns=DATETIME_FORMATTERS, base_order=("id", "desc"),
         extra_permissions={"can_gather": {MINISTRY}, "can_publish": {MINISTRY}},
+    ),
+    PanelSpec(
+        Person, "RealnameQueue", _l("On-site verification"), "Workflow", "fa-id-badge", base_class=RealnameQueueView,
+        list_columns=["name", "masked_id_number", "gender_label", "phone", "realname_requested_at"],
+        show_columns=["name", "id_number", "gender_label", "birth_date", "phone", "realname_label",
+                      "realname_province", "realname_requested_at"],
+        search_columns=["name", "id_number", "realname_requested_at"], read={PROVINCE}, label_columns=LABELS,
+        formatters_columns=DATETIME_FORMATTERS, order_columns=["realname_requested_at", "name"],
+        base_order=("realname_requested_at", "asc"), extra_permissions={"can_decide": {PROVINCE}},
     ),
     PanelSpec(
         TransitionLog, "TransitionLog", _l("Transition log"), "Workflow", "fa-history",
@@ -250,6 +265,12 @@ PANEL = [
         base_order=("id", "desc"),
     ),
     PanelSpec(
+        SmsOutbox, "SmsOutbox", _l("SMS outbox"), "System", "fa-envelope",
+        list_columns=["created_at", "phone", "purpose", "text", "backend"],
+        search_columns=["phone", "purpose", "created_at"], read={ADMIN}, label_columns=LABELS,
+        formatters_columns=DATETIME_FORMATTERS, order_columns=["created_at"], base_order=("id", "desc"), scoped=False,
+    ),
+    PanelSpec(
         Province, "Provinces", _l("Provinces"), "System", "fa-map",
         list_columns=["code", "name", "abbr", "name_en"], search_columns=["code", "name", "abbr"],
         read=STAFF | {ADMIN}, edit={ADMIN}, edit_columns=["name", "name_en", "abbr"], label_columns=LABELS,
@@ -262,3 +283,45 @@ PANEL = [
         label_columns=LABELS, order_columns=["sort_order"], base_order=("sort_order", "asc"), scoped=False,
     ),
 ]
+
+
+# --- The personal edition's own pages (not generated from a model) -------------------------------
+# Which roles open them; FAB names a page's permission "can_<method>" on the view class.
+SELF_SERVICE_VIEWS = {APPLICANT: (MyAccountView, ApplyView, ProgressView)}
+
+
+def _personal_links():
+    from app.workflow import BUSINESS_TYPES
+
+    links = [(f"Apply_{code}", BUSINESS_TYPES[code].label, f"/apply/{code}", "Apply") for code in MENU_ORDER]
+    links += [(f"Progress_{code}", label, f"/progress/?kind={code}", "Progress")
+              for code, label in QUALIFICATION_KINDS.items()]
+    links += [
+        ("MyAccount", _l("My account"), "MyAccountView.steps", "Personal"),
+        ("MyMaterials", _l("Attachments"), "MyAccountView.materials", "Personal"),
+        ("MyProfile", _l("Profile"), "MyAccountView.profile", "Personal"),
+        ("MyVerification", _l("Real-name verification"), "MyAccountView.verify", "Personal"),
+        ("MyPhone", _l("Change mobile"), "MyAccountView.phone", "Personal"),
+        ("MyPassword", _l("Change password"), "MyAccountView.password", "Personal"),
+        ("MyTrail", _l("Operation trail"), "MyAccountView.trail", "Personal"),
+        ("MyCertificates", _l("My certificates"), "MyAccountView.certificates", "Personal"),
+    ]
+    return links
+
+
+# (menu name, label, URL or endpoint, category) → shown to the roles of SELF_SERVICE_VIEWS.
+MENU_LINKS = _personal_links()
+
+
+def view_permissions(view_class) -> list[str]:
+    return sorted(f"can_{name}" for name, fn in vars(view_class).items() if hasattr(fn, "_permission_name"))
+
+
+def self_service_grants() -> dict[str, list[tuple[str, str]]]:
+    grants = {}
+    for role, classes in SELF_SERVICE_VIEWS.items():
+        pairs = [(cls.__name__, perm) for cls in classes for perm in view_permissions(cls)]
+        pairs += [(name, "menu_access") for name, *_rest in MENU_LINKS]
+        pairs += [(category, "menu_access") for category in {link[3] for link in MENU_LINKS}]
+        grants[role] = pairs
+    return grants

@@ -22,17 +22,26 @@ def path_of(attachment: Attachment) -> Path:
     return path
 
 
-def save(session, person, kind: str, filename: str, data: bytes, content_type: str, application=None) -> Attachment:
-    """Store `data` and record it as the person's current attachment of this kind."""
+def save(session, person, kind: str, filename: str, data: bytes, content_type: str, application=None,
+         current: bool = True) -> Attachment:
+    """Store `data` and record it as the person's attachment of this kind: the current one, or (with
+    current=False) one waiting for the person to confirm it (the photo preview)."""
     key = f"{person.id}/{secrets.token_hex(16)}"
     path = root() / key
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    for old in person.attachments:
-        if old.kind == kind:
-            old.is_current = False
     attachment = Attachment(person=person, application_id=getattr(application, "id", None), kind=kind,
                             filename=Path(filename).name[:200], content_type=content_type, size=len(data),
-                            sha256=hashlib.sha256(data).hexdigest(), storage_key=key, is_current=True)
+                            sha256=hashlib.sha256(data).hexdigest(), storage_key=key, is_current=False)
     session.add(attachment)
+    if current:
+        make_current(attachment)
     return attachment
+
+
+def make_current(attachment: Attachment):
+    """The attachment replaces the person's earlier ones of its kind."""
+    for old in attachment.person.attachments:
+        if old.kind == attachment.kind and old is not attachment:
+            old.is_current = False
+    attachment.is_current = True

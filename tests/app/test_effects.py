@@ -72,6 +72,7 @@ def test_change_moves_employer_keeps_digits_and_expiry_and_replaces_certificate(
     digits, expiry = before.number_digits, before.specialties[0].valid_until
     [old_certificate] = _valid_certificates(person_id)
 
+    f.make_temporary(person_id)
     app_id = f.make_application(username, "change", enterprise_id=new_employer)
     f.move(app_id, "submit", username)
     f.move(app_id, "confirm", staff.enterprise(new_employer))  # the new employer confirms

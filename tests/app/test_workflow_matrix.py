@@ -3,14 +3,12 @@
 Expectations are written out here from DOMAIN.md, independently of app/workflow.py's tables, and
 each combination is tried against a real application in that state.
 """
-from datetime import timedelta
 
 import pytest
 
 from app import workflow
-from app.clock import today
 from app.extensions import db
-from models import AnnouncementBatch, Application, Certificate, Registration, RegistrationSpecialty
+from models import AnnouncementBatch, Application
 from tests import factories as f
 
 E, P, M, A, ISS = "enterprise_review", "province_review", "ministry_review", "announce_pending", "issue_pending"
@@ -88,24 +86,8 @@ class Setup:
         self.new_employer = f.make_enterprise("11")
         self.admin = f.make_user("Admin")
 
-    def registered(self, status="active", expires_in_days=400):
-        """An applicant with a registration (and certificate) built directly, for types that need one."""
-        username, person_id = f.make_applicant(qualifications=(("building", 1), ("mining", 1)))
-        registration = Registration(person_id=person_id, enterprise_id=self.employer, status=status,
-                                    initial_province_code="11", registered_on=today() - timedelta(days=700),
-                                    number_digits=f"1112024202{person_id:06d}", number=f"京1112024202{person_id:06d}")
-        held = RegistrationSpecialty(specialty_code="building", valid_from=today() - timedelta(days=700),
-                                     valid_until=today() + timedelta(days=expires_in_days),
-                                     status="active" if status == "active" else "cancelled")
-        registration.specialties.append(held)
-        db.session.add(registration)
-        db.session.flush()
-        db.session.add(Certificate(number=f"T{person_id:011d}", registration_id=registration.id, person_id=person_id,
-                                   status="valid" if status == "active" else "revoked",
-                                   issued_on=today() - timedelta(days=700), valid_until=held.valid_until,
-                                   holder_name="测试", registration_number=registration.number,
-                                   enterprise_name="测试企业", specialties=[]))
-        db.session.commit()
+    def registered(self, status="active", expires_in_days=400, temporary=False):
+        username, _ = f.make_registered(self.employer, status, expires_in_days, temporary)
         return username
 
     def application(self, btype):
@@ -121,7 +103,7 @@ class Setup:
         if btype == "renewal":
             username = self.registered(expires_in_days=10)
             return username, f.make_application(username, btype, specialties=("building",), continuing_education=True)
-        username = self.registered()
+        username = self.registered(temporary=btype == "change")  # online change: temporary holders only
         fields = {
             "change": {"enterprise_id": self.new_employer},
             "add_specialty": {"specialties": ("mining",)},

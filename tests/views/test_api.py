@@ -8,6 +8,7 @@ from app.clock import today
 from app.extensions import db
 from models import Application
 from tests import factories as f
+from tests.conftest import api_captcha
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def applicant(app):
 
 def _headers(client, username):
     resp = client.post("/api/v1/security/login", json={"username": username, "password": f.PASSWORD,
-                                                       "provider": "db"})
+                                                       "provider": "db", **api_captcha(client)})
     return {"Authorization": f"Bearer {resp.get_json()['access_token']}"}
 
 

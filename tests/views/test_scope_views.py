@@ -8,7 +8,7 @@ import pytest
 from app.extensions import db
 from models import Application
 from tests import world as world_module
-from tests.conftest import csrf_token, login
+from tests.conftest import api_captcha, csrf_token, login
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_roles_without_permission_are_refused(app, world):
 
 def _jwt(client, username):
     resp = client.post("/api/v1/security/login", json={"username": username, "password": "Test@2026",
-                                                       "provider": "db"})
+                                                       "provider": "db", **api_captcha(client)})
     assert resp.status_code == 200, resp.get_json()
     return {"Authorization": f"Bearer {resp.get_json()['access_token']}"}
 

@@ -1,0 +1,343 @@
+"""注册申报 and 进度查询 of the personal edition: one form per business type, and the progress timeline.
+
+A form shows only its type's fields (app.rules.FIELDS_BY_TYPE) and, before anything is typed, every
+precondition the person does not meet. Submitting saves the draft and moves it with the workflow
+engine in one transaction; saving a draft needs no SMS code. A returned application reopens in its form.
+"""
+import re
+
+from flask import abort, flash, jsonify, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.forms import DynamicForm
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileField
+from sqlalchemy import or_
+from wtforms import BooleanField, DateField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app import applications, rules, scope, workflow
+from app.clock import today
+from app.extensions import db
+from app.roles import ROLE_LABELS
+from app.services import images, sms, storage, workdays
+from models import Application, Enterprise, Specialty, TransitionLog
+from models.choices import CANCELLATION_REASONS, REPLACEMENT_REASONS
+
+from .forms import IdNumber
+
+# Menu order of the user manual (3.1.3.1 - 3.1.3.8).
+MENU_ORDER = ("initial", "change", "add_specialty", "renewal", "cancellation", "re_registration", "replacement",
+              "info_change")
+NOTICE_TYPES = {"initial", "change", "add_specialty", "renewal", "re_registration", "cancellation"}
+INFO_CHANGE_SCANS = ("id_front", "id_back")
+
+NOTICE_TEXT = _l(
+    "1. Apply only with true, complete information; false statements lead to refusal and are recorded. "
+    "2. You may be registered with one employer only, with a labour contract covering the registration. "
+    "3. Each registered specialty is valid for 3 years; apply for renewal in the 30 days before it expires. "
+    "4. The employer confirms the application within 5 working days, then the provincial authority and the "
+    "ministry review it within their statutory time limits; you can follow every step under Progress.")
+COMMITMENT_TEXT = _l(
+    "I promise that everything I have entered and uploaded is true and my own, that I am not registered with "
+    "any other employer, and that I accept the legal consequences of any false statement.")
+
+
+class _MultiCheckbox(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ApplyForm(DynamicForm):
+    """Every field any type uses; `for_type` drops the ones a type does not."""
+
+    enterprise = StringField(_l("Employer"), validators=[Optional(), Length(max=120)],
+                             description=_l("Type part of the name or the credit code and choose from the list."))
+    contract_start = DateField(_l("Labour contract from"), validators=[Optional()], render_kw={"type": "date"})
+    contract_end = DateField(_l("Labour contract until"), validators=[Optional()], render_kw={"type": "date"})
+    specialties = _MultiCheckbox(_l("Specialties"), choices=[])
+    continuing_education = BooleanField(_l("I have completed (or commit to) the required continuing education"))
+    pass_certificate_no = StringField(_l("Pass certificate number"), validators=[Optional(), Length(max=32)])
+    reason = SelectField(_l("Reason"), choices=[])
+    reason_text = TextAreaField(_l("Explanation"), validators=[Optional(), Length(max=2000)])
+    new_name = StringField(_l("New name"), validators=[Optional(), Length(max=50)])
+    new_id_number = StringField(_l("New ID number"), validators=[Optional(), IdNumber()])
+    id_front = FileField(_l("ID card front (new)"))
+    id_back = FileField(_l("ID card back (new)"))
+    agree_notice = BooleanField(_l("I have read the registration notice (注册须知)"))
+    agree_commitment = BooleanField(_l("I make the personal commitment (个人承诺)"))
+    sms_code = StringField(_l("SMS code"), validators=[Optional(), Length(max=6)])
+
+    @classmethod
+    def for_type(cls, business_type, person, formdata=None, obj=None):
+        form = cls(formdata=formdata, obj=obj)
+        used = set(rules.FIELDS_BY_TYPE[business_type]) | {"agree_commitment", "sms_code"}
+        if business_type in NOTICE_TYPES:
+            used.add("agree_notice")
+        if business_type == "info_change":
+            used |= set(INFO_CHANGE_SCANS)
+        for name in list(form._fields):
+            if name not in used and name != "csrf_token":
+                del form[name]
+        if "specialties" in form:
+            form.specialties.choices = [(s.code, str(s)) for s in rules.eligible_specialties(person, business_type)]
+            if obj is not None and formdata is None:
+                form.specialties.data = [s.code for s in obj.specialties]
+        if "reason" in form:
+            reasons = CANCELLATION_REASONS if business_type == "cancellation" else REPLACEMENT_REASONS
+            form.reason.choices = reasons.choices(blank=True)
+        if "enterprise" in form and obj is not None and formdata is None and obj.enterprise is not None:
+            form.enterprise.data = enterprise_label(obj.enterprise)
+        return form
+
+
+def enterprise_label(enterprise: Enterprise) -> str:
+    return f"{enterprise.name} [{enterprise.credit_code}]"
+
+
+_CODE_IN_LABEL = re.compile(r"\[([0-9A-Z]{18})\]\s*$")
+
+
+def find_enterprise(text: str):
+    """The enterprise a typed value names: "name [credit code]" from the list, a credit code, or an exact name."""
+    text = (text or "").strip()
+    match = _CODE_IN_LABEL.search(text)
+    code = match.group(1) if match else text.upper()
+    found = db.session.query(Enterprise).filter(Enterprise.credit_code == code).one_or_none()
+    if found is None:
+        by_name = db.session.query(Enterprise).filter(Enterprise.name == text).limit(2).all()
+        found = by_name[0] if len(by_name) == 1 else None
+    return found
+
+
+def _person():
+    user = scope.current_user()
+    person = getattr(user, "person", None)
+    if person is None:
+        abort(403)
+    return user, person
+
+
+def _editable(person, business_type):
+    """The person's draft or returned application of this type, to continue instead of starting anew."""
+    return (db.session.query(Application)
+            .filter(Application.person_id == person.id, Application.business_type == business_type,
+                    Application.state.in_(workflow.EDITABLE_STATES))
+            .order_by(Application.id.desc()).first())
+
+
+def apply_menu():
+    return [(code, "ApplyView.form", workflow.BUSINESS_TYPES[code].label, {"business_type": code})
+            for code in MENU_ORDER]
+
+
+class ApplyView(BaseView):
+    route_base = "/apply"
+    default_view = "index"
+
+    def _render(self, template, active, **kwargs):
+        return self.render_template(template, menu=apply_menu(), active=active, **kwargs)
+
+    @expose("/")
+    @has_access
+    def index(self):
+        user, person = _person()
+        overview = [(code, workflow.BUSINESS_TYPES[code].label, rules.preconditions(person, code, _editable(person, code)))
+                    for code in MENU_ORDER]
+        return self._render("personal/apply_index.html", None, person=person, overview=overview,
+                            open_app=applications.open_application(person.id))
+
+    @expose("/enterprises")
+    @has_access
+    def enterprises(self):
+        """Keyword autocomplete: up to 20 enterprises whose name contains the words or whose code starts so."""
+        words = (request.args.get("q") or "").strip()[:60]
+        if len(words) < 2:
+            return jsonify([])
+        like = "%" + words.replace("\\", "").replace("%", "").replace("_", "") + "%"
+        rows = (db.session.query(Enterprise)
+                .filter(or_(Enterprise.name.like(like), Enterprise.credit_code.like(words.upper() + "%")))
+                .order_by(Enterprise.name).limit(20).all())
+        return jsonify([{"label": enterprise_label(e), "province": str(e.province)} for e in rows])
+
+    @expose("/<business_type>", methods=["GET", "POST"])
+    @has_access
+    def form(self, business_type):
+        if business_type not in workflow.BUSINESS_TYPES:
+            abort(404)
+        user, person = _person()
+        item = _editable(person, business_type)
+        if request.method == "POST":
+            form = ApplyForm.for_type(business_type, person, formdata=request.form.copy() | request.files)
+        else:
+            form = ApplyForm.for_type(business_type, person, obj=item)
+        blockers = rules.preconditions(person, business_type, item)
+        if request.method == "POST" and form.validate_on_submit():
+            action = request.form.get("action")
+            if action == "send_sms":
+                self._send_code(form, person)
+            else:
+                result = self._save(form, business_type, user, person, item, submit=action == "submit")
+                if result is not None:
+                    return result
+        return self._render("personal/apply_form.html", business_type, form=form, item=item, person=person,
+                            business_label=workflow.BUSINESS_TYPES[business_type].label, blockers=blockers,
+                            notice=NOTICE_TEXT, commitment=COMMITMENT_TEXT,
+                            masked_phone=sms.mask_phone(person.phone) if person.phone else None)
+
+    def _send_code(self, form, person):
+        if not person.phone:
+            form.sms_code.errors = list(form.sms_code.errors) + [_("No mobile number is on file; add it under "
+                                                                   "Personal information.")]
+            return
+        try:
+            sms.send_code(person.phone, "apply")
+        except sms.SmsError as exc:
+            form.sms_code.errors = list(form.sms_code.errors) + [str(exc.message)]
+        else:
+            flash(_("An SMS code was sent to %(phone)s.", phone=sms.mask_phone(person.phone)), "info")
+
+    def _values(self, form) -> tuple[dict, dict]:
+        """(values for app.rules.check_fields, field errors found while reading them)."""
+        errors = {}
+        values = {name: form[name].data for name in form._fields if name in Application.__table__.columns
+                  or name in ("specialties", "enterprise")}
+        if "enterprise" in form:
+            text = form.enterprise.data
+            values["enterprise"] = find_enterprise(text) if text else None
+            if text and values["enterprise"] is None:
+                errors["enterprise"] = [_("No enterprise matches; choose one from the suggestions or type its "
+                                          "18-character credit code.")]
+        if "specialties" in form:
+            offered = {code for code, _label in form.specialties.choices}
+            chosen = form.specialties.data or []
+            if any(code not in offered for code in chosen):
+                errors["specialties"] = [_("Choose only specialties you are qualified for.")]
+            values["specialties"] = chosen
+        if "reason" in form and not form.reason.data:
+            values["reason"] = None
+        return values, errors
+
+    def _save(self, form, business_type, user, person, item, submit):
+        values, errors = self._values(form)
+        for name, messages in rules.check_fields(business_type, values, person=person).items():
+            if not submit and rules.is_empty(values.get(name)):
+                continue  # a draft may be incomplete; only what was typed must be right
+            if name in form:
+                errors.setdefault(name, []).extend(str(m) for m in messages)
+            else:
+                flash(" ".join(str(m) for m in messages), "danger")
+        if submit:
+            for name in ("agree_notice", "agree_commitment"):
+                if name in form and not form[name].data:
+                    errors.setdefault(name, []).append(_("Tick this box to submit."))
+            if business_type == "info_change":
+                for kind in INFO_CHANGE_SCANS:
+                    if not form[kind].data:
+                        errors.setdefault(kind, []).append(_("Upload the new ID card scans."))
+            if not form.sms_code.data:
+                errors.setdefault("sms_code", []).append(_("Enter the SMS code sent to your mobile."))
+        scans = {}
+        if business_type == "info_change":
+            for kind in INFO_CHANGE_SCANS:
+                upload = form[kind].data
+                if upload:
+                    try:
+                        scans[kind] = images.process(kind, upload.read())
+                    except images.UploadRejected as exc:
+                        errors.setdefault(kind, []).append(str(exc.message))
+        if errors:
+            for name, messages in errors.items():
+                form[name].errors = list(form[name].errors) + messages
+            return None
+        if submit:
+            try:
+                sms.verify_code(person.phone or "", "apply", form.sms_code.data)
+            except sms.SmsError as exc:
+                form.sms_code.errors = list(form.sms_code.errors) + [str(exc.message)]
+                return None
+        try:
+            item = self._store(item, business_type, user, values)
+            for kind, processed in scans.items():
+                storage.save(db.session, person, kind, f"{kind}.{processed.extension}", processed.data,
+                             processed.content_type, application=item)
+            if submit:
+                workflow.apply(item, "submit", user, commit=False)
+        except workflow.WorkflowError as exc:
+            db.session.rollback()
+            message = str(exc.message)
+            if exc.reasons:
+                message += " " + " ".join(f"• {r}" for r in exc.reasons)
+            flash(message, "danger")
+            return None
+        db.session.commit()
+        if submit:
+            flash(_("Application %(number)s is submitted. Its progress is shown below.", number=item.number), "success")
+            return redirect(url_for("ProgressView.index", _anchor=f"application-{item.id}"))
+        flash(_("Draft %(number)s saved. Submit it when it is complete.", number=item.number), "success")
+        return redirect(url_for("ApplyView.form", business_type=business_type))
+
+    def _store(self, item, business_type, user, values):
+        if item is None:
+            item = Application(business_type=business_type)
+            applications.start_draft(item, user)
+            db.session.add(item)
+        else:
+            applications.check_editable(item)
+        for name in rules.FIELDS_BY_TYPE[business_type]:
+            if name == "specialties":
+                codes = values.get("specialties") or []
+                item.specialties = db.session.query(Specialty).filter(Specialty.code.in_(codes)).all() if codes else []
+            else:
+                setattr(item, name, values.get(name))
+        applications.tidy(item)
+        db.session.flush()
+        return item
+
+
+# --- 进度查询 --------------------------------------------------------------------------------
+QUALIFICATION_KINDS = {"regular": _l("First-class constructor"), "temporary": _l("First-class constructor (temporary)")}
+
+
+def qualification_kind(application: Application) -> str:
+    """一级建造师 or 一级建造师临时: the registration's kind, else that of the qualifications applied with."""
+    if application.registration is not None:
+        return "temporary" if application.registration.is_temporary else "regular"
+    codes = {s.code for s in application.specialties}
+    held = [q for q in application.person.qualifications if not codes or q.specialty_code in codes]
+    return "temporary" if held and all(q.is_temporary for q in held) else "regular"
+
+
+class ProgressView(BaseView):
+    route_base = "/progress"
+    default_view = "index"
+
+    @expose("/")
+    @has_access
+    def index(self):
+        user, person = _person()
+        kind = request.args.get("kind", "regular")
+        if kind not in QUALIFICATION_KINDS:
+            kind = "regular"
+        items = [a for a in scope.query(Application, user).filter(Application.person_id == person.id)
+                 .order_by(Application.id.desc()).all() if qualification_kind(a) == kind]
+        logs = {}
+        if items:
+            rows = (db.session.query(TransitionLog).filter(TransitionLog.application_id.in_([a.id for a in items]))
+                    .order_by(TransitionLog.id).all())
+            for row in rows:
+                logs.setdefault(row.application_id, []).append(row)
+        menu = [(code, "ProgressView.index", label, {"kind": code}) for code, label in QUALIFICATION_KINDS.items()]
+        return self.render_template(
+            "personal/progress.html", menu=menu, active=kind, items=items, logs=logs,
+            options={a.id: [o for o in workflow.available(a, user) if o.allowed and o.action == "withdraw"]
+                     for a in items},
+            owner_labels={s: ROLE_LABELS[r] for s, r in workflow.STAGE_OWNER.items()}, role_labels=ROLE_LABELS,
+            editable=workflow.EDITABLE_STATES, days_left=_days_left, today=today())
+
+
+def _days_left(application: Application):
+    if application.stage_deadline is None:
+        return None
+    return workdays.working_days_between(today(), application.stage_deadline)
