@@ -76,10 +76,11 @@ PERSONS = [
     ("rep", "朱红", "110105", date(1986, 6, 6), ["municipal"], 1, "replacement"),
     ("info", "胡斌", "440103", date(1987, 12, 12), ["water"], 1, "info_change"),
     ("rer", "郑洁", "310104", date(1985, 2, 2), ["municipal"], 2, "re_registration"),
+    ("onsite", "钱程", "110108", date(1993, 5, 20), ["building"], 1, "onsite"),
 ]
 PERSON_ENTERPRISE = {"main": "bj1", "draft": "bj1", "ent": "bj1", "prov": "bj1", "min": "sh1", "ann": "sh1",
                      "iss": "gd1", "ret": "gd1", "ref": "bj1", "wd": "sh1", "chg": "bj2", "ren": "gd1",
-                     "can": "sh1", "rep": "bj1", "info": "gd1", "rer": "sh1"}
+                     "can": "sh1", "rep": "bj1", "info": "gd1", "rer": "sh1", "onsite": "bj1"}
 
 
 def _image(kind: str, name: str) -> bytes:
@@ -89,6 +90,14 @@ def _image(kind: str, name: str) -> bytes:
         draw = ImageDraw.Draw(img)
         draw.ellipse((97, 80, 198, 200), fill=(226, 190, 160))
         draw.rectangle((60, 230, 235, 413), fill=(40, 60, 110))
+    elif kind.startswith("id_"):  # a stand-in ID card scan
+        img = Image.new("RGB", (856, 540), (214, 228, 240))
+        draw = ImageDraw.Draw(img)
+        draw.rounded_rectangle((10, 10, 846, 530), radius=30, outline=(120, 140, 170), width=4)
+        draw.rectangle((560, 90, 800, 390), fill=(240, 240, 240))
+        for y in range(110, 420, 60):
+            draw.rectangle((60, y, 480, y + 22), fill=(150, 165, 185))
+        draw.text((60, 460), f"DEMO {kind.upper()}", fill=(60, 70, 90))
     else:
         img = Image.new("RGB", (400, 120), "white")
         draw = ImageDraw.Draw(img)
@@ -112,7 +121,8 @@ def _user(username, full_name, role_name, password, **binding):
 
 
 def _move(application, action, user, opinion=None):
-    return workflow.apply(application.id, action, user, opinion=opinion)
+    # Demo applicants "typed" their SMS code: the demo plays them.
+    return workflow.apply(application.id, action, user, opinion=opinion, sms_confirmed=True)
 
 
 def load_demo() -> list[str]:
@@ -148,7 +158,7 @@ def load_demo() -> list[str]:
             for j, code in enumerate(codes):
                 db.session.add(Qualification(person=person, certificate_no=f"DEMO{n:04d}{j:02d}",
                                              specialty_code=code, qualified_on=add_years(day, -qual_age)))
-            for kind in ("photo", "signature"):
+            for kind in ("photo", "id_front", "id_back", "id_handheld", "signature"):
                 storage.save(db.session, person, kind, f"{kind}.jpg", _image(kind, name), "image/jpeg")
             db.session.commit()
         persons[key] = person
@@ -226,6 +236,14 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
     ministry = users["ministry"]
     if story == "draft":
         _initial(person, applicant, enterprise, specialties)
+        return
+    if story == "onsite":  # signed up, waiting for the on-site real-name check in Beijing
+        if person.realname_status == "verified" and person.realname_requested_at is None:
+            from .services import realname
+
+            person.realname_status = "unverified"
+            realname.request_onsite(person, "11")
+            db.session.commit()
         return
     if story in ("registered", "change", "renewal", "cancellation", "replacement", "info_change", "re_registration"):
         _register(person, applicant, enterprise, specialties, users)

@@ -51,4 +51,18 @@ def build_app(overrides: dict | None = None) -> Flask:
         from . import cli
 
         cli.register(app)
+        app.register_error_handler(413, _request_too_large)
     return app
+
+
+def _request_too_large(error):
+    """An upload over MAX_CONTENT_LENGTH: say so on the page it came from instead of a bare 413."""
+    from flask import current_app, flash, redirect, request
+    from flask_babel import gettext as _
+
+    limit = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+    message = _("The upload is larger than %(size)s MB; choose a smaller file.", size=limit)
+    if request.method == "POST" and request.blueprint:
+        flash(message, "danger")
+        return redirect(request.url), 303
+    return message, 413

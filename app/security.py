@@ -163,7 +163,8 @@ class AppAuthDBView(AuthDBView):
                 user = self.appbuilder.sm.auth_user_db(form.username.data, form.password.data)
                 if user:
                     login_user(user, remember=False)
-                    return redirect(get_safe_redirect(request.args.get("next", "")))
+                    next_url = request.args.get("next")
+                    return redirect(get_safe_redirect(next_url) if next_url else self.appbuilder.get_url_for_index)
                 flash(as_unicode(g.get("login_refusal") or _("Wrong ID number or password.")), "danger")
         form.captcha_nonce.data = captcha.new_challenge()
         form.captcha.data = ""

@@ -126,6 +126,9 @@ class Transition:
     batch_only: bool = False  # only through an announcement batch, never one by one
     confirm: object = None  # question asked before an irreversible move
     style: str = "primary"
+    # The applicant signs the move with an SMS code (DOMAIN: on every submission). The interface that
+    # checked the code says so with `sms_confirmed=True`; the engine refuses the move otherwise.
+    needs_sms: bool = False
 
     def target_in(self, business_type: "BusinessType", state: str) -> str | None:
         """Where this transition leads from `state` for that business type (None: not from there)."""
@@ -140,6 +143,7 @@ TRANSITIONS: dict[str, Transition] = {
     for t in (
         Transition("submit", _l("Submit"), (State.DRAFT, State.RETURNED), NEXT, frozenset({R.APPLICANT}),
                    guards=("rules.ready_to_submit",), effects=("effects.route", "effects.mark_submitted"),
+                   needs_sms=True,
                    confirm=_l("Submit this application? It goes to the next reviewer and cannot be edited "
                               "unless it is returned.")),
         Transition("withdraw", _l("Withdraw"), (State.DRAFT, State.RETURNED, State.ENTERPRISE, State.PROVINCE),
@@ -308,11 +312,12 @@ def _guard_reasons(t: Transition, application) -> list:
 
 
 def apply(application, action: str, user, opinion: str | None = None, version: int | None = None,
-          commit: bool = True, via_batch: bool = False):
+          commit: bool = True, via_batch: bool = False, sms_confirmed: bool = False):
     """Take `action` on `application` as `user`: re-check everything, move, run effects, log; one transaction.
 
     `application` may be an id. Raises a WorkflowError (with a translated message) and changes
-    nothing when the move is not possible.
+    nothing when the move is not possible. `sms_confirmed`: the caller verified the applicant's SMS
+    code for a move that needs one.
     """
     from app.extensions import db
 
@@ -323,6 +328,8 @@ def apply(application, action: str, user, opinion: str | None = None, version: i
         if transition is None:
             raise NotFound(_l("Unknown action."))
         role = _check(app_obj, transition, user, opinion, version, via_batch)
+        if transition.needs_sms and not sms_confirmed:
+            raise GuardFailed(_l("Confirm the submission with the SMS code sent to your mobile."))
         _move(session, app_obj, transition, user, role, opinion)
         if commit:
             session.commit()

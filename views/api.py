@@ -14,6 +14,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from app import applications, rules, workflow
 from app.extensions import db
+from app.services import sms
 from app.scope import current_user
 from models import Application, Enterprise, Specialty
 
@@ -49,6 +50,7 @@ class TransitionInput(Schema):
 
     opinion = fields.String(allow_none=True, validate=validate.Length(max=2000))
     version = fields.Integer(allow_none=True)
+    sms_code = fields.String(allow_none=True, validate=validate.Length(max=6))
 
 
 def _error(api, status, message, reasons=(), fields_=None):
@@ -191,8 +193,46 @@ class ApplicationRestApi(ScopedRestApi):
             return self.response_404()
         if not may_take(action):
             return _error(self, 403, _("Your role may not take this action."))
+        user = current_user()
+        confirmed = False
+        if workflow.TRANSITIONS[action].needs_sms and data.get("sms_code"):
+            try:
+                sms.verify_code(getattr(getattr(user, "person", None), "phone", None) or "", "apply", data["sms_code"])
+            except sms.SmsError as exc:
+                return _error(self, 422, exc.message, fields_={"sms_code": [str(exc.message)]})
+            confirmed = True
         try:
-            item = workflow.apply(pk, action, current_user(), opinion=data.get("opinion"), version=data.get("version"))
+            item = workflow.apply(pk, action, user, opinion=data.get("opinion"), version=data.get("version"),
+                                  sms_confirmed=confirmed)
         except workflow.WorkflowError as exc:
             return _error(self, exc.status, exc.message, exc.reasons)
         return self.response(200, id=item.id, number=item.number, state=item.state, version=item.version)
+
+    @expose("/<int:pk>/sms", methods=["POST"])
+    @protect(allow_browser_login=True)
+    @safe
+    @permission_name("get")
+    def send_sms(self, pk):
+        """Send the applicant the SMS code that signs a submission (POST .../transition/submit {"sms_code"}).
+        ---
+        post:
+          parameters:
+          - in: path
+            name: pk
+            schema: {type: integer}
+          responses:
+            200: {description: code sent to the applicant's mobile on file}
+            404: {$ref: '#/components/responses/404'}
+            422: {description: "no mobile on file, or sent too recently"}
+        """
+        item = self.datamodel.get(pk, self._base_filters)
+        person = getattr(current_user(), "person", None)
+        if item is None or person is None or item.person_id != person.id:
+            return self.response_404()
+        if not person.phone:
+            return _error(self, 422, _("No mobile number is on file; add it under Personal information."))
+        try:
+            sms.send_code(person.phone, "apply")
+        except sms.SmsError as exc:
+            return _error(self, 422, exc.message)
+        return self.response(200, message=_("An SMS code was sent to %(phone)s.", phone=sms.mask_phone(person.phone)))

@@ -33,12 +33,13 @@ MENU_ORDER = ("initial", "change", "add_specialty", "renewal", "cancellation", "
 NOTICE_TYPES = {"initial", "change", "add_specialty", "renewal", "re_registration", "cancellation"}
 INFO_CHANGE_SCANS = ("id_front", "id_back")
 
-NOTICE_TEXT = _l(
-    "1. Apply only with true, complete information; false statements lead to refusal and are recorded. "
-    "2. You may be registered with one employer only, with a labour contract covering the registration. "
-    "3. Each registered specialty is valid for 3 years; apply for renewal in the 30 days before it expires. "
-    "4. The employer confirms the application within 5 working days, then the provincial authority and the "
-    "ministry review it within their statutory time limits; you can follow every step under Progress.")
+NOTICE_ITEMS = (
+    _l("Apply only with true, complete information; false statements lead to refusal and are recorded."),
+    _l("You may be registered with one employer only, with a labour contract covering the registration."),
+    _l("Each registered specialty is valid for 3 years; apply for renewal in the 30 days before it expires."),
+    _l("Your employer confirms the application within 5 working days; then the provincial authority and the "
+       "ministry review it within their statutory time limits. Follow every step under Progress query."),
+)
 COMMITMENT_TEXT = _l(
     "I promise that everything I have entered and uploaded is true and my own, that I am not registered with "
     "any other employer, and that I accept the legal consequences of any false statement.")
@@ -183,7 +184,7 @@ class ApplyView(BaseView):
                     return result
         return self._render("personal/apply_form.html", business_type, form=form, item=item, person=person,
                             business_label=workflow.BUSINESS_TYPES[business_type].label, blockers=blockers,
-                            notice=NOTICE_TEXT, commitment=COMMITMENT_TEXT,
+                            notice=NOTICE_ITEMS, commitment=COMMITMENT_TEXT,
                             masked_phone=sms.mask_phone(person.phone) if person.phone else None)
 
     def _send_code(self, form, person):
@@ -263,7 +264,7 @@ class ApplyView(BaseView):
                 storage.save(db.session, person, kind, f"{kind}.{processed.extension}", processed.data,
                              processed.content_type, application=item)
             if submit:
-                workflow.apply(item, "submit", user, commit=False)
+                workflow.apply(item, "submit", user, commit=False, sms_confirmed=True)
         except workflow.WorkflowError as exc:
             db.session.rollback()
             message = str(exc.message)

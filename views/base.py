@@ -49,6 +49,7 @@ class PanelSpec:
     extra_permissions: dict = field(default_factory=dict)  # permission name → roles
     api: dict | None = None  # REST API: {"resource": name, "list_columns": [...], "show_columns": [...]}
     menu: bool = True
+    menu_roles: set | None = None  # who sees the menu entry (default: every role that reads)
 
     def permissions(self, role) -> list[str]:
         perms = []
@@ -73,7 +74,7 @@ class PanelSpec:
         result = {}
         for role in BUSINESS_ROLES:
             pairs = [(self.name, p) for p in self.permissions(role)]
-            if pairs and self.menu and role in self.read:
+            if pairs and self.menu and role in (self.read if self.menu_roles is None else self.menu_roles):
                 pairs += [(self.menu_name, "menu_access"), (self.category, "menu_access")]
             pairs += [(self.api_name, p) for p in self.api_permissions(role)]
             if pairs:

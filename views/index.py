@@ -21,6 +21,11 @@ class IndexView(FabIndexView):
         queue_count = scope.query(Application, user).filter(workflow.actionable_clause(roles)).count()
         own = []
         certificates = []
+        next_step = None
+        if getattr(user, "person", None) is not None:
+            from app.accounts import next_step as next_sign_up_step
+
+            next_step = next_sign_up_step(user.person)
         if getattr(user, "person_id", None):
             own = (scope.query(Application, user).filter(Application.person_id == user.person_id)
                    .order_by(Application.id.desc()).limit(5).all())
@@ -28,6 +33,6 @@ class IndexView(FabIndexView):
                             .order_by(Certificate.id.desc()).limit(3).all())
         return self.render_template(
             self.index_template, user=user, role_labels=[ROLE_LABELS[r] for r in ROLE_LABELS if r in roles],
-            queue=queue, queue_count=queue_count, own=own, certificates=certificates,
+            queue=queue, queue_count=queue_count, own=own, certificates=certificates, next_step=next_step,
             owner_labels={s: ROLE_LABELS[r] for s, r in workflow.STAGE_OWNER.items()},
         )

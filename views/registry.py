@@ -22,10 +22,13 @@ from .apply import MENU_ORDER, QUALIFICATION_KINDS, ApplyView, ProgressView
 
 STAFF = {ENTERPRISE, PROVINCE, MINISTRY}
 EVERYONE = {APPLICANT, ENTERPRISE, PROVINCE, MINISTRY}
+# Applicants read their own rows through the panel's pages (show, files), but their menus are the
+# personal edition's (注册申报, 进度查询, 个人信息), as in the user manual.
+STAFF_MENU = STAFF | {ADMIN}
 
 CATEGORIES = {
     "Apply": _l("Registration applications"),
-    "Progress": _l("Progress"),
+    "Progress": _l("Progress query"),
     "Personal": _l("Personal information"),
     "Workflow": _l("Applications"),
     "Registry": _l("Registry"),
@@ -119,7 +122,7 @@ PANEL = [
         Application, "MyQueue", _l("My queue"), "Workflow", "fa-inbox", base_class=QueueView,
         list_columns=_APPLICATION_LIST, show_columns=_APPLICATION_SHOW,
         search_columns=["number", "business_type", "state", "submitted_at", "stage_deadline"],
-        read=EVERYONE, label_columns=LABELS, formatters_columns=DATETIME_FORMATTERS,
+        read=EVERYONE, menu_roles=STAFF_MENU, label_columns=LABELS, formatters_columns=DATETIME_FORMATTERS,
         order_columns=["number", "state_changed_at", "stage_deadline"],
         search_form_extra_fields=_APPLICATION_SEARCH, extra_permissions={"can_pdf": EVERYONE},
     ),
@@ -127,7 +130,7 @@ PANEL = [
         Application, "Applications", _l("All applications"), "Workflow", "fa-file-alt",
         base_class=ApplicationPanelView, list_columns=_APPLICATION_LIST, show_columns=_APPLICATION_SHOW,
         search_columns=["number", "business_type", "state", "submitted_at", "stage_deadline"],
-        read=EVERYONE, add={APPLICANT}, edit={APPLICANT}, label_columns=LABELS,
+        read=EVERYONE, menu_roles=STAFF_MENU, add={APPLICANT}, edit={APPLICANT}, label_columns=LABELS,
         formatters_columns=DATETIME_FORMATTERS, add_columns=_APPLICATION_FORM, edit_columns=_APPLICATION_FORM,
         order_columns=["number", "state_changed_at", "stage_deadline"], base_order=("id", "desc"),
         extra_permissions={**_transition_grants(), "can_pdf": EVERYONE},
@@ -150,7 +153,8 @@ PANEL = [
         AnnouncementBatch, "Announcements", _l("Announcements"), "Workflow", "fa-bullhorn",
         base_class=AnnouncementView, list_columns=["number", "title", "state_label", "published_on"],
         show_columns=["number", "title", "state_label", "published_on", "created_at"],
-        search_columns=["title", "state", "published_on"], read=EVERYONE | {ADMIN}, add={MINISTRY},
+        search_columns=["title", "state", "published_on"], read=EVERYONE | {ADMIN},
+        menu_roles=STAFF_MENU, add={MINISTRY},
         edit={MINISTRY}, add_columns=["title"], edit_columns=["title"], label_columns=LABELS,
         formatters_columns=DATETIME_FORMATTERS, base_order=("id", "desc"),
         extra_permissions={"can_gather": {MINISTRY}, "can_publish": {MINISTRY}},
@@ -168,7 +172,8 @@ PANEL = [
         TransitionLog, "TransitionLog", _l("Transition log"), "Workflow", "fa-history",
         list_columns=["created_at", "application.number", "action_label", "from_label", "to_label", "username",
                       "role", "opinion"],
-        search_columns=["action", "role", "username", "created_at"], read=EVERYONE, label_columns=LABELS,
+        search_columns=["action", "role", "username", "created_at"], read=EVERYONE,
+        menu_roles=STAFF_MENU, label_columns=LABELS,
         formatters_columns=DATETIME_FORMATTERS, base_order=("id", "desc"), order_columns=["created_at"],
     ),
     PanelSpec(
@@ -177,7 +182,7 @@ PANEL = [
         show_columns=["name", "id_number", "gender_label", "birth_date", "ethnicity_label", "phone", "email",
                       "education_label", "degree_label", "school", "graduation_date", "major", "realname_label",
                       "realname_province", "realname_verified_at"],
-        search_columns=["name", "id_number", "phone", "realname_status"], read=EVERYONE,
+        search_columns=["name", "id_number", "phone", "realname_status"], read=EVERYONE, menu_roles=STAFF_MENU,
         add={MINISTRY}, edit={APPLICANT, MINISTRY},
         add_columns=["id_number", "name", *_PERSON_PROFILE], edit_columns=_PERSON_PROFILE,
         validators_columns={"id_number": [IdNumber()], "phone": [Optional(), Mobile()]},
@@ -198,6 +203,7 @@ PANEL = [
         list_columns=["person.name", "certificate_no", "specialty", "qualified_on", "is_temporary"],
         show_columns=["person", "certificate_no", "specialty", "qualified_on", "is_temporary"],
         search_columns=["certificate_no", "specialty", "qualified_on", "is_temporary"], read=EVERYONE,
+        menu_roles=STAFF_MENU,
         add={MINISTRY}, edit={MINISTRY},
         add_columns=["person_id_number", "certificate_no", "specialty", "qualified_on", "is_temporary"],
         edit_columns=["certificate_no", "specialty", "qualified_on", "is_temporary"],
@@ -211,7 +217,7 @@ PANEL = [
                       "registered_on"],
         show_columns=["number", "person", "enterprise", "status_label", "specialty_summary", "registered_on",
                       "contract_start", "contract_end", "is_temporary", "cancelled_on", "cancel_reason_label"],
-        search_columns=["number", "status", "registered_on"], read=EVERYONE,
+        search_columns=["number", "status", "registered_on"], read=EVERYONE, menu_roles=STAFF_MENU,
         search_form_extra_fields={"status": _select(_l("Status"), lambda: REGISTRATION_STATUSES.choices(blank=True))},
         label_columns=LABELS, order_columns=["number", "registered_on"],
     ),
@@ -222,6 +228,7 @@ PANEL = [
         show_columns=["number", "holder_name", "registration_number", "enterprise_name", "specialty_summary",
                       "status_label", "issued_on", "valid_until", "revoked_on", "revoke_reason", "replaced_by"],
         search_columns=["number", "holder_name", "registration_number", "status", "valid_until"], read=EVERYONE,
+        menu_roles=STAFF_MENU,
         search_form_extra_fields={"status": _select(_l("Status"), lambda: CERTIFICATE_STATUSES.choices(blank=True))},
         label_columns=LABELS, order_columns=["number", "issued_on", "valid_until"],
         api={"resource": "certificate",
@@ -235,7 +242,7 @@ PANEL = [
         Enterprise, "Enterprises", _l("Enterprises"), "Registry", "fa-building",
         list_columns=["name", "credit_code", "province", "legal_representative"],
         show_columns=["name", "credit_code", "province", "address", "legal_representative", "contact_phone"],
-        search_columns=["name", "credit_code", "province"], read=EVERYONE | {ADMIN},
+        search_columns=["name", "credit_code", "province"], read=EVERYONE | {ADMIN}, menu_roles=STAFF_MENU,
         add={MINISTRY, ADMIN}, edit={MINISTRY, ADMIN},
         add_columns=["credit_code", "name", "province", "address", "legal_representative", "contact_phone"],
         edit_columns=["name", "province", "address", "legal_representative", "contact_phone"],
@@ -250,7 +257,7 @@ PANEL = [
     PanelSpec(
         Attachment, "Attachments", _l("Materials"), "Registry", "fa-paperclip", base_class=AttachmentView,
         list_columns=["person.name", "kind_label", "filename", "size", "created_at"],
-        search_columns=["kind", "created_at"], read=EVERYONE, label_columns=LABELS,
+        search_columns=["kind", "created_at"], read=EVERYONE, menu_roles=STAFF_MENU, label_columns=LABELS,
         search_form_extra_fields={"kind": _select(_l("Kind"), lambda: ATTACHMENT_KINDS.choices(blank=True))},
         formatters_columns=DATETIME_FORMATTERS, order_columns=["created_at"], base_order=("id", "desc"),
         extra_permissions={"can_file": EVERYONE},

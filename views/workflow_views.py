@@ -95,6 +95,8 @@ class ApplicationPanelView(ScopedModelView):
             abort(404)
         if not may_take(action):
             abort(403)
+        if t.needs_sms:  # signed with an SMS code and the agreements: the personal edition's form does that
+            return redirect(url_for("ApplyView.form", business_type=item.business_type))
         if request.method == "POST":
             try:
                 workflow.apply(item.id, action, user, opinion=request.form.get("opinion"),

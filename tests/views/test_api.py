@@ -6,9 +6,10 @@ import pytest
 
 from app.clock import today
 from app.extensions import db
-from models import Application
+from models import Application, Person
 from tests import factories as f
 from tests.conftest import api_captcha
+from tests.views.test_personal_journey import sms_code
 
 
 @pytest.fixture
@@ -16,7 +17,10 @@ def applicant(app):
     with app.app_context():
         enterprise = f.make_enterprise("11")
         username, person_id = f.make_applicant()
-    return {"username": username, "enterprise": enterprise, "person": person_id}
+        phone = f"137{f.next_serial():08d}"
+        db.session.get(Person, person_id).phone = phone
+        db.session.commit()
+    return {"username": username, "enterprise": enterprise, "person": person_id, "phone": phone}
 
 
 def _headers(client, username):
@@ -57,7 +61,15 @@ def test_create_draft_validates_and_writes_nothing_on_error(app, applicant):
     assert "资格证书" in " ".join(resp.get_json()["reasons"])  # Chinese unless asked otherwise
     resp = client.put(f"/api/v1/application/{app_id}", json=good, headers=headers)
     assert resp.status_code == 200
-    assert client.post(f"/api/v1/application/{app_id}/transition/submit", json={},
+    # Complete now, but a submission is signed with the SMS code sent to the applicant's mobile.
+    resp = client.post(f"/api/v1/application/{app_id}/transition/submit?_l_=en", json={}, headers=headers)
+    assert resp.status_code == 422 and "SMS code" in resp.get_json()["message"]
+    assert client.post(f"/api/v1/application/{app_id}/sms", headers=headers).status_code == 200
+    resp = client.post(f"/api/v1/application/{app_id}/transition/submit?_l_=en", json={"sms_code": "000000"},
+                       headers=headers)
+    assert resp.status_code == 422 and "sms_code" in resp.get_json()["fields"]
+    code = sms_code(app, applicant["phone"])
+    assert client.post(f"/api/v1/application/{app_id}/transition/submit", json={"sms_code": code},
                        headers=headers).get_json()["state"] == "enterprise_review"
     resp = client.put(f"/api/v1/application/{app_id}", json=good, headers=headers)
     assert resp.status_code == 409 and resp.get_json()["message"]

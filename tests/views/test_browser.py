@@ -1,47 +1,11 @@
 """A real browser (headless Chromium via Playwright) walks the main road: the applicant submits, the
 enterprise confirms from its queue. Every request stays on the server (nothing from a CDN)."""
-import os
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
 from tests import factories as f
+from tests.views.browser import browser_fixture, live_server_fixture, solve_captcha  # noqa: F401 (fixtures)
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian chromium is not installed (scripts/test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        yield instance
-        instance.close()
-
-
-def solve_captcha(page, app):
-    """Type the captcha's answer, read through the test-only hook (off outside tests)."""
-    from app.services import captcha
-
-    nonce = page.get_attribute("input[name=captcha_nonce]", "value")
-    with app.app_context():
-        page.fill("#captcha", captcha.peek_answer(nonce))
 
 
 def _sign_in(page, base, username, app):
