@@ -198,7 +198,7 @@ class AppSecurityApi(SecurityApi):
             return self.response_400(message={"captcha": [_("The verification code is wrong or has expired.")]})
         user = self.appbuilder.sm.auth_user_db(fields["username"], fields["password"])
         if not user:
-            return self.response_401(message=str(g.get("login_refusal") or _("Wrong ID number or password.")))
+            return self.response(401, message=str(g.get("login_refusal") or _("Wrong ID number or password.")))
         tokens = {"access_token": create_access_token(identity=str(user.id), fresh=True)}
         if payload.get("refresh") is True:
             tokens["refresh_token"] = create_refresh_token(identity=str(user.id))
@@ -234,11 +234,12 @@ class SecurityManager(SqlaSecurityManager):
             record_login_event("login_refused", user, summary="locked")
             db.session.commit()
             return None
-        result = super().auth_user_db(username, password)
-        if result is None and user is None:
+        if user is None:  # sign-in is by user name (ID number) only, never by e-mail address
+            g.login_refusal = _l("Wrong ID number or password.")
             record_login_event("login_failed", username=username, summary="unknown account")
             db.session.commit()
-        return result
+            return None
+        return super().auth_user_db(username, password)
 
     def update_user_auth_stat(self, user, success=True):
         limit = current_app.config["LOGIN_MAX_FAILURES"]

@@ -57,7 +57,7 @@ class ApplyForm(DynamicForm):
                              description=_l("Type part of the name or the credit code and choose from the list."))
     contract_start = DateField(_l("Labour contract from"), validators=[Optional()], render_kw={"type": "date"})
     contract_end = DateField(_l("Labour contract until"), validators=[Optional()], render_kw={"type": "date"})
-    specialties = _MultiCheckbox(_l("Specialties"), choices=[])
+    specialties = _MultiCheckbox(_l("Specialties"), choices=[], validate_choice=False)  # checked in _values
     continuing_education = BooleanField(_l("I have completed (or commit to) the required continuing education"))
     pass_certificate_no = StringField(_l("Pass certificate number"), validators=[Optional(), Length(max=32)])
     reason = SelectField(_l("Reason"), choices=[])
