@@ -167,7 +167,7 @@ def load_demo() -> list[str]:
     created = []
     for key, _name, _region, _birth, codes, _qual_age, story in PERSONS:
         person = persons[key]
-        if db.session.query(Application.id).filter_by(person_id=person.id).first():
+        if _story_done(story, person):
             continue
         _story(story, person, applicants[key], enterprises[PERSON_ENTERPRISE[key]], enterprises, users,
                [specialties[c] for c in codes])
@@ -232,18 +232,23 @@ def _province_user(enterprise, users):
     return next(u for u in users.values() if u.province_code == enterprise.province_code)
 
 
+def _story_done(story, person) -> bool:
+    if story == "onsite":
+        return person.realname_requested_at is not None
+    return db.session.query(Application.id).filter_by(person_id=person.id).first() is not None
+
+
 def _story(story, person, applicant, enterprise, enterprises, users, specialties):
     ministry = users["ministry"]
     if story == "draft":
         _initial(person, applicant, enterprise, specialties)
         return
     if story == "onsite":  # signed up, waiting for the on-site real-name check in Beijing
-        if person.realname_status == "verified" and person.realname_requested_at is None:
-            from .services import realname
+        from .services import realname
 
-            person.realname_status = "unverified"
-            realname.request_onsite(person, "11")
-            db.session.commit()
+        person.realname_status = "unverified"
+        realname.request_onsite(person, "11")
+        db.session.commit()
         return
     if story in ("registered", "change", "renewal", "cancellation", "replacement", "info_change", "re_registration"):
         _register(person, applicant, enterprise, specialties, users)

@@ -5,7 +5,7 @@ Also the pages an online identity provider talks to (its phone page in the simul
 and the provincial queue of on-site real-name checks.
 """
 import segno
-from flask import abort, flash, jsonify, redirect, request, session, url_for
+from flask import abort, current_app, flash, jsonify, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.sqla.filters import FilterEqual
@@ -144,8 +144,10 @@ class MyAccountView(BaseView):
     def materials(self):
         user, person = _person()
         form = MaterialForm()
-        if request.method == "GET" and request.args.get("kind") in UPLOAD_KINDS:
-            form.kind.data = request.args["kind"]
+        if request.method == "GET":
+            missing = accounts.missing_materials(person)
+            asked = request.args.get("kind")
+            form.kind.data = asked if asked in UPLOAD_KINDS else (missing[0] if missing else "photo")
         if request.method == "POST" and form.validate_on_submit():
             upload = form.file.data
             try:
@@ -279,6 +281,7 @@ class MyAccountView(BaseView):
     def phone(self):
         user, person = _person()
         form = PhoneForm()
+        sms_wait = 0
         if request.method == "POST" and form.validate_on_submit():
             if form.phone.data == person.phone:
                 _field_error(form.phone, _("This is already your mobile number."))
@@ -288,6 +291,7 @@ class MyAccountView(BaseView):
                 except sms.SmsError as exc:
                     _field_error(form.sms_code, exc.message)
                 else:
+                    sms_wait = current_app.config["SMS_RESEND_SECONDS"]
                     flash(_("An SMS code was sent to %(phone)s.", phone=sms.mask_phone(form.phone.data)), "info")
             elif not form.sms_code.data:
                 _field_error(form.sms_code, _("Enter the SMS code sent to the new number."))
@@ -301,7 +305,7 @@ class MyAccountView(BaseView):
                     db.session.commit()
                     flash(_("Your mobile number is now %(phone)s.", phone=sms.mask_phone(person.phone)), "success")
                     return redirect(url_for("MyAccountView.phone"))
-        return self._render("personal/phone.html", "phone", form=form,
+        return self._render("personal/phone.html", "phone", form=form, sms_wait=sms_wait,
                             current_phone=sms.mask_phone(person.phone) if person.phone else None)
 
     @expose("/password", methods=["GET", "POST"])

@@ -6,7 +6,7 @@ engine in one transaction; saving a draft needs no SMS code. A returned applicat
 """
 import re
 
-from flask import abort, flash, jsonify, redirect, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.forms import DynamicForm
 from flask_babel import gettext as _
@@ -174,10 +174,11 @@ class ApplyView(BaseView):
         else:
             form = ApplyForm.for_type(business_type, person, obj=item)
         blockers = rules.preconditions(person, business_type, item)
+        sms_sent = False
         if request.method == "POST" and form.validate_on_submit():
             action = request.form.get("action")
             if action == "send_sms":
-                self._send_code(form, person)
+                sms_sent = self._send_code(form, person)
             else:
                 result = self._save(form, business_type, user, person, item, submit=action == "submit")
                 if result is not None:
@@ -185,19 +186,21 @@ class ApplyView(BaseView):
         return self._render("personal/apply_form.html", business_type, form=form, item=item, person=person,
                             business_label=workflow.BUSINESS_TYPES[business_type].label, blockers=blockers,
                             notice=NOTICE_ITEMS, commitment=COMMITMENT_TEXT,
-                            masked_phone=sms.mask_phone(person.phone) if person.phone else None)
+                            masked_phone=sms.mask_phone(person.phone) if person.phone else None,
+                            sms_wait=current_app.config["SMS_RESEND_SECONDS"] if sms_sent else 0)
 
-    def _send_code(self, form, person):
+    def _send_code(self, form, person) -> bool:
         if not person.phone:
             form.sms_code.errors = list(form.sms_code.errors) + [_("No mobile number is on file; add it under "
                                                                    "Personal information.")]
-            return
+            return False
         try:
             sms.send_code(person.phone, "apply")
         except sms.SmsError as exc:
             form.sms_code.errors = list(form.sms_code.errors) + [str(exc.message)]
-        else:
-            flash(_("An SMS code was sent to %(phone)s.", phone=sms.mask_phone(person.phone)), "info")
+            return False
+        flash(_("An SMS code was sent to %(phone)s.", phone=sms.mask_phone(person.phone)), "info")
+        return True
 
     def _values(self, form) -> tuple[dict, dict]:
         """(values for app.rules.check_fields, field errors found while reading them)."""

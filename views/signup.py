@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_user
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.widgets import PasswordInput
 
 from app import accounts
 from app.extensions import db
@@ -43,10 +44,12 @@ class SignUpForm(_CaptchaForm):
                             description=_l("18 characters; this is your sign-in account."))
     phone = StringField(_l("Mobile number"), validators=[DataRequired(), Mobile()])
     sms_code = StringField(_l("SMS code"), validators=[Length(max=6)])
-    password = PasswordField(_l("Password"), validators=[Length(max=64)],
+    # Typed passwords survive "Get SMS code" (the page is never cached).
+    password = PasswordField(_l("Password"), validators=[Length(max=64)], widget=PasswordInput(hide_value=False),
                              description=_l("At least 8 characters with three of: capital letters, small letters, "
                                             "digits, symbols."))
-    confirm = PasswordField(_l("Repeat password"), validators=[EqualTo("password", _l("The passwords differ."))])
+    confirm = PasswordField(_l("Repeat password"), validators=[EqualTo("password", _l("The passwords differ."))],
+                            widget=PasswordInput(hide_value=False))
 
 
 class ResetStartForm(_CaptchaForm):
@@ -81,16 +84,19 @@ class SignUpView(BaseView):
         if user is not None and getattr(user, "person", None) is not None:
             return redirect(url_for("MyAccountView.steps"))
         form = SignUpForm()
+        sms_sent = False
         if request.method == "POST" and form.validate_on_submit():
             if request.form.get("action") == "send_sms":
-                self._send_code(form)
+                sms_sent = self._send_code(form)
             else:
                 done = self._open_account(form)
                 if done:
                     return done
+        if request.form.get("action") != "send_sms":
+            form.password.data = form.confirm.data = ""  # kept only across "Get SMS code"
         form.fresh_captcha()
-        form.password.data = form.confirm.data = ""
-        return (self.render_template("personal/signup.html", form=form, steps=accounts.steps(None)), 200,
+        return (self.render_template("personal/signup.html", form=form, steps=accounts.steps(None),
+                                     sms_wait=current_app.config["SMS_RESEND_SECONDS"] if sms_sent else 0), 200,
                 {"Cache-Control": "no-store"})
 
     def _taken(self, form) -> bool:
@@ -100,17 +106,18 @@ class SignUpView(BaseView):
             return True
         return False
 
-    def _send_code(self, form):
+    def _send_code(self, form) -> bool:
         if self._taken(form) or not form.captcha_passed():
-            return
+            return False
         try:
             sms.send_code(form.phone.data, "register")
         except sms.SmsError as exc:
             _sms_error(form, form.sms_code, exc)
-            return
+            return False
         flash(_("An SMS code was sent to %(phone)s; it is valid for %(minutes)s minutes.",
                 phone=sms.mask_phone(form.phone.data), minutes=current_app.config["SMS_CODE_TTL_SECONDS"] // 60),
               "info")
+        return True
 
     def _open_account(self, form):
         if not form.sms_code.data:

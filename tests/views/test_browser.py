@@ -1,8 +1,12 @@
-"""A real browser (headless Chromium via Playwright) walks the main road: the applicant submits, the
-enterprise confirms from its queue. Every request stays on the server (nothing from a CDN)."""
+"""A real browser (headless Chromium via Playwright) walks the main road: the applicant submits (from the
+application's page to the form that signs it with an SMS code), the enterprise confirms from its queue.
+Every request stays on the server (nothing from a CDN)."""
 import pytest
 
+from app.extensions import db
+from models import Person
 from tests import factories as f
+from tests.views.test_personal_journey import sms_code
 from tests.views.browser import browser_fixture, live_server_fixture, solve_captcha  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
@@ -28,7 +32,10 @@ def _take(page, base, view, app_id, action):
 def test_submit_and_confirm_in_a_browser(app, live_server, browser, tmp_path):
     with app.app_context():
         enterprise = f.make_enterprise("11", name="浏览器测试建设有限公司")
-        applicant, _ = f.make_applicant(name="李浏览")
+        applicant, person_id = f.make_applicant(name="李浏览")
+        phone = f"136{f.next_serial():08d}"
+        db.session.get(Person, person_id).phone = phone
+        db.session.commit()
         app_id = f.make_application(applicant, "initial", enterprise_id=enterprise)
         officer = f.make_user("Enterprise", enterprise_id=enterprise)
 
@@ -38,9 +45,21 @@ def test_submit_and_confirm_in_a_browser(app, live_server, browser, tmp_path):
     page.on("request", lambda r: None if r.url.startswith(live_server) else foreign.append(r.url))
 
     _sign_in(page, live_server, applicant.lower(), app)  # a lower-case x in the ID number still signs in
-    assert "我的待办" in page.content()
-    _take(page, live_server, "applications", app_id, "submit")
-    assert "待企业确认" in page.content()
+    assert "注册申报" in page.content()
+    page.goto(f"{live_server}/applications/show/{app_id}")
+    page.click(f"a[href='/applications/transition/{app_id}/submit']")  # leads to the signing form
+    page.wait_for_load_state()
+    assert page.url.endswith("/apply/initial")
+    page.check("#agree_notice")
+    page.check("#agree_commitment")
+    page.click("button[name=action][value=send_sms]")
+    page.wait_for_load_state()
+    page.check("#agree_notice")
+    page.check("#agree_commitment")
+    page.fill("#sms_code", sms_code(app, phone))
+    page.click("button[name=action][value=submit]")
+    page.wait_for_load_state()
+    assert "/progress/" in page.url and "待企业确认" in page.content()
     page.screenshot(path=str(tmp_path / "applicant.png"), full_page=True)
 
     page.click(".navbar-right a.dropdown-toggle:has(.fa-user)")  # open the user menu, then sign out

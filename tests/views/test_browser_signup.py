@@ -32,7 +32,6 @@ class Shots:
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self.saved = []
 
     def __call__(self, page, name):
         path = self.folder / f"signup-{name}.png"
@@ -42,15 +41,14 @@ class Shots:
             shutil.copy(path, SHOTS / path.name)
         except OSError:  # the copy is a convenience; the test does not depend on it
             pass
-        self.saved.append(path)
 
 
 def _upload(page, kind, path):
     """Choose the kind in the select, the file, press 上传 (the upload form's only submit button)."""
     page.select_option("#kind", kind)
     page.set_input_files("#file", str(path))
-    page.click("form[enctype='multipart/form-data'] button[type=submit]")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("form[enctype='multipart/form-data'] button[type=submit]")
 
 
 def _flash_ok(page):
@@ -92,8 +90,8 @@ def test_new_person_signs_up_verifies_and_applies_in_a_browser(app, live_server,
     page.fill("#phone", phone)
     solve_captcha(page, app)
     shot(page, "1-step1")
-    page.click("button[name=action][value=send_sms]")
-    page.wait_for_load_state()
+    with page.expect_navigation():  # the page comes back with the flash and what was typed
+        page.click("button[name=action][value=send_sms]")
     _flash_ok(page)
     assert page.input_value("#id_number") == id_number and page.input_value("#phone") == phone  # kept
     page.fill("#sms_code", sms_code(app, phone))
@@ -184,8 +182,8 @@ def test_new_person_signs_up_verifies_and_applies_in_a_browser(app, live_server,
     page.check("input[name=specialties][value=building]")
     page.check("#agree_notice")
     page.check("#agree_commitment")
-    page.click("button[name=action][value=send_sms]")
-    page.wait_for_load_state()
+    with page.expect_navigation():  # the page comes back with the flash and what was typed
+        page.click("button[name=action][value=send_sms]")
     assert page.locator(".has-error").count() == 0, page.inner_text("form[enctype]")
     assert page.input_value("#enterprise") == label and page.is_checked("#agree_commitment")  # kept
     page.fill("#sms_code", sms_code(app, phone))

@@ -80,8 +80,9 @@ def test_applicant_creates_edits_and_submits_a_draft(app, people):
 
     # Submitting is signed with an SMS code and the agreements: the panel's submit leads to the applicant's
     # form for that business type and moves nothing by itself.
-    for method in (client.get, client.post):
-        resp = method(f"/applications/transition/{app_id}/submit")
+    token = csrf_token(client, f"/applications/show/{app_id}")
+    for resp in (client.get(f"/applications/transition/{app_id}/submit"),
+                 client.post(f"/applications/transition/{app_id}/submit", data={"csrf_token": token})):
         assert resp.status_code == 302 and resp.headers["Location"].endswith("/apply/initial")
     assert _count(app, Application, id=app_id, state="draft") == 1
     with app.app_context():
