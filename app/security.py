@@ -119,7 +119,7 @@ class AppUserDBModelView(UserDBModelView):
 
 def record_login_event(action: str, user=None, username: str | None = None, summary: str = ""):
     """An audit row for sign-in events (the account is the object; the actor is whoever signs in)."""
-    actor = actor_fields(user if action in ("login", "logout") else None)
+    actor = actor_fields(user if action in ("login", "logout", "password_reset") else None)
     name = getattr(user, "username", None) or username or ""
     if actor["username"] is None:
         actor["username"] = mask_id_number(name) if _looks_like_id(name) else name[:100]

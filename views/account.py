@@ -104,6 +104,7 @@ def _field_error(field, message):
 TRAIL_LABELS = {
     "login": _l("Signed in"), "logout": _l("Signed out"), "login_failed": _l("Failed sign-in"),
     "login_refused": _l("Sign-in refused (account locked)"), "password_reset": _l("Password reset by SMS"),
+    "password_change": _l("Password changed"),
     "unlock": _l("Account unlocked by the administrator"), "create": _l("Created"), "update": _l("Changed"),
     "delete": _l("Deleted"),
 }
@@ -322,6 +323,9 @@ class MyAccountView(BaseView):
                     for message in messages:
                         _field_error(getattr(form, name), message)
             else:
+                from app.security import record_login_event
+
+                record_login_event("password_change", user)
                 db.session.commit()
                 flash(_("Your password is changed."), "success")
                 return redirect(url_for("MyAccountView.password"))

@@ -78,6 +78,8 @@ def _decode(data: bytes, draft_side: int) -> Image.Image:
             raise UploadRejected(damaged) from None
         if image.format not in (*ACCEPTED_FORMATS, "MPO"):
             raise UploadRejected(_l("The file is not a JPEG or PNG image."))
+        if not _complete(image.format, data):
+            raise UploadRejected(damaged)
         width, height = image.size
         if width * height > config["UPLOAD_MAX_PIXELS"]:  # from the header, before decoding
             raise UploadRejected(too_many_pixels)
@@ -94,6 +96,15 @@ def _decode(data: bytes, draft_side: int) -> Image.Image:
     except Exception:  # malformed EXIF: keep the pixels as stored
         pass
     return image
+
+
+def _complete(fmt: str, data: bytes) -> bool:
+    """The file has its end marker. Pillow's own check is a process-wide switch that WeasyPrint turns off
+    (`ImageFile.LOAD_TRUNCATED_IMAGES = True` on import), so cut-off files are caught here as well.
+    In JPEG data 0xFF is always followed by 0x00 or a marker, so EOI (FFD9) only appears as the marker."""
+    if fmt == "PNG":
+        return b"IEND" in data[-64:]
+    return b"\xff\xd9" in data[-64 * 1024:]  # EOI; tolerate trailers some cameras append
 
 
 def _megabytes(size: int) -> str:

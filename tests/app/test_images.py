@@ -316,3 +316,15 @@ def test_small_scan_refused(ctx):
     message = refused("id_front", encode(Image.new("RGB", (250, 400), WHITE)))
     assert message == ("The image is too small to read (250 × 400 pixels); its shorter side must be at least 300 "
                        "pixels.")
+
+
+def test_truncated_files_are_refused_even_after_weasyprint_allows_truncated_images(ctx, monkeypatch):
+    """WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES on import; our check does not rely on it."""
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    for fmt in ("JPEG", "PNG"):
+        buf = io.BytesIO()
+        Image.new("RGB", (800, 1000), "white").save(buf, fmt)
+        whole = buf.getvalue()
+        with pytest.raises(UploadRejected) as refused:
+            process("id_front", whole[: len(whole) // 2])
+        assert "damaged or incomplete" in str(refused.value)

@@ -366,3 +366,50 @@ def test_password_reset_by_sms_unlocks_and_signs_in_with_the_new_password(app):
     assert client.get("/reset/finish").status_code == 302
     assert "attempt(s) left" in _text(_attempt(_english_client(app), username, f.PASSWORD))
     login(app.test_client(), username, "Reset@2026x")
+
+
+# --- several workers share the limit through Redis -------------------------------------------------
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def _redis_up() -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
+    except Exception:
+        return False
+
+
+@pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6379")
+def test_two_workers_share_the_login_limit_through_redis(app, database, tmp_path_factory):
+    """Two app instances (as two gunicorn workers) with RATELIMIT_STORAGE_URI on Redis count together."""
+    import uuid
+
+    from app import create_app
+
+    prefix = f"test-{uuid.uuid4().hex[:10]}"
+    workers = [create_app({
+        "TESTING": True, "SQLALCHEMY_DATABASE_URI": database["uri"],
+        "SQLALCHEMY_ENGINE_OPTIONS": database["engine_options"],
+        "UPLOAD_FOLDER": str(tmp_path_factory.mktemp("uploads-redis")),
+        "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "CAPTCHA_TEST_HOOK": True,
+        "RATELIMIT_ENABLED": True, "AUTH_RATE_LIMIT": "3 per minute",
+        "RATELIMIT_STORAGE_URI": REDIS_URL, "RATELIMIT_KEY_PREFIX": prefix,
+    }) for _ in range(2)]
+    try:
+        username = _applicant(app)
+        address = f"10.9.{f.next_serial() % 250}.{f.next_serial() % 250}"
+        statuses = [_attempt(_from(workers[i % 2], address), username, f.PASSWORD, captcha="0000").status_code
+                    for i in range(4)]
+        assert statuses == [200, 200, 200, 429]
+    finally:
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+        for worker in workers:
+            with worker.app_context():
+                db.session.remove()
+                db.engine.dispose()

@@ -315,6 +315,7 @@ def test_change_password_checks_the_old_one_and_the_rules(app):
     resp = client.post("/me/password", data={"csrf_token": token, "old_password": f.PASSWORD,
                                              "password": "New@2026ab", "confirm": "New@2026ab"})
     assert resp.status_code == 302
+    assert "Password changed" in client.get("/me/trail").get_data(as_text=True)
     login(app.test_client(), username, "New@2026ab")
 
 

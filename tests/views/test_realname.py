@@ -140,6 +140,13 @@ def _answers(client, nonce) -> dict:
     return answers
 
 
+def _phone(app):
+    """The provider's side: no session; English so the test reads the messages."""
+    client = app.test_client()
+    client.get("/lang/en")
+    return client
+
+
 def _callback(client, payload, signature):
     return client.post("/realname/callback/simulator", data={"payload": payload, "signature": signature})
 
@@ -157,7 +164,7 @@ def test_tampered_answer_is_refused(app):
         other_number = db.session.get(Person, other_id).id_number
     nonce = _start_online(applicant)
     answers = _answers(app.test_client(), nonce)
-    phone = app.test_client()  # the provider's server, no session
+    phone = _phone(app)  # the provider's server, no session
 
     declined, signature = answers["declined"]
     forged = json.dumps({**json.loads(declined), "result": "verified"}, sort_keys=True, ensure_ascii=False)
@@ -182,7 +189,7 @@ def test_replayed_answer_is_refused(app):
     applicant, _, person_id = _unverified_applicant(app)
     nonce = _start_online(applicant)
     answers = _answers(app.test_client(), nonce)
-    phone = app.test_client()
+    phone = _phone(app)
 
     assert _callback(phone, *answers["declined"]).status_code == 200
     # The signed "verified" answer of the same request, sent after the person declined: refused.
@@ -208,7 +215,7 @@ def test_expired_request_is_refused(app):
         db.session.query(RealnameRequest).filter_by(nonce=nonce).update(
             {"expires_at": now_utc() - timedelta(seconds=1)})
         db.session.commit()
-    resp = _callback(app.test_client(), *answers["verified"])
+    resp = _callback(_phone(app), *answers["verified"])
     assert resp.status_code == 400 and "The verification request has expired; start again." in _text(resp)
     assert _person(app, person_id)["status"] == "unverified"
     assert _request(app, nonce)["status"] != "verified"
@@ -217,7 +224,7 @@ def test_expired_request_is_refused(app):
 def test_declined_answer_leaves_the_person_unverified(app):
     applicant, _, person_id = _unverified_applicant(app)
     nonce = _start_online(applicant)
-    resp = _callback(app.test_client(), *_answers(app.test_client(), nonce)["declined"])
+    resp = _callback(_phone(app), *_answers(app.test_client(), nonce)["declined"])
     assert resp.status_code == 200 and "Identity not confirmed" in _text(resp)
     req = _request(app, nonce)
     assert (req["status"], req["detail"]) == ("failed", "declined") and req["completed_at"] is not None
