@@ -152,6 +152,7 @@ def load_demo() -> list[str]:
         if person is None:
             person = Person(id_number=id_number, name=name, phone=f"139{n:08d}", email=f"p{n}@demo.invalid",
                             ethnicity="01", education="bachelor", degree="bachelor", school="演示大学",
+                            graduation_date=date(birth.year + 22, 7, 1),
                             major="土木工程", realname_status="verified", realname_method="onsite")
             db.session.add(person)
             db.session.flush()

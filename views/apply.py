@@ -33,13 +33,21 @@ MENU_ORDER = ("initial", "change", "add_specialty", "renewal", "cancellation", "
 NOTICE_TYPES = {"initial", "change", "add_specialty", "renewal", "re_registration", "cancellation"}
 INFO_CHANGE_SCANS = ("id_front", "id_back")
 
-NOTICE_ITEMS = (
-    _l("Apply only with true, complete information; false statements lead to refusal and are recorded."),
-    _l("You may be registered with one employer only, with a labour contract covering the registration."),
-    _l("Each registered specialty is valid for 3 years; apply for renewal in the 30 days before it expires."),
-    _l("Your employer confirms the application within 5 working days; then the provincial authority and the "
-       "ministry review it within their statutory time limits. Follow every step under Progress query."),
-)
+def notice_items():
+    """The 注册须知, with the rule values of config.py."""
+    rules_config = current_app.config["RULES"]
+    limits = current_app.config["STAGE_TIME_LIMITS"]["initial"]
+    return (
+        _l("Apply only with true, complete information; false statements lead to refusal and are recorded."),
+        _l("You may be registered with one employer only, with a labour contract covering the registration."),
+        _l("Each registered specialty is valid for %(years)s years; apply for renewal in the %(days)s days before "
+           "it expires.", years=rules_config["VALIDITY_YEARS"], days=rules_config["RENEWAL_WINDOW_DAYS"]),
+        _l("Your employer confirms the application within %(days)s working days; then the provincial authority "
+           "and the ministry review it within their statutory time limits. Follow every step under Progress "
+           "query.", days=limits["enterprise_review"]),
+    )
+
+
 COMMITMENT_TEXT = _l(
     "I promise that everything I have entered and uploaded is true and my own, that I am not registered with "
     "any other employer, and that I accept the legal consequences of any false statement.")
@@ -185,7 +193,7 @@ class ApplyView(BaseView):
                     return result
         return self._render("personal/apply_form.html", business_type, form=form, item=item, person=person,
                             business_label=workflow.BUSINESS_TYPES[business_type].label, blockers=blockers,
-                            notice=NOTICE_ITEMS, commitment=COMMITMENT_TEXT,
+                            notice=notice_items(), commitment=COMMITMENT_TEXT,
                             masked_phone=sms.mask_phone(person.phone) if person.phone else None,
                             sms_wait=current_app.config["SMS_RESEND_SECONDS"] if sms_sent else 0)
 
