@@ -10,11 +10,11 @@ from flask_babel import lazy_gettext as _l
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric, uscc
 
+from .errors import UserError
 
-class InvalidIdentifier(ValueError):
-    def __init__(self, message):
-        super().__init__(str(message))
-        self.message = message
+
+class InvalidIdentifier(UserError, ValueError):
+    """An identifier that fails its format or check digit."""
 
 
 def clean_id_number(value: str) -> str:

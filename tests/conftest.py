@@ -68,22 +68,28 @@ def database(backend):
         yield db_info
 
 
-@pytest.fixture(scope="session")
-def app(database, tmp_path_factory):
-    from app import create_app
-    from app.cli import setup
-
-    application = create_app({
+def app_settings(database, tmp_path_factory, **overrides) -> dict:
+    """Settings of a test app on `database` (more apps on the same database: rate-limit tests)."""
+    return {
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database["uri"],
         "SQLALCHEMY_ENGINE_OPTIONS": database["engine_options"],
         "UPLOAD_FOLDER": str(tmp_path_factory.mktemp("uploads")),
         # Cheaper hashing keeps the suite fast; production uses scrypt (config.py).
         "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        # Tests read captcha answers through the test-only hook; one test app turns rate limits on.
+        # Tests read captcha answers through the test-only hook; rate-limit tests turn limits on.
         "CAPTCHA_TEST_HOOK": True,
         "RATELIMIT_ENABLED": False,
-    })
+        **overrides,
+    }
+
+
+@pytest.fixture(scope="session")
+def app(database, tmp_path_factory):
+    from app import create_app
+    from app.cli import setup
+
+    application = create_app(app_settings(database, tmp_path_factory))
     with application.app_context():
         setup()
     yield application

@@ -23,19 +23,11 @@ from app.services import images, realname, sms, storage
 from models import Attachment, AuditLog, Certificate, Province
 from models.choices import ATTACHMENT_KINDS, DEGREES, EDUCATION_LEVELS, ETHNICITIES
 
-from .base import ScopedModelView
+from .base import ScopedModelView, signed_in_person
 from .forms import Mobile
 
 UPLOAD_KINDS = ("photo", "id_front", "id_back", "id_handheld", "signature", "education_proof", "other")
 _PENDING_PHOTO = "pending_photo"
-
-
-def _person():
-    user = scope.current_user()
-    person = getattr(user, "person", None)
-    if person is None:
-        abort(403)
-    return user, person
 
 
 def menu_entries():
@@ -128,14 +120,14 @@ class MyAccountView(BaseView):
     default_view = "steps"
 
     def _render(self, template, active, **kwargs):
-        user, person = _person()
+        user, person = signed_in_person()
         return self.render_template(template, active=active, menu=menu_entries(), person=person, user=user,
                                     steps=accounts.steps(person), **kwargs)
 
     @expose("/")
     @has_access
     def steps(self):
-        user, person = _person()
+        user, person = signed_in_person()
         return self._render("personal/account.html", "steps", next_step=accounts.next_step(person),
                             missing=[ATTACHMENT_KINDS.label(k) for k in accounts.missing_materials(person)])
 
@@ -143,7 +135,7 @@ class MyAccountView(BaseView):
     @expose("/materials", methods=["GET", "POST"])
     @has_access
     def materials(self):
-        user, person = _person()
+        user, person = signed_in_person()
         form = MaterialForm()
         if request.method == "GET":
             missing = accounts.missing_materials(person)
@@ -182,7 +174,7 @@ class MyAccountView(BaseView):
     @has_access
     def photo_preview(self):
         """The processed 1-inch photo is shown before it replaces the one on file."""
-        user, person = _person()
+        user, person = signed_in_person()
         pending = self._pending_photo(person)
         if pending is None:
             return redirect(url_for("MyAccountView.materials"))
@@ -202,7 +194,7 @@ class MyAccountView(BaseView):
     @expose("/profile", methods=["GET", "POST"])
     @has_access
     def profile(self):
-        user, person = _person()
+        user, person = signed_in_person()
         form = ProfileForm(obj=person) if request.method == "GET" else ProfileForm()
         if request.method == "POST" and form.validate_on_submit():
             for name in accounts.PROFILE_FIELDS:
@@ -217,7 +209,7 @@ class MyAccountView(BaseView):
     @expose("/verify", methods=["GET"])
     @has_access
     def verify(self):
-        user, person = _person()
+        user, person = signed_in_person()
         form = OnsiteForm()
         form.province.data = person.realname_province_code or realname.default_province(person)
         return self._render("personal/verify.html", "verify", form=form, provider=realname.provider())
@@ -225,7 +217,7 @@ class MyAccountView(BaseView):
     @expose("/verify/onsite", methods=["POST"])
     @has_access
     def verify_onsite(self):
-        user, person = _person()
+        user, person = signed_in_person()
         form = OnsiteForm()
         if form.validate_on_submit():
             try:
@@ -244,7 +236,7 @@ class MyAccountView(BaseView):
     @expose("/verify/online", methods=["POST"])
     @has_access
     def verify_online(self):
-        user, person = _person()
+        user, person = signed_in_person()
         try:
             req, url = realname.start_online(person)
         except realname.RealnameError as exc:
@@ -263,7 +255,7 @@ class MyAccountView(BaseView):
     @expose("/verify/online/<nonce>")
     @has_access
     def verify_online_page(self, nonce):
-        user, person = _person()
+        user, person = signed_in_person()
         req = self._own_request(person, nonce)
         url = realname.provider().start(req)
         qr_svg = segno.make(url, error="m").svg_inline(scale=4, dark="#1f2d3d")
@@ -272,7 +264,7 @@ class MyAccountView(BaseView):
     @expose("/verify/online/<nonce>/status")
     @has_access
     def verify_online_status(self, nonce):
-        user, person = _person()
+        user, person = signed_in_person()
         req = self._own_request(person, nonce)
         return jsonify({"status": req.status, "verified": person.is_verified})
 
@@ -280,7 +272,7 @@ class MyAccountView(BaseView):
     @expose("/phone", methods=["GET", "POST"])
     @has_access
     def phone(self):
-        user, person = _person()
+        user, person = signed_in_person()
         form = PhoneForm()
         sms_wait = 0
         if request.method == "POST" and form.validate_on_submit():
@@ -312,7 +304,7 @@ class MyAccountView(BaseView):
     @expose("/password", methods=["GET", "POST"])
     @has_access
     def password(self):
-        user, person = _person()
+        user, person = signed_in_person()
         form = PasswordForm()
         if request.method == "POST" and form.validate_on_submit():
             try:
@@ -335,7 +327,7 @@ class MyAccountView(BaseView):
     @expose("/trail")
     @has_access
     def trail(self):
-        user, person = _person()
+        user, person = signed_in_person()
         page = max(request.args.get("page", 1, type=int) or 1, 1)
         per_page = 20
         mine = or_(AuditLog.user_id == user.id,
@@ -349,7 +341,7 @@ class MyAccountView(BaseView):
     @expose("/certificates")
     @has_access
     def certificates(self):
-        user, person = _person()
+        user, person = signed_in_person()
         items = (scope.query(Certificate, user).filter(Certificate.person_id == person.id)
                  .order_by(Certificate.id.desc()).all())
         return self._render("personal/certificates.html", "certificates", items=items)

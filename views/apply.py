@@ -25,6 +25,7 @@ from app.services import images, sms, storage, workdays
 from models import Application, Enterprise, Specialty, TransitionLog
 from models.choices import CANCELLATION_REASONS, REPLACEMENT_REASONS
 
+from .base import signed_in_person
 from .forms import IdNumber
 
 # Menu order of the user manual (3.1.3.1 - 3.1.3.8).
@@ -120,14 +121,6 @@ def find_enterprise(text: str):
     return found
 
 
-def _person():
-    user = scope.current_user()
-    person = getattr(user, "person", None)
-    if person is None:
-        abort(403)
-    return user, person
-
-
 def _editable(person, business_type):
     """The person's draft or returned application of this type, to continue instead of starting anew."""
     return (db.session.query(Application)
@@ -151,7 +144,7 @@ class ApplyView(BaseView):
     @expose("/")
     @has_access
     def index(self):
-        user, person = _person()
+        user, person = signed_in_person()
         overview = [(code, workflow.BUSINESS_TYPES[code].label, rules.preconditions(person, code, _editable(person, code)))
                     for code in MENU_ORDER]
         return self._render("personal/apply_index.html", None, person=person, overview=overview,
@@ -175,7 +168,7 @@ class ApplyView(BaseView):
     def form(self, business_type):
         if business_type not in workflow.BUSINESS_TYPES:
             abort(404)
-        user, person = _person()
+        user, person = signed_in_person()
         item = _editable(person, business_type)
         if request.method == "POST":
             form = ApplyForm.for_type(business_type, person, formdata=request.form.copy() | request.files)
@@ -328,7 +321,7 @@ class ProgressView(BaseView):
     @expose("/")
     @has_access
     def index(self):
-        user, person = _person()
+        user, person = signed_in_person()
         kind = request.args.get("kind", "regular")
         if kind not in QUALIFICATION_KINDS:
             kind = "regular"

@@ -153,6 +153,17 @@ class ScopedModelView(ModelView):
 
 
 
+def signed_in_person():
+    """(user, person) of the signed-in applicant; 403 for an account not linked to a person."""
+    from app.scope import current_user
+
+    user = current_user()
+    person = getattr(user, "person", None)
+    if person is None:
+        abort(403)
+    return user, person
+
+
 def _formatters(spec: PanelSpec) -> dict:
     """Explicit formatters, else Yes/No for booleans and a dash for empty values."""
     result = {}

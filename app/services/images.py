@@ -14,6 +14,8 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, ImageStat
 
+from app.errors import UserError
+
 KINDS = frozenset({"photo", "id_front", "id_back", "id_handheld", "signature", "education_proof", "other"})
 ACCEPTED_FORMATS = ("JPEG", "PNG")  # MPO (camera JPEG with extra frames) is a JPEG too
 PHOTO_MIN_WIDTH_PX = 200  # the 25:35 crop must be at least 200 x 280 before scaling to PHOTO_SIZE_PX
@@ -26,10 +28,8 @@ SCAN_QUALITY = 85
 _DAMAGED = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error, zlib.error)
 
 
-class UploadRejected(Exception):
-    def __init__(self, message):
-        super().__init__(str(message))
-        self.message = message
+class UploadRejected(UserError):
+    """An upload refused, with the reason."""
 
 
 @dataclass(frozen=True)

@@ -23,14 +23,13 @@ from werkzeug.utils import import_string
 from models import Person, RealnameRequest
 
 from ..clock import now_utc
+from ..errors import UserError
 from ..extensions import db
 from ..rules import PROVINCE_CODES
 
 
-class RealnameError(Exception):
-    def __init__(self, message):
-        super().__init__(str(message))
-        self.message = message
+class RealnameError(UserError):
+    """A verification step refused, with the reason."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from werkzeug.utils import import_string
 
 from app import clock
+from app.errors import UserError
 from app.extensions import db
 from app.identifiers import InvalidIdentifier, clean_mobile
 from models import SmsCode, SmsOutbox
@@ -27,12 +28,11 @@ log = logging.getLogger(__name__)
 PURPOSES = ("register", "apply", "change_phone", "reset_password", "unlock")
 
 
-class SmsError(Exception):
+class SmsError(UserError):
     """A user-facing refusal; `message` is translated, `wait_seconds` says when to try again (if known)."""
 
     def __init__(self, message, wait_seconds: int | None = None):
-        super().__init__(str(message))
-        self.message = message
+        super().__init__(message)
         self.wait_seconds = wait_seconds
 
 

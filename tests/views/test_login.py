@@ -12,7 +12,7 @@ from app.extensions import db
 from app.identifiers import mask_id_number
 from models import AppUser, AuditLog, Person, SmsCode, SmsOutbox
 from tests import factories as f
-from tests.conftest import api_captcha, form_tokens, login
+from tests.conftest import api_captcha, app_settings, form_tokens, login
 from tests.views.test_personal_journey import random_phone, sms_code
 
 WRONG = "Wrong@2026x"
@@ -274,16 +274,8 @@ def limited_app(app, database, tmp_path_factory):
     """A second app on the same database with the per-address limit on (the schema exists already)."""
     from app import create_app
 
-    application = create_app({
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": database["uri"],
-        "SQLALCHEMY_ENGINE_OPTIONS": database["engine_options"],
-        "UPLOAD_FOLDER": str(tmp_path_factory.mktemp("uploads-limited")),
-        "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        "CAPTCHA_TEST_HOOK": True,
-        "RATELIMIT_ENABLED": True,
-        "AUTH_RATE_LIMIT": "3 per minute",
-    })
+    application = create_app(app_settings(database, tmp_path_factory, RATELIMIT_ENABLED=True,
+                                           AUTH_RATE_LIMIT="3 per minute"))
     yield application
     with application.app_context():
         db.session.remove()
@@ -389,14 +381,9 @@ def test_two_workers_share_the_login_limit_through_redis(app, database, tmp_path
     from app import create_app
 
     prefix = f"test-{uuid.uuid4().hex[:10]}"
-    workers = [create_app({
-        "TESTING": True, "SQLALCHEMY_DATABASE_URI": database["uri"],
-        "SQLALCHEMY_ENGINE_OPTIONS": database["engine_options"],
-        "UPLOAD_FOLDER": str(tmp_path_factory.mktemp("uploads-redis")),
-        "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "CAPTCHA_TEST_HOOK": True,
-        "RATELIMIT_ENABLED": True, "AUTH_RATE_LIMIT": "3 per minute",
-        "RATELIMIT_STORAGE_URI": REDIS_URL, "RATELIMIT_KEY_PREFIX": prefix,
-    }) for _ in range(2)]
+    workers = [create_app(app_settings(database, tmp_path_factory, RATELIMIT_ENABLED=True,
+                                        AUTH_RATE_LIMIT="3 per minute", RATELIMIT_STORAGE_URI=REDIS_URL,
+                                        RATELIMIT_KEY_PREFIX=prefix)) for _ in range(2)]
     try:
         username = _applicant(app)
         address = f"10.9.{f.next_serial() % 250}.{f.next_serial() % 250}"
