@@ -129,6 +129,9 @@ class Transition:
     # The applicant signs the move with an SMS code (DOMAIN: on every submission). The interface that
     # checked the code says so with `sms_confirmed=True`; the engine refuses the move otherwise.
     needs_sms: bool = False
+    # A statement the actor ticks before the move, about facts of the application (e.g. the labour
+    # contract period); `attestation_text()` fills it in, the engine refuses without `attested=True`.
+    attestation: object = None
 
     def target_in(self, business_type: "BusinessType", state: str) -> str | None:
         """Where this transition leads from `state` for that business type (None: not from there)."""
@@ -151,6 +154,8 @@ TRANSITIONS: dict[str, Transition] = {
                    confirm=_l("Withdraw this application? This cannot be undone; you may apply again later.")),
         Transition("confirm", _l("Confirm and submit"), (State.ENTERPRISE,), NEXT, OWNER,
                    guards=("rules.contract_complete",),
+                   attestation=_l("%(name)s is employed by our enterprise with a labour contract from %(start)s "
+                                  "to %(end)s."),
                    confirm=_l("Confirm that this person is employed by your enterprise for the stated contract "
                               "period and submit the application to the provincial authority?")),
         Transition("pass", _l("Pass review"), (State.PROVINCE,), NEXT, OWNER,
@@ -176,6 +181,15 @@ def _call(name: str):
     """Resolve a guard or effect named in the table ("rules.x" → app.rules.x)."""
     module, _, attr = name.rpartition(".")
     return getattr(importlib.import_module(f"app.{module}"), attr)
+
+
+def attestation_text(transition: Transition, application) -> str | None:
+    """The statement the actor must tick for this move on this application (None: nothing to attest)."""
+    if transition.attestation is None or application.contract_start is None or application.contract_end is None:
+        return None
+    return str(transition.attestation) % {"name": application.person.name,
+                                          "start": application.contract_start.isoformat(),
+                                          "end": application.contract_end.isoformat()}
 
 
 def roles_of(transition: Transition) -> set[str]:
@@ -312,12 +326,12 @@ def _guard_reasons(t: Transition, application) -> list:
 
 
 def apply(application, action: str, user, opinion: str | None = None, version: int | None = None,
-          commit: bool = True, via_batch: bool = False, sms_confirmed: bool = False):
+          commit: bool = True, via_batch: bool = False, sms_confirmed: bool = False, attested: bool = False):
     """Take `action` on `application` as `user`: re-check everything, move, run effects, log; one transaction.
 
     `application` may be an id. Raises a WorkflowError (with a translated message) and changes
     nothing when the move is not possible. `sms_confirmed`: the caller verified the applicant's SMS
-    code for a move that needs one.
+    code for a move that needs one; `attested`: the actor ticked the move's attestation.
     """
     from app.extensions import db
 
@@ -330,6 +344,9 @@ def apply(application, action: str, user, opinion: str | None = None, version: i
         role = _check(app_obj, transition, user, opinion, version, via_batch)
         if transition.needs_sms and not sms_confirmed:
             raise GuardFailed(_l("Confirm the submission with the SMS code sent to your mobile."))
+        if not attested and attestation_text(transition, app_obj):
+            raise GuardFailed(_l("Tick the confirmation: %(statement)s",
+                                 statement=attestation_text(transition, app_obj)))
         _move(session, app_obj, transition, user, role, opinion)
         if commit:
             session.commit()

@@ -48,6 +48,11 @@ class Registration(Timestamps, Model):
     def specialty(self, code):
         return next((s for s in self.specialties if s.specialty_code == code), None)
 
+    @property
+    def specialty_summary(self):
+        """Active specialties with their valid-until dates, e.g. 建筑工程 2029-11-23；市政公用工程 2028-05-01."""
+        return "；".join(f"{s.specialty} {s.valid_until}" for s in self.active_specialties)
+
     def __str__(self):
         return self.number
 

@@ -51,6 +51,7 @@ class TransitionInput(Schema):
     opinion = fields.String(allow_none=True, validate=validate.Length(max=2000))
     version = fields.Integer(allow_none=True)
     sms_code = fields.String(allow_none=True, validate=validate.Length(max=6))
+    attested = fields.Boolean(load_default=False)
 
 
 def _error(api, status, message, reasons=(), fields_=None):
@@ -203,7 +204,7 @@ class ApplicationRestApi(ScopedRestApi):
             confirmed = True
         try:
             item = workflow.apply(pk, action, user, opinion=data.get("opinion"), version=data.get("version"),
-                                  sms_confirmed=confirmed)
+                                  sms_confirmed=confirmed, attested=data.get("attested", False))
         except workflow.WorkflowError as exc:
             return _error(self, exc.status, exc.message, exc.reasons)
         return self.response(200, id=item.id, number=item.number, state=item.state, version=item.version)

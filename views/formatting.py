@@ -16,6 +16,24 @@ def yes_no(value):
     return _l("Yes") if value else _l("No")
 
 
+def deadline_with_days_left(value):
+    """A stage deadline with the working days left, overdue ones in red (queues: oldest first)."""
+    from markupsafe import Markup, escape
+
+    from app.clock import today
+    from app.services.workdays import working_days_between
+
+    if value is None:
+        return "—"
+    left = working_days_between(today(), value)
+    if left < 0:
+        badge = _l("overdue by %(days)s working days", days=-left)
+        return Markup('{} <span class="label label-danger overdue">{}</span>').format(value, escape(str(badge)))
+    css = "label-warning" if left <= 2 else "label-default"
+    badge = _l("%(days)s working days left", days=left)
+    return Markup('{} <span class="label {}">{}</span>').format(value, css, escape(str(badge)))
+
+
 def dash_if_empty(value):
     return "—" if value is None or value == "" else value
 

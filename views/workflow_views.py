@@ -5,11 +5,13 @@ Every move goes through app.workflow.apply; a button is shown only for what `ava
 """
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
+from flask_appbuilder.actions import action as flask_appbuilder_action
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app import announcements, applications, rules, workflow
+from app import roles as R
 from app.extensions import db
 from app.clock import today
 from app.roles import ROLE_LABELS, user_role_names
@@ -37,6 +39,20 @@ def flash_workflow_error(exc: workflow.WorkflowError):
     if exc.reasons:
         message += " " + " ".join(f"• {r}" for r in exc.reasons)
     flash(message, "danger")
+
+
+MATERIAL_KINDS = ("photo", "id_front", "id_back", "id_handheld", "signature", "education_proof")
+
+
+def _materials(item: Application) -> list:
+    """(label, attachment) of the applicant's current materials, then those uploaded with this application."""
+    from models.choices import ATTACHMENT_KINDS
+
+    person = item.person
+    shown = [(ATTACHMENT_KINDS.label(kind), person.latest_attachment(kind)) for kind in MATERIAL_KINDS]
+    shown = [(label, a) for label, a in shown if a is not None]
+    shown += [(f"{a.kind_label}（{item.number}）", a) for a in person.attachments if a.application_id == item.id]
+    return shown
 
 
 # Form field → the column that displays it.
@@ -68,6 +84,7 @@ class ApplicationPanelView(ScopedModelView):
             view_name=self.__class__.__name__,
             editable=item.state in workflow.EDITABLE_STATES
             and self.appbuilder.sm.has_access("can_edit", WORKFLOW_VIEW_NAME),
+            materials=_materials(item),
         )
 
     def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
@@ -100,7 +117,8 @@ class ApplicationPanelView(ScopedModelView):
         if request.method == "POST":
             try:
                 workflow.apply(item.id, action, user, opinion=request.form.get("opinion"),
-                               version=request.form.get("version", type=int))
+                               version=request.form.get("version", type=int),
+                               attested=request.form.get("attested") == "y")
             except workflow.NotFound:
                 abort(404)
             except workflow.WorkflowError as exc:
@@ -117,6 +135,7 @@ class ApplicationPanelView(ScopedModelView):
             flash(_("This action is not available on this application now."), "warning")
             return redirect(url_for(f"{self.__class__.__name__}.show", pk=pk))
         return self.render_template("applications/transition.html", item=item, option=option,
+                                    attestation=workflow.attestation_text(t, item),
                                     title=t.label, back=url_for(f"{self.__class__.__name__}.show", pk=pk))
 
     @expose("/pdf/<int:pk>")
@@ -164,11 +183,70 @@ class FilterActionable(BaseFilter):
         return query.filter(workflow.actionable_clause(user_role_names(current_user())))
 
 
+def bulk_transitions():
+    """The decisions staff take one application at a time, also offered on a selection (批量办理)."""
+    return [t for t in workflow.TRANSITIONS.values()
+            if not (t.auto or t.batch_only or t.needs_sms) and R.APPLICANT not in workflow.roles_of(t)]
+
+
+def bulk_permission(action: str) -> str:
+    return f"bulk_{action}"
+
+
 class QueueView(ApplicationPanelView):
-    """My queue: what the signed-in user can act on now, oldest first."""
+    """My queue: what the signed-in user can act on now, oldest first; decisions on a selection too."""
 
     base_filters = ApplicationPanelView.base_filters + [["id", FilterActionable, None]]
     base_order = ("state_changed_at", "asc")
+
+    @expose("/bulk/<action>", methods=["GET", "POST"])
+    @has_access
+    def bulk(self, action):
+        """Confirmation page for a decision on several applications; each moves in its own transaction."""
+        t = workflow.TRANSITIONS.get(action)
+        if t is None or t not in bulk_transitions():
+            abort(404)
+        if not self.appbuilder.sm.has_access(bulk_permission(action), self.class_permission_name):
+            abort(403)
+        ids = [int(i) for i in (request.values.get("ids") or "").split(",") if i.isdigit()][:200]
+        user = current_user()
+        items = [self.get_in_scope(pk) for pk in ids]  # 404 for anything out of scope
+        back = url_for(f"{self.__class__.__name__}.list")
+        if request.method == "POST":
+            done, failed = [], []
+            for item in items:
+                try:
+                    workflow.apply(item.id, action, user, opinion=request.form.get("opinion"),
+                                   version=request.form.get(f"version_{item.id}", type=int),
+                                   attested=request.form.get(f"attested_{item.id}") == "y")
+                    done.append(item.number)
+                except workflow.WorkflowError as exc:
+                    reasons = " ".join(str(r) for r in exc.reasons)
+                    failed.append(f"{item.number}: {exc.message} {reasons}".strip())
+            if done:
+                flash(_("%(action)s done for %(count)s applications: %(numbers)s.", action=t.label,
+                        count=len(done), numbers="、".join(done)), "success")
+            for line in failed:
+                flash(line, "danger")
+            return redirect(back)
+        options = {item.id: next((o for o in workflow.available(item, user) if o.action == action), None)
+                   for item in items}
+        return self.render_template("applications/bulk.html", items=items, transition=t, options=options,
+                                    attestations={i.id: workflow.attestation_text(t, i) for i in items},
+                                    title=t.label, back=back, ids=",".join(str(i.id) for i in items))
+
+
+def _bulk_action(action: str, label):
+    def handler(self, items):
+        items = items if isinstance(items, list) else [items]
+        return redirect(url_for(f"{self.__class__.__name__}.bulk", action=action,
+                                ids=",".join(str(i.id) for i in items)))
+
+    return flask_appbuilder_action(bulk_permission(action), label, None, "fa-check-square", single=False)(handler)
+
+
+for _t in bulk_transitions():
+    setattr(QueueView, bulk_permission(_t.action), _bulk_action(_t.action, _l("%(action)s (selected)", action=_t.label)))
 
 
 class AnnouncementView(ScopedModelView):
@@ -194,6 +272,25 @@ class AnnouncementView(ScopedModelView):
         return self.render_template(self.show_template, pk=pk, title=self.show_title, widgets=self._show(pk),
                                     item=item, waiting=waiting, view_name=self.__class__.__name__,
                                     can_manage=self.appbuilder.sm.has_access("can_publish", self.class_permission_name))
+
+    @expose("/pdf/<int:pk>")
+    @has_access
+    def pdf(self, pk):
+        """The announcement as published (公告): name, masked ID, registration number, specialties, employer."""
+        from itertools import groupby
+
+        from flask import current_app
+
+        from reports.pdf import render_pdf
+
+        batch = self.get_in_scope(pk)
+        rows = sorted(batch.applications, key=lambda a: (a.business_type, a.id))
+        groups = [(workflow.BUSINESS_TYPES[code].label, list(group))
+                  for code, group in groupby(rows, key=lambda a: a.business_type)]
+        data = render_pdf("announcement.html", batch=batch, rows=rows, groups=groups,
+                          issuer=current_app.config.get("CERTIFICATE_ISSUER", ""))
+        return Response(data, mimetype="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="announcement-{batch.id}.pdf"'})
 
     @expose("/gather/<int:pk>", methods=["POST"])
     @has_access

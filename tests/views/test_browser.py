@@ -25,6 +25,8 @@ def _take(page, base, view, app_id, action):
     """Open the application, press the move's button, confirm on the confirmation page."""
     page.goto(f"{base}/{view}/show/{app_id}")
     page.click(f"a[href='/{view}/transition/{app_id}/{action}']")
+    if page.locator("#attested").count():  # e.g. the enterprise confirms the contract period
+        page.check("#attested")
     page.click("#transition-form [type=submit]")
     page.wait_for_load_state()
 

@@ -129,8 +129,11 @@ def test_api_scope_and_transitions(app, world):
     assert resp.status_code == 422 and "opinion" in resp.get_json()["message"]
     resp = client.post(f"/api/v1/application/{own}/transition/confirm", json={"version": 1}, headers=headers)
     assert resp.status_code == 409  # stale version: it was submitted since version 1
-    resp = client.post(f"/api/v1/application/{own}/transition/confirm",
+    resp = client.post(f"/api/v1/application/{own}/transition/confirm?_l_=en",
                        json={"version": moves["version"]}, headers=headers)
+    assert resp.status_code == 422 and "labour contract" in resp.get_json()["message"]  # not attested
+    resp = client.post(f"/api/v1/application/{own}/transition/confirm",
+                       json={"version": moves["version"], "attested": True}, headers=headers)
     assert resp.status_code == 200 and resp.get_json()["state"] == "province_review"
     resp = client.post(f"/api/v1/application/{own}/transition/confirm", json={}, headers=headers)
     assert resp.status_code == 409  # already moved on: wrong state
