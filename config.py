@@ -102,6 +102,10 @@ RULES = {
     # Change registration (变更注册) online only for holders of a temporary practising certificate (user manual).
     "CHANGE_TEMPORARY_ONLY": _env("RULE_CHANGE_TEMPORARY_ONLY", True, bool),
 }
+# A downloaded electronic-certificate copy is valid this many days at most (our rule; reports/certificates.py).
+CERTIFICATE_COPY_DAYS = _env("CERTIFICATE_COPY_DAYS", 180, int)
+# Issuing authority printed on the electronic certificate.
+CERTIFICATE_ISSUER = _env("CERTIFICATE_ISSUER", "中华人民共和国住房和城乡建设部")
 
 # Statutory time limit of each stage, in working days, per business type (DOMAIN.md "Pipelines").
 # Keys are business type codes and workflow stage names (app/workflow.py).
@@ -120,6 +124,7 @@ STAGE_TIME_LIMITS = {
 # Uploads: every image is decoded and re-encoded by Pillow (app/services/images.py).
 UPLOAD_MAX_BYTES = _env("UPLOAD_MAX_BYTES", 8 * 1024 * 1024, int)  # one uploaded file, before processing
 UPLOAD_MAX_PIXELS = _env("UPLOAD_MAX_PIXELS", 40_000_000, int)  # larger images are refused (decompression bombs)
+ROSTER_MAX_ROWS = _env("ROSTER_MAX_ROWS", 200_000, int)  # rows of one qualification roster import (资格名单导入)
 PHOTO_SIZE_PX = (295, 413)  # 1-inch ID photo: 25 x 35 mm at 300 dpi
 PHOTO_MAX_BYTES = _env("PHOTO_MAX_BYTES", 60 * 1024, int)  # the processed photo is compressed under this
 PHOTO_MIN_BACKGROUND_LIGHTNESS = _env("PHOTO_MIN_BACKGROUND_LIGHTNESS", 180, int)  # 0-255, mean of the border
@@ -142,6 +147,7 @@ LOGIN_LOCK_MINUTES = _env("LOGIN_LOCK_MINUTES", 30, int)  # the lock lifts by it
 AUTH_RATE_LIMITED = True
 RATELIMIT_ENABLED = _env("RATELIMIT_ENABLED", True, bool)
 AUTH_RATE_LIMIT = _env("AUTH_RATE_LIMIT", "20 per minute")  # per client address, login and sign-up posts
+PUBLIC_RATE_LIMIT = _env("PUBLIC_RATE_LIMIT", "60 per minute")  # per address: certificate verification, public register
 # Shared limiter storage so several workers agree (e.g. redis://127.0.0.1:6379/0); memory by default.
 RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
 

@@ -7,7 +7,7 @@ def register(appbuilder):
     from .account import MyAccountView, RealnameSimulatorView
     from .apply import ApplyView, ProgressView
     from .base import ScopedRestApi, build_api, build_view
-    from .public import CaptchaView
+    from .public import CaptchaView, PublicView, RegistryView
     from .registry import CATEGORIES, MENU_LINKS, PANEL
     from .signup import PasswordResetView, SignUpView
 
@@ -23,6 +23,9 @@ def register(appbuilder):
         registered = appbuilder.add_view_no_menu(view)
         if sm.is_auth_limited:  # sign-up and reset send SMS: the same per-address limit as the login
             sm.limiter.limit(current_app.config["AUTH_RATE_LIMIT"], methods=["POST"])(registered.blueprint)
+    for view in (PublicView, RegistryView):  # certificate verification and the public register: anyone, any method
+        registered = appbuilder.add_view_no_menu(view)
+        sm.limiter.limit(current_app.config["PUBLIC_RATE_LIMIT"])(registered.blueprint)
 
     for spec in PANEL:
         view = build_view(spec)
@@ -34,3 +37,18 @@ def register(appbuilder):
         if spec.api:
             appbuilder.add_api(build_api(spec, base=spec.api.get("base", ScopedRestApi)))
 
+    from flask_babel import lazy_gettext as _l
+
+    from .roster import RosterImportView
+
+    appbuilder.add_view(RosterImportView, "RosterImport", label=_l("Import qualification roster"), icon="fa-upload",
+                        category="Registry", category_label=CATEGORIES["Registry"])
+
+
+    from .enterprise import EnterpriseProfileView
+
+    appbuilder.add_view(EnterpriseProfileView, "EnterpriseProfile", label=_l("Enterprise profile"), icon="fa-building",
+                        category="Registry", category_label=CATEGORIES["Registry"])
+    appbuilder.add_link("EnterpriseConstructors", href="EnterpriseProfileView.constructors",
+                        label=_l("Our registered constructors"), icon="fa-users", category="Registry",
+                        category_label=CATEGORIES["Registry"])

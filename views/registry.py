@@ -12,13 +12,16 @@ from models.choices import (ATTACHMENT_KINDS, CERTIFICATE_STATUSES, DEGREES, EDU
                             REGISTRATION_STATUSES)
 
 from .base import PanelSpec
-from .formatting import DATETIME_FORMATTERS
+from .formatting import DATETIME_FORMATTERS, deadline_with_days_left
 from .api import ApplicationInput, ApplicationRestApi, ApplicationUpdate
 from .forms import CreditCode, IdNumber, Mobile
-from .panel_views import AttachmentView, QualificationView
-from .workflow_views import AnnouncementView, ApplicationPanelView, QueueView, transition_permission
+from .panel_views import AttachmentView, CertificateView, QualificationView
+from .workflow_views import (AnnouncementView, ApplicationPanelView, QueueView, bulk_permission, bulk_transitions,
+                             transition_permission)
 from .account import MyAccountView, RealnameQueueView
 from .apply import MENU_ORDER, QUALIFICATION_KINDS, ApplyView, ProgressView
+from .enterprise import EnterpriseProfileView
+from .roster import RosterImportView
 
 STAFF = {ENTERPRISE, PROVINCE, MINISTRY}
 EVERYONE = {APPLICANT, ENTERPRISE, PROVINCE, MINISTRY}
@@ -122,16 +125,20 @@ PANEL = [
         Application, "MyQueue", _l("My queue"), "Workflow", "fa-inbox", base_class=QueueView,
         list_columns=_APPLICATION_LIST, show_columns=_APPLICATION_SHOW,
         search_columns=["number", "business_type", "state", "submitted_at", "stage_deadline"],
-        read=EVERYONE, menu_roles=STAFF_MENU, label_columns=LABELS, formatters_columns=DATETIME_FORMATTERS,
+        read=EVERYONE, menu_roles=STAFF_MENU, label_columns=LABELS,
+        formatters_columns={**DATETIME_FORMATTERS, "stage_deadline": deadline_with_days_left},
         order_columns=["number", "state_changed_at", "stage_deadline"],
-        search_form_extra_fields=_APPLICATION_SEARCH, extra_permissions={"can_pdf": EVERYONE},
+        search_form_extra_fields=_APPLICATION_SEARCH,
+        extra_permissions={"can_pdf": EVERYONE, "can_bulk": STAFF,
+                           **{bulk_permission(t.action): workflow.roles_of(t) for t in bulk_transitions()}},
     ),
     PanelSpec(
         Application, "Applications", _l("All applications"), "Workflow", "fa-file-alt",
         base_class=ApplicationPanelView, list_columns=_APPLICATION_LIST, show_columns=_APPLICATION_SHOW,
         search_columns=["number", "business_type", "state", "submitted_at", "stage_deadline"],
         read=EVERYONE, menu_roles=STAFF_MENU, add={APPLICANT}, edit={APPLICANT}, label_columns=LABELS,
-        formatters_columns=DATETIME_FORMATTERS, add_columns=_APPLICATION_FORM, edit_columns=_APPLICATION_FORM,
+        formatters_columns={**DATETIME_FORMATTERS, "stage_deadline": deadline_with_days_left},
+        add_columns=_APPLICATION_FORM, edit_columns=_APPLICATION_FORM,
         order_columns=["number", "state_changed_at", "stage_deadline"], base_order=("id", "desc"),
         extra_permissions={**_transition_grants(), "can_pdf": EVERYONE},
         search_form_extra_fields=_APPLICATION_SEARCH,
@@ -157,7 +164,7 @@ PANEL = [
         menu_roles=STAFF_MENU, add={MINISTRY},
         edit={MINISTRY}, add_columns=["title"], edit_columns=["title"], label_columns=LABELS,
         formatters_columns=DATETIME_FORMATTERS, base_order=("id", "desc"),
-        extra_permissions={"can_gather": {MINISTRY}, "can_publish": {MINISTRY}},
+        extra_permissions={"can_gather": {MINISTRY}, "can_publish": {MINISTRY}, "can_pdf": EVERYONE | {ADMIN}},
     ),
     PanelSpec(
         Person, "RealnameQueue", _l("On-site verification"), "Workflow", "fa-id-badge", base_class=RealnameQueueView,
@@ -222,7 +229,7 @@ PANEL = [
         label_columns=LABELS, order_columns=["number", "registered_on"],
     ),
     PanelSpec(
-        Certificate, "Certificates", _l("Certificates"), "Registry", "fa-certificate",
+        Certificate, "Certificates", _l("Certificates"), "Registry", "fa-certificate", base_class=CertificateView,
         list_columns=["number", "holder_name", "registration_number", "enterprise_name", "status_label",
                       "issued_on", "valid_until"],
         show_columns=["number", "holder_name", "registration_number", "enterprise_name", "specialty_summary",
@@ -231,6 +238,7 @@ PANEL = [
         menu_roles=STAFF_MENU,
         search_form_extra_fields={"status": _select(_l("Status"), lambda: CERTIFICATE_STATUSES.choices(blank=True))},
         label_columns=LABELS, order_columns=["number", "issued_on", "valid_until"],
+        extra_permissions={"can_pdf": EVERYONE, "can_batch": {MINISTRY}},
         api={"resource": "certificate",
              "list_columns": ["id", "number", "holder_name", "registration_number", "enterprise_name", "status",
                               "issued_on", "valid_until"],
@@ -294,7 +302,8 @@ PANEL = [
 
 # --- The personal edition's own pages (not generated from a model) -------------------------------
 # Which roles open them; FAB names a page's permission "can_<method>" on the view class.
-SELF_SERVICE_VIEWS = {APPLICANT: (MyAccountView, ApplyView, ProgressView)}
+SELF_SERVICE_VIEWS = {APPLICANT: (MyAccountView, ApplyView, ProgressView), MINISTRY: (RosterImportView,),
+                      ENTERPRISE: (EnterpriseProfileView,)}
 
 
 def _personal_links():
@@ -316,7 +325,7 @@ def _personal_links():
     return links
 
 
-# (menu name, label, URL or endpoint, category) → shown to the roles of SELF_SERVICE_VIEWS.
+# (menu name, label, URL or endpoint, category) → shown to applicants (SELF_SERVICE_MENUS).
 MENU_LINKS = _personal_links()
 
 
@@ -324,11 +333,19 @@ def view_permissions(view_class) -> list[str]:
     return sorted(f"can_{name}" for name, fn in vars(view_class).items() if hasattr(fn, "_permission_name"))
 
 
+# (menu name, category) of each role's self-service menu entries: the personal links are the applicant's.
+SELF_SERVICE_MENUS = {
+    APPLICANT: [(name, category) for name, _label, _href, category in MENU_LINKS],
+    MINISTRY: [("RosterImport", "Registry")],
+    ENTERPRISE: [("EnterpriseProfile", "Registry"), ("EnterpriseConstructors", "Registry")],
+}
+
+
 def self_service_grants() -> dict[str, list[tuple[str, str]]]:
     grants = {}
     for role, classes in SELF_SERVICE_VIEWS.items():
         pairs = [(cls.__name__, perm) for cls in classes for perm in view_permissions(cls)]
-        pairs += [(name, "menu_access") for name, *_rest in MENU_LINKS]
-        pairs += [(category, "menu_access") for category in {link[3] for link in MENU_LINKS}]
+        for name, category in SELF_SERVICE_MENUS.get(role, ()):
+            pairs += [(name, "menu_access"), (category, "menu_access")]
         grants[role] = pairs
     return grants
