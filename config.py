@@ -124,7 +124,7 @@ STAGE_TIME_LIMITS = {
 # Uploads: every image is decoded and re-encoded by Pillow (app/services/images.py).
 UPLOAD_MAX_BYTES = _env("UPLOAD_MAX_BYTES", 8 * 1024 * 1024, int)  # one uploaded file, before processing
 UPLOAD_MAX_PIXELS = _env("UPLOAD_MAX_PIXELS", 40_000_000, int)  # larger images are refused (decompression bombs)
-ROSTER_MAX_ROWS = _env("ROSTER_MAX_ROWS", 200_000, int)  # rows of one qualification roster import (资格名单导入)
+ROSTER_MAX_ROWS = _env("ROSTER_MAX_ROWS", 50_000, int)  # rows of one qualification roster import (资格名单导入)
 PHOTO_SIZE_PX = (295, 413)  # 1-inch ID photo: 25 x 35 mm at 300 dpi
 PHOTO_MAX_BYTES = _env("PHOTO_MAX_BYTES", 60 * 1024, int)  # the processed photo is compressed under this
 PHOTO_MIN_BACKGROUND_LIGHTNESS = _env("PHOTO_MIN_BACKGROUND_LIGHTNESS", 180, int)  # 0-255, mean of the border

@@ -78,6 +78,25 @@ def register(app):
         for line in summary:
             click.echo(line)
 
+    @app.cli.command("import-roster")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the row report (CSV).")
+    @click.option("--max-rows", type=int, default=None, help="Override ROSTER_MAX_ROWS for this import.")
+    @with_appcontext
+    def import_roster_command(path, report_path, max_rows):
+        """Import a qualification roster (CSV/XLSX) too big for a web request; same checks as the page."""
+        from pathlib import Path
+
+        from .roster import import_roster
+
+        if max_rows:
+            current_app.config["ROSTER_MAX_ROWS"] = max_rows
+        report = import_roster(Path(path).read_bytes(), Path(path).name, None)
+        click.echo(f"rows {report.total}, accepted {report.accepted}, unchanged {report.unchanged}, "
+                   f"refused {report.refused}" + (f"; {report.error}" if report.error else ""))
+        if report_path:
+            Path(report_path).write_text(report.to_csv(), encoding="utf-8-sig")
+
     @app.cli.command("workflow")
     @click.option("--format", "fmt", type=click.Choice(["mermaid", "matrix", "pipelines", "markdown"]),
                   default="markdown", help="What to print (markdown = all three, for the README).")

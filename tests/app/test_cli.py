@@ -54,3 +54,24 @@ def test_sync_roles_writes_the_code_defined_permissions(app):
             assert stored == set(pairs), role_name
         ministry = dict.fromkeys(p for v, p in role_permissions()["Ministry"] if v == "Applications")
         assert "can_approve" in ministry and "can_submit" not in ministry
+
+
+def test_import_roster_command_writes_the_report(app, tmp_path):
+    from models import Qualification
+    from tests import factories as f
+
+    good, bad = f.unique_id_number(), "110101199001011230"
+    code = f"CLI-{f.next_serial()}"
+    source = tmp_path / "roster.csv"
+    source.write_text(f"姓名,身份证号,资格证书编号,专业,取得日期\n张三,{good},{code},建筑工程,2024-06-01\n"
+                      f"李四,{bad},{code}-2,建筑工程,2024-06-01\n", encoding="utf-8")
+    report = tmp_path / "report.csv"
+    result = app.test_cli_runner().invoke(args=["import-roster", str(source), "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    assert "accepted 1" in result.output and "refused 1" in result.output
+    lines = report.read_text(encoding="utf-8-sig").splitlines()
+    assert len(lines) == 3 and any("校验位" in line or "check digit" in line for line in lines)
+    with app.app_context():
+        from app.extensions import db
+
+        assert db.session.query(Qualification).filter_by(certificate_no=code).count() == 1
