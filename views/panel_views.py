@@ -1,11 +1,14 @@
 """Panel views that add a little behaviour to the generated CRUD (kept out of the registry)."""
-from flask import abort, send_file
+from flask import Response, abort, flash, redirect, send_file, url_for
 from flask_appbuilder import expose, has_access
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
 
+from app import scope
 from app.extensions import db
 from app.services import storage
-from models import Person
+from models import AnnouncementBatch, Application, Certificate, Person
 
 from .base import ScopedModelView
 
@@ -35,3 +38,61 @@ class AttachmentView(ScopedModelView):
         if not path.exists():
             abort(404)
         return send_file(path, mimetype=item.content_type, download_name=item.filename, as_attachment=False)
+
+
+def _pdf_response(data: bytes, filename: str) -> Response:
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "no-store"})
+
+
+class CertificateView(ScopedModelView):
+    """Certificates: print a valid one as its electronic copy (PDF); the ministry prints a whole
+    announcement batch as one PDF. Every printed copy leaves an audit row "print"."""
+
+    show_template = "certificates/show.html"
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        item = self.get_in_scope(pk)
+        return self.render_template(self.show_template, pk=pk, title=self.show_title, widgets=self._show(pk),
+                                    related_views=self._related_views, item=item,
+                                    view_name=self.__class__.__name__,
+                                    can_print=self.appbuilder.sm.has_access("can_pdf", self.class_permission_name))
+
+    @expose("/pdf/<int:pk>")
+    @has_access
+    def pdf(self, pk):
+        from reports.certificates import record_prints, render_certificate_pdf
+
+        item = self.get_in_scope(pk)
+        if item.status != "valid":
+            flash(_("Only a valid certificate can be printed; this one is %(status)s.", status=item.status_label),
+                  "warning")
+            return redirect(url_for(f"{self.__class__.__name__}.show", pk=pk))
+        data = render_certificate_pdf(item)
+        record_prints(db.session, [item])
+        db.session.commit()
+        return _pdf_response(data, f"certificate-{item.number}.pdf")
+
+    @expose("/batch/<int:batch_id>")
+    @has_access
+    def batch(self, batch_id):
+        """The valid certificates issued for the applications of a published announcement batch, one PDF."""
+        from reports.certificates import record_prints, render_certificates_pdf
+
+        batch = db.session.get(AnnouncementBatch, batch_id)
+        if batch is None:
+            abort(404)
+        items = (scope.query(Certificate, scope.current_user())
+                 .join(Application, Certificate.application_id == Application.id)
+                 .filter(Application.announcement_id == batch_id, Certificate.status == "valid")
+                 .options(selectinload(Certificate.person).selectinload(Person.attachments))
+                 .order_by(Certificate.number).all())
+        if batch.state != "published" or not items:
+            flash(_("This announcement has no valid certificates to print."), "warning")
+            return redirect(url_for("AnnouncementsView.show", pk=batch_id))
+        data = render_certificates_pdf(items)
+        record_prints(db.session, items, batch=batch.number)
+        db.session.commit()
+        return _pdf_response(data, f"certificates-{batch.year}-{batch.sequence}.pdf")
