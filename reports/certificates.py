@@ -139,15 +139,6 @@ def certificate_context(certificate, today: date | None = None) -> dict:
     }
 
 
-def _fetcher():
-    """Only inline (data:) and local files: nothing is fetched from the network.
-
-    (reports/pdf.py's function fetcher predates WeasyPrint 70, which wants a URLFetcher instance.)"""
-    from weasyprint.urls import URLFetcher
-
-    return URLFetcher(allowed_protocols={"data", "file"})
-
-
 @contextlib.contextmanager
 def _collector_paused():
     """WeasyPrint lays a long document out in millions of small objects, and Python's cyclic garbage
@@ -167,11 +158,11 @@ def render_contexts_pdf(contexts: list[dict]) -> bytes:
     """The PDF of prepared certificate contexts (certificate_context), one page each."""
     from weasyprint import HTML
 
-    from .pdf import TEMPLATES, render_html
+    from .pdf import TEMPLATES, local_fetcher, render_html
 
     html = render_html("certificate.html", certificates=contexts)
     with _collector_paused():
-        return HTML(string=html, base_url=str(TEMPLATES), url_fetcher=_fetcher()).write_pdf()
+        return HTML(string=html, base_url=str(TEMPLATES), url_fetcher=local_fetcher()).write_pdf()
 
 
 def render_certificate_pdf(certificate, today: date | None = None) -> bytes:

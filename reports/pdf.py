@@ -14,12 +14,11 @@ from app.clock import CHINA_TZ, now_utc
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
-def _local_only(url, *args, **kwargs):
-    from weasyprint import default_url_fetcher
+def local_fetcher():
+    """Only inline (data:) and local files: nothing is fetched from the network."""
+    from weasyprint.urls import URLFetcher
 
-    if url.startswith(("http://", "https://", "ftp://")):
-        raise ValueError(f"remote resources are not fetched: {url}")
-    return default_url_fetcher(url, *args, **kwargs)
+    return URLFetcher(allowed_protocols={"data", "file"})
 
 
 def render_html(template: str, **context) -> str:
@@ -33,4 +32,4 @@ def render_pdf(template: str, **context) -> bytes:
     from weasyprint import HTML
 
     html = render_html(template, **context)
-    return HTML(string=html, base_url=str(TEMPLATES), url_fetcher=_local_only).write_pdf()
+    return HTML(string=html, base_url=str(TEMPLATES), url_fetcher=local_fetcher()).write_pdf()

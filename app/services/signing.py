@@ -9,6 +9,7 @@ managed elsewhere.
 import base64
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -37,13 +38,17 @@ def private_key() -> Ed25519PrivateKey:
             path.parent.mkdir(parents=True, exist_ok=True)
             pem = Ed25519PrivateKey.generate().private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            # Written whole to a private temporary file, then linked into place: another worker either
+            # finds no key or a complete one, and only the first link wins.
+            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".key-")
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:  # another worker created it first
-                pass
-            else:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(pem)
+                os.link(temporary, path)
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(temporary)
         cache[path] = serialization.load_pem_private_key(path.read_bytes(), password=None)
     return cache[path]
 
