@@ -17,18 +17,19 @@ def _sign_in(page, base, username, app):
     page.fill("#username", username)
     page.fill("#password", f.PASSWORD)
     solve_captcha(page, app)
-    page.click("[type=submit]")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("[type=submit]")
 
 
 def _take(page, base, view, app_id, action):
     """Open the application, press the move's button, confirm on the confirmation page."""
     page.goto(f"{base}/{view}/show/{app_id}")
     page.click(f"a[href='/{view}/transition/{app_id}/{action}']")
+    page.wait_for_selector("#transition-form")
     if page.locator("#attested").count():  # e.g. the enterprise confirms the contract period
         page.check("#attested")
-    page.click("#transition-form [type=submit]")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("#transition-form [type=submit]")
 
 
 def test_submit_and_confirm_in_a_browser(app, live_server, browser, tmp_path):
@@ -50,23 +51,22 @@ def test_submit_and_confirm_in_a_browser(app, live_server, browser, tmp_path):
     assert "注册申报" in page.content()
     page.goto(f"{live_server}/applications/show/{app_id}")
     page.click(f"a[href='/applications/transition/{app_id}/submit']")  # leads to the signing form
-    page.wait_for_load_state()
-    assert page.url.endswith("/apply/initial")
+    page.wait_for_url(f"{live_server}/apply/initial")
     page.check("#agree_notice")
     page.check("#agree_commitment")
-    page.click("button[name=action][value=send_sms]")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("button[name=action][value=send_sms]")
     page.check("#agree_notice")
     page.check("#agree_commitment")
     page.fill("#sms_code", sms_code(app, phone))
-    page.click("button[name=action][value=submit]")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("button[name=action][value=submit]")
     assert "/progress/" in page.url and "待企业确认" in page.content()
     page.screenshot(path=str(tmp_path / "applicant.png"), full_page=True)
 
     page.click(".navbar-right a.dropdown-toggle:has(.fa-user)")  # open the user menu, then sign out
-    page.click(".logout-form button")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click(".logout-form button")
     _sign_in(page, live_server, officer, app)
     page.goto(f"{live_server}/myqueue/list/")
     assert "李浏览" in page.content()

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from app.extensions import db
-from models import Certificate, Person
+from models import AnnouncementBatch, Certificate, Person
 from tests import factories as f
 from tests.views.browser import browser_fixture, live_server_fixture, solve_captcha  # noqa: F401 (fixtures)
 
@@ -19,22 +19,23 @@ def _sign_in(page, base, username, app):
     page.fill("#username", username)
     page.fill("#password", f.PASSWORD)
     solve_captcha(page, app)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("button[type=submit]")
 
 
 def _sign_out(page):
     page.click(".navbar-right a.dropdown-toggle:has(.fa-user)")
-    page.click(".logout-form button")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click(".logout-form button")
 
 
 def _decide(page, base, app_id, action, opinion):
     page.goto(f"{base}/myqueue/show/{app_id}")
     page.click(f"a[href='/myqueue/transition/{app_id}/{action}']")
+    page.wait_for_selector("#transition-form")
     page.fill("#opinion", opinion)
-    page.click("#transition-form [type=submit]")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("#transition-form [type=submit]")
 
 
 def _qr_url(pdf: bytes, folder) -> str:
@@ -77,21 +78,18 @@ def test_review_approve_publish_and_verify_on_a_phone(app, live_server, browser,
     assert "已审批待公告" in page.content()
     page.goto(f"{live_server}/announcements/add")
     page.fill("#title", "浏览器测试公告")
-    page.click("#model_form button[type=submit]")
-    page.wait_for_load_state()
-    page.goto(f"{live_server}/announcements/list/")
-    page.click("text=浏览器测试公告")
-    page.wait_for_load_state()
-    if "/announcements/show/" not in page.url:  # the list links the row's show page through its icon
-        page.click("a[href*='/announcements/show/']")
-        page.wait_for_load_state()
-    page.click("form[action*='/gather/'] button")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("#model_form button[type=submit]")
+    with app.app_context():
+        batch_id = db.session.query(AnnouncementBatch.id).filter_by(title="浏览器测试公告").scalar()
+    page.goto(f"{live_server}/announcements/show/{batch_id}")
+    with page.expect_navigation():
+        page.click("form[action*='/gather/'] button")
     assert "周审批" in page.content()
-    page.click("a[href*='/announcements/publish/']")
-    page.wait_for_load_state()
-    page.click("form button[type=submit].btn-primary")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("a[href*='/announcements/publish/']")
+    with page.expect_navigation():
+        page.click("form button[type=submit].btn-primary")
     assert "年第" in page.content() and "批" in page.content()
     page.screenshot(path=str(tmp_path / "ministry-published.png"), full_page=True)
 

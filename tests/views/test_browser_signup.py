@@ -153,15 +153,15 @@ def test_new_person_signs_up_verifies_and_applies_in_a_browser(app, live_server,
 
     # --- Sign out (user menu) and in again with the ID number -------------------------------------
     page.click(".navbar-right a.dropdown-toggle:has(.fa-user)")
-    page.click(".logout-form button")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click(".logout-form button")
     page.click(".navbar-right a[href='/login/']")
     page.wait_for_url(f"{live_server}/login/")
     page.fill("#username", id_number)
     page.fill("#password", PASSWORD)
     solve_captcha(page, app)
-    page.click("form [type=submit]")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("form [type=submit]")
     assert "/login" not in page.url
     assert NAME in page.inner_text(".navbar-right")
 
