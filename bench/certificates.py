@@ -291,12 +291,9 @@ def main():
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
     args = parser.parse_args()
-    from tests.conftest import fresh_database  # a throwaway SQLite file, or a schema dropped afterwards
+    from bench.common import run_in_fresh_database
 
-    if args.database_url:
-        os.environ["TEST_DATABASE_URL"] = args.database_url
-    with fresh_database("postgresql" if args.database_url else "sqlite") as info:
-        run(info, args)
+    run_in_fresh_database(run, args)
 
 
 if __name__ == "__main__":

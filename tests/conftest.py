@@ -84,6 +84,21 @@ def app_settings(database, tmp_path_factory, **overrides) -> dict:
     }
 
 
+@contextlib.contextmanager
+def another_app(database, tmp_path_factory, **overrides):
+    """A second app on the test database (its schema exists already), e.g. with rate limits on."""
+    from app import create_app
+    from app.extensions import db
+
+    application = create_app(app_settings(database, tmp_path_factory, **overrides))
+    try:
+        yield application
+    finally:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def app(database, tmp_path_factory):
     from app import create_app

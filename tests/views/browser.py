@@ -41,3 +41,20 @@ def solve_captcha(page, app):
     nonce = page.get_attribute("input[name=captcha_nonce]", "value")
     with app.app_context():
         page.fill("#captcha", captcha.peek_answer(nonce))
+
+
+def sign_in(page, base, username, app, password="Test@2026"):
+    """The login page: user name, password and the captcha."""
+    page.goto(f"{base}/login/")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    solve_captcha(page, app)
+    with page.expect_navigation():
+        page.click("form button[type=submit]")
+
+
+def sign_out(page):
+    """The user menu's sign-out button (a POST)."""
+    page.click(".navbar-right a.dropdown-toggle:has(.fa-user)")
+    with page.expect_navigation():
+        page.click(".logout-form button")

@@ -7,18 +7,9 @@ from app.extensions import db
 from models import Person
 from tests import factories as f
 from tests.views.test_personal_journey import sms_code
-from tests.views.browser import browser_fixture, live_server_fixture, solve_captcha  # noqa: F401 (fixtures)
+from tests.views.browser import browser_fixture, live_server_fixture, sign_in, sign_out  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
-
-
-def _sign_in(page, base, username, app):
-    page.goto(f"{base}/login/")
-    page.fill("#username", username)
-    page.fill("#password", f.PASSWORD)
-    solve_captcha(page, app)
-    with page.expect_navigation():
-        page.click("[type=submit]")
 
 
 def _take(page, base, view, app_id, action):
@@ -47,7 +38,7 @@ def test_submit_and_confirm_in_a_browser(app, live_server, browser, tmp_path):
     foreign = []
     page.on("request", lambda r: None if r.url.startswith(live_server) else foreign.append(r.url))
 
-    _sign_in(page, live_server, applicant.lower(), app)  # a lower-case x in the ID number still signs in
+    sign_in(page, live_server, applicant.lower(), app)  # a lower-case x in the ID number still signs in
     assert "注册申报" in page.content()
     page.goto(f"{live_server}/applications/show/{app_id}")
     page.click(f"a[href='/applications/transition/{app_id}/submit']")  # leads to the signing form
@@ -64,10 +55,8 @@ def test_submit_and_confirm_in_a_browser(app, live_server, browser, tmp_path):
     assert "/progress/" in page.url and "待企业确认" in page.content()
     page.screenshot(path=str(tmp_path / "applicant.png"), full_page=True)
 
-    page.click(".navbar-right a.dropdown-toggle:has(.fa-user)")  # open the user menu, then sign out
-    with page.expect_navigation():
-        page.click(".logout-form button")
-    _sign_in(page, live_server, officer, app)
+    sign_out(page)
+    sign_in(page, live_server, officer, app)
     page.goto(f"{live_server}/myqueue/list/")
     assert "李浏览" in page.content()
     _take(page, live_server, "myqueue", app_id, "confirm")

@@ -9,24 +9,9 @@ from PIL import Image
 from app.extensions import db
 from models import AnnouncementBatch, Certificate, Person
 from tests import factories as f
-from tests.views.browser import browser_fixture, live_server_fixture, solve_captcha  # noqa: F401 (fixtures)
+from tests.views.browser import browser_fixture, live_server_fixture, sign_in, sign_out  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
-
-
-def _sign_in(page, base, username, app):
-    page.goto(f"{base}/login/")
-    page.fill("#username", username)
-    page.fill("#password", f.PASSWORD)
-    solve_captcha(page, app)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-
-
-def _sign_out(page):
-    page.click(".navbar-right a.dropdown-toggle:has(.fa-user)")
-    with page.expect_navigation():
-        page.click(".logout-form button")
 
 
 def _decide(page, base, app_id, action, opinion):
@@ -64,16 +49,16 @@ def test_review_approve_publish_and_verify_on_a_phone(app, live_server, browser,
     foreign = []
     page.on("request", lambda r: None if r.url.startswith(live_server) else foreign.append(r.url))
 
-    _sign_in(page, live_server, reviewer, app)
+    sign_in(page, live_server, reviewer, app)
     page.goto(f"{live_server}/myqueue/list/")
     assert "周审批" in page.content() and "剩余" in page.content()  # the queue shows the working days left
     page.screenshot(path=str(tmp_path / "province-queue.png"), full_page=True)
     _decide(page, live_server, app_id, "pass", "材料齐全，符合初始注册条件。")
     assert "待部级审批" in page.content()
     page.screenshot(path=str(tmp_path / "province-passed.png"), full_page=True)
-    _sign_out(page)
+    sign_out(page)
 
-    _sign_in(page, live_server, ministry, app)
+    sign_in(page, live_server, ministry, app)
     _decide(page, live_server, app_id, "approve", "同意注册。")
     assert "已审批待公告" in page.content()
     page.goto(f"{live_server}/announcements/add")

@@ -1,6 +1,7 @@
 """Sign-in: image captcha (single use) on the page and the API, lockout after LOGIN_MAX_FAILURES wrong
 passwords for LOGIN_LOCK_MINUTES, the administrator's unlock action, audit rows, the per-address rate
 limit, and the password reset by SMS that also lifts a lock."""
+import contextlib
 import html
 import re
 from datetime import timedelta
@@ -12,7 +13,7 @@ from app.extensions import db
 from app.identifiers import mask_id_number
 from models import AppUser, AuditLog, Person, SmsCode, SmsOutbox
 from tests import factories as f
-from tests.conftest import api_captcha, app_settings, form_tokens, login
+from tests.conftest import another_app, api_captcha, form_tokens, login
 from tests.views.test_personal_journey import random_phone, sms_code
 
 WRONG = "Wrong@2026x"
@@ -271,15 +272,9 @@ def test_api_login_locks_like_the_page(app):
 # --- rate limit ------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def limited_app(app, database, tmp_path_factory):
-    """A second app on the same database with the per-address limit on (the schema exists already)."""
-    from app import create_app
-
-    application = create_app(app_settings(database, tmp_path_factory, RATELIMIT_ENABLED=True,
-                                           AUTH_RATE_LIMIT="3 per minute"))
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    """A second app on the same database with the per-address limit on."""
+    with another_app(database, tmp_path_factory, RATELIMIT_ENABLED=True, AUTH_RATE_LIMIT="3 per minute") as application:
+        yield application
 
 
 def _from(app, address):
@@ -378,25 +373,20 @@ def test_two_workers_share_the_login_limit_through_redis(app, database, tmp_path
     """Two app instances (as two gunicorn workers) with RATELIMIT_STORAGE_URI on Redis count together."""
     import uuid
 
-    from app import create_app
+    import redis
 
     prefix = f"test-{uuid.uuid4().hex[:10]}"
-    workers = [create_app(app_settings(database, tmp_path_factory, RATELIMIT_ENABLED=True,
-                                        AUTH_RATE_LIMIT="3 per minute", RATELIMIT_STORAGE_URI=REDIS_URL,
-                                        RATELIMIT_KEY_PREFIX=prefix)) for _ in range(2)]
+    settings = {"RATELIMIT_ENABLED": True, "AUTH_RATE_LIMIT": "3 per minute", "RATELIMIT_STORAGE_URI": REDIS_URL,
+                "RATELIMIT_KEY_PREFIX": prefix}
     try:
-        username = _applicant(app)
-        address = f"10.9.{f.next_serial() % 250}.{f.next_serial() % 250}"
-        statuses = [_attempt(_from(workers[i % 2], address), username, f.PASSWORD, captcha="0000").status_code
-                    for i in range(4)]
-        assert statuses == [200, 200, 200, 429]
+        with contextlib.ExitStack() as stack:
+            workers = [stack.enter_context(another_app(database, tmp_path_factory, **settings)) for _ in range(2)]
+            username = _applicant(app)
+            address = f"10.9.{f.next_serial() % 250}.{f.next_serial() % 250}"
+            statuses = [_attempt(_from(workers[i % 2], address), username, f.PASSWORD, captcha="0000").status_code
+                        for i in range(4)]
+            assert statuses == [200, 200, 200, 429]
     finally:
-        import redis
-
         client = redis.Redis.from_url(REDIS_URL)
         for key in client.scan_iter(f"{prefix}*"):
             client.delete(key)
-        for worker in workers:
-            with worker.app_context():
-                db.session.remove()
-                db.engine.dispose()

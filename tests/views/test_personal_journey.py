@@ -239,8 +239,8 @@ FIRST_STAGE = {"initial": "enterprise_review", "re_registration": "enterprise_re
                "info_change": "province_review"}
 
 
-@pytest.mark.parametrize("business_type", sorted(FIRST_STAGE))
-def test_each_business_type_submits_through_its_form(app, business_type):
+def eligible_applicant(app, business_type):
+    """(username, person id, form fields, mobile, [current employer, other employer]) for this type."""
     with app.app_context():
         employers = []
         for _ in range(2):
@@ -251,6 +251,12 @@ def test_each_business_type_submits_through_its_form(app, business_type):
         phone = random_phone()
         db.session.get(Person, person_id).phone = phone
         db.session.commit()
+    return username, person_id, fields, phone, employers
+
+
+@pytest.mark.parametrize("business_type", sorted(FIRST_STAGE))
+def test_each_business_type_submits_through_its_form(app, business_type):
+    username, person_id, fields, phone, _ = eligible_applicant(app, business_type)
     client = login(app.test_client(), username, f.PASSWORD)
     page = client.get(f"/apply/{business_type}").get_data(as_text=True)
     assert "Every precondition is met" in page, re.findall(r"<li>([^<]+)</li>", page)

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.services import signing
 from models import Certificate, Person, Registration
 from tests import factories as f
-from tests.conftest import app_settings, form_tokens
+from tests.conftest import another_app, form_tokens
 
 
 def _english(app):
@@ -318,14 +318,8 @@ def test_registry_detail_with_history(app):
 @pytest.fixture(scope="module")
 def limited_app(app, database, tmp_path_factory):
     """A second app on the same database with the public per-address limit on."""
-    from app import create_app
-
-    application = create_app(app_settings(database, tmp_path_factory, RATELIMIT_ENABLED=True,
-                                           PUBLIC_RATE_LIMIT="3 per minute"))
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with another_app(database, tmp_path_factory, RATELIMIT_ENABLED=True, PUBLIC_RATE_LIMIT="3 per minute") as application:
+        yield application
 
 
 def test_public_pages_are_rate_limited_per_address(app, limited_app):

@@ -11,7 +11,7 @@ from app.extensions import db
 from models import AnnouncementBatch, Application, Certificate, Person, Registration
 from tests import factories as f
 from tests.conftest import csrf_token, login
-from tests.views.test_personal_journey import FIRST_STAGE, _case, apply_form, random_phone
+from tests.views.test_personal_journey import FIRST_STAGE, apply_form, eligible_applicant
 
 
 class Desk:
@@ -70,16 +70,7 @@ def state(app, application_id):
 
 def submitted(app, business_type):
     """An eligible applicant submits through the form; returns (application id, person id, employers)."""
-    with app.app_context():
-        employers = []
-        for _ in range(2):
-            eid = f.make_enterprise("11")
-            e = db.session.get(f.Enterprise, eid)
-            employers.append({"id": eid, "label": f"{e.name} [{e.credit_code}]"})
-        username, person_id, fields = _case(business_type, *employers)
-        phone = random_phone()
-        db.session.get(Person, person_id).phone = phone
-        db.session.commit()
+    username, person_id, fields, phone, employers = eligible_applicant(app, business_type)
     client = login(app.test_client(), username, f.PASSWORD)
     assert apply_form(app, client, business_type, phone, **fields).status_code == 302
     with app.app_context():
