@@ -28,11 +28,10 @@ _USERS = "AppUserDBModelView"  # app.security's account view (FAB names permissi
 _SELF_SERVICE = [
     ("UserInfoEditView", "can_this_form_get"),
     ("UserInfoEditView", "can_this_form_post"),
-    ("ResetMyPasswordView", "can_this_form_get"),
-    ("ResetMyPasswordView", "can_this_form_post"),
     (_USERS, "can_userinfo"),
-    (_USERS, "resetmypassword"),
     (_USERS, "userinfoedit"),
+    # Password change with the current password (views.account.ChangePasswordView), not FAB's reset.
+    ("ChangePasswordView", "can_password"),
     # The REST API's description (OpenAPI) and its browsable docs.
     ("OpenApi", "can_get"),
     ("SwaggerView", "can_show"),

@@ -4,7 +4,7 @@
 def register(appbuilder):
     from flask import current_app
 
-    from .account import MyAccountView, RealnameSimulatorView
+    from .account import ChangePasswordView, MyAccountView, RealnameSimulatorView
     from .apply import ApplyView, ProgressView
     from .base import ScopedRestApi, build_api, build_view
     from .public import CaptchaView, PublicView, RegistryView
@@ -16,7 +16,7 @@ def register(appbuilder):
         appbuilder.add_view_no_menu(view)
     for name, label, href, category in MENU_LINKS:
         appbuilder.add_link(name, href=href, label=label, category=category, category_label=CATEGORIES[category])
-    for view in (CaptchaView, RealnameSimulatorView):
+    for view in (CaptchaView, RealnameSimulatorView, ChangePasswordView):
         appbuilder.add_view_no_menu(view)
     sm = appbuilder.sm
     for view in (SignUpView, PasswordResetView):

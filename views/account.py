@@ -306,21 +306,8 @@ class MyAccountView(BaseView):
     def password(self):
         user, person = signed_in_person()
         form = PasswordForm()
-        if request.method == "POST" and form.validate_on_submit():
-            try:
-                accounts.change_password(user, form.old_password.data, form.password.data)
-            except accounts.AccountError as exc:
-                db.session.rollback()
-                for name, messages in exc.errors.items():
-                    for message in messages:
-                        _field_error(getattr(form, name), message)
-            else:
-                from app.security import record_login_event
-
-                record_login_event("password_change", user)
-                db.session.commit()
-                flash(_("Your password is changed."), "success")
-                return redirect(url_for("MyAccountView.password"))
+        if request.method == "POST" and form.validate_on_submit() and change_password_form(user, form):
+            return redirect(url_for("MyAccountView.password"))
         return self._render("personal/password.html", "password", form=form)
 
     # --- Trail and certificates -----------------------------------------------------------------
@@ -345,6 +332,44 @@ class MyAccountView(BaseView):
         items = (scope.query(Certificate, user).filter(Certificate.person_id == person.id)
                  .order_by(Certificate.id.desc()).all())
         return self._render("personal/certificates.html", "certificates", items=items)
+
+
+def change_password_form(user, form) -> bool:
+    """Apply a valid PasswordForm to `user` (old password, rules, audit); False with field errors otherwise."""
+    try:
+        accounts.change_password(user, form.old_password.data, form.password.data)
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        for name, messages in exc.errors.items():
+            for message in messages:
+                _field_error(getattr(form, name), message)
+        return False
+    from app.security import record_login_event
+
+    record_login_event("password_change", user)
+    db.session.commit()
+    flash(_("Your password is changed."), "success")
+    return True
+
+
+class ChangePasswordView(BaseView):
+    """Change password for every signed-in account (old, new, repeat; the same rules as applicants').
+
+    Replaces FAB's "reset my password", which asks for no current password."""
+
+    route_base = "/account"
+    default_view = "password"
+
+    @expose("/password", methods=["GET", "POST"])
+    @has_access
+    def password(self):
+        user = scope.current_user()
+        if getattr(user, "person", None) is not None:
+            return redirect(url_for("MyAccountView.password"))
+        form = PasswordForm()
+        if request.method == "POST" and form.validate_on_submit() and change_password_form(user, form):
+            return redirect(url_for("ChangePasswordView.password"))
+        return self.render_template("account/password.html", form=form)
 
 
 class RealnameSimulatorView(BaseView):

@@ -42,21 +42,31 @@ def test_admin_creates_accounts_bound_to_their_scope(app):
         assert user.password.startswith(("scrypt:", "pbkdf2:")) and "Str0ng" not in user.password
 
 
-def test_everyone_reaches_their_profile_and_password_form(app):
+def test_everyone_changes_their_password_only_with_the_current_one(app):
+    """FAB's "reset my password" asks for no current password: it is closed; ours asks for it (all roles)."""
     with app.app_context():
-        username, _ = f.make_applicant()
-    client = login(app.test_client(), username)
+        staff = f.make_user("Province", province_code="11")
+    client = login(app.test_client(), staff)
     assert client.get("/users/userinfo/").status_code == 200
-    with app.app_context():
-        user_id = f.user(username).id
-    token = csrf_token(client, "/resetmypassword/form")
-    resp = client.post(f"/users/action/resetmypassword/{user_id}", data={"csrf_token": token})
-    assert resp.status_code == 302 and "/resetmypassword/form" in resp.headers["Location"]
+    assert client.get("/resetmypassword/form").status_code in (302, 403)
+    token = csrf_token(client, "/account/password")
     resp = client.post("/resetmypassword/form", data={"csrf_token": token, "password": "N3w!Passw0rd-x",
                                                       "conf_password": "N3w!Passw0rd-x"})
+    assert resp.status_code in (302, 403)
+    login(app.test_client(), staff)  # unchanged
+    page = client.post("/account/password", data={"csrf_token": token, "old_password": "wrong",
+                                                   "password": "N3w!Passw0rd-x", "confirm": "N3w!Passw0rd-x"})
+    assert "current password is wrong" in page.get_data(as_text=True)
+    resp = client.post("/account/password", data={"csrf_token": token, "old_password": f.PASSWORD,
+                                                   "password": "N3w!Passw0rd-x", "confirm": "N3w!Passw0rd-x"})
     assert resp.status_code == 302
-    login(app.test_client(), username, password="N3w!Passw0rd-x")
+    login(app.test_client(), staff, password="N3w!Passw0rd-x")
     assert client.get("/users/list/").status_code == 403
+    # Applicants are sent to their own page (with the personal-information menu).
+    with app.app_context():
+        applicant, _ = f.make_applicant()
+    resp = login(app.test_client(), applicant).get("/account/password")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/me/password")
 
 
 def test_id_number_login_is_case_insensitive_for_x(app):
