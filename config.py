@@ -106,6 +106,9 @@ RULES = {
 CERTIFICATE_COPY_DAYS = _env("CERTIFICATE_COPY_DAYS", 180, int)
 # Issuing authority printed on the electronic certificate.
 CERTIFICATE_ISSUER = _env("CERTIFICATE_ISSUER", "中华人民共和国住房和城乡建设部")
+# The public address of this platform (e.g. https://jzs.example.gov.cn): certificate QR codes point there,
+# not at whichever intranet host served the download. Empty: the requesting host.
+PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "")
 
 # Statutory time limit of each stage, in working days, per business type (DOMAIN.md "Pipelines").
 # Keys are business type codes and workflow stage names (app/workflow.py).

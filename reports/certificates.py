@@ -17,9 +17,8 @@ import io
 from datetime import date, timedelta
 
 import segno
-from flask import current_app, request, url_for
+from flask import current_app, url_for
 from PIL import Image
-from werkzeug.routing import BuildError
 
 from app.clock import add_years, now_utc
 from app.clock import today as china_today
@@ -56,13 +55,13 @@ def verification_token(certificate, copy_until: date) -> str:
 
 
 def verification_url(token: str) -> str:
-    """The public verification page for `token` (PublicView.verify_token, /verify/<token>).
+    """The public verification page for `token` (PublicView.verify_token, /verify/<token>), on
+    PUBLIC_BASE_URL when set (the address the public reaches, whatever host served the download)."""
+    from flask import current_app
 
-    Falls back to the same path on this host while the public view is not registered."""
-    try:
-        return url_for("PublicView.verify_token", token=token, _external=True)
-    except BuildError:
-        return f"{request.host_url}verify/{token}"
+    path = url_for("PublicView.verify_token", token=token)
+    base = (current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    return f"{base}{path}" if base else url_for("PublicView.verify_token", token=token, _external=True)
 
 
 def qr_data_uri(url: str) -> str:

@@ -228,3 +228,12 @@ def test_every_certificate_fits_on_one_page(app, tmp_path):
     assert _pages(path) == len(contexts)
     text = _run("pdftotext", str(path), "-")
     assert all(s["name"] in text for s in every)
+
+
+def test_qr_points_at_the_public_address_when_configured(app, monkeypatch):
+    from reports.certificates import verification_url
+
+    with app.test_request_context("/", base_url="http://intranet-host:8080"):
+        assert verification_url("abc.def") == "http://intranet-host:8080/verify/abc.def"
+        monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "https://jzs.example.gov.cn/")
+        assert verification_url("abc.def") == "https://jzs.example.gov.cn/verify/abc.def"
