@@ -24,17 +24,22 @@ ROLE_LABELS = {
 
 _USERS = "AppUserDBModelView"  # app.security's account view (FAB names permissions after the class)
 
-# Every signed-in user manages their own account (FAB's user-info and password views).
+# Every signed-in user sees their account and changes their password.
 _SELF_SERVICE = [
-    ("UserInfoEditView", "can_this_form_get"),
-    ("UserInfoEditView", "can_this_form_post"),
     (_USERS, "can_userinfo"),
-    (_USERS, "userinfoedit"),
     # Password change with the current password (views.account.ChangePasswordView), not FAB's reset.
     ("ChangePasswordView", "can_password"),
     # The REST API's description (OpenAPI) and its browsable docs.
     ("OpenApi", "can_get"),
     ("SwaggerView", "can_show"),
+]
+
+# Staff edit their account's display name and e-mail (FAB's user-info form). An applicant's name is the
+# person's, changed only through a personal-information change application.
+_STAFF_INFO_EDIT = [
+    ("UserInfoEditView", "can_this_form_get"),
+    ("UserInfoEditView", "can_this_form_post"),
+    (_USERS, "userinfoedit"),
 ]
 
 # The administrator manages accounts and roles through FAB's security views.
@@ -50,7 +55,7 @@ def role_permissions() -> dict[str, list[tuple[str, str]]]:
     """(view, permission) pairs of every role, from the panel registry (which includes the workflow table)."""
     from views.registry import PANEL, self_service_grants
 
-    grants = {role: list(_SELF_SERVICE) for role in BUSINESS_ROLES}
+    grants = {role: list(_SELF_SERVICE) + ([] if role == APPLICANT else _STAFF_INFO_EDIT) for role in BUSINESS_ROLES}
     grants[ADMIN] += _ADMIN_SECURITY
     for spec in PANEL:
         for role, perms in spec.grants().items():

@@ -65,8 +65,12 @@ def test_everyone_changes_their_password_only_with_the_current_one(app):
     # Applicants are sent to their own page (with the personal-information menu).
     with app.app_context():
         applicant, _ = f.make_applicant()
-    resp = login(app.test_client(), applicant).get("/account/password")
+    applicant_client = login(app.test_client(), applicant)
+    resp = applicant_client.get("/account/password")
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/me/password")
+    # An applicant's name is the person's: FAB's account-edit form is for staff only.
+    assert applicant_client.get("/userinfoeditview/form").status_code in (302, 403)
+    assert client.get("/userinfoeditview/form").status_code == 200
 
 
 def test_id_number_login_is_case_insensitive_for_x(app):
