@@ -24,7 +24,7 @@ from models import Attachment, AuditLog, Certificate, Province
 from models.choices import ATTACHMENT_KINDS, DEGREES, EDUCATION_LEVELS, ETHNICITIES
 
 from .base import ScopedModelView, signed_in_person
-from .forms import Mobile
+from .forms import Mobile, add_error
 
 UPLOAD_KINDS = ("photo", "id_front", "id_back", "id_handheld", "signature", "education_proof", "other")
 _PENDING_PHOTO = "pending_photo"
@@ -51,7 +51,8 @@ class MaterialForm(DynamicForm):
 
 
 class ProfileForm(DynamicForm):
-    ethnicity = SelectField(_l("Ethnicity"), choices=lambda: ETHNICITIES.choices(blank=True), validators=[DataRequired()])
+    ethnicity = SelectField(_l("Ethnicity"), choices=lambda: ETHNICITIES.choices(blank=True),
+                            validators=[DataRequired()])
     email = StringField(_l("Email"), validators=[DataRequired(), Email(_l("Enter a valid email address.")),
                                                  Length(max=120)])
     education = SelectField(_l("Education"), choices=lambda: EDUCATION_LEVELS.choices(blank=True),
@@ -72,7 +73,8 @@ class ProfileForm(DynamicForm):
 
 class OnsiteForm(DynamicForm):
     province = SelectField(_l("Province of the on-site check"), validators=[DataRequired()],
-                           choices=lambda: [(p.code, str(p)) for p in db.session.query(Province).order_by(Province.code)])
+                           choices=lambda: [(p.code, str(p))
+                                            for p in db.session.query(Province).order_by(Province.code)])
 
 
 class PhoneForm(DynamicForm):
@@ -86,10 +88,6 @@ class PasswordForm(DynamicForm):
                              description=_l("At least 8 characters with three of: capital letters, small letters, "
                                             "digits, symbols."))
     confirm = PasswordField(_l("Repeat new password"), validators=[EqualTo("password", _l("The passwords differ."))])
-
-
-def _field_error(field, message):
-    field.errors = list(field.errors) + [str(message)]
 
 
 # Audit actions as the applicant reads them in the trail.
@@ -146,7 +144,7 @@ class MyAccountView(BaseView):
             try:
                 processed = images.process(form.kind.data, upload.read())
             except images.UploadRejected as exc:
-                _field_error(form.file, exc.message)
+                add_error(form.file, exc.message)
             else:
                 name = f"{form.kind.data}.{processed.extension}"
                 if form.kind.data == "photo":
@@ -277,22 +275,22 @@ class MyAccountView(BaseView):
         sms_wait = 0
         if request.method == "POST" and form.validate_on_submit():
             if form.phone.data == person.phone:
-                _field_error(form.phone, _("This is already your mobile number."))
+                add_error(form.phone, _("This is already your mobile number."))
             elif request.form.get("action") == "send_sms":
                 try:
                     sms.send_code(form.phone.data, "change_phone")
                 except sms.SmsError as exc:
-                    _field_error(form.sms_code, exc.message)
+                    add_error(form.sms_code, exc.message)
                 else:
                     sms_wait = current_app.config["SMS_RESEND_SECONDS"]
                     flash(_("An SMS code was sent to %(phone)s.", phone=sms.mask_phone(form.phone.data)), "info")
             elif not form.sms_code.data:
-                _field_error(form.sms_code, _("Enter the SMS code sent to the new number."))
+                add_error(form.sms_code, _("Enter the SMS code sent to the new number."))
             else:
                 try:
                     sms.verify_code(form.phone.data, "change_phone", form.sms_code.data)
                 except sms.SmsError as exc:
-                    _field_error(form.sms_code, exc.message)
+                    add_error(form.sms_code, exc.message)
                 else:
                     accounts.change_phone(person, form.phone.data)
                     db.session.commit()
@@ -342,7 +340,7 @@ def change_password_form(user, form) -> bool:
         db.session.rollback()
         for name, messages in exc.errors.items():
             for message in messages:
-                _field_error(getattr(form, name), message)
+                add_error(getattr(form, name), message)
         return False
     from app.security import record_login_event
 

@@ -26,7 +26,7 @@ from models import Application, Enterprise, Specialty, TransitionLog
 from models.choices import CANCELLATION_REASONS, REPLACEMENT_REASONS
 
 from .base import signed_in_person
-from .forms import IdNumber
+from .forms import IdNumber, add_error
 
 # Menu order of the user manual (3.1.3.1 - 3.1.3.8).
 MENU_ORDER = ("initial", "change", "add_specialty", "renewal", "cancellation", "re_registration", "replacement",
@@ -145,8 +145,8 @@ class ApplyView(BaseView):
     @has_access
     def index(self):
         user, person = signed_in_person()
-        overview = [(code, workflow.BUSINESS_TYPES[code].label, rules.preconditions(person, code, _editable(person, code)))
-                    for code in MENU_ORDER]
+        overview = [(code, workflow.BUSINESS_TYPES[code].label,
+                     rules.preconditions(person, code, _editable(person, code))) for code in MENU_ORDER]
         return self._render("personal/apply_index.html", None, person=person, overview=overview,
                             open_app=applications.open_application(person.id))
 
@@ -192,13 +192,12 @@ class ApplyView(BaseView):
 
     def _send_code(self, form, person) -> bool:
         if not person.phone:
-            form.sms_code.errors = list(form.sms_code.errors) + [_("No mobile number is on file; add it under "
-                                                                   "Personal information.")]
+            add_error(form.sms_code, _("No mobile number is on file; add it under Personal information."))
             return False
         try:
             sms.send_code(person.phone, "apply")
         except sms.SmsError as exc:
-            form.sms_code.errors = list(form.sms_code.errors) + [str(exc.message)]
+            add_error(form.sms_code, str(exc.message))
             return False
         flash(_("An SMS code was sent to %(phone)s.", phone=sms.mask_phone(person.phone)), "info")
         return True
@@ -254,13 +253,13 @@ class ApplyView(BaseView):
                         errors.setdefault(kind, []).append(str(exc.message))
         if errors:
             for name, messages in errors.items():
-                form[name].errors = list(form[name].errors) + messages
+                add_error(form[name], *messages)
             return None
         if submit:
             try:
                 sms.verify_code(person.phone or "", "apply", form.sms_code.data)
             except sms.SmsError as exc:
-                form.sms_code.errors = list(form.sms_code.errors) + [str(exc.message)]
+                add_error(form.sms_code, str(exc.message))
                 return None
         try:
             item = self._store(item, business_type, user, values)

@@ -3,8 +3,9 @@ from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import (BS3TextAreaFieldWidget, BS3TextFieldWidget, DatePickerWidget,
                                           Select2ManyWidget, Select2Widget)
 from flask_appbuilder.forms import DynamicForm
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional, ValidationError
 
 from app import rules
@@ -60,6 +61,39 @@ def _reason_choices():
                if c not in CANCELLATION_REASONS])
 
 
+def add_error(field, *messages):
+    """Show translated messages under a form field (after validation, e.g. from a service's refusal)."""
+    field.errors = list(field.errors) + [str(m) for m in messages]
+
+
+def add_errors(form, errors: dict):
+    """Field name → messages, as app.accounts.AccountError and app.rules.check_fields give them."""
+    for name, messages in errors.items():
+        add_error(form[name], *messages)
+
+
+class CaptchaForm(DynamicForm):
+    """A form with the image captcha (security/_captcha.html renders the two fields)."""
+
+    captcha_nonce = HiddenField()
+    captcha = StringField(_l("Verification code"), validators=[Length(max=16)])
+
+    def captcha_passed(self) -> bool:
+        """Checks (and uses up) the captcha; on failure the field carries the message."""
+        from app.services import captcha
+
+        if captcha.check(self.captcha_nonce.data or "", self.captcha.data or ""):
+            return True
+        add_error(self.captcha, _("The verification code is wrong or has expired; type the new one."))
+        return False
+
+    def fresh_captcha(self):
+        from app.services import captcha
+
+        self.captcha_nonce.data = captcha.new_challenge()
+        self.captcha.data = ""
+
+
 class KnownOnlyMultipleField(QuerySelectMultipleField):
     """FAB's multiple select notices unknown submitted keys only after validating; check them first."""
 
@@ -99,5 +133,5 @@ class ApplicationForm(DynamicForm):
         errors = rules.check_fields(values.get("business_type") or "", values, person=person)
         for name, messages in errors.items():
             target = self._fields.get(name, self._fields["business_type"])
-            target.errors = list(target.errors) + [str(m) for m in messages]
+            add_error(target, *messages)
         return ok and not errors

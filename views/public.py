@@ -21,7 +21,8 @@ from app.extensions import db
 from app.services import captcha, signing
 from models import Application, Certificate, Enterprise, Person, Registration, Specialty
 
-from .signup import _CaptchaForm
+from .forms import CaptchaForm
+
 
 
 class CaptchaView(BaseView):
@@ -124,7 +125,7 @@ def _copy_check(payload, certificate, day) -> dict:
     return {"until": copy_until, "expired": copy_until is None or copy_until < day, "mismatches": mismatches}
 
 
-class VerifyForm(_CaptchaForm):
+class VerifyForm(CaptchaForm):
     number = StringField(_l("Certificate number"), validators=[DataRequired(), Length(max=20)])
     holder_name = StringField(_l("Holder's name"), validators=[DataRequired(), Length(max=50)],
                               description=_l("As printed on the certificate. Both are needed, so nobody can "

@@ -8,36 +8,19 @@ from flask_appbuilder.forms import DynamicForm
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user
-from wtforms import HiddenField, PasswordField, StringField
+from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 from wtforms.widgets import PasswordInput
 
 from app import accounts
 from app.extensions import db
 from app.identifiers import InvalidIdentifier, clean_id_number
-from app.services import captcha, sms
+from app.services import sms
 
-from .forms import IdNumber, Mobile
-
-
-class _CaptchaForm(DynamicForm):
-    captcha_nonce = HiddenField()
-    captcha = StringField(_l("Verification code"), validators=[Length(max=16)])
-
-    def captcha_passed(self) -> bool:
-        """Checks (and uses up) the captcha; on failure the field carries the message."""
-        if captcha.check(self.captcha_nonce.data or "", self.captcha.data or ""):
-            return True
-        self.captcha.errors = list(self.captcha.errors) + [
-            _("The verification code is wrong or has expired; type the new one.")]
-        return False
-
-    def fresh_captcha(self):
-        self.captcha_nonce.data = captcha.new_challenge()
-        self.captcha.data = ""
+from .forms import CaptchaForm, IdNumber, Mobile, add_error, add_errors
 
 
-class SignUpForm(_CaptchaForm):
+class SignUpForm(CaptchaForm):
     name = StringField(_l("Real name"), validators=[DataRequired(), Length(max=50)],
                        description=_l("As printed on your ID card."))
     id_number = StringField(_l("ID number"), validators=[DataRequired(), IdNumber()],
@@ -52,7 +35,7 @@ class SignUpForm(_CaptchaForm):
                             widget=PasswordInput(hide_value=False))
 
 
-class ResetStartForm(_CaptchaForm):
+class ResetStartForm(CaptchaForm):
     id_number = StringField(_l("ID number"), validators=[DataRequired(), IdNumber()])
 
 
@@ -60,16 +43,6 @@ class ResetFinishForm(DynamicForm):
     sms_code = StringField(_l("SMS code"), validators=[DataRequired(), Length(max=6)])
     password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=64)])
     confirm = PasswordField(_l("Repeat new password"), validators=[EqualTo("password", _l("The passwords differ."))])
-
-
-def _add_errors(form, errors: dict):
-    for name, messages in errors.items():
-        field = getattr(form, name)
-        field.errors = list(field.errors) + [str(m) for m in messages]
-
-
-def _sms_error(form, field, exc: sms.SmsError):
-    field.errors = list(field.errors) + [str(exc.message)]
 
 
 class SignUpView(BaseView):
@@ -101,8 +74,8 @@ class SignUpView(BaseView):
 
     def _taken(self, form) -> bool:
         if current_app.appbuilder.sm.find_user(username=form.id_number.data) is not None:
-            form.id_number.errors = list(form.id_number.errors) + [
-                _("An account with this ID number already exists; sign in, or reset the password by SMS.")]
+            add_error(form.id_number,
+                      _("An account with this ID number already exists; sign in, or reset the password by SMS."))
             return True
         return False
 
@@ -112,7 +85,7 @@ class SignUpView(BaseView):
         try:
             sms.send_code(form.phone.data, "register")
         except sms.SmsError as exc:
-            _sms_error(form, form.sms_code, exc)
+            add_error(form.sms_code, exc.message)
             return False
         flash(_("An SMS code was sent to %(phone)s; it is valid for %(minutes)s minutes.",
                 phone=sms.mask_phone(form.phone.data), minutes=current_app.config["SMS_CODE_TTL_SECONDS"] // 60),
@@ -121,25 +94,25 @@ class SignUpView(BaseView):
 
     def _open_account(self, form):
         if not form.sms_code.data:
-            form.sms_code.errors = list(form.sms_code.errors) + [_("Enter the SMS code sent to your mobile.")]
+            add_error(form.sms_code, _("Enter the SMS code sent to your mobile."))
             return None
         if self._taken(form):
             return None
         problems = accounts.password_problems(form.password.data or "", id_number=form.id_number.data,
                                               phone=form.phone.data)
         if problems:
-            _add_errors(form, {"password": problems})
+            add_errors(form, {"password": problems})
             return None
         try:
             sms.verify_code(form.phone.data, "register", form.sms_code.data)
             user = accounts.open_account(form.name.data, form.id_number.data, form.phone.data, form.password.data)
         except sms.SmsError as exc:
             db.session.rollback()
-            _sms_error(form, form.sms_code, exc)
+            add_error(form.sms_code, exc.message)
             return None
         except accounts.AccountError as exc:
             db.session.rollback()
-            _add_errors(form, exc.errors)
+            add_errors(form, exc.errors)
             return None
         db.session.commit()
         login_user(user, remember=False)
@@ -161,14 +134,13 @@ class PasswordResetView(BaseView):
             user = current_app.appbuilder.sm.find_user(username=form.id_number.data)
             phone = getattr(getattr(user, "person", None), "phone", None)
             if user is None or not phone:
-                form.id_number.errors = list(form.id_number.errors) + [
-                    _("No applicant account with a mobile number has this ID number. Staff accounts are reset "
-                      "by the administrator.")]
+                add_error(form.id_number, _("No applicant account with a mobile number has this ID number. "
+                                            "Staff accounts are reset by the administrator."))
             else:
                 try:
                     sms.send_code(phone, "reset_password")
                 except sms.SmsError as exc:
-                    form.id_number.errors = list(form.id_number.errors) + [str(exc.message)]
+                    add_error(form.id_number, str(exc.message))
                 else:
                     session[self._SESSION_KEY] = user.username
                     return redirect(url_for("PasswordResetView.finish"))
@@ -188,14 +160,14 @@ class PasswordResetView(BaseView):
         if request.method == "POST" and form.validate_on_submit():
             problems = accounts.password_problems(form.password.data, id_number=user.username, phone=user.person.phone)
             if problems:
-                _add_errors(form, {"password": problems})
+                add_errors(form, {"password": problems})
             else:
                 try:
                     sms.verify_code(user.person.phone, "reset_password", form.sms_code.data)
                     accounts.set_password(user, form.password.data)
                 except sms.SmsError as exc:
                     db.session.rollback()
-                    _sms_error(form, form.sms_code, exc)
+                    add_error(form.sms_code, exc.message)
                 else:
                     from app.security import record_login_event
 

@@ -9,6 +9,7 @@ A real provider implements the same two methods (see docs/REALNAME.md).
 
 Every decision changes the Person row, so the audit log records it.
 """
+import abc
 import hashlib
 import hmac
 import json
@@ -43,26 +44,32 @@ class Verdict:
     detail: str = ""
 
 
-class RealnameProvider:
+class RealnameProvider(abc.ABC):
     """Interface of an online identity provider."""
 
     name = "provider"
-    label = _l("Online verification")
 
+    @property
+    def label(self):  # a property: ABCMeta would evaluate a lazy string at import time
+        return _l("Online verification")
+
+    @abc.abstractmethod
     def start(self, request: RealnameRequest) -> str:
         """The URL the person opens on their phone (shown as a QR code)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def parse_callback(self, form: dict) -> Verdict:
         """Check the provider's signature on a callback and return its verdict, or raise RealnameError."""
-        raise NotImplementedError
 
 
 class SimulatorProvider(RealnameProvider):
     """Built-in provider for development, demos and tests: the phone page is app.views' simulator."""
 
     name = "simulator"
-    label = _l("Online verification (simulator)")
+
+    @property
+    def label(self):
+        return _l("Online verification (simulator)")
 
     def _key(self) -> bytes:
         secret = current_app.config.get("REALNAME_SIMULATOR_SECRET") or current_app.config["SECRET_KEY"]

@@ -4,6 +4,7 @@ Codes are 6 digits, kept only as an HMAC, valid SMS_CODE_TTL_SECONDS, used once,
 SMS_CODE_MAX_ATTEMPTS wrong tries; one code per number per SMS_RESEND_SECONDS and SMS_DAILY_CAP a day.
 The default gateway only writes to the SmsOutbox table; a real telecom gateway subclasses SmsGateway.
 """
+import abc
 import hashlib
 import hmac
 import logging
@@ -36,13 +37,14 @@ class SmsError(UserError):
         self.wait_seconds = wait_seconds
 
 
-class SmsGateway:
+class SmsGateway(abc.ABC):
     """What a telecom gateway implements: deliver `text` to `phone`; raise on failure."""
 
     name = "gateway"
 
+    @abc.abstractmethod
     def send(self, phone: str, text: str, purpose: str) -> None:
-        raise NotImplementedError
+        """Deliver the message (the default OutboxGateway records it)."""
 
 
 class OutboxGateway(SmsGateway):

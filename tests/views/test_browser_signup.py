@@ -17,7 +17,7 @@ from app.clock import add_years, today
 from app.extensions import db
 from models import Application, Person
 from tests import factories as f
-from tests.views.browser import browser_fixture, live_server_fixture, solve_captcha  # noqa: F401 (fixtures)
+from tests.views.browser import browser_fixture, live_server_fixture, sign_in, sign_out, solve_captcha  # noqa: F401
 from tests.views.test_personal_journey import PASSWORD, image, random_phone, sms_code
 
 pytestmark = pytest.mark.browser
@@ -152,16 +152,9 @@ def test_new_person_signs_up_verifies_and_applies_in_a_browser(app, live_server,
         assert db.session.get(Person, person_id).is_verified
 
     # --- Sign out (user menu) and in again with the ID number -------------------------------------
-    page.click(".navbar-right a.dropdown-toggle:has(.fa-user)")
-    with page.expect_navigation():
-        page.click(".logout-form button")
-    page.click(".navbar-right a[href='/login/']")
-    page.wait_for_url(f"{live_server}/login/")
-    page.fill("#username", id_number)
-    page.fill("#password", PASSWORD)
-    solve_captcha(page, app)
-    with page.expect_navigation():
-        page.click("form [type=submit]")
+    sign_out(page)
+    assert page.locator(".navbar-right a[href='/login/']").count() == 1
+    sign_in(page, live_server, id_number, app, password=PASSWORD)
     assert "/login" not in page.url
     assert NAME in page.inner_text(".navbar-right")
 
