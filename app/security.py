@@ -11,7 +11,6 @@ from flask_appbuilder import expose
 from flask_appbuilder._compat import as_unicode
 from flask_appbuilder.actions import action
 from flask_appbuilder.api import safe
-from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager as SqlaSecurityManager
 from flask_appbuilder.security.views import AuthDBView, UserDBModelView
@@ -20,10 +19,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_jwt_extended import create_access_token, create_refresh_token
 from flask_login import login_user
-from wtforms import HiddenField, PasswordField, StringField
+from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from models import AppUser, AuditLog, Person
+from views.forms import CaptchaForm
 
 from . import roles as R
 from .audit import actor_fields
@@ -139,10 +139,9 @@ def normalise_username(username: str) -> str:
     return username.upper() if _looks_like_id(username) else username
 
 
-class LoginForm(DynamicForm):
+class LoginForm(CaptchaForm):
     username = StringField(_l("ID number or user name"), validators=[DataRequired(), Length(max=64)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)])
-    captcha_nonce = HiddenField()
     captcha = StringField(_l("Verification code"), validators=[DataRequired(), Length(max=16)])
 
 
@@ -157,17 +156,14 @@ class AppAuthDBView(AuthDBView):
             return redirect(self.appbuilder.get_url_for_index)
         form = LoginForm()
         if form.validate_on_submit():
-            if not captcha.check(form.captcha_nonce.data, form.captcha.data):
-                form.captcha.errors = [_("The verification code is wrong or has expired; type the new one.")]
-            else:
+            if form.captcha_passed():
                 user = self.appbuilder.sm.auth_user_db(form.username.data, form.password.data)
                 if user:
                     login_user(user, remember=False)
                     next_url = request.args.get("next")
                     return redirect(get_safe_redirect(next_url) if next_url else self.appbuilder.get_url_for_index)
                 flash(as_unicode(g.get("login_refusal") or _("Wrong ID number or password.")), "danger")
-        form.captcha_nonce.data = captcha.new_challenge()
-        form.captcha.data = ""
+        form.fresh_captcha()
         form.password.data = ""
         response = self.render_template(self.login_template, title=_("Sign in"), form=form,
                                         appbuilder=self.appbuilder)

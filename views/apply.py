@@ -157,9 +157,9 @@ class ApplyView(BaseView):
         words = (request.args.get("q") or "").strip()[:60]
         if len(words) < 2:
             return jsonify([])
-        like = "%" + words.replace("\\", "").replace("%", "").replace("_", "") + "%"
         rows = (db.session.query(Enterprise)
-                .filter(or_(Enterprise.name.like(like), Enterprise.credit_code.like(words.upper() + "%")))
+                .filter(or_(Enterprise.name.contains(words, autoescape=True),
+                            Enterprise.credit_code.startswith(words.upper(), autoescape=True)))
                 .order_by(Enterprise.name).limit(20).all())
         return jsonify([{"label": enterprise_label(e), "province": str(e.province)} for e in rows])
 

@@ -183,12 +183,6 @@ MAX_RESULTS = 200
 MIN_CHARS = 2
 
 
-def _prefix(column, text):
-    """`column LIKE 'text%'` with the user's wildcards escaped: an index can serve it (no leading wildcard)."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return column.like(escaped + "%", escape="\\")
-
-
 def _registered_conditions():
     """An active registration with a valid certificate: the only people the public register shows."""
     return [Registration.status == "active",
@@ -222,12 +216,13 @@ class RegistryView(BaseView):
             context["error"] = _("Type at least %(count)s characters in each field you use.", count=MIN_CHARS)
             return _page(self, "public/registry_search.html", **context)
         conditions = _registered_conditions()
+        # Prefixes only (LIKE 'x%', user wildcards escaped): an index serves them, no leading wildcard.
         if criteria["name"]:
-            conditions.append(_prefix(Person.name, criteria["name"]))
+            conditions.append(Person.name.startswith(criteria["name"], autoescape=True))
         if criteria["number"]:
             conditions.append(Registration.number == criteria["number"])
         if criteria["enterprise"]:
-            conditions.append(_prefix(Enterprise.name, criteria["enterprise"]))
+            conditions.append(Enterprise.name.startswith(criteria["enterprise"], autoescape=True))
         matching = (select(Registration.id).join(Person, Registration.person_id == Person.id)
                     .join(Enterprise, Registration.enterprise_id == Enterprise.id).where(*conditions))
         total = db.session.scalar(select(func.count()).select_from(matching.limit(MAX_RESULTS + 1).subquery()))
