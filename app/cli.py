@@ -25,7 +25,7 @@ def load_dictionaries():
 
 def sync_roles():
     """Create every view's permissions and write the roles of app/roles.py to the database."""
-    from .roles import role_permissions
+    from .roles import EXPORT_UNMASKED, EXPORTS, role_permissions
 
     appbuilder = current_app.appbuilder
     sm = appbuilder.sm
@@ -34,6 +34,7 @@ def sync_roles():
         role = sm.add_role(role_name) or sm.find_role(role_name)
         role.permissions = [pvm for pvm in (sm.add_permission_view_menu(perm, view) for view, perm in pairs) if pvm]
         db.session.merge(role)
+    sm.add_permission_view_menu(EXPORT_UNMASKED, EXPORTS)  # held by no role: grantable to a database role
     sm.add_role(sm.auth_role_public)
     db.session.commit()
 
@@ -77,6 +78,25 @@ def register(app):
         summary = load_demo()
         for line in summary:
             click.echo(line)
+
+    @app.cli.command("generate-data")
+    @click.option("--persons", type=int, default=10000, show_default=True, help="Persons to create.")
+    @click.option("--enterprises", type=int, default=None, help="Enterprises to create [default: max(50, 3% of persons)].")
+    @click.option("--applications-per-person", type=float, default=2.0, show_default=True)
+    @click.option("--registered-share", type=float, default=1.0, show_default=True,
+                  help="Share of persons holding a registration.")
+    @click.option("--seed", type=int, default=None, help="Random seed, for a reproducible data set.")
+    @click.option("--chunk-size", type=int, default=20000, show_default=True, help="Persons generated per batch.")
+    @click.option("--keep-indexes", is_flag=True, help="PostgreSQL: keep indexes and foreign keys during the load.")
+    @with_appcontext
+    def generate_data_command(persons, enterprises, applications_per_person, registered_share, seed, chunk_size,
+                              keep_indexes):
+        """Fill a set-up database with realistic national-scale data (PostgreSQL COPY; see app/generate.py)."""
+        from .generate import generate
+
+        generate(db.session, persons=persons, enterprises=enterprises, applications_per_person=applications_per_person,
+                 registered_share=registered_share, seed=seed, chunk_size=chunk_size,
+                 drop_indexes=False if keep_indexes else None, progress=click.echo)
 
     @app.cli.command("import-roster")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False))

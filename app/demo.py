@@ -120,9 +120,10 @@ def _user(username, full_name, role_name, password, **binding):
     return user
 
 
-def _move(application, action, user, opinion=None):
+def _move(application, action, user, opinion=None, reason=None):
     # Demo applicants "typed" their SMS code: the demo plays them.
-    return workflow.apply(application.id, action, user, opinion=opinion, sms_confirmed=True, attested=True)
+    return workflow.apply(application.id, action, user, opinion=opinion, sms_confirmed=True, attested=True,
+                          reason=reason)
 
 
 def load_demo() -> list[str]:
@@ -329,7 +330,8 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
     if story == "province_review":
         return
     if story == "refused":
-        _move(app, "refuse", _province_user(enterprise, users), "经核查，申请人同时在两个单位申请注册，不予注册。")
+        _move(app, "refuse", _province_user(enterprise, users), "经核查，申请人同时在两个单位申请注册，不予注册。",
+              reason="dual_employment")
         return
     _move(app, "pass", _province_user(enterprise, users), "材料齐全，符合条件。")
     if story == "ministry_review":

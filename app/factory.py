@@ -3,6 +3,7 @@ from pathlib import Path
 
 from flask import Flask
 from flask_appbuilder import AppBuilder
+from jinja2 import ChoiceLoader, FileSystemLoader
 from sqlalchemy import event
 
 import config
@@ -21,6 +22,9 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 def build_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(config.INSTANCE_DIR), instance_relative_config=False)
+    # Page templates first, then the report templates, so pages can import the tables reports share.
+    app.jinja_loader = ChoiceLoader([FileSystemLoader(str(BASE_DIR / "app" / "templates")),
+                                     FileSystemLoader(str(BASE_DIR / "reports" / "templates"))])
     app.config.from_object(config)
     if overrides:
         app.config.update(overrides)
@@ -44,9 +48,16 @@ def build_app(overrides: dict | None = None) -> Flask:
 
         views.register(appbuilder)
 
+        from views.exports import init_exports
+
+        init_exports(app)  # Flask-Admin at /exports, after FAB
+
         from views.formatting import china_time
 
+        from .identifiers import mask_id_number
+
         app.jinja_env.filters["china_time"] = china_time
+        app.jinja_env.filters["mask_id"] = mask_id_number
 
         from . import cli
 

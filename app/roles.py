@@ -50,6 +50,12 @@ _ADMIN_SECURITY = [
     ("List Users", "menu_access"), ("List Roles", "menu_access"), ("Security", "menu_access"),
 ]
 
+# Ministry data exports (views/exports.py, Flask-Admin at /exports/) and their menu link. Full ID and
+# mobile numbers in them need EXPORT_UNMASKED on EXPORTS: granted to no role here (app.cli creates it).
+EXPORTS = "Exports"
+EXPORT_UNMASKED = "can_export_unmasked"
+_MINISTRY_EXPORTS = [(EXPORTS, "can_export"), (EXPORTS, "menu_access")]
+
 
 def role_permissions() -> dict[str, list[tuple[str, str]]]:
     """(view, permission) pairs of every role, from the panel registry (which includes the workflow table)."""
@@ -57,6 +63,7 @@ def role_permissions() -> dict[str, list[tuple[str, str]]]:
 
     grants = {role: list(_SELF_SERVICE) + ([] if role == APPLICANT else _STAFF_INFO_EDIT) for role in BUSINESS_ROLES}
     grants[ADMIN] += _ADMIN_SECURITY
+    grants[MINISTRY] += _MINISTRY_EXPORTS
     for spec in PANEL:
         for role, perms in spec.grants().items():
             grants[role] += perms

@@ -132,6 +132,14 @@ class Transition:
     # A statement the actor ticks before the move, about facts of the application (e.g. the labour
     # contract period); `attestation_text()` fills it in, the engine refuses without `attested=True`.
     attestation: object = None
+    # A coded reason the actor picks (name of a Choices list in models.choices), counted in the statistics.
+    reason_choices: str | None = None
+
+    def reasons(self):
+        """The Choices the actor picks the reason from, or None."""
+        if not self.reason_choices:
+            return None
+        return getattr(importlib.import_module("models.choices"), self.reason_choices)
 
     def target_in(self, business_type: "BusinessType", state: str) -> str | None:
         """Where this transition leads from `state` for that business type (None: not from there)."""
@@ -171,7 +179,7 @@ TRANSITIONS: dict[str, Transition] = {
                    State.RETURNED, OWNER, needs_opinion=True, style="warning",
                    confirm=_l("Return this application to the applicant for amendment?")),
         Transition("refuse", _l("Refuse registration"), (State.PROVINCE, State.MINISTRY), State.REFUSED, OWNER,
-                   needs_opinion=True, style="danger",
+                   needs_opinion=True, style="danger", reason_choices="REFUSAL_REASONS",
                    confirm=_l("Refuse this application (不予注册)? This is final.")),
     )
 }
@@ -326,12 +334,14 @@ def _guard_reasons(t: Transition, application) -> list:
 
 
 def apply(application, action: str, user, opinion: str | None = None, version: int | None = None,
-          commit: bool = True, via_batch: bool = False, sms_confirmed: bool = False, attested: bool = False):
+          commit: bool = True, via_batch: bool = False, sms_confirmed: bool = False, attested: bool = False,
+          reason: str | None = None):
     """Take `action` on `application` as `user`: re-check everything, move, run effects, log; one transaction.
 
     `application` may be an id. Raises a WorkflowError (with a translated message) and changes
     nothing when the move is not possible. `sms_confirmed`: the caller verified the applicant's SMS
-    code for a move that needs one; `attested`: the actor ticked the move's attestation.
+    code for a move that needs one; `attested`: the actor ticked the move's attestation; `reason`: the
+    code picked for a move with `reason_choices` (e.g. why an application is refused).
     """
     from app.extensions import db
 
@@ -347,7 +357,10 @@ def apply(application, action: str, user, opinion: str | None = None, version: i
         if not attested and attestation_text(transition, app_obj):
             raise GuardFailed(_l("Tick the confirmation: %(statement)s",
                                  statement=attestation_text(transition, app_obj)))
-        _move(session, app_obj, transition, user, role, opinion)
+        choices = transition.reasons()
+        if choices is not None and reason not in choices:
+            raise GuardFailed(_l("Choose the reason for this decision."))
+        _move(session, app_obj, transition, user, role, opinion, reason if choices is not None else None)
         if commit:
             session.commit()
         return app_obj
@@ -390,15 +403,16 @@ def _check(app_obj, t: Transition, user, opinion, version, via_batch) -> str:
     return role
 
 
-def _move(session, app_obj, t: Transition, user, role: str, opinion):
+def _move(session, app_obj, t: Transition, user, role: str, opinion, reason=None):
     from models import Application, AuditLog, TransitionLog
 
     from .audit import actor_fields
     from .clock import now_utc
-    from .services.workdays import stage_deadline
+    from .services.workdays import stage_deadline, stage_working_days
 
     from_state, to_state = app_obj.state, t.target_for(app_obj)
     now = now_utc()
+    entered_at = app_obj.state_changed_at
     session.flush()  # pending edits first, so the guarded UPDATE is the last word on state
     result = session.execute(
         update(Application)
@@ -418,10 +432,13 @@ def _move(session, app_obj, t: Transition, user, role: str, opinion):
     actor = actor_fields(user)
     session.add(TransitionLog(application_id=app_obj.id, action=t.action, from_state=from_state,
                               to_state=to_state, user_id=actor["user_id"], username=actor["username"],
-                              role=role, opinion=opinion or None, created_at=now))
+                              role=role, opinion=opinion or None, reason=reason, created_at=now,
+                              business_type=app_obj.business_type, province_code=app_obj.province_code,
+                              stage_days=stage_working_days(entered_at, now)))
+    detail = {"opinion": opinion or None, "role": role, **({"reason": reason} if reason else {})}
     session.add(AuditLog(action=f"transition.{t.action}", object_type="Application", object_id=str(app_obj.id),
-                         summary=f"{app_obj.number}: {from_state} → {to_state}",
-                         detail={"opinion": opinion or None, "role": role}, created_at=now, **actor))
+                         summary=f"{app_obj.number}: {from_state} → {to_state}", detail=detail, created_at=now,
+                         **actor))
     session.flush()
     _run_automatic(session, app_obj, user, role)
 

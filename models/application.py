@@ -25,6 +25,9 @@ class Application(Timestamps, Model):
         Index("ix_application_state_province", "state", "province_code"),
         Index("ix_application_state_enterprise", "state", "enterprise_id"),
         Index("ix_application_type_state", "business_type", "state"),
+        # A province's queue, oldest first.
+        Index("ix_application_queue", "province_code", "state", "state_changed_at"),
+        Index("ix_application_number_prefix", "number", postgresql_ops={"number": "varchar_pattern_ops"}),
     )
 
     id = Column(Integer, primary_key=True)
@@ -97,6 +100,11 @@ class TransitionLog(Model):
     """One row per workflow transition: who, in which role, from which state to which, with what opinion."""
 
     __tablename__ = "transition_log"
+    __table_args__ = (
+        # Stage durations and refusals per period (reports/statistics.py): index-only scans.
+        Index("ix_transition_log_stats", "created_at", "from_state", "business_type", "province_code", "stage_days"),
+        Index("ix_transition_log_action_created", "action", "created_at"),
+    )
 
     id = Column(Integer, primary_key=True)
     application_id = Column(Integer, ForeignKey("application.id"), nullable=False, index=True)
@@ -107,9 +115,21 @@ class TransitionLog(Model):
     username = Column(String(100), index=True)
     role = Column(String(40), index=True)
     opinion = Column(Text)
+    reason = Column(String(40), index=True)  # refusals: a models.choices.REFUSAL_REASONS code
     created_at = Column(DateTime, nullable=False, default=now_utc, index=True)
+    # Facts for the statistics, copied when the move is made so reports need no join or date arithmetic:
+    # the application's type and province, and the working days spent in `from_state` before this move.
+    business_type = Column(String(20))
+    province_code = Column(String(2))
+    stage_days = Column(Integer)
 
     application = relationship("Application", back_populates="transitions", lazy="joined")
+
+    @property
+    def reason_label(self):
+        from .choices import REFUSAL_REASONS
+
+        return REFUSAL_REASONS.label(self.reason) if self.reason else ""
 
     @property
     def action_label(self):

@@ -1,5 +1,5 @@
 """Electronic registration certificates (电子证书): a new number for every issue."""
-from sqlalchemy import JSON, Column, Date, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import Column, Date, DateTime, ForeignKey, Index, Integer, JSON, String, Text
 from sqlalchemy.orm import relationship
 
 from app.clock import now_utc
@@ -10,6 +10,12 @@ from .choices import CERTIFICATE_STATUSES
 
 class Certificate(Model):
     __tablename__ = "certificate"
+    # "Starts with" searches (views/interface.py) on PostgreSQL: LIKE 'x%' needs pattern-ops indexes.
+    __table_args__ = (
+        Index("ix_certificate_holder_name_prefix", "holder_name", postgresql_ops={"holder_name": "varchar_pattern_ops"}),
+        Index("ix_certificate_registration_number_prefix", "registration_number", postgresql_ops={"registration_number": "varchar_pattern_ops"}),
+        Index("ix_certificate_number_prefix", "number", postgresql_ops={"number": "varchar_pattern_ops"}),
+    )
     __audited__ = True
 
     id = Column(Integer, primary_key=True)

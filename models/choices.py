@@ -65,6 +65,18 @@ CANCELLATION_REASONS = Choices(
     ("other", _l("Other")),
 )
 
+# Why an application is refused (不予注册): recorded with the refusal, counted in the statistics.
+REFUSAL_REASONS = Choices(
+    ("not_qualified", _l("Qualification requirements not met")),
+    ("materials_false", _l("Materials untrue or forged")),
+    ("contract_invalid", _l("Labour contract not valid")),
+    ("dual_employment", _l("Employed by more than one enterprise")),
+    ("continuing_education", _l("Continuing education not completed")),
+    ("over_age", _l("Over the age limit")),
+    ("penalty", _l("Under administrative penalty or criminal sanction")),
+    ("other", _l("Other")),
+)
+
 REPLACEMENT_REASONS = Choices(("lost", _l("Lost")), ("damaged", _l("Damaged")))
 
 REGISTRATION_STATUSES = Choices(

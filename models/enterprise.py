@@ -1,5 +1,5 @@
 """An employer (企业), identified by its unified social credit code, registered in one province."""
-from sqlalchemy import Column, ForeignKey, Integer, String
+from sqlalchemy import Column, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import relationship, validates
 
 from app.identifiers import clean_credit_code, clean_mobile
@@ -9,6 +9,11 @@ from .base import Model, Timestamps
 
 class Enterprise(Timestamps, Model):
     __tablename__ = "enterprise"
+    # "Starts with" searches (views/interface.py) on PostgreSQL: LIKE 'x%' needs pattern-ops indexes.
+    __table_args__ = (
+        Index("ix_enterprise_name_prefix", "name", postgresql_ops={"name": "varchar_pattern_ops"}),
+        Index("ix_enterprise_credit_code_prefix", "credit_code", postgresql_ops={"credit_code": "varchar_pattern_ops"}),
+    )
     __audited__ = True
 
     id = Column(Integer, primary_key=True)

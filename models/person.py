@@ -1,6 +1,6 @@
 """A person (natural person, identified by the citizen ID number) and their uploaded materials."""
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import relationship, validates
 
 from app.clock import now_utc
@@ -12,6 +12,11 @@ from .choices import ATTACHMENT_KINDS, DEGREES, EDUCATION_LEVELS, ETHNICITIES, G
 
 class Person(Timestamps, Model):
     __tablename__ = "person"
+    # "Starts with" searches (views/interface.py) on PostgreSQL: LIKE 'x%' needs pattern-ops indexes.
+    __table_args__ = (
+        Index("ix_person_name_prefix", "name", postgresql_ops={"name": "varchar_pattern_ops"}),
+        Index("ix_person_id_number_prefix", "id_number", postgresql_ops={"id_number": "varchar_pattern_ops"}),
+    )
     __audited__ = True
 
     id = Column(Integer, primary_key=True)

@@ -1,5 +1,5 @@
 """A person's registration (注册): number, employer, status and each registered specialty's validity."""
-from sqlalchemy import Boolean, Column, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import relationship
 
 from .base import Model, Timestamps
@@ -8,6 +8,10 @@ from .choices import CANCELLATION_REASONS, REGISTRATION_STATUSES
 
 class Registration(Timestamps, Model):
     __tablename__ = "registration"
+    # "Starts with" searches (views/interface.py) on PostgreSQL: LIKE 'x%' needs pattern-ops indexes.
+    __table_args__ = (
+        Index("ix_registration_number_prefix", "number", postgresql_ops={"number": "varchar_pattern_ops"}),
+    )
     __audited__ = True
 
     id = Column(Integer, primary_key=True)

@@ -80,6 +80,8 @@ def app_settings(database, tmp_path_factory, **overrides) -> dict:
         # Tests read captcha answers through the test-only hook; rate-limit tests turn limits on.
         "CAPTCHA_TEST_HOOK": True,
         "RATELIMIT_ENABLED": False,
+        # Statistics are recomputed on every request unless a test turns the cache on.
+        "STATISTICS_CACHE_SECONDS": 0,
         **overrides,
     }
 

@@ -45,10 +45,17 @@ def register(appbuilder):
                         category="Registry", category_label=CATEGORIES["Registry"])
 
 
+    from .dashboard import DashboardView
+
+    appbuilder.add_view(DashboardView, "Dashboard", label=_l("Statistics dashboard"), icon="fa-chart-bar",
+                        category="Statistics", category_label=CATEGORIES["Statistics"])
+
     from .enterprise import EnterpriseProfileView
 
     appbuilder.add_view(EnterpriseProfileView, "EnterpriseProfile", label=_l("Enterprise profile"), icon="fa-building",
                         category="Registry", category_label=CATEGORIES["Registry"])
+    appbuilder.add_link("Exports", href="/exports/", label=_l("Data exports"), icon="fa-download", category="Registry",
+                        category_label=CATEGORIES["Registry"])  # Flask-Admin (views/exports.py)
     appbuilder.add_link("EnterpriseConstructors", href="EnterpriseProfileView.constructors",
                         label=_l("Our registered constructors"), icon="fa-users", category="Registry",
                         category_label=CATEGORIES["Registry"])

@@ -52,6 +52,7 @@ class TransitionInput(Schema):
     version = fields.Integer(allow_none=True)
     sms_code = fields.String(allow_none=True, validate=validate.Length(max=6))
     attested = fields.Boolean(load_default=False)
+    reason = fields.String(allow_none=True, validate=validate.Length(max=40))
 
 
 def _error(api, status, message, reasons=(), fields_=None):
@@ -150,7 +151,8 @@ class ApplicationRestApi(ScopedRestApi):
         options = [o for o in workflow.available(item, current_user()) if may_take(o.action)]
         return self.response(200, state=item.state, version=item.version, result=[
             {"action": o.action, "label": str(o.transition.label), "allowed": o.allowed,
-             "needs_opinion": o.transition.needs_opinion, "reasons": [str(r) for r in o.reasons]}
+             "needs_opinion": o.transition.needs_opinion, "reasons": [str(r) for r in o.reasons],
+             "reason_choices": [list(c) for c in o.transition.reasons().choices()] if o.transition.reasons() else None}
             for o in options
         ])
 
@@ -176,6 +178,7 @@ class ApplicationRestApi(ScopedRestApi):
                   type: object
                   properties:
                     opinion: {type: string}
+                    reason: {type: string, description: "Required to refuse: a refusal reason code"}
                     version: {type: integer}
           responses:
             200: {description: the new state}
@@ -204,7 +207,8 @@ class ApplicationRestApi(ScopedRestApi):
             confirmed = True
         try:
             item = workflow.apply(pk, action, user, opinion=data.get("opinion"), version=data.get("version"),
-                                  sms_confirmed=confirmed, attested=data.get("attested", False))
+                                  sms_confirmed=confirmed, attested=data.get("attested", False),
+                                  reason=data.get("reason"))
         except workflow.WorkflowError as exc:
             return _error(self, exc.status, exc.message, exc.reasons)
         return self.response(200, id=item.id, number=item.number, state=item.state, version=item.version)

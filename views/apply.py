@@ -161,7 +161,7 @@ class ApplyView(BaseView):
                 .filter(or_(Enterprise.name.contains(words, autoescape=True),
                             Enterprise.credit_code.startswith(words.upper(), autoescape=True)))
                 .order_by(Enterprise.name).limit(20).all())
-        return jsonify([{"label": enterprise_label(e), "province": str(e.province)} for e in rows])
+        return jsonify([{"id": e.id, "label": enterprise_label(e), "province": str(e.province)} for e in rows])
 
     @expose("/<business_type>", methods=["GET", "POST"])
     @has_access

@@ -10,14 +10,13 @@ from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.api import ModelRestApi
-from flask_appbuilder.models.sqla.interface import SQLAInterface
-
 from sqlalchemy import Boolean
 
 from app.extensions import db
 from app.scope import SCOPE_FILTER
 
 from .formatting import dash_if_empty, yes_no
+from .interface import PanelInterface
 
 @dataclass
 class PanelSpec:
@@ -181,7 +180,7 @@ def _formatters(spec: PanelSpec) -> dict:
 def build_view(spec: PanelSpec):
     base = spec.base_class or ScopedModelView
     attrs = {
-        "datamodel": SQLAInterface(spec.model),
+        "datamodel": PanelInterface(spec.model),
         "class_permission_name": spec.name,
         "route_base": f"/{spec.name.lower()}",
         "base_permissions": spec.base_permissions,
@@ -228,7 +227,7 @@ def build_api(spec: PanelSpec, base=ScopedRestApi):
     if api.get("write"):
         perms |= {p for p, roles in (("can_post", spec.add), ("can_put", spec.edit)) if roles}
     attrs = {
-        "datamodel": SQLAInterface(spec.model),
+        "datamodel": PanelInterface(spec.model),
         "resource_name": api["resource"],
         "class_permission_name": spec.api_name,
         "base_permissions": sorted(perms),

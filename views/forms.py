@@ -43,10 +43,6 @@ class Mobile(_Identifier):
     clean = staticmethod(clean_mobile)
 
 
-def _enterprises():
-    return db.session.query(Enterprise).order_by(Enterprise.name)
-
-
 def _specialties():
     return db.session.query(Specialty).order_by(Specialty.sort_order)
 
@@ -94,6 +90,38 @@ class CaptchaForm(DynamicForm):
         self.captcha.data = ""
 
 
+class EnterpriseAutocompleteWidget:
+    """A select holding only the chosen enterprise; static/js/enterprise_select.js turns it into a Select2
+    search against ApplyView.enterprises, so no page ever lists every enterprise (tens of thousands)."""
+
+    def __call__(self, field, **kwargs):
+        from flask import url_for
+        from markupsafe import Markup, escape
+
+        chosen = field.data
+        placeholder = escape(_("Type two or more characters of the name or credit code"))
+        option = (f'<option value="{chosen.id}" selected>{escape(f"{chosen.name} [{chosen.credit_code}]")}</option>'
+                  if chosen else "")
+        return Markup(f'<select id="{field.id}" name="{field.name}" class="form-control enterprise-autocomplete" '
+                      f'data-url="{url_for("ApplyView.enterprises")}" '
+                      f'data-placeholder="{placeholder}">'
+                      f'<option value="__None"></option>{option}</select>')
+
+
+class EnterpriseField(QuerySelectField):
+    """An enterprise picked by keyword: validates the submitted id against the database, loads no list."""
+
+    def __init__(self, label=None, **kwargs):
+        super().__init__(label, query_func=self._candidates, get_pk_func=lambda e: e.id, allow_blank=True,
+                         blank_text="—", widget=EnterpriseAutocompleteWidget(), **kwargs)
+
+    def _candidates(self):
+        wanted = self._formdata if self._formdata is not None else getattr(self._data, "id", None)
+        if wanted is None or not str(wanted).isdigit():
+            return []
+        return db.session.query(Enterprise).filter(Enterprise.id == int(wanted)).all()
+
+
 class KnownOnlyMultipleField(QuerySelectMultipleField):
     """FAB's multiple select notices unknown submitted keys only after validating; check them first."""
 
@@ -109,9 +137,8 @@ class ApplicationForm(DynamicForm):
 
     business_type = SelectField(_l("Business type"), choices=_business_type_choices, default="",
                                 widget=Select2Widget())
-    enterprise = QuerySelectField(_l("Employer"), query_func=_enterprises, get_pk_func=lambda e: e.id,
-                                  allow_blank=True, blank_text="—", widget=Select2Widget(),
-                                  description=_l("Initial, re-registration: your employer. Change: the new employer."))
+    enterprise = EnterpriseField(_l("Employer"),
+                                 description=_l("Initial, re-registration: your employer. Change: the new employer."))
     contract_start = DateField(_l("Labour contract from"), validators=[Optional()], widget=DatePickerWidget())
     contract_end = DateField(_l("Labour contract until"), validators=[Optional()], widget=DatePickerWidget())
     specialties = KnownOnlyMultipleField(_l("Specialties"), query_func=_specialties, get_pk_func=lambda s: s.code,

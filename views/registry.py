@@ -20,6 +20,7 @@ from .workflow_views import (AnnouncementView, ApplicationPanelView, QueueView, 
                              transition_permission)
 from .account import MyAccountView, RealnameQueueView
 from .apply import MENU_ORDER, QUALIFICATION_KINDS, ApplyView, ProgressView
+from .dashboard import DashboardView
 from .enterprise import EnterpriseProfileView
 from .roster import RosterImportView
 
@@ -35,6 +36,7 @@ CATEGORIES = {
     "Personal": _l("Personal information"),
     "Workflow": _l("Applications"),
     "Registry": _l("Registry"),
+    "Statistics": _l("Statistics"),
     "System": _l("System"),
 }
 
@@ -302,7 +304,8 @@ PANEL = [
 
 # --- The personal edition's own pages (not generated from a model) -------------------------------
 # Which roles open them; FAB names a page's permission "can_<method>" on the view class.
-SELF_SERVICE_VIEWS = {APPLICANT: (MyAccountView, ApplyView, ProgressView), MINISTRY: (RosterImportView,),
+SELF_SERVICE_VIEWS = {APPLICANT: (MyAccountView, ApplyView, ProgressView), MINISTRY: (RosterImportView, DashboardView),
+                      PROVINCE: (DashboardView,),
                       ENTERPRISE: (EnterpriseProfileView,)}
 
 
@@ -336,7 +339,8 @@ def view_permissions(view_class) -> list[str]:
 # (menu name, category) of each role's self-service menu entries: the personal links are the applicant's.
 SELF_SERVICE_MENUS = {
     APPLICANT: [(name, category) for name, _label, _href, category in MENU_LINKS],
-    MINISTRY: [("RosterImport", "Registry")],
+    MINISTRY: [("RosterImport", "Registry"), ("Dashboard", "Statistics")],
+    PROVINCE: [("Dashboard", "Statistics")],
     ENTERPRISE: [("EnterpriseProfile", "Registry"), ("EnterpriseConstructors", "Registry")],
 }
 

@@ -118,7 +118,7 @@ class ApplicationPanelView(ScopedModelView):
             try:
                 workflow.apply(item.id, action, user, opinion=request.form.get("opinion"),
                                version=request.form.get("version", type=int),
-                               attested=request.form.get("attested") == "y")
+                               attested=request.form.get("attested") == "y", reason=request.form.get("reason"))
             except workflow.NotFound:
                 abort(404)
             except workflow.WorkflowError as exc:
@@ -218,7 +218,8 @@ class QueueView(ApplicationPanelView):
                 try:
                     workflow.apply(item.id, action, user, opinion=request.form.get("opinion"),
                                    version=request.form.get(f"version_{item.id}", type=int),
-                                   attested=request.form.get(f"attested_{item.id}") == "y")
+                                   attested=request.form.get(f"attested_{item.id}") == "y",
+                                   reason=request.form.get("reason"))
                     done.append(item.number)
                 except workflow.WorkflowError as exc:
                     reasons = " ".join(str(r) for r in exc.reasons)
@@ -276,7 +277,8 @@ class AnnouncementView(ScopedModelView):
     @expose("/pdf/<int:pk>")
     @has_access
     def pdf(self, pk):
-        """The announcement as published (公告): name, masked ID, registration number, specialties, employer."""
+        """The announcement as published (公告): name, masked ID, registration number, specialties, employer,
+        and the electronic certificate issued on it (number and validity), once issued."""
         from itertools import groupby
 
         from flask import current_app
@@ -287,7 +289,11 @@ class AnnouncementView(ScopedModelView):
         rows = sorted(batch.applications, key=lambda a: (a.business_type, a.id))
         groups = [(workflow.BUSINESS_TYPES[code].label, list(group))
                   for code, group in groupby(rows, key=lambda a: a.business_type)]
-        data = render_pdf("announcement.html", batch=batch, rows=rows, groups=groups,
+        from models import Certificate
+
+        certificates = {c.application_id: c for c in db.session.query(Certificate).filter(
+            Certificate.application_id.in_([a.id for a in rows] or [0]))}
+        data = render_pdf("announcement.html", batch=batch, rows=rows, groups=groups, certificates=certificates,
                           issuer=current_app.config.get("CERTIFICATE_ISSUER", ""))
         return Response(data, mimetype="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="announcement-{batch.id}.pdf"'})

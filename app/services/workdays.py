@@ -47,5 +47,16 @@ def stage_deadline(business_type: str, state: str, entered_at: datetime) -> date
     limit = current_app.config["STAGE_TIME_LIMITS"].get(business_type, {}).get(state)
     if not limit:
         return None
-    local_day = entered_at.replace(tzinfo=timezone.utc).astimezone(CHINA_TZ).date()
-    return add_working_days(local_day, limit)
+    return add_working_days(_china_day(entered_at), limit)
+
+
+def _china_day(moment: datetime) -> date:
+    return moment.replace(tzinfo=timezone.utc).astimezone(CHINA_TZ).date()
+
+
+def stage_working_days(entered_at: datetime | None, left_at: datetime) -> int | None:
+    """Working days spent in a stage entered at `entered_at` and left at `left_at` (naive UTC), as the
+    statutory limits count them: the day of entry does not count, the day of leaving does."""
+    if entered_at is None:
+        return None
+    return max(0, working_days_between(_china_day(entered_at), _china_day(left_at)))

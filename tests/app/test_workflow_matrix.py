@@ -197,6 +197,23 @@ def test_opinion_required_to_return_or_refuse(ctx):
     assert db.session.get(Application, app_id).state == E
 
 
+def test_refusal_needs_a_coded_reason_and_logs_it(ctx):
+    from models import TransitionLog
+
+    setup = Setup()
+    applicant, app_id = setup.application("initial")
+    f.move(app_id, "submit", applicant)
+    f.move(app_id, "confirm", setup.staff.enterprise(setup.employer))
+    province_user = setup.staff.province("11")
+    for bad in (None, "", "no_such_reason"):
+        with pytest.raises(workflow.GuardFailed):
+            f.move(app_id, "refuse", province_user, reason=bad)
+    assert db.session.get(Application, app_id).state == P
+    assert f.move(app_id, "refuse", province_user, reason="dual_employment") == "refused"
+    log = db.session.query(TransitionLog).filter_by(application_id=app_id, action="refuse").one()
+    assert log.reason == "dual_employment"
+
+
 def test_stale_version_is_refused(ctx):
     setup = Setup()
     applicant, app_id = setup.application("initial")

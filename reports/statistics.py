@@ -1,0 +1,383 @@
+"""Ministry and provincial statistics: registered constructors, expiries, applications, stage times, refusals.
+
+Every figure is one grouped SQL query whose small result is pivoted here, so the same numbers feed the
+dashboard, its charts and the PDF report. Snapshot figures count as of today (China time); period
+figures count what was submitted, decided or refused between two dates (inclusive). Percentiles are
+nearest-rank over whole working days (the unit of the statutory limits in config.STAGE_TIME_LIMITS).
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta, timezone
+
+from flask import current_app
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, distinct, exists, func, literal_column, select
+
+from app import workflow
+from app.clock import CHINA_TZ, today
+from app.extensions import db
+from models import (Application, Enterprise, Province, Registration, RegistrationSpecialty, Specialty,
+                    TransitionLog, application_specialty)
+from models.choices import REFUSAL_REASONS
+
+# Stages whose time is measured (the pipeline), in pipeline order.
+MEASURED_STAGES = workflow.STAGE_ORDER
+EXPIRY_CHOICES = (30, 90, 180, 365)
+
+
+class FilterError(ValueError):
+    """A filter value that cannot be used; the message is translated."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    date_from: date
+    date_to: date
+    province: str | None = None
+    specialty: str | None = None
+    business_type: str | None = None
+    expiring_days: int = 90
+
+    @classmethod
+    def default(cls) -> "Filters":
+        end = today()
+        return cls(date_from=end.replace(month=1, day=1), date_to=end)
+
+    @classmethod
+    def from_args(cls, args, forced_province: str | None = None) -> "Filters":
+        """Read query-string filters; raise FilterError with a translated message on a bad value."""
+        base = cls.default()
+        values = {}
+        for key in ("date_from", "date_to"):
+            raw = (args.get(key) or "").strip()
+            if raw:
+                try:
+                    values[key] = date.fromisoformat(raw)
+                except ValueError:
+                    raise FilterError(_l("Dates are written like 2026-01-31.")) from None
+        filters = replace(base, **values)
+        if filters.date_from > filters.date_to:
+            raise FilterError(_l("The period starts after it ends."))
+        if (filters.date_to - filters.date_from).days > 366 * 10:
+            raise FilterError(_l("The period may be at most ten years."))
+        province = forced_province or (args.get("province") or None)
+        if province and not db.session.get(Province, province):
+            raise FilterError(_l("Unknown province."))
+        specialty = args.get("specialty") or None
+        if specialty and not db.session.get(Specialty, specialty):
+            raise FilterError(_l("Unknown specialty."))
+        business_type = args.get("business_type") or None
+        if business_type and business_type not in workflow.BUSINESS_TYPES:
+            raise FilterError(_l("Unknown business type."))
+        days = args.get("expiring_days") or str(filters.expiring_days)
+        if not days.isdigit() or not 1 <= int(days) <= 3660:
+            raise FilterError(_l("Expiring within: a number of days from 1 to 3660."))
+        return replace(filters, province=province, specialty=specialty, business_type=business_type,
+                       expiring_days=int(days))
+
+    def as_args(self) -> dict:
+        args = {"date_from": self.date_from.isoformat(), "date_to": self.date_to.isoformat(),
+                "expiring_days": str(self.expiring_days)}
+        args.update({k: v for k, v in (("province", self.province), ("specialty", self.specialty),
+                                       ("business_type", self.business_type)) if v})
+        return args
+
+    @property
+    def moments(self) -> tuple[datetime, datetime]:
+        """The period as naive-UTC [start, end) for timestamp columns."""
+        start = datetime.combine(self.date_from, time.min, CHINA_TZ)
+        end = datetime.combine(self.date_to + timedelta(days=1), time.min, CHINA_TZ)
+        return tuple(m.astimezone(timezone.utc).replace(tzinfo=None) for m in (start, end))
+
+
+@dataclass
+class Table:
+    """A pivot: row keys × column keys → count, with labels and totals."""
+
+    rows: list
+    columns: list
+    cells: dict  # (row, column) → int
+    row_labels: dict = field(default_factory=dict)
+    column_labels: dict = field(default_factory=dict)
+    row_totals: dict | None = None  # when a row's total is not the sum of its cells (distinct counts)
+
+    def cell(self, row, column) -> int:
+        return self.cells.get((row, column), 0)
+
+    def row_total(self, row) -> int:
+        if self.row_totals is not None:
+            return self.row_totals.get(row, 0)
+        return sum(self.cell(row, c) for c in self.columns)
+
+    def column_total(self, column) -> int:
+        return sum(self.cell(r, column) for r in self.rows)
+
+    @property
+    def total(self) -> int:
+        return sum(self.row_total(r) for r in self.rows)
+
+
+@dataclass
+class StageTime:
+    stage: str
+    label: object
+    count: int
+    median: int | None
+    p90: int | None
+    overdue: int  # finished after the statutory limit
+    open_count: int  # still in the stage now
+    open_overdue: int  # still in the stage past its deadline
+    limit: str  # the statutory limits that apply, e.g. "5" or "5–20"
+
+
+def _month(column):
+    """'YYYY-MM' of a naive-UTC timestamp in China time, on PostgreSQL and SQLite."""
+    if db.engine.dialect.name == "postgresql":
+        return func.to_char(column + literal_column("interval '8 hours'"), "YYYY-MM")
+    return func.strftime("%Y-%m", column, "+8 hours")
+
+
+def province_labels() -> dict:
+    return {p.code: str(p) for p in db.session.query(Province).order_by(Province.code)}
+
+
+def specialty_labels() -> dict:
+    return {s.code: str(s) for s in db.session.query(Specialty).order_by(Specialty.sort_order)}
+
+
+def _active_specialties(filters: Filters, valid_from: date, valid_to: date | None):
+    """(province, specialty, count) of active registrations' active specialties valid in a date range."""
+    conditions = [Registration.status == "active", RegistrationSpecialty.status == "active",
+                  RegistrationSpecialty.valid_until >= valid_from]
+    if valid_to is not None:
+        conditions.append(RegistrationSpecialty.valid_until <= valid_to)
+    if filters.province:
+        conditions.append(Enterprise.province_code == filters.province)
+    if filters.specialty:
+        conditions.append(RegistrationSpecialty.specialty_code == filters.specialty)
+    joined = (RegistrationSpecialty.__table__.join(Registration.__table__,
+                                                   Registration.id == RegistrationSpecialty.registration_id)
+              .join(Enterprise.__table__, Enterprise.id == Registration.enterprise_id))
+    return joined, and_(*conditions)
+
+
+def registered(filters: Filters) -> Table:
+    """Registered constructors (active registration, a specialty valid today) by province × specialty.
+    A person registered in two specialties counts once in each column and once in the row total."""
+    day = today()
+    joined, where = _active_specialties(filters, day, None)
+    cells = {(p, s): n for p, s, n in db.session.execute(
+        select(Enterprise.province_code, RegistrationSpecialty.specialty_code, func.count())
+        .select_from(joined).where(where).group_by(Enterprise.province_code, RegistrationSpecialty.specialty_code))}
+    persons = dict(db.session.execute(
+        select(Enterprise.province_code, func.count(distinct(Registration.id)))
+        .select_from(joined).where(where).group_by(Enterprise.province_code)).all())
+    return _province_specialty_table(cells, persons, filters)
+
+
+def expiring(filters: Filters) -> Table:
+    """Registered specialties whose validity ends within `expiring_days` from today."""
+    day = today()
+    joined, where = _active_specialties(filters, day, day + timedelta(days=filters.expiring_days))
+    cells = {(p, s): n for p, s, n in db.session.execute(
+        select(Enterprise.province_code, RegistrationSpecialty.specialty_code, func.count())
+        .select_from(joined).where(where).group_by(Enterprise.province_code, RegistrationSpecialty.specialty_code))}
+    persons = dict(db.session.execute(
+        select(Enterprise.province_code, func.count(distinct(Registration.id)))
+        .select_from(joined).where(where).group_by(Enterprise.province_code)).all())
+    return _province_specialty_table(cells, persons, filters)
+
+
+def _province_specialty_table(cells, persons, filters) -> Table:
+    provinces, specialties = province_labels(), specialty_labels()
+    rows = [p for p in provinces if p in persons]
+    columns = [s for s in specialties if not filters.specialty or s == filters.specialty]
+    return Table(rows, columns, cells, provinces, specialties, row_totals=persons)
+
+
+def _application_conditions(filters: Filters):
+    conditions = [Application.submitted_at.isnot(None)]  # drafts are the applicant's own business
+    if filters.province:
+        conditions.append(Application.province_code == filters.province)
+    if filters.business_type:
+        conditions.append(Application.business_type == filters.business_type)
+    if filters.specialty:
+        conditions.append(exists().where(application_specialty.c.application_id == Application.id,
+                                         application_specialty.c.specialty_code == filters.specialty))
+    return conditions
+
+
+@dataclass
+class ApplicationFigures:
+    by_type_state: Table  # submitted in the period
+    by_province_state: Table  # submitted in the period
+    by_month: list  # [(YYYY-MM, count)] submitted per month
+    pending: Table  # now: in-progress applications by province × stage
+    pending_overdue: dict  # province → in-progress past the stage deadline
+
+    @property
+    def submitted(self) -> int:
+        return self.by_type_state.total
+
+
+def applications(filters: Filters) -> ApplicationFigures:
+    start, end = filters.moments
+    month = _month(Application.submitted_at)
+    grouped = db.session.execute(
+        select(Application.business_type, Application.state, Application.province_code, month, func.count())
+        .where(*_application_conditions(filters), Application.submitted_at >= start, Application.submitted_at < end)
+        .group_by(Application.business_type, Application.state, Application.province_code, month)).all()
+    by_type_state, by_province_state, by_month = defaultdict(int), defaultdict(int), defaultdict(int)
+    for btype, state, province, ym, n in grouped:
+        by_type_state[(btype, state)] += n
+        by_province_state[(province, state)] += n
+        by_month[ym] += n
+    states = [s for s in workflow.STATE_LABELS if s != workflow.State.DRAFT]
+    state_labels = {s: str(workflow.STATE_LABELS[s]) for s in states}
+    types = {code: str(t.label) for code, t in workflow.BUSINESS_TYPES.items()}
+    provinces = province_labels()
+
+    day = today()
+    open_rows = db.session.execute(
+        select(Application.province_code, Application.state, func.count(),
+               func.sum(_as_int(and_(Application.stage_deadline.isnot(None), Application.stage_deadline < day))))
+        .where(*_application_conditions(filters), Application.state.in_(MEASURED_STAGES))
+        .group_by(Application.province_code, Application.state)).all()
+    pending = {(p, s): n for p, s, n, _late in open_rows}
+    overdue = defaultdict(int)
+    for p, _s, _n, late in open_rows:
+        overdue[p] += int(late or 0)
+    stage_labels = {s: str(workflow.STATE_LABELS[s]) for s in MEASURED_STAGES}
+    return ApplicationFigures(
+        by_type_state=Table([t for t in types if any(k[0] == t for k in by_type_state)], states,
+                            dict(by_type_state), types, state_labels),
+        by_province_state=Table([p for p in provinces if any(k[0] == p for k in by_province_state)], states,
+                                dict(by_province_state), provinces, state_labels),
+        by_month=sorted(by_month.items()),
+        pending=Table([p for p in provinces if any(k[0] == p for k in pending)], list(MEASURED_STAGES), pending,
+                      provinces, stage_labels),
+        pending_overdue=dict(overdue),
+    )
+
+
+def _as_int(condition):
+    from sqlalchemy import case
+
+    return case((condition, 1), else_=0)
+
+
+def _log_conditions(filters: Filters):
+    start, end = filters.moments
+    conditions = [TransitionLog.created_at >= start, TransitionLog.created_at < end]
+    if filters.province:
+        conditions.append(TransitionLog.province_code == filters.province)
+    if filters.business_type:
+        conditions.append(TransitionLog.business_type == filters.business_type)
+    if filters.specialty:
+        conditions.append(exists().where(application_specialty.c.application_id == TransitionLog.application_id,
+                                         application_specialty.c.specialty_code == filters.specialty))
+    return conditions
+
+
+def nearest_rank(histogram: dict[int, int], share: float) -> int | None:
+    """The smallest value v with at least `share` of all observations ≤ v (nearest-rank percentile)."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    rank = max(1, math.ceil(share * total))
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= rank:
+            return value
+    return None
+
+
+def stage_times(filters: Filters) -> list[StageTime]:
+    """Working days spent in each stage left during the period (median, p90, over the limit), and the
+    applications in each stage now, with those past their deadline."""
+    limits = current_app.config["STAGE_TIME_LIMITS"]
+    rows = db.session.execute(
+        select(TransitionLog.from_state, TransitionLog.business_type, TransitionLog.stage_days, func.count())
+        .where(*_log_conditions(filters), TransitionLog.from_state.in_(MEASURED_STAGES),
+               TransitionLog.stage_days.isnot(None))
+        .group_by(TransitionLog.from_state, TransitionLog.business_type, TransitionLog.stage_days)).all()
+    histograms, overdue = defaultdict(lambda: defaultdict(int)), defaultdict(int)
+    for stage, btype, days, n in rows:
+        histograms[stage][days] += n
+        limit = limits.get(btype, {}).get(stage)
+        if limit is not None and days > limit:
+            overdue[stage] += n
+    day = today()
+    now_rows = db.session.execute(
+        select(Application.state, func.count(),
+               func.sum(_as_int(and_(Application.stage_deadline.isnot(None), Application.stage_deadline < day))))
+        .where(*_application_conditions(filters), Application.state.in_(MEASURED_STAGES))
+        .group_by(Application.state)).all()
+    open_now = {s: (n, int(late or 0)) for s, n, late in now_rows}
+    result = []
+    for stage in MEASURED_STAGES:
+        applicable = sorted({v[stage] for k, v in limits.items() if stage in v
+                             and (not filters.business_type or k == filters.business_type)})
+        limit = "—" if not applicable else (str(applicable[0]) if len(applicable) == 1
+                                            else f"{applicable[0]}–{applicable[-1]}")
+        histogram = histograms.get(stage, {})
+        result.append(StageTime(stage, workflow.STATE_LABELS[stage], sum(histogram.values()),
+                                nearest_rank(histogram, 0.5), nearest_rank(histogram, 0.9), overdue.get(stage, 0),
+                                *open_now.get(stage, (0, 0)), limit))
+    return result
+
+
+def refusals(filters: Filters) -> list[tuple[str, str, int]]:
+    """(reason code, label, count) of refusals made in the period, most frequent first."""
+    rows = db.session.execute(
+        select(TransitionLog.reason, func.count())
+        .where(*_log_conditions(filters), TransitionLog.action == "refuse")
+        .group_by(TransitionLog.reason)).all()
+    return sorted(((code or "", str(REFUSAL_REASONS.label(code)) if code else str(_l("Not recorded")), n)
+                   for code, n in rows), key=lambda r: (-r[2], r[0]))
+
+
+@dataclass
+class Report:
+    filters: Filters
+    registered: Table
+    expiring: Table
+    applications: ApplicationFigures
+    stage_times: list
+    refusals: list
+    computed_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc).replace(tzinfo=None))
+
+
+def report(filters: Filters) -> Report:
+    return Report(filters, registered(filters), expiring(filters), applications(filters), stage_times(filters),
+                  refusals(filters))
+
+
+_CACHE_SIZE = 256
+
+
+def cached_report(filters: Filters, refresh: bool = False) -> Report:
+    """The report for these filters, computed at most once per STATISTICS_CACHE_SECONDS in this process.
+
+    At national scale the figures scan millions of rows (seconds); the dashboard shows when they were
+    computed and offers to recompute. 0 seconds turns the cache off (tests)."""
+    seconds = current_app.config.get("STATISTICS_CACHE_SECONDS", 0)
+    if seconds <= 0:
+        return report(filters)
+    cache = current_app.extensions.setdefault("statistics_cache", {})
+    key = (filters, today(), str(get_locale()))  # labels inside are in the reader's language
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    hit = cache.get(key)
+    if hit is not None and not refresh and (now - hit.computed_at).total_seconds() < seconds:
+        return hit
+    fresh = report(filters)
+    cache.pop(key, None)
+    cache[key] = fresh
+    while len(cache) > _CACHE_SIZE:
+        cache.pop(next(iter(cache)))
+    return fresh

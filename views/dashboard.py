@@ -1,0 +1,139 @@
+"""The statistics dashboard (统计分析) for the ministry and, scoped to their province, provincial authorities;
+its PDF report, and the PDF roster of a province's registered constructors."""
+from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app import roles as R
+from app import workflow
+from app.clock import today
+from app.extensions import db
+from app.scope import current_user
+from models import Enterprise, Person, Province, Registration, RegistrationSpecialty
+from reports import charts, statistics
+
+
+def _forced_province():
+    """A provincial user's statistics are their province's; the ministry sees the country."""
+    user = current_user()
+    roles = R.user_role_names(user)
+    if R.MINISTRY in roles:
+        return None
+    if R.PROVINCE in roles and user.province_code:
+        return user.province_code
+    abort(403)
+
+
+def _filters():
+    return statistics.Filters.from_args(request.args, forced_province=_forced_province())
+
+
+def _filename(stem: str) -> str:
+    return f"{stem}-{today():%Y%m%d}.pdf"
+
+
+def _pdf(data: bytes, filename: str) -> Response:
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
+
+
+class DashboardView(BaseView):
+    route_base = "/dashboard"
+    default_view = "index"
+
+    @expose("/")
+    @has_access
+    def index(self):
+        forced = _forced_province()
+        try:
+            filters = _filters()
+        except statistics.FilterError as exc:
+            flash(str(exc), "danger")
+            return redirect(url_for("DashboardView.index"))
+        report = statistics.cached_report(filters, refresh=request.args.get("refresh") == "1")
+        if request.args.get("refresh") == "1":
+            return redirect(url_for("DashboardView.index", **filters.as_args()))
+        return self.render_template(
+            "dashboard/index.html", report=report, charts=charts.all_charts(report), filters=filters,
+            provinces=statistics.province_labels(), specialties=statistics.specialty_labels(),
+            business_types={code: str(t.label) for code, t in workflow.BUSINESS_TYPES.items()},
+            expiry_choices=statistics.EXPIRY_CHOICES, forced_province=forced, title=_("Statistics"),
+            cache_minutes=current_app.config["STATISTICS_CACHE_SECONDS"] // 60)
+
+    @expose("/pdf")
+    @has_access
+    def pdf(self):
+        """The statistics report with its charts, for the filters on the page."""
+        from reports.pdf import render_pdf
+
+        try:
+            filters = _filters()
+        except statistics.FilterError as exc:
+            flash(str(exc), "danger")
+            return redirect(url_for("DashboardView.index"))
+        report = statistics.cached_report(filters)
+        data = render_pdf("statistics.html", report=report, charts=charts.all_charts(report),
+                          provinces=statistics.province_labels(), specialties=statistics.specialty_labels(),
+                          business_types={c: str(t.label) for c, t in workflow.BUSINESS_TYPES.items()})
+        return _pdf(data, _filename("statistics"))
+
+    @expose("/roster")
+    @has_access
+    def roster(self):
+        """Registered constructors of one province (and optionally one specialty) as a PDF list."""
+        from reports.pdf import render_pdf
+
+        forced = _forced_province()
+        code = forced or request.args.get("province") or ""
+        province = db.session.get(Province, code) if code else None
+        back = url_for("DashboardView.index", **{k: v for k, v in request.args.items() if k != "province"})
+        if province is None:
+            flash(_("Choose a province for the roster."), "warning")
+            return redirect(back)
+        specialty = request.args.get("specialty") or None
+        query = _roster_query(code, specialty)
+        count = db.session.execute(select(db.func.count()).select_from(query.subquery())).scalar()
+        limit = current_app.config["REPORT_PDF_MAX_ROWS"]
+        if count > limit:
+            flash(_("The roster has %(count)s constructors; a PDF holds at most %(limit)s. Choose a specialty, or "
+                    "download the registrations as a spreadsheet (Data exports).", count=f"{count:,}",
+                    limit=f"{limit:,}"), "warning")
+            return redirect(url_for("DashboardView.index", **request.args))
+        rows = db.session.execute(query).all()
+        specialty_name = statistics.specialty_labels().get(specialty) if specialty else None
+        data = render_pdf("roster.html", province=province, specialty_name=specialty_name, rows=rows,
+                          summaries=specialty_summaries([r.id for r in rows]), as_of=today())
+        return _pdf(data, _filename(f"roster-{code}"))
+
+
+def _roster_query(province_code: str, specialty: str | None):
+    """Active registrations with a specialty valid today whose employer is in the province, by employer."""
+    day = today()
+    valid = select(RegistrationSpecialty.registration_id).where(
+        RegistrationSpecialty.status == "active", RegistrationSpecialty.valid_until >= day)
+    if specialty:
+        valid = valid.where(RegistrationSpecialty.specialty_code == specialty)
+    return (select(Person.name, Person.id_number, Registration.number, Enterprise.name.label("enterprise"),
+                   Registration.id)
+            .join(Registration, Registration.person_id == Person.id)
+            .join(Enterprise, Enterprise.id == Registration.enterprise_id)
+            .where(Enterprise.province_code == province_code, Registration.status == "active",
+                   Registration.id.in_(valid))
+            .order_by(Enterprise.name, Registration.number))
+
+
+def specialty_summaries(registration_ids, day=None) -> dict:
+    """registration id → "建筑工程 2029-11-23；…" of its specialties valid on `day`."""
+    day = day or today()
+    names = statistics.specialty_labels()
+    found = {}
+    for rid, code, until in db.session.execute(
+            select(RegistrationSpecialty.registration_id, RegistrationSpecialty.specialty_code,
+                   RegistrationSpecialty.valid_until)
+            .where(RegistrationSpecialty.registration_id.in_(registration_ids),
+                   RegistrationSpecialty.status == "active", RegistrationSpecialty.valid_until >= day)
+            .order_by(RegistrationSpecialty.id)):
+        found.setdefault(rid, []).append(f"{names.get(code, code)} {until}")
+    return {rid: "；".join(parts) for rid, parts in found.items()}
+

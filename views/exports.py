@@ -1,0 +1,378 @@
+"""Ministry data exports through Flask-Admin, mounted at /exports beside FAB.
+
+One Flask-Admin ModelView per model (persons, enterprises, registrations, certificates, applications):
+a paged list with filters and search, and CSV / XLSX exports of exactly the filtered rows. Both read
+one SQL SELECT (reports/exports.py) with the row scope applied, stream in constant memory and never
+load ORM objects. Guarded by FAB: "can_export" on "Exports"; full ID and mobile numbers need
+"can_export_unmasked" (held by no role by default). Every export is written to the audit log first.
+"""
+import os
+import shutil
+import tempfile
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+from flask import Response, abort, current_app, flash, redirect, request, send_file, stream_with_context
+from flask_admin import Admin, AdminIndexView, expose
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla import filters as F
+from flask_admin.theme import Bootstrap4Theme
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import exists, func
+
+from app import scope, workflow
+from app.audit import actor_fields
+from app.clock import CHINA_TZ, now_utc
+from app.extensions import db
+from app.roles import EXPORT_UNMASKED, EXPORTS
+from models import (Application, AuditLog, Certificate, Enterprise, Person, Registration, RegistrationSpecialty,
+                    application_specialty)
+from models.choices import CERTIFICATE_STATUSES, GENDERS, REALNAME_STATUSES, REGISTRATION_STATUSES, Bilingual
+from models.dictionary import PROVINCES, SPECIALTIES
+from reports import exports as X
+
+CAN_EXPORT = "can_export"
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def may_export() -> bool:
+    return _holds(CAN_EXPORT)
+
+
+def may_unmask() -> bool:
+    return _holds(EXPORT_UNMASKED)
+
+
+def _holds(permission) -> bool:
+    user = scope.current_user()
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return current_app.appbuilder.sm.has_access(permission, EXPORTS)
+
+
+class ExportAccess:
+    """Flask-Admin checks is_accessible() on every request of the view (list, export, index)."""
+
+    def is_accessible(self):
+        return may_export()
+
+    def inaccessible_callback(self, name, **kwargs):
+        user = scope.current_user()
+        if user is None or not getattr(user, "is_authenticated", False):
+            return redirect(current_app.appbuilder.get_url_for_login_with(request.full_path))
+        abort(403)
+
+
+# --- Filters ------------------------------------------------------------------------------------
+
+def _named(flt, arg):
+    """A stable, language-independent URL name for the filter (flt0_<arg>=...)."""
+    flt.arg = arg
+    return flt
+
+
+class StartsWith(F.BaseSQLAFilter):
+    """Prefix match (ID numbers, credit codes): can use the column's index, x → X."""
+
+    def apply(self, query, value, alias=None):
+        term = value.strip().upper().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return query.filter(self.get_column(alias).like(term + "%", escape="\\"))
+
+    def operation(self):
+        return _l("starts with")
+
+
+class Holds(F.BaseSQLAFilter):
+    """A condition on related rows (e.g. holds a specialty) as EXISTS: no join, no duplicated rows."""
+
+    def __init__(self, model, condition, name, options=None):
+        super().__init__(model.id, name, options)
+        self.condition = condition
+
+    def apply(self, query, value, alias=None):
+        return query.filter(self.condition(value))
+
+    def operation(self):
+        return _l("includes")
+
+
+class ChinaDateBetween(F.DateBetweenFilter):
+    """Dates picked in China time on a naive-UTC timestamp column."""
+
+    def apply(self, query, value, alias=None):
+        start, end = value
+        column = self.get_column(alias)
+        low = datetime.combine(start, time()) - timedelta(hours=8)
+        high = datetime.combine(end + timedelta(days=1), time()) - timedelta(hours=8)
+        return query.filter(column >= low, column < high)
+
+
+class ValidUntilBetween(F.DateBetweenFilter):
+    """Registrations with an active specialty expiring between two dates."""
+
+    def __init__(self, name):
+        super().__init__(Registration.id, name)
+
+    def apply(self, query, value, alias=None):
+        start, end = value
+        rs = RegistrationSpecialty
+        return query.filter(exists().where(rs.registration_id == Registration.id, rs.status == "active",
+                                           rs.valid_until.between(start, end)))
+
+
+def _province_options():
+    return [(code, Bilingual(name, name_en)) for code, name, name_en, _abbr in PROVINCES]
+
+
+def _specialty_options():
+    return [(code, Bilingual(name, name_en)) for code, name, name_en, _industry in SPECIALTIES]
+
+
+def _choices(labels):
+    return lambda: list(labels.items())
+
+
+def _registration_holds(code):
+    rs = RegistrationSpecialty
+    return exists().where(rs.registration_id == Registration.id, rs.specialty_code == code, rs.status == "active")
+
+
+def _application_holds(code):
+    link = application_specialty.c
+    return exists().where(link.application_id == Application.id, link.specialty_code == code)
+
+
+def _filters(spec_name, L):
+    """Fresh filter objects for one view (they bind to its model). No filter lists a large table."""
+    if spec_name == "persons":
+        return [
+            _named(F.FilterLike(Person.name, L["name"]), "name"),
+            _named(StartsWith(Person.id_number, L["id_number"]), "id_number"),
+            _named(F.FilterEqual(Person.gender, L["gender"], options=_choices(GENDERS.labels)), "gender"),
+            _named(F.DateBetweenFilter(Person.birth_date, L["birth_date"]), "birth_date"),
+            _named(F.FilterEqual(Person.realname_status, L["realname_status"],
+                                 options=_choices(REALNAME_STATUSES.labels)), "realname"),
+        ]
+    if spec_name == "enterprises":
+        return [
+            _named(F.FilterLike(Enterprise.name, L["name"]), "name"),
+            _named(StartsWith(Enterprise.credit_code, L["credit_code"]), "credit_code"),
+            _named(F.FilterEqual(Enterprise.province_code, L["province"], options=_province_options), "province"),
+        ]
+    if spec_name == "registrations":
+        return [
+            _named(F.FilterEqual("enterprise.province_code", L["province"], options=_province_options), "province"),
+            _named(F.FilterEqual(Registration.status, L["status"], options=_choices(REGISTRATION_STATUSES.labels)),
+                   "status"),
+            _named(Holds(Registration, _registration_holds, L["specialty"], options=_specialty_options), "specialty"),
+            _named(F.DateBetweenFilter(Registration.registered_on, L["registered_on"]), "registered_on"),
+            _named(ValidUntilBetween(L["valid_until"]), "valid_until"),
+            _named(F.FilterLike("enterprise.name", L["enterprise_name"]), "employer"),
+            _named(F.FilterLike("person.name", L["name"]), "name"),
+            _named(StartsWith("person.id_number", L["id_number"]), "id_number"),
+        ]
+    if spec_name == "certificates":
+        return [
+            _named(F.FilterEqual("registration.enterprise.province_code", L["province"], options=_province_options),
+                   "province"),
+            _named(F.FilterEqual(Certificate.status, L["status"], options=_choices(CERTIFICATE_STATUSES.labels)),
+                   "status"),
+            _named(F.DateBetweenFilter(Certificate.issued_on, L["issued_on"]), "issued_on"),
+            _named(F.DateBetweenFilter(Certificate.valid_until, L["valid_until"]), "valid_until"),
+            _named(F.FilterLike(Certificate.holder_name, L["holder_name"]), "holder"),
+            _named(F.FilterLike(Certificate.enterprise_name, L["enterprise_name"]), "employer"),
+        ]
+    if spec_name == "applications":
+        types = {code: t.label for code, t in workflow.BUSINESS_TYPES.items()}
+        return [
+            _named(F.FilterEqual(Application.province_code, L["province"], options=_province_options), "province"),
+            _named(F.FilterEqual(Application.state, L["state"], options=_choices(workflow.STATE_LABELS)), "state"),
+            _named(F.FilterEqual(Application.business_type, L["business_type"], options=_choices(types)), "type"),
+            _named(Holds(Application, _application_holds, L["specialty"], options=_specialty_options), "specialty"),
+            _named(ChinaDateBetween(Application.submitted_at, L["submitted_at"]), "submitted"),
+            _named(F.DateBetweenFilter(Application.stage_deadline, L["stage_deadline"]), "deadline"),
+            _named(F.FilterLike("enterprise.name", L["enterprise_name"]), "employer"),
+            _named(F.FilterLike("person.name", L["name"]), "name"),
+            _named(StartsWith("person.id_number", L["id_number"]), "id_number"),
+        ]
+    raise KeyError(spec_name)
+
+
+# (spec name, menu label, search columns, sortable columns)
+VIEWS = [
+    ("persons", _l("Persons"), ["name", "id_number"], ["name", "birth_date"]),
+    ("enterprises", _l("Enterprises"), ["name", "credit_code"], ["name", "credit_code"]),
+    ("registrations", _l("Registrations"), ["number", "person.name"], ["number", "registered_on"]),
+    ("certificates", _l("Certificates"), ["number", "holder_name", "registration_number"],
+     ["number", "issued_on", "valid_until"]),
+    ("applications", _l("Applications"), ["number", "person.name"],
+     ["number", "submitted_at", "state_changed_at", "stage_deadline"]),
+]
+
+
+# --- Views --------------------------------------------------------------------------------------
+
+class ExportView(ExportAccess, ModelView):
+    can_create = can_edit = can_delete = False
+    can_view_details = False
+    can_export = True
+    export_types = ["csv", "xlsx"]
+    export_max_rows = 0  # our export streams; Flask-Admin's in-memory path is never used
+    page_size = 50
+    can_set_page_size = False
+    column_display_actions = False
+    column_default_sort = ("id", False)
+    list_template = "admin/exports/list.html"
+
+    def __init__(self, spec: X.ExportSpec, name, search, sortable):
+        from views.registry import LABELS
+
+        self.spec = spec
+        columns = spec.columns
+        self.column_list = [c.key for c in columns]
+        self.column_labels = {"person.name": LABELS["name"], **{c.key: c.label for c in columns}}
+        self.column_searchable_list = search
+        self.column_sortable_list = sortable
+        self.column_filters = _filters(spec.name, LABELS)
+        super().__init__(spec.model, db, name=name, endpoint=f"exports_{spec.name}", url=f"/exports/{spec.name}")
+
+    def get_filter_arg(self, index, flt):
+        return getattr(flt, "arg", None) or str(index)
+
+    def masked(self) -> bool:
+        return not may_unmask()
+
+    def _ctx(self, text):
+        lang = str(get_locale() or "zh")
+        return X.Ctx(dialect=db.engine.dialect.name, masked=self.masked(), text=text, lang=lang,
+                     specialties=X.specialty_names(db.session, lang) if self.model is Registration else ())
+
+    # Queries: scope → search → filters → sort; the SELECT of the export columns comes last.
+    def get_query(self):
+        return (db.session.query(self.model).select_from(self.model)
+                .filter(scope.clause(self.model, scope.current_user())))
+
+    def get_count_query(self):
+        return (db.session.query(func.count("*")).select_from(self.model)
+                .filter(scope.clause(self.model, scope.current_user())))
+
+    def get_one(self, id):
+        return self.get_query().filter(self.model.id == id).one_or_none()
+
+    def _filtered(self, search, filters):
+        query, joins = self.get_query(), {}
+        if self._search_supported and search:
+            query, _count, joins, _cj = self._apply_search(query, None, joins, {}, search)
+        if filters and self._filters:
+            query, _count, joins, _cj = self._apply_filters(query, None, joins, {}, filters)
+        return query, joins
+
+    def _sorted(self, query, joins, sort_column, sort_desc):
+        query, _joins = self._apply_sorting(query, joins, sort_column, sort_desc)
+        return query.order_by(self.model.id) if sort_column is not None else query
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        """One page of plain rows (the export's own SELECT, typed values) and one count."""
+        query, joins = self._filtered(search, filters)
+        count = X.count_rows(db.session, query, self.model)
+        query = self._sorted(query, joins, sort_column, sort_desc)
+        size = page_size or self.page_size
+        stmt = self.spec.statement(query, self._ctx(text=False), with_id=True).limit(size).offset((page or 0) * size)
+        return count, db.session.execute(stmt).all()
+
+    @expose("/export/<export_type>/")
+    def export(self, export_type):
+        if export_type not in self.export_types:
+            abort(404)
+        args = self._get_list_extra_args()
+        if len(args.filters or []) != sum(1 for name in request.args if name.startswith("flt")):
+            # Flask-Admin drops a filter it cannot read: an export must not silently hold more rows.
+            flash(_("A filter in the address is not valid: nothing was exported."), "error")
+            return redirect(self.get_url(".index_view", **request.args))
+        sort = self._get_column_by_idx(args.sort)
+        query, joins = self._filtered(args.search, args.filters)
+        rows = X.count_rows(db.session, query, self.model)
+        ctx = self._ctx(text=export_type == "csv")
+        self._audit(export_type, rows, args, ctx.masked)
+        query = self._sorted(query, joins, sort[0] if sort else None, args.sort_desc)
+        stmt = self.spec.statement(query, ctx)
+        filename = f"{self.spec.name}-{datetime.now(CHINA_TZ):%Y%m%d-%H%M}.{export_type}"
+        if export_type == "csv":
+            method = current_app.config.get("EXPORT_CSV_METHOD", "auto")  # auto | copy | cursor
+            chunks = X.csv_chunks(db.engine, stmt, self.spec.header(), method)
+            return Response(stream_with_context(chunks), mimetype="text/csv",
+                            headers={"Content-Disposition": _disposition(filename)})
+        path = X.write_xlsx(db.engine, stmt, self.spec, _worksheet_name(self.name))
+        handle = open(path, "rb")  # closed by the response
+        os.unlink(path)  # the open handle keeps the data until the download ends
+        response = send_file(handle, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=filename, max_age=0)
+        response.headers["Content-Disposition"] = _disposition(filename)
+        return response
+
+    def _audit(self, fmt, rows, args, masked):
+        """Written before the first byte leaves, in its own transaction: an aborted download is traced too."""
+        filters = []
+        for idx, _name, value in args.filters or []:
+            flt = self._filters[idx]
+            filters.append({"arg": self.get_filter_arg(idx, flt), "filter": str(flt.name),
+                            "operation": str(flt.operation()), "value": value})
+        detail = {"format": fmt, "filters": filters, "search": args.search or None, "rows": rows, "masked": masked}
+        summary = _("%(format)s export of %(what)s: %(rows)s rows", format=fmt.upper(), what=self.name,
+                    rows=f"{rows:,}")
+        values = {"created_at": now_utc(), "action": "export", "object_type": self.model.__name__,
+                  "summary": summary, "detail": detail, **actor_fields(scope.current_user())}
+        with db.engine.begin() as conn:
+            conn.execute(AuditLog.__table__.insert().values(**values))
+
+
+def _disposition(filename):
+    """attachment with both the plain and the RFC 5987 (UTF-8) file name."""
+    return f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}"
+
+
+def _worksheet_name(name):
+    """Excel's rules: at most 31 characters (room left for " (2)"), none of []:*?/\\."""
+    title = str(name)
+    for char in "[]:*?/\\":
+        title = title.replace(char, " ")
+    return title[:25]
+
+
+class ExportsHome(ExportAccess, AdminIndexView):
+    export_views = ()
+
+    @expose("/")
+    def index(self):
+        return self.render("admin/exports/index.html", export_views=self.export_views, masked=not may_unmask())
+
+
+# --- Set-up -------------------------------------------------------------------------------------
+
+def _admin_translations(app) -> str:
+    """Flask-Admin ships Chinese as zh_Hans_CN only; the platform's locale is "zh": copy it there."""
+    import flask_admin.translations
+
+    source = Path(flask_admin.translations.__path__[0]) / "zh_Hans_CN" / "LC_MESSAGES" / "admin.mo"
+    root = Path(app.instance_path) / "flask_admin_translations"
+    target = root / "zh" / "LC_MESSAGES" / "admin.mo"
+    if not target.exists() or target.stat().st_size != source.stat().st_size:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent)
+        os.close(fd)
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)  # atomic: several workers may start at once
+    return str(root)
+
+
+def init_exports(app) -> Admin:
+    """Mount the exports (call after FAB is initialised)."""
+    home = ExportsHome(name=_l("Data exports"), url="/exports", endpoint="exports")
+    admin = Admin(app, name=_l("Data exports"), url="/exports", endpoint="exports", index_view=home,
+                  theme=Bootstrap4Theme(base_template="admin/exports/base.html"),
+                  translations_path=_admin_translations(app))
+    home.export_views = [ExportView(X.SPECS[name], label, search, sortable) for name, label, search, sortable in VIEWS]
+    admin.add_views(*home.export_views)
+    return admin
