@@ -39,6 +39,27 @@ def sync_roles():
     db.session.commit()
 
 
+def set_unmasked_export(username: str, granted: bool = True):
+    """Give a user (or take away) full ID and mobile numbers in exports: the database role
+    EXPORT_UNMASKED_ROLE holds the permission; the change is audited."""
+    from models import AuditLog
+
+    from .audit import actor_fields
+    from .roles import EXPORT_UNMASKED, EXPORT_UNMASKED_ROLE, EXPORTS
+
+    sm = current_app.appbuilder.sm
+    user = sm.find_user(username=username)
+    if user is None:
+        raise click.ClickException(f"No account named {username}.")
+    role = sm.find_role(EXPORT_UNMASKED_ROLE) or sm.add_role(EXPORT_UNMASKED_ROLE)
+    role.permissions = [sm.add_permission_view_menu(EXPORT_UNMASKED, EXPORTS)]
+    roles = [r for r in user.roles if r.name != EXPORT_UNMASKED_ROLE]
+    user.roles = roles + ([role] if granted else [])
+    db.session.add(AuditLog(action="grant" if granted else "revoke", object_type="User", object_id=str(user.id),
+                            summary=f"{EXPORT_UNMASKED} for {username}", **actor_fields()))
+    db.session.commit()
+
+
 def setup():
     upgrade(directory=current_app.extensions["migrate"].directory)
     load_dictionaries()
@@ -52,6 +73,15 @@ def register(app):
         """Deploy step: migrate the schema, load dictionaries, sync roles and permissions."""
         setup()
         click.echo("Schema migrated, dictionaries loaded, roles synced.")
+
+    @app.cli.command("grant-unmasked-export")
+    @click.argument("username")
+    @click.option("--revoke", is_flag=True, help="take the permission away")
+    @with_appcontext
+    def grant_unmasked_export_command(username, revoke):
+        """Let a user export full ID and mobile numbers (or, with --revoke, no longer)."""
+        set_unmasked_export(username, granted=not revoke)
+        click.echo(f"{username}: unmasked exports {'revoked' if revoke else 'granted'}.")
 
     @app.cli.command("sync-roles")
     @with_appcontext

@@ -54,6 +54,7 @@ _ADMIN_SECURITY = [
 # mobile numbers in them need EXPORT_UNMASKED on EXPORTS: granted to no role here (app.cli creates it).
 EXPORTS = "Exports"
 EXPORT_UNMASKED = "can_export_unmasked"
+EXPORT_UNMASKED_ROLE = "ExportUnmasked"  # the database role holding it (`flask grant-unmasked-export`)
 _MINISTRY_EXPORTS = [(EXPORTS, "can_export"), (EXPORTS, "menu_access")]
 
 

@@ -6,7 +6,7 @@ response read through the test client) and prints its time, peak memory (VmHWM) 
 
 - ours CSV: /exports/registrations/export/csv/ (PostgreSQL: COPY ... TO STDOUT; SQLite: streamed cursor);
   on PostgreSQL also with EXPORT_CSV_METHOD=cursor (server-side cursor + csv module);
-- ours XLSX: /exports/registrations/export/xlsx/ (openpyxl write-only, row by row);
+- ours XLSX: /exports/registrations/export/xlsx/ (openpyxl write-only workbook; rows streamed into its sheet as XML);
 - plain CSV / XLSX: a stock Flask-Admin ModelView of the same columns (query.all(), ORM objects; XLSX through
   tablib, built in memory). They can be capped (--plain-rows, --plain-xlsx-rows; Flask-Admin's own
   export_max_rows) and compared per row;

@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from flask import current_app
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, distinct, exists, func, literal_column, select
+from sqlalchemy import and_, exists, func, literal_column, select
 
 from app import workflow
 from app.clock import CHINA_TZ, today
@@ -41,6 +41,7 @@ class Filters:
     specialty: str | None = None
     business_type: str | None = None
     expiring_days: int = 90
+    enterprise_id: int | None = None  # an enterprise's own dashboard (never from the address)
 
     @classmethod
     def default(cls) -> "Filters":
@@ -48,7 +49,7 @@ class Filters:
         return cls(date_from=end.replace(month=1, day=1), date_to=end)
 
     @classmethod
-    def from_args(cls, args, forced_province: str | None = None) -> "Filters":
+    def from_args(cls, args, forced_province: str | None = None, forced_enterprise: int | None = None) -> "Filters":
         """Read query-string filters; raise FilterError with a translated message on a bad value."""
         base = cls.default()
         values = {}
@@ -64,7 +65,7 @@ class Filters:
             raise FilterError(_l("The period starts after it ends."))
         if (filters.date_to - filters.date_from).days > 366 * 10:
             raise FilterError(_l("The period may be at most ten years."))
-        province = forced_province or (args.get("province") or None)
+        province = forced_province or (None if forced_enterprise else args.get("province") or None)
         if province and not db.session.get(Province, province):
             raise FilterError(_l("Unknown province."))
         specialty = args.get("specialty") or None
@@ -77,7 +78,7 @@ class Filters:
         if not days.isdigit() or not 1 <= int(days) <= 3660:
             raise FilterError(_l("Expiring within: a number of days from 1 to 3660."))
         return replace(filters, province=province, specialty=specialty, business_type=business_type,
-                       expiring_days=int(days))
+                       expiring_days=int(days), enterprise_id=forced_enterprise)
 
     def as_args(self) -> dict:
         args = {"date_from": self.date_from.isoformat(), "date_to": self.date_to.isoformat(),
@@ -149,47 +150,49 @@ def specialty_labels() -> dict:
     return {s.code: str(s) for s in db.session.query(Specialty).order_by(Specialty.sort_order)}
 
 
-def _active_specialties(filters: Filters, valid_from: date, valid_to: date | None):
-    """(province, specialty, count) of active registrations' active specialties valid in a date range."""
-    conditions = [Registration.status == "active", RegistrationSpecialty.status == "active",
-                  RegistrationSpecialty.valid_until >= valid_from]
+def _specialty_conditions(filters: Filters, valid_from: date, valid_to: date | None) -> list:
+    """Active specialties valid in a date range (and of the filtered specialty)."""
+    conditions = [RegistrationSpecialty.status == "active", RegistrationSpecialty.valid_until >= valid_from]
     if valid_to is not None:
         conditions.append(RegistrationSpecialty.valid_until <= valid_to)
-    if filters.province:
-        conditions.append(Enterprise.province_code == filters.province)
     if filters.specialty:
         conditions.append(RegistrationSpecialty.specialty_code == filters.specialty)
-    joined = (RegistrationSpecialty.__table__.join(Registration.__table__,
-                                                   Registration.id == RegistrationSpecialty.registration_id)
-              .join(Enterprise.__table__, Enterprise.id == Registration.enterprise_id))
-    return joined, and_(*conditions)
+    return conditions
+
+
+def _by_province_and_specialty(filters: Filters, valid_from: date, valid_to: date | None) -> Table:
+    """Active registrations by their employer's province × specialty valid in the range; a row's total
+    counts persons (a registration with two such specialties once), through a semi-join, not DISTINCT."""
+    held = _specialty_conditions(filters, valid_from, valid_to)
+    where = [Registration.status == "active"]
+    if filters.province:
+        where.append(Enterprise.province_code == filters.province)
+    if filters.enterprise_id:
+        where.append(Registration.enterprise_id == filters.enterprise_id)
+    cells = {(p, s): n for p, s, n in db.session.execute(
+        select(Enterprise.province_code, RegistrationSpecialty.specialty_code, func.count())
+        .select_from(RegistrationSpecialty)
+        .join(Registration, Registration.id == RegistrationSpecialty.registration_id)
+        .join(Enterprise, Enterprise.id == Registration.enterprise_id)
+        .where(*where, *held).group_by(Enterprise.province_code, RegistrationSpecialty.specialty_code))}
+    persons = dict(db.session.execute(
+        select(Enterprise.province_code, func.count())
+        .select_from(Registration).join(Enterprise, Enterprise.id == Registration.enterprise_id)
+        .where(*where, exists().where(RegistrationSpecialty.registration_id == Registration.id, *held))
+        .group_by(Enterprise.province_code)).all())
+    return _province_specialty_table(cells, persons, filters)
 
 
 def registered(filters: Filters) -> Table:
     """Registered constructors (active registration, a specialty valid today) by province × specialty.
     A person registered in two specialties counts once in each column and once in the row total."""
-    day = today()
-    joined, where = _active_specialties(filters, day, None)
-    cells = {(p, s): n for p, s, n in db.session.execute(
-        select(Enterprise.province_code, RegistrationSpecialty.specialty_code, func.count())
-        .select_from(joined).where(where).group_by(Enterprise.province_code, RegistrationSpecialty.specialty_code))}
-    persons = dict(db.session.execute(
-        select(Enterprise.province_code, func.count(distinct(Registration.id)))
-        .select_from(joined).where(where).group_by(Enterprise.province_code)).all())
-    return _province_specialty_table(cells, persons, filters)
+    return _by_province_and_specialty(filters, today(), None)
 
 
 def expiring(filters: Filters) -> Table:
     """Registered specialties whose validity ends within `expiring_days` from today."""
     day = today()
-    joined, where = _active_specialties(filters, day, day + timedelta(days=filters.expiring_days))
-    cells = {(p, s): n for p, s, n in db.session.execute(
-        select(Enterprise.province_code, RegistrationSpecialty.specialty_code, func.count())
-        .select_from(joined).where(where).group_by(Enterprise.province_code, RegistrationSpecialty.specialty_code))}
-    persons = dict(db.session.execute(
-        select(Enterprise.province_code, func.count(distinct(Registration.id)))
-        .select_from(joined).where(where).group_by(Enterprise.province_code)).all())
-    return _province_specialty_table(cells, persons, filters)
+    return _by_province_and_specialty(filters, day, day + timedelta(days=filters.expiring_days))
 
 
 def _province_specialty_table(cells, persons, filters) -> Table:
@@ -205,6 +208,8 @@ def _application_conditions(filters: Filters):
         conditions.append(Application.province_code == filters.province)
     if filters.business_type:
         conditions.append(Application.business_type == filters.business_type)
+    if filters.enterprise_id:
+        conditions.append(Application.enterprise_id == filters.enterprise_id)
     if filters.specialty:
         conditions.append(exists().where(application_specialty.c.application_id == Application.id,
                                          application_specialty.c.specialty_code == filters.specialty))
@@ -218,6 +223,7 @@ class ApplicationFigures:
     by_month: list  # [(YYYY-MM, count)] submitted per month
     pending: Table  # now: in-progress applications by province × stage
     pending_overdue: dict  # province → in-progress past the stage deadline
+    overdue_by_stage: dict  # stage → in-progress past the stage deadline
 
     @property
     def submitted(self) -> int:
@@ -248,9 +254,10 @@ def applications(filters: Filters) -> ApplicationFigures:
         .where(*_application_conditions(filters), Application.state.in_(MEASURED_STAGES))
         .group_by(Application.province_code, Application.state)).all()
     pending = {(p, s): n for p, s, n, _late in open_rows}
-    overdue = defaultdict(int)
-    for p, _s, _n, late in open_rows:
+    overdue, overdue_by_stage = defaultdict(int), defaultdict(int)
+    for p, stage, _n, late in open_rows:
         overdue[p] += int(late or 0)
+        overdue_by_stage[stage] += int(late or 0)
     stage_labels = {s: str(workflow.STATE_LABELS[s]) for s in MEASURED_STAGES}
     return ApplicationFigures(
         by_type_state=Table([t for t in types if any(k[0] == t for k in by_type_state)], states,
@@ -261,6 +268,7 @@ def applications(filters: Filters) -> ApplicationFigures:
         pending=Table([p for p in provinces if any(k[0] == p for k in pending)], list(MEASURED_STAGES), pending,
                       provinces, stage_labels),
         pending_overdue=dict(overdue),
+        overdue_by_stage=dict(overdue_by_stage),
     )
 
 
@@ -277,6 +285,9 @@ def _log_conditions(filters: Filters):
         conditions.append(TransitionLog.province_code == filters.province)
     if filters.business_type:
         conditions.append(TransitionLog.business_type == filters.business_type)
+    if filters.enterprise_id:
+        conditions.append(TransitionLog.application_id.in_(
+            select(Application.id).where(Application.enterprise_id == filters.enterprise_id)))
     if filters.specialty:
         conditions.append(exists().where(application_specialty.c.application_id == TransitionLog.application_id,
                                          application_specialty.c.specialty_code == filters.specialty))
@@ -297,9 +308,9 @@ def nearest_rank(histogram: dict[int, int], share: float) -> int | None:
     return None
 
 
-def stage_times(filters: Filters) -> list[StageTime]:
+def stage_times(filters: Filters, figures: "ApplicationFigures | None" = None) -> list[StageTime]:
     """Working days spent in each stage left during the period (median, p90, over the limit), and the
-    applications in each stage now, with those past their deadline."""
+    applications in each stage now, with those past their deadline (from `figures` when given)."""
     limits = current_app.config["STAGE_TIME_LIMITS"]
     rows = db.session.execute(
         select(TransitionLog.from_state, TransitionLog.business_type, TransitionLog.stage_days, func.count())
@@ -312,13 +323,10 @@ def stage_times(filters: Filters) -> list[StageTime]:
         limit = limits.get(btype, {}).get(stage)
         if limit is not None and days > limit:
             overdue[stage] += n
-    day = today()
-    now_rows = db.session.execute(
-        select(Application.state, func.count(),
-               func.sum(_as_int(and_(Application.stage_deadline.isnot(None), Application.stage_deadline < day))))
-        .where(*_application_conditions(filters), Application.state.in_(MEASURED_STAGES))
-        .group_by(Application.state)).all()
-    open_now = {s: (n, int(late or 0)) for s, n, late in now_rows}
+    if figures is None:
+        figures = applications(filters)
+    open_now = {stage: (figures.pending.column_total(stage), figures.overdue_by_stage.get(stage, 0))
+                for stage in MEASURED_STAGES}
     result = []
     for stage in MEASURED_STAGES:
         applicable = sorted({v[stage] for k, v in limits.items() if stage in v
@@ -351,10 +359,20 @@ class Report:
     stage_times: list
     refusals: list
     computed_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc).replace(tzinfo=None))
+    _charts: dict | None = field(default=None, repr=False)
+
+    def charts(self) -> dict:
+        """The SVG charts (data: URIs), drawn once per report."""
+        if self._charts is None:
+            from .charts import all_charts
+
+            self._charts = all_charts(self)
+        return self._charts
 
 
 def report(filters: Filters) -> Report:
-    return Report(filters, registered(filters), expiring(filters), applications(filters), stage_times(filters),
+    figures = applications(filters)
+    return Report(filters, registered(filters), expiring(filters), figures, stage_times(filters, figures),
                   refusals(filters))
 
 

@@ -45,7 +45,9 @@ def register(appbuilder):
                         category="Registry", category_label=CATEGORIES["Registry"])
 
 
-    from .dashboard import DashboardView
+    from .dashboard import BadFilters, DashboardView, back_to_dashboard
+
+    current_app.register_error_handler(BadFilters, back_to_dashboard)
 
     appbuilder.add_view(DashboardView, "Dashboard", label=_l("Statistics dashboard"), icon="fa-chart-bar",
                         category="Statistics", category_label=CATEGORIES["Statistics"])

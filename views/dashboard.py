@@ -11,22 +11,43 @@ from app.clock import today
 from app.extensions import db
 from app.scope import current_user
 from models import Enterprise, Person, Province, Registration, RegistrationSpecialty
-from reports import charts, statistics
+from reports import statistics
 
 
-def _forced_province():
-    """A provincial user's statistics are their province's; the ministry sees the country."""
+def _scope():
+    """(province, enterprise id) the user's statistics are limited to: the ministry sees the country, a
+    provincial authority its province, an enterprise itself."""
     user = current_user()
     roles = R.user_role_names(user)
     if R.MINISTRY in roles:
-        return None
+        return None, None
     if R.PROVINCE in roles and user.province_code:
-        return user.province_code
+        return user.province_code, None
+    if R.ENTERPRISE in roles and user.enterprise_id:
+        return None, user.enterprise_id
     abort(403)
 
 
+def _forced_province():
+    return _scope()[0]
+
+
+class BadFilters(Exception):
+    """The address holds a filter that cannot be used: back to the dashboard with the message."""
+
+
+def back_to_dashboard(_error):
+    """Error handler for BadFilters (registered in views/__init__.py)."""
+    return redirect(url_for("DashboardView.index"))
+
+
 def _filters():
-    return statistics.Filters.from_args(request.args, forced_province=_forced_province())
+    province, enterprise_id = _scope()
+    try:
+        return statistics.Filters.from_args(request.args, forced_province=province, forced_enterprise=enterprise_id)
+    except statistics.FilterError as exc:
+        flash(str(exc), "danger")
+        raise BadFilters() from exc
 
 
 def _filename(stem: str) -> str:
@@ -45,20 +66,17 @@ class DashboardView(BaseView):
     @expose("/")
     @has_access
     def index(self):
-        forced = _forced_province()
-        try:
-            filters = _filters()
-        except statistics.FilterError as exc:
-            flash(str(exc), "danger")
-            return redirect(url_for("DashboardView.index"))
+        forced, enterprise_id = _scope()
+        filters = _filters()
         report = statistics.cached_report(filters, refresh=request.args.get("refresh") == "1")
         if request.args.get("refresh") == "1":
             return redirect(url_for("DashboardView.index", **filters.as_args()))
         return self.render_template(
-            "dashboard/index.html", report=report, charts=charts.all_charts(report), filters=filters,
+            "dashboard/index.html", report=report, charts=report.charts(), filters=filters,
             provinces=statistics.province_labels(), specialties=statistics.specialty_labels(),
             business_types={code: str(t.label) for code, t in workflow.BUSINESS_TYPES.items()},
             expiry_choices=statistics.EXPIRY_CHOICES, forced_province=forced, title=_("Statistics"),
+            enterprise=db.session.get(Enterprise, enterprise_id) if enterprise_id else None,
             cache_minutes=current_app.config["STATISTICS_CACHE_SECONDS"] // 60)
 
     @expose("/pdf")
@@ -67,13 +85,9 @@ class DashboardView(BaseView):
         """The statistics report with its charts, for the filters on the page."""
         from reports.pdf import render_pdf
 
-        try:
-            filters = _filters()
-        except statistics.FilterError as exc:
-            flash(str(exc), "danger")
-            return redirect(url_for("DashboardView.index"))
+        filters = _filters()
         report = statistics.cached_report(filters)
-        data = render_pdf("statistics.html", report=report, charts=charts.all_charts(report),
+        data = render_pdf("statistics.html", report=report, charts=report.charts(),
                           provinces=statistics.province_labels(), specialties=statistics.specialty_labels(),
                           business_types={c: str(t.label) for c, t in workflow.BUSINESS_TYPES.items()})
         return _pdf(data, _filename("statistics"))
@@ -84,7 +98,9 @@ class DashboardView(BaseView):
         """Registered constructors of one province (and optionally one specialty) as a PDF list."""
         from reports.pdf import render_pdf
 
-        forced = _forced_province()
+        forced, enterprise_id = _scope()
+        if enterprise_id:  # an enterprise's roster is 本单位注册人员
+            abort(403)
         code = forced or request.args.get("province") or ""
         province = db.session.get(Province, code) if code else None
         back = url_for("DashboardView.index", **{k: v for k, v in request.args.items() if k != "province"})

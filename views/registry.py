@@ -305,8 +305,7 @@ PANEL = [
 # --- The personal edition's own pages (not generated from a model) -------------------------------
 # Which roles open them; FAB names a page's permission "can_<method>" on the view class.
 SELF_SERVICE_VIEWS = {APPLICANT: (MyAccountView, ApplyView, ProgressView), MINISTRY: (RosterImportView, DashboardView),
-                      PROVINCE: (DashboardView,),
-                      ENTERPRISE: (EnterpriseProfileView,)}
+                      PROVINCE: (DashboardView,), ENTERPRISE: (EnterpriseProfileView, DashboardView)}
 
 
 def _personal_links():
@@ -341,7 +340,8 @@ SELF_SERVICE_MENUS = {
     APPLICANT: [(name, category) for name, _label, _href, category in MENU_LINKS],
     MINISTRY: [("RosterImport", "Registry"), ("Dashboard", "Statistics")],
     PROVINCE: [("Dashboard", "Statistics")],
-    ENTERPRISE: [("EnterpriseProfile", "Registry"), ("EnterpriseConstructors", "Registry")],
+    ENTERPRISE: [("EnterpriseProfile", "Registry"), ("EnterpriseConstructors", "Registry"),
+                 ("Dashboard", "Statistics")],
 }
 
 

@@ -3,6 +3,7 @@
 Years the library does not know yet fall back to Monday–Friday (logged once per year).
 """
 import logging
+from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 
 import chinese_calendar
@@ -14,6 +15,7 @@ log = logging.getLogger(__name__)
 _warned_years: set[int] = set()
 
 
+@lru_cache(maxsize=16384)  # pages count working days for every row; chinese-calendar is slow per call
 def is_workday(day: date) -> bool:
     try:
         return chinese_calendar.is_workday(day)

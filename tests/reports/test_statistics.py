@@ -228,12 +228,32 @@ def test_ministry_roster_of_a_province(world):
     assert client.get("/dashboard/roster").status_code == 302
 
 
-@pytest.mark.parametrize("role", ["Enterprise", "Applicant", "Admin"])
+def test_enterprise_sees_only_itself_and_has_no_province_roster(world):
+    app, names = world
+    with app.app_context():
+        employer = db.session.query(Registration).join(Registration.person).filter_by(name=names["r1"]).one()
+        username = f.make_user("Enterprise", enterprise_id=employer.enterprise_id)  # e11a: r1, r2; a1, a2
+        f.make_user("Ministry", username="stats-ministry-e")
+    client = login(app.test_client(), username)
+    page = client.get("/dashboard/?date_from=2026-03-01&date_to=2026-03-31&province=31")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    figures = {name: value for value, name in
+               re.findall(r'<div class="value">([\d,]+)</div><div class="name">([^<]+)</div>', html)}
+    assert figures["Registered constructors now"] == "2"  # r1 and r2, not r3 (other enterprise) nor Shanghai
+    assert figures["Submitted in the period"] == "2"  # a1 and a2
+    assert figures["Refused in the period"] == "1"  # a2
+    assert 'id="province"' not in html and "/dashboard/roster" not in html
+    assert client.get("/dashboard/roster?province=11").status_code == 403
+    ministry = login(app.test_client(), "stats-ministry-e").get("/dashboard/?date_from=2026-03-01&date_to=2026-03-31")
+    assert 'id="province"' in ministry.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", ["Applicant", "Admin"])
 def test_other_roles_get_403(world, role):
     app, _names = world
     with app.app_context():
-        binding = {"enterprise_id": f.make_enterprise("11")} if role == "Enterprise" else {}
-        username = f.make_user(role, **binding) if role != "Applicant" else f.make_applicant()[0]
+        username = f.make_user(role) if role != "Applicant" else f.make_applicant()[0]
     client = login(app.test_client(), username)
     for url in ("/dashboard/", "/dashboard/pdf", "/dashboard/roster?province=11"):
         assert client.get(url).status_code == 403, url

@@ -47,14 +47,10 @@ def data(app):
         apps["draft"] = f.make_application(draft_user, "initial", enterprise_id=bj)
 
         unmasked = f.make_user("Ministry")
-        sm = app.appbuilder.sm
-        role = sm.find_role("ExportUnmasked") or sm.add_role("ExportUnmasked")
-        permission = sm.find_permission_view_menu("can_export_unmasked", "Exports")
-        assert permission is not None, "sync-roles creates the grantable permission"
-        role.permissions = [permission]
-        user = sm.find_user(username=unmasked)
-        user.roles = [sm.find_role("Ministry"), role]
-        db.session.commit()
+        assert app.appbuilder.sm.find_permission_view_menu("can_export_unmasked", "Exports") is not None, \
+            "sync-roles creates the grantable permission"
+        result = app.test_cli_runner().invoke(args=["grant-unmasked-export", unmasked])
+        assert result.exit_code == 0, result.output
 
         numbers = {key: db.session.get(Application, aid).number for key, aid in apps.items()}
         regs = {key: db.session.query(Registration).filter_by(person_id=pid).one().number
@@ -174,6 +170,23 @@ def test_unmasked_permission_gives_full_numbers(app, data):
         entry = db.session.query(AuditLog).filter_by(username=data["unmasked"], action="export").order_by(
             AuditLog.id.desc()).first()
         assert entry.detail["masked"] is False
+
+
+def test_unmasked_exports_can_be_revoked_and_both_changes_are_audited(app, data):
+    with app.app_context():
+        officer = f.make_user("Ministry")
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["grant-unmasked-export", officer]).exit_code == 0
+    url = f"/exports/persons/export/csv/?flt0_name={data['token']}r1"
+    assert _csv(login(app.test_client(), officer).get(url))[1][1] == data["ids"]["r1"]
+    assert runner.invoke(args=["grant-unmasked-export", officer, "--revoke"]).exit_code == 0
+    assert _csv(login(app.test_client(), officer).get(url))[1][1] != data["ids"]["r1"]
+    with app.app_context():
+        user_id = str(app.appbuilder.sm.find_user(username=officer).id)
+        actions = [a for (a,) in db.session.query(AuditLog.action).filter_by(object_type="User", object_id=user_id)
+                   .filter(AuditLog.action.in_(["grant", "revoke"])).order_by(AuditLog.id)]
+    assert actions == ["grant", "revoke"]
+    assert runner.invoke(args=["grant-unmasked-export", "nobody-such"]).exit_code != 0
 
 
 def test_drafts_are_never_exported(app, data):
