@@ -25,7 +25,8 @@ class QualificationView(ScopedModelView):
 
 
 class AttachmentView(ScopedModelView):
-    """Materials: listed in scope; files are served only through the scoped `file` endpoint."""
+    """Materials: listed in scope; files are served only through the scoped `file` endpoint, and every
+    view of another person's photo, ID scan or signature leaves an audit row "view"."""
 
     @expose("/file/<int:pk>")
     @has_access
@@ -37,7 +38,18 @@ class AttachmentView(ScopedModelView):
             abort(404)
         if not path.exists():
             abort(404)
-        return send_file(path, mimetype=item.content_type, download_name=item.filename, as_attachment=False)
+        viewer = scope.current_user()
+        if getattr(viewer, "person_id", None) != item.person_id:
+            from app.audit import actor_fields
+            from models import AuditLog
+
+            db.session.add(AuditLog(action="view", object_type="Attachment", object_id=str(item.id),
+                                    summary=f"{item.kind} of {item.person.masked_id_number}",
+                                    detail={"person_id": item.person_id, "kind": item.kind}, **actor_fields(viewer)))
+            db.session.commit()
+        response = send_file(path, mimetype=item.content_type, download_name=item.filename, as_attachment=False)
+        response.headers["Cache-Control"] = "private, no-store"  # every view goes through here, and is traced
+        return response
 
 
 def _pdf_response(data: bytes, filename: str) -> Response:

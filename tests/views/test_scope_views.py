@@ -74,6 +74,25 @@ def test_applicant_cannot_edit_or_withdraw_anothers_application(app, world):
     assert _state(app, world.apps["a1"]) == "enterprise_review"
 
 
+def test_viewing_another_persons_photo_is_audited_ones_own_is_not(app, world):
+    from models import AuditLog
+
+    def views_of(attachment_id):
+        with app.app_context():
+            return [(u, s) for u, s in db.session.query(AuditLog.username, AuditLog.summary)
+                    .filter_by(action="view", object_type="Attachment", object_id=str(attachment_id))]
+
+    photo = world.attachments["a1"]
+    before = len(views_of(photo))
+    own = login(app.test_client(), world.users["a1"]).get(f"/attachments/file/{photo}")
+    assert own.status_code == 200 and len(views_of(photo)) == before
+    officer = login(app.test_client(), world.users["ministry"]).get(f"/attachments/file/{photo}")
+    assert officer.status_code == 200 and officer.headers["Cache-Control"] == "private, no-store"
+    seen = views_of(photo)
+    assert len(seen) == before + 1 and seen[-1][0] == world.users["ministry"]
+    assert seen[-1][1].startswith("photo of ") and "*" in seen[-1][1]  # masked ID, never the full number
+
+
 def test_attachment_files_and_certificates_in_scope_only(app, world):
     client = login(app.test_client(), world.users["a2"])
     assert client.get(f"/attachments/file/{world.attachments['a2']}").status_code == 200
