@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from flask import current_app
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, func, literal_column, select
+from sqlalchemy import and_, case, exists, func, literal_column, select
 
 from app import workflow
 from app.clock import CHINA_TZ, today
@@ -260,12 +260,12 @@ def applications(filters: Filters) -> ApplicationFigures:
         overdue_by_stage[stage] += int(late or 0)
     stage_labels = {s: str(workflow.STATE_LABELS[s]) for s in MEASURED_STAGES}
     return ApplicationFigures(
-        by_type_state=Table([t for t in types if any(k[0] == t for k in by_type_state)], states,
+        by_type_state=Table(_with_data(types, by_type_state), states,
                             dict(by_type_state), types, state_labels),
-        by_province_state=Table([p for p in provinces if any(k[0] == p for k in by_province_state)], states,
+        by_province_state=Table(_with_data(provinces, by_province_state), states,
                                 dict(by_province_state), provinces, state_labels),
         by_month=sorted(by_month.items()),
-        pending=Table([p for p in provinces if any(k[0] == p for k in pending)], list(MEASURED_STAGES), pending,
+        pending=Table(_with_data(provinces, pending), list(MEASURED_STAGES), pending,
                       provinces, stage_labels),
         pending_overdue=dict(overdue),
         overdue_by_stage=dict(overdue_by_stage),
@@ -273,9 +273,13 @@ def applications(filters: Filters) -> ApplicationFigures:
 
 
 def _as_int(condition):
-    from sqlalchemy import case
-
     return case((condition, 1), else_=0)
+
+
+def _with_data(keys, cells) -> list:
+    """The keys (in their order) that head at least one (key, …) cell."""
+    present = {k[0] for k in cells}
+    return [k for k in keys if k in present]
 
 
 def _log_conditions(filters: Filters):

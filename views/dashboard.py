@@ -28,10 +28,6 @@ def _scope():
     abort(403)
 
 
-def _forced_province():
-    return _scope()[0]
-
-
 class BadFilters(Exception):
     """The address holds a filter that cannot be used: back to the dashboard with the message."""
 
