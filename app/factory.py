@@ -59,8 +59,9 @@ def build_app(overrides: dict | None = None) -> Flask:
         app.jinja_env.filters["china_time"] = china_time
         app.jinja_env.filters["mask_id"] = mask_id_number
 
-        from . import cli
+        from . import access, cli
 
+        access.install(app)
         cli.register(app)
         app.register_error_handler(413, _request_too_large)
     return app

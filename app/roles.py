@@ -42,9 +42,10 @@ _STAFF_INFO_EDIT = [
     (_USERS, "userinfoedit"),
 ]
 
-# The administrator manages accounts and roles through FAB's security views.
+# The administrator manages accounts and roles through FAB's security views. Accounts are deactivated,
+# never deleted: audit rows and transition logs name them.
 _ADMIN_SECURITY = [
-    (_USERS, "can_list"), (_USERS, "can_show"), (_USERS, "can_add"), (_USERS, "can_edit"), (_USERS, "can_delete"),
+    (_USERS, "can_list"), (_USERS, "can_show"), (_USERS, "can_add"), (_USERS, "can_edit"),
     (_USERS, "resetpasswords"), (_USERS, "unlock"), ("ResetPasswordView", "can_this_form_get"), ("ResetPasswordView", "can_this_form_post"),
     ("RoleModelView", "can_list"), ("RoleModelView", "can_show"),
     ("List Users", "menu_access"), ("List Roles", "menu_access"), ("Security", "menu_access"),
@@ -56,6 +57,13 @@ EXPORTS = "Exports"
 EXPORT_UNMASKED = "can_export_unmasked"
 EXPORT_UNMASKED_ROLE = "ExportUnmasked"  # the database role holding it (`flask grant-unmasked-export`)
 _MINISTRY_EXPORTS = [(EXPORTS, "can_export"), (EXPORTS, "menu_access")]
+
+# Pages and the API show ID and mobile numbers masked (app/personal_data.py). Full numbers need VIEW_UNMASKED
+# on PERSONAL_DATA: granted to no role here; given through the database role VIEW_UNMASKED_ROLE
+# (app.personal_data.set_unmasked_view). Independent of EXPORT_UNMASKED.
+PERSONAL_DATA = "PersonalData"
+VIEW_UNMASKED = "can_view_unmasked"
+VIEW_UNMASKED_ROLE = "PersonalDataUnmasked"
 
 
 def role_permissions() -> dict[str, list[tuple[str, str]]]:

@@ -227,6 +227,36 @@ class ExportView(ExportAccess, ModelView):
     column_default_sort = ("id", False)
     list_template = "admin/exports/list.html"
 
+    # Exports only read: Flask-Admin's create, edit, details, delete, row-action and inline-edit routes
+    # answer 404 whatever the flags say.
+    @expose("/new/", methods=("GET", "POST"))
+    def create_view(self):
+        abort(404)
+
+    @expose("/edit/", methods=("GET", "POST"))
+    def edit_view(self):
+        abort(404)
+
+    @expose("/details/")
+    def details_view(self):
+        abort(404)
+
+    @expose("/delete/", methods=("POST",))
+    def delete_view(self):
+        abort(404)
+
+    @expose("/action/", methods=("POST",))
+    def action_view(self):
+        abort(404)
+
+    @expose("/ajax/lookup/")
+    def ajax_lookup(self):
+        abort(404)
+
+    @expose("/ajax/update/", methods=("POST",))
+    def ajax_update(self):
+        abort(404)
+
     def __init__(self, spec: X.ExportSpec, name, search, sortable):
         from views.registry import LABELS
 

@@ -134,9 +134,9 @@ def test_get_never_mutates(app, people):
     client = login(app.test_client(), people["ministry"])
     assert client.get(f"/enterprises/delete/{enterprise}").status_code == 403  # nobody deletes enterprises
     assert _count(app, Enterprise, id=enterprise) == 1
-    # The administrator may delete accounts, but never through a GET.
+    # Accounts are deactivated, never deleted (audit rows name them): not even the administrator deletes.
     client = login(app.test_client(), admin)
-    client.get(f"/users/delete/{victim_id}")
+    assert client.post(f"/users/delete/{victim_id}", data={"csrf_token": csrf_token(client, "/")}).status_code == 403
     assert _count(app, AppUser, id=victim_id) == 1
     client = login(app.test_client(), people["ministry"])
     assert client.get("/logout/").status_code == 405  # signing out is a POST too

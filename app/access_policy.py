@@ -1,0 +1,207 @@
+"""The access policy: for every endpoint of the application, what an anonymous visitor and each role get.
+
+One row per endpoint pattern on the Flask endpoint name (`*` any text, `{a,b}` alternatives; the
+first matching row wins).
+tests/security/test_access_matrix.py walks the URL map and requests every endpoint as every
+principal, with a record of its own scope and one of another scope, and compares with this table;
+an endpoint without a row fails that test. `flask access-policy` prints the table for the README.
+
+Outcomes:
+  ok     the handler runs (page, file, redirect after the action, or its own input check)
+  403    signed in but the role lacks the permission
+  404    no such thing for this principal (out of scope, disabled, or not offered at all)
+  login  redirected to the sign-in page (pages) or 401 (API)
+
+`scoped` rows take a record id: where the outcome is `ok`, a record outside the principal's row
+scope (another applicant, enterprise or province) must give 404.
+"""
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+ALLOW, DENY, NOT_FOUND, LOGIN = "ok", "403", "404", "login"
+PRINCIPALS = (None, "Applicant", "Enterprise", "Province", "Ministry", "Admin")  # None: anonymous
+_SHORT = {"ok": ALLOW, "403": DENY, "404": NOT_FOUND, "login": LOGIN}
+
+
+@dataclass(frozen=True)
+class Row:
+    pattern: str
+    outcomes: tuple  # one per PRINCIPALS entry
+    scoped: bool = False
+    note: str = ""
+
+    def matches(self, endpoint: str) -> bool:
+        return _compiled(self.pattern).fullmatch(endpoint) is not None
+
+    def outcome(self, principal) -> str:
+        return self.outcomes[PRINCIPALS.index(principal)]
+
+
+@lru_cache(maxsize=None)
+def _compiled(pattern: str) -> re.Pattern:
+    """`*` is any text, `{a,b}` one of the alternatives; everything else is literal."""
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "*":
+            out.append(".*")
+        elif ch == "{":
+            end = pattern.index("}", i)
+            out.append("(?:" + "|".join(re.escape(a) for a in pattern[i + 1:end].split(",")) + ")")
+            i = end
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return re.compile("".join(out))
+
+
+def row(pattern, anonymous, applicant, enterprise, province, ministry, admin, scoped=False, note=""):
+    outcomes = tuple(_SHORT[o] for o in (anonymous, applicant, enterprise, province, ministry, admin))
+    return Row(pattern, outcomes, scoped, note)
+
+
+# URL arguments the matrix uses for an endpoint (record ids come from the test's world).
+URL_ARGS = {
+    "static": {"filename": "js/enterprise_select.js"},
+    "appbuilder.static": {"filename": "css/ab.css"},
+    "exports.static": {"filename": "admin/js/actions.js"},
+    "MyQueueView.action": {"name": "bulk_confirm"},
+    "MyQueueView.action_post": {"name": "bulk_confirm"},
+    "AppUserDBModelView.action": {"name": "unlock"},
+    "AppUserDBModelView.action_post": {"name": "unlock"},
+    "RoleModelView.action": {"name": "copyrole"},
+    "RoleModelView.action_post": {"name": "copyrole"},
+    "ApplicationsApi.transition": {"action": "refuse"},
+}
+DEFAULT_ARGS = {"name": "muldelete", "filename": "x.txt", "export_type": "csv", "nonce": "0" * 32, "token": "x",
+                "business_type": "initial", "action": "confirm", "locale": "en", "version": "v1",
+                "provider_name": "simulator"}
+# Endpoints outside the matrix (none: every endpoint has a row).
+SKIPPED_ENDPOINTS = frozenset()
+
+# Views that show rows of the row scope (app/scope.py) and their panel lists.
+_SCOPED = "{ApplicationsView,AttachmentsView,CertificatesView,MyQueueView,PersonsView,QualificationsView," \
+          "RegistrationsView,TransitionLogView}"
+_REFERENCE = "{ProvincesView,SpecialtiesView}"
+_FAB_SECURITY = "{PermissionModelView,PermissionViewModelView,UserGroupModelView,ViewMenuModelView}"
+_PANEL = "{AnnouncementsView,AppUserDBModelView,ApplicationsView,AttachmentsView,AuditLogView,CertificatesView," \
+         "EnterprisesView,MyQueueView,PermissionModelView,PermissionViewModelView,PersonsView,ProvincesView," \
+         "QualificationsView,RealnameQueueView,RegistrationsView,RoleModelView,SmsOutboxView,SpecialtiesView," \
+         "TransitionLogView,UserGroupModelView,ViewMenuModelView}"
+_EXPORTS = "exports_{applications,certificates,enterprises,persons,registrations}"
+
+POLICY: list[Row] = [
+    # pattern                                     anonymous Applicant Enterprise Province Ministry Admin
+    # --- public pages: no sign-in ---------------------------------------------------------------------------
+    row("IndexView.index",                           "ok",    "ok",   "ok",    "ok",    "ok",    "ok", note="home"),
+    row("{AppAuthDBView,AppSecurityApi}.login",      "ok",    "ok",   "ok",    "ok",    "ok",    "ok",
+        note="sign-in page and API (captcha, lockout, rate limit)"),
+    row("AppAuthDBView.logout",                      "ok",    "ok",   "ok",    "ok",    "ok",    "ok", note="POST"),
+    row("{SignUpView,PasswordResetView}.*",          "ok",    "ok",   "ok",    "ok",    "ok",    "ok",
+        note="sign-up; password reset by SMS to the verified mobile"),
+    row("CaptchaView.new",                           "ok",    "ok",   "ok",    "ok",    "ok",    "ok"),
+    row("CaptchaView.image",                         "404",   "404",  "404",   "404",   "404",   "404",
+        note="only a live challenge's image exists"),
+    row("{PublicView,RegistryView}.*",               "ok",    "ok",   "ok",    "ok",    "ok",    "ok",
+        note="certificate verification, public register (masked IDs)"),
+    row("RealnameSimulatorView.callback",            "ok",    "ok",   "ok",    "ok",    "ok",    "ok",
+        note="provider callback: HMAC-signed, refused without a valid signature"),
+    row("RealnameSimulatorView.phone",               "404",   "404",  "404",   "404",   "404",   "404",
+        note="only a live request's page exists"),
+    row("{LocaleView,UtilView}.*",                   "ok",    "ok",   "ok",    "ok",    "ok",    "ok", note="language, back"),
+    row("{static,appbuilder.static,exports.static}", "ok",    "ok",   "ok",    "ok",    "ok",    "ok",
+        note="scripts, styles, fonts (no personal data)"),
+    # --- every signed-in account ---------------------------------------------------------------------------
+    row("ChangePasswordView.password",               "login", "ok",   "ok",    "ok",    "ok",    "ok"),
+    row("AppUserDBModelView.userinfo",               "login", "ok",   "ok",    "ok",    "ok",    "ok", note="own account"),
+    row("UserInfoEditView.*",                        "login", "403",  "ok",    "ok",    "ok",    "ok",
+        note="staff edit their own name"),
+    row("{OpenApi.get,SwaggerView.show}",            "login", "ok",   "ok",    "ok",    "ok",    "ok", note="API docs"),
+    row("AppSecurityApi.refresh",                    "login", "login", "login", "login", "login", "login",
+        note="needs a refresh token"),
+    row("MenuApi.*",                                 "login", "403",  "403",   "403",   "403",   "403"),
+    # --- personal edition (applicants) -----------------------------------------------------------------------
+    row("{ApplyView,ProgressView}.*",                "login", "ok",   "403",   "403",   "403",   "403",
+        note="注册申报, 进度查询"),
+    row("MyAccountView.{verify_online_page,verify_online_status}",
+                                                     "login", "404",  "403",   "403",   "403",   "403",
+        note="only the person's own live request"),
+    row("MyAccountView.*",                           "login", "ok",   "403",   "403",   "403",   "403", note="个人信息"),
+    row("ApplicationsView.{add,edit}",               "login", "ok",   "403",   "403",   "403",   "403", scoped=True,
+        note="own drafts"),
+    row("ApplicationsApi.{post,put}",                "login", "ok",   "403",   "403",   "403",   "403", scoped=True),
+    row("ApplicationsApi.send_sms",                  "login", "ok",   "404",   "404",   "404",   "403", scoped=True,
+        note="the signing code goes to the applicant"),
+    row("PersonsView.edit",                          "login", "ok",   "403",   "403",   "ok",    "403", scoped=True,
+        note="own profile; ministry corrections"),
+    # --- applications, registrations, certificates in the row scope ------------------------------------------
+    row(_SCOPED + ".{list,show}",                    "login", "ok",   "ok",    "ok",    "ok",    "403", scoped=True,
+        note="row scope: own / enterprise / province / all"),
+    row("{ApplicationsView,CertificatesView,MyQueueView}.pdf",
+                                                     "login", "ok",   "ok",    "ok",    "ok",    "403", scoped=True),
+    row("AttachmentsView.file",                      "login", "ok",   "ok",    "ok",    "ok",    "403", scoped=True,
+        note="photo, ID scans, signature; others' views audited"),
+    row("{ApplicationsApi,CertificatesApi,PersonsApi}.{get,get_list,info}",
+                                                     "login", "ok",   "ok",    "ok",    "ok",    "403", scoped=True),
+    row("ApplicationsApi.transitions",               "login", "ok",   "ok",    "ok",    "ok",    "403", scoped=True),
+    row("{ApplicationsView,MyQueueView}.transition", "login", "403",  "ok",    "403",   "403",   "404", scoped=True,
+        note="checked with confirm: the enterprise's move"),
+    row("ApplicationsApi.transition",                "login", "403",  "403",   "ok",    "ok",    "403", scoped=True,
+        note="checked with refuse: province and ministry"),
+    row("MyQueueView.{action,action_post,bulk}",     "login", "403",  "ok",    "403",   "403",   "403", scoped=True,
+        note="checked with bulk confirm"),
+    row("{ApplicationsApi,CertificatesApi,EnterprisesApi,PersonsApi}.{delete,post,put}",
+                                                     "403",   "403",  "403",   "403",   "403",   "403",
+        note="records change only through the workflow"),
+    # --- enterprises, reference data -------------------------------------------------------------------------
+    row("EnterprisesView.{list,show}",               "login", "ok",   "ok",    "ok",    "ok",    "ok", scoped=True,
+        note="the directory applicants choose from"),
+    row("EnterprisesApi.{get,get_list,info}",        "login", "ok",   "ok",    "ok",    "ok",    "ok", scoped=True),
+    row("EnterprisesView.{add,edit}",                "login", "403",  "403",   "403",   "ok",    "ok"),
+    row("EnterpriseProfileView.*",                   "login", "403",  "ok",    "403",   "403",   "403", note="本单位信息"),
+    row(_REFERENCE + ".{list,show}",                 "login", "403",  "ok",    "ok",    "ok",    "ok"),
+    row(_REFERENCE + ".edit",                        "login", "403",  "403",   "403",   "403",   "ok"),
+    # --- province and ministry work --------------------------------------------------------------------------
+    row("RealnameQueueView.{decide,list,show}",      "login", "403",  "403",   "ok",    "403",   "403", scoped=True,
+        note="on-site real-name check of the province"),
+    row("DashboardView.{index,pdf}",                 "login", "403",  "ok",    "ok",    "ok",    "403",
+        note="statistics, forced to own enterprise / province"),
+    row("DashboardView.roster",                      "login", "403",  "403",   "ok",    "ok",    "403"),
+    row("{PersonsView,QualificationsView}.add",      "login", "403",  "403",   "403",   "ok",    "403"),
+    row("QualificationsView.edit",                   "login", "403",  "403",   "403",   "ok",    "403"),
+    row("AnnouncementsView.{list,show,pdf}",         "login", "ok",   "ok",    "ok",    "ok",    "ok",
+        note="published batches are public information"),
+    row("AnnouncementsView.{add,edit,gather,publish}", "login", "403", "403",  "403",   "ok",    "403"),
+    row("CertificatesView.batch",                    "login", "403",  "403",   "403",   "ok",    "403"),
+    row("RosterImportView.{sample,upload}",          "login", "403",  "403",   "403",   "ok",    "403"),
+    row("RosterImportView.report",                   "login", "403",  "403",   "403",   "404",   "403",
+        note="only after an import in the same session"),
+    row("exports.index",                             "login", "403",  "403",   "403",   "ok",    "403"),
+    row(_EXPORTS + ".{index_view,export}",           "login", "403",  "403",   "403",   "ok",    "403",
+        note="can_export; masked unless can_export_unmasked"),
+    row(_EXPORTS + ".{create_view,edit_view,details_view,delete_view,action_view,ajax_lookup,ajax_update}",
+                                                     "login", "403",  "403",   "403",   "404",   "403",
+        note="exports only read"),
+    # --- administration --------------------------------------------------------------------------------------
+    row("AuditLogView.{list,show}",                  "login", "403",  "403",   "403",   "ok",    "ok",
+        note="searchable; no add, edit or delete for anyone"),
+    row("AppUserDBModelView.{list,show,add,edit,action,action_post}",
+                                                     "login", "403",  "403",   "403",   "403",   "ok",
+        note="accounts; checked with unlock"),
+    row("ResetPasswordView.*",                       "login", "403",  "403",   "403",   "403",   "ok"),
+    row("{RoleModelView,SmsOutboxView}.{list,show}", "login", "403",  "403",   "403",   "403",   "ok"),
+    row("RoleModelView.{action,action_post}",        "login", "403",  "403",   "403",   "403",   "403", note="copy role"),
+    row("ResetMyPasswordView.*",                     "login", "403",  "403",   "403",   "403",   "403",
+        note="FAB's reset without the old password"),
+    row(_FAB_SECURITY + ".{list,show}",              "login", "403",  "403",   "403",   "403",   "403"),
+    # --- what nobody does: the panel's generated doors left closed -------------------------------------------
+    row(_PANEL + ".{add,edit,delete,download}",      "login", "403",  "403",   "403",   "403",   "403",
+        note="no deletes anywhere; changes through the workflow"),
+    row(_PANEL + ".{action,action_post}",            "login", "404",  "404",   "404",   "404",   "404",
+        note="views without list actions"),
+]
+
+
+def row_for(endpoint: str) -> Row | None:
+    return next((r for r in POLICY if r.matches(endpoint)), None)
