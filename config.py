@@ -169,3 +169,16 @@ REALNAME_SESSION_MINUTES = _env("REALNAME_SESSION_MINUTES", 10, int)
 
 # Password given to every demo account by `flask demo-data` (development only).
 DEMO_PASSWORD = _env("DEMO_PASSWORD", "Demo@2026")
+
+# --- Sessions and production hardening (app/sessions.py, app/headers.py) ------------------------------
+SESSION_IDLE_MINUTES = _env("SESSION_IDLE_MINUTES", 30, int)  # signed out after this long without a request
+SESSION_LIFETIME_HOURS = _env("SESSION_LIFETIME_HOURS", 12, int)  # and after this long in all, however active
+PERMANENT_SESSION_LIFETIME = SESSION_LIFETIME_HOURS * 3600  # the cookie itself expires then too
+# REGISTRY_ENV=production: cookies only over HTTPS (Secure, the __Host- prefix), HTTPS enforced, HSTS.
+PRODUCTION = _env("REGISTRY_ENV", "development") == "production"
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-session"
+FORCE_HTTPS = _env("FORCE_HTTPS", PRODUCTION, bool)
+JWT_ACCESS_TOKEN_EXPIRES = _env("JWT_ACCESS_TOKEN_MINUTES", 15, int) * 60  # API tokens (seconds)
+JWT_REFRESH_TOKEN_EXPIRES = SESSION_LIFETIME_HOURS * 3600

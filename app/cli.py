@@ -1,4 +1,4 @@
-"""`flask` commands: deploy set-up (schema, dictionaries, roles), demo data, workflow documentation."""
+"""`flask` commands: deploy set-up (schema, dictionaries, roles), demo data, backup and restore, workflow documentation."""
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -146,6 +146,33 @@ def register(app):
                    f"refused {report.refused}" + (f"; {report.error}" if report.error else ""))
         if report_path:
             Path(report_path).write_text(report.to_csv(), encoding="utf-8-sig")
+
+    @app.cli.command("backup")
+    @click.argument("output_file", type=click.Path(dir_okay=False))
+    @with_appcontext
+    def backup_command(output_file):
+        """Write the database and the attachment store to one new archive (.tar, or .tar.gz to compress).
+        See docs/OPERATIONS.md."""
+        from .backup import BackupError, create_backup
+
+        try:
+            create_backup(output_file, progress=click.echo)
+        except BackupError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    @app.cli.command("restore")
+    @click.argument("input_file", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--force", is_flag=True, help="Replace a database that holds data.")
+    @with_appcontext
+    def restore_command(input_file, force):
+        """Replace the database and the attachment store with an archive made by `flask backup`, after checking
+        it whole. Stop the application first. See docs/OPERATIONS.md."""
+        from .backup import BackupError, restore_backup
+
+        try:
+            restore_backup(input_file, force=force, progress=click.echo)
+        except BackupError as exc:
+            raise click.ClickException(str(exc)) from None
 
     @app.cli.command("workflow")
     @click.option("--format", "fmt", type=click.Choice(["mermaid", "matrix", "pipelines", "markdown"]),

@@ -59,8 +59,10 @@ def build_app(overrides: dict | None = None) -> Flask:
         app.jinja_env.filters["china_time"] = china_time
         app.jinja_env.filters["mask_id"] = mask_id_number
 
-        from . import access, cli
+        from . import access, cli, headers, sessions
 
+        headers.install(app)
+        sessions.install(app)
         access.install(app)
         cli.register(app)
         app.register_error_handler(413, _request_too_large)

@@ -6,7 +6,7 @@ its enterprise; a Province user its province.
 """
 from datetime import timedelta
 
-from flask import current_app, flash, g, redirect, request
+from flask import current_app, flash, g, redirect, request, session
 from flask_appbuilder import expose
 from flask_appbuilder._compat import as_unicode
 from flask_appbuilder.actions import action
@@ -26,6 +26,7 @@ from models import AppUser, AuditLog, Person
 from views.forms import CaptchaForm
 
 from . import roles as R
+from . import sessions
 from .audit import actor_fields
 from .clock import now_utc
 from .extensions import db
@@ -159,6 +160,7 @@ class AppAuthDBView(AuthDBView):
             if form.captcha_passed():
                 user = self.appbuilder.sm.auth_user_db(form.username.data, form.password.data)
                 if user:
+                    sessions.start(user)
                     login_user(user, remember=False)
                     next_url = request.args.get("next")
                     return redirect(get_safe_redirect(next_url) if next_url else self.appbuilder.get_url_for_index)
@@ -174,7 +176,10 @@ class AppAuthDBView(AuthDBView):
         if g.user is not None and g.user.is_authenticated:
             record_login_event("logout", g.user)
             db.session.commit()
-        return super().logout()
+        sessions.end("logout")
+        response = super().logout()
+        session.clear()
+        return response
 
 
 class AppSecurityApi(SecurityApi):

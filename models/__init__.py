@@ -12,12 +12,13 @@ from .person import Attachment, Person
 from .qualification import Qualification
 from .registration import Registration, RegistrationSpecialty
 from .realname import RealnameRequest
+from .session import UserSession
 from .sms import SmsCode, SmsOutbox
 from .user import AppUser
 
 __all__ = [
     "AnnouncementBatch", "Application", "AppUser", "Attachment", "AuditLog", "CaptchaChallenge", "Certificate", "Counter",
     "Enterprise", "Model", "Person", "Province", "Qualification", "RealnameRequest", "Registration",
-    "RegistrationSpecialty", "SmsCode", "SmsOutbox", "Specialty",
+    "RegistrationSpecialty", "SmsCode", "SmsOutbox", "Specialty", "UserSession",
     "TransitionLog", "application_specialty",
 ]

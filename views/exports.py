@@ -399,10 +399,12 @@ def _admin_translations(app) -> str:
 
 def init_exports(app) -> Admin:
     """Mount the exports (call after FAB is initialised)."""
+    from app.headers import csp_nonce
+
     home = ExportsHome(name=_l("Data exports"), url="/exports", endpoint="exports")
     admin = Admin(app, name=_l("Data exports"), url="/exports", endpoint="exports", index_view=home,
                   theme=Bootstrap4Theme(base_template="admin/exports/base.html"),
-                  translations_path=_admin_translations(app))
+                  translations_path=_admin_translations(app), csp_nonce_generator=csp_nonce)
     home.export_views = [ExportView(X.SPECS[name], label, search, sortable) for name, label, search, sortable in VIEWS]
     admin.add_views(*home.export_views)
     return admin

@@ -12,7 +12,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 from wtforms.widgets import PasswordInput
 
-from app import accounts
+from app import accounts, sessions
 from app.extensions import db
 from app.identifiers import InvalidIdentifier, clean_id_number
 from app.services import sms
@@ -115,6 +115,7 @@ class SignUpView(BaseView):
             add_errors(form, exc.errors)
             return None
         db.session.commit()
+        sessions.start(user)
         login_user(user, remember=False)
         flash(_("Your account is open. Step 2: upload your photo and documents."), "success")
         return redirect(url_for("MyAccountView.materials"))

@@ -1,0 +1,524 @@
+"""Backup and restore of the platform: the database and the attachment store in one archive file.
+
+`flask backup FILE` and `flask restore FILE [--force]` (app/cli.py) call create_backup() and
+restore_backup(); docs/OPERATIONS.md tells operators how and when to run them.
+
+The archive is a tar file (gzip-compressed when its name ends in .gz or .tgz) holding
+  database.pgdump    PostgreSQL: pg_dump custom format of the app's schema, or
+  database.sqlite3   SQLite: a consistent copy made with sqlite3's online backup API;
+  attachments/...    every file under UPLOAD_FOLDER, by its path relative to the folder;
+  manifest.json      format version, time (UTC), dialect, schema, alembic revision, row counts per table
+                     and the sha256 of every other member.
+
+The database is dumped before the attachments are read: attachments are written before the row that
+names them is committed, so every file the dump refers to is already in the store.
+
+Restore checks the whole archive (member names and types, checksums, format, dialect, schema, revision)
+before it changes anything. Attachments are unpacked next to the store and swapped in only after the
+database has been restored, so a refused or failed restore leaves the old store in place.
+"""
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import tarfile
+import tempfile
+import zlib
+from contextlib import closing
+from pathlib import Path, PurePosixPath
+
+from flask import current_app
+from sqlalchemy import create_engine, text
+
+from models import AuditLog
+
+from .audit import actor_fields
+from .clock import now_utc
+from .extensions import db
+
+FORMAT = "registry-backup"
+FORMAT_VERSIONS = {1}
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+ATTACHMENTS = "attachments"
+DATABASE_MEMBERS = {"postgresql": "database.pgdump", "sqlite": "database.sqlite3"}
+_CHUNK = 1024 * 1024
+_MANIFEST_MAX_BYTES = 16 * 1024 * 1024
+
+
+class BackupError(Exception):
+    """A backup or restore that was refused or failed; the message is meant for the operator."""
+
+
+def _quiet(_line):
+    pass
+
+
+# --- database helpers -------------------------------------------------------------------------------
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _table_names(conn) -> list[str]:
+    if conn.dialect.name == "postgresql":
+        sql = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
+    else:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+    return list(conn.execute(text(sql)).scalars())
+
+
+def _row_counts(conn) -> dict[str, int]:
+    return {name: conn.execute(text(f"SELECT count(*) FROM {_quote(name)}")).scalar_one()
+            for name in _table_names(conn)}
+
+
+def _alembic_revision(conn, tables) -> str | None:
+    if "alembic_version" not in tables:
+        return None
+    return ",".join(sorted(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())) or None
+
+
+def _holds_data(conn) -> bool:
+    """Any row in any table but alembic_version (a set-up database holds dictionaries and roles)."""
+    return any(conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {_quote(name)})")).scalar_one()
+               for name in _table_names(conn) if name != "alembic_version")
+
+
+def _target_holds_data() -> bool:
+    if db.engine.dialect.name == "sqlite" and not _sqlite_file().is_file():
+        return False
+    with db.engine.connect() as conn:
+        return _holds_data(conn)
+
+
+def _current_schema(conn) -> str:
+    schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+    if schema is None:
+        raise BackupError("The database's search_path names no existing schema.")
+    return schema
+
+
+def _sqlite_file() -> Path:
+    name = db.engine.url.database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        raise BackupError("Only a file-based SQLite database can be backed up or restored.")
+    return Path(name)
+
+
+def _sqlite_readonly(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+
+
+def _describe_sqlite(path: Path) -> dict:
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            counts = _row_counts(conn)
+            return {"schema": None, "row_counts": counts, "alembic_revision": _alembic_revision(conn, counts)}
+    finally:
+        engine.dispose()
+
+
+# --- PostgreSQL client tools ------------------------------------------------------------------------
+
+_URL_QUERY_ENV = {"host": "PGHOST", "port": "PGPORT", "sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT",
+                  "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY", "connect_timeout": "PGCONNECT_TIMEOUT"}
+
+
+def _pg_env() -> dict:
+    """libpq settings for pg_dump/pg_restore from the app's URL: the password travels in the environment,
+    never on the command line."""
+    url = db.engine.url
+    env = dict(os.environ)
+    for key, value in (("PGHOST", url.host), ("PGPORT", url.port), ("PGUSER", url.username),
+                       ("PGPASSWORD", url.password), ("PGDATABASE", url.database)):
+        if value is not None:
+            env[key] = str(value)
+    for key, name in _URL_QUERY_ENV.items():
+        value = url.query.get(key)
+        if value:
+            env[name] = value if isinstance(value, str) else value[-1]
+    return env
+
+
+def _pg_tool(name: str, conn) -> str:
+    """Path of pg_dump/pg_restore, refused when older than the server (it cannot read newer servers)."""
+    path = shutil.which(name)
+    if not path:
+        raise BackupError(f"{name} not found: install the PostgreSQL client tools "
+                          f"(major version at least the server's).")
+    output = subprocess.run([path, "--version"], capture_output=True, text=True, check=False).stdout
+    match = re.search(r"(\d+)", output)
+    tool_major = int(match.group(1)) if match else 0
+    server_major = int(conn.execute(text("SHOW server_version_num")).scalar_one()) // 10000
+    if tool_major < server_major:
+        raise BackupError(f"{name} {tool_major} is older than the database server ({server_major}); "
+                          f"use {name} {server_major} or newer.")
+    return path
+
+
+def _run(args: list[str], env: dict, hint: str = ""):
+    result = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        detail = "\n".join(result.stderr.strip().splitlines()[-6:])
+        raise BackupError(f"{Path(args[0]).name} failed (exit {result.returncode}){hint}:\n{detail}")
+
+
+# --- backup -----------------------------------------------------------------------------------------
+
+
+def _dump_postgresql(target: Path) -> dict:
+    """pg_dump of the current schema, in the same snapshot as the row counts written to the manifest."""
+    with db.engine.connect() as conn:
+        conn.execution_options(isolation_level="REPEATABLE READ")
+        snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+        schema = _current_schema(conn)
+        counts = _row_counts(conn)
+        revision = _alembic_revision(conn, counts)
+        pg_dump = _pg_tool("pg_dump", conn)
+        _run([pg_dump, "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
+              f"--schema={_quote(schema)}", f"--file={target}"], _pg_env())
+    return {"schema": schema, "row_counts": counts, "alembic_revision": revision}
+
+
+def _dump_sqlite(target: Path) -> dict:
+    source = _sqlite_file()
+    if not source.is_file():
+        raise BackupError(f"No database file at {source}.")
+    with closing(_sqlite_readonly(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+    return _describe_sqlite(target)
+
+
+def _store() -> Path:
+    return Path(current_app.config["UPLOAD_FOLDER"]).resolve()
+
+
+def _store_files(store: Path) -> tuple[list[tuple[Path, str]], int]:
+    """(file, path relative to the store) of every regular file, and how many other entries were skipped."""
+    files, skipped = [], 0
+    if store.is_dir():
+        for folder, dirs, names in os.walk(store):
+            dirs.sort()
+            skipped += sum(1 for d in dirs if (Path(folder) / d).is_symlink())
+            for name in sorted(names):
+                path = Path(folder) / name
+                if path.is_symlink() or not path.is_file():
+                    skipped += 1
+                else:
+                    files.append((path, path.relative_to(store).as_posix()))
+    return files, skipped
+
+
+class _HashingReader:
+    def __init__(self, fileobj):
+        self.fileobj = fileobj
+        self.sha256 = hashlib.sha256()
+
+    def read(self, size=-1):
+        data = self.fileobj.read(size)
+        self.sha256.update(data)
+        return data
+
+
+def _add_file(tar: tarfile.TarFile, name: str, path: Path) -> str:
+    info = tarfile.TarInfo(name)
+    stat = path.stat()
+    info.size, info.mtime, info.mode = stat.st_size, int(stat.st_mtime), 0o600
+    with path.open("rb") as fh:
+        reader = _HashingReader(fh)
+        tar.addfile(info, reader)
+    return reader.sha256.hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def _size(n: float) -> str:
+    if n < 1024:
+        return f"{n} B"
+    for unit in ("KB", "MB", "GB", "TB"):
+        n /= 1024
+        if n < 1024 or unit == "TB":
+            return f"{n:.1f} {unit}"
+
+
+def _describe(manifest: dict) -> str:
+    where = f"{manifest['dialect']}" + (f" schema {manifest['schema']}" if manifest.get("schema") else "")
+    counts = manifest["row_counts"]
+    return (f"{where} at revision {manifest.get('alembic_revision') or 'none'}: "
+            f"{len(counts)} tables, {sum(counts.values()):,} rows")
+
+
+def _audit(action: str, summary: str, detail: dict):
+    with db.engine.begin() as conn:
+        conn.execute(AuditLog.__table__.insert(), [{
+            "created_at": now_utc(), "action": action, "object_type": "Database", "object_id": None,
+            "summary": summary[:200], "detail": detail, **actor_fields()}])
+
+
+def create_backup(path, progress=_quiet) -> dict:
+    """Write the database and the attachment store to a new archive at `path`; returns its manifest."""
+    target = Path(path)
+    if target.exists():
+        raise BackupError(f"{target} exists already; choose a new file name.")
+    if not target.parent.is_dir():
+        raise BackupError(f"No folder {target.parent}.")
+    dialect = db.engine.dialect.name
+    if dialect not in DATABASE_MEMBERS:
+        raise BackupError(f"Backups support PostgreSQL and SQLite, not {dialect}.")
+    database_member = DATABASE_MEMBERS[dialect]
+    compress = target.name.endswith((".gz", ".tgz"))
+    with tempfile.TemporaryDirectory(prefix=".backup-", dir=target.parent) as work:
+        work = Path(work)
+        dump = work / database_member
+        described = _dump_postgresql(dump) if dialect == "postgresql" else _dump_sqlite(dump)
+        manifest = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                    "created_at": now_utc().isoformat(timespec="seconds") + "Z", "dialect": dialect,
+                    **described, "database": database_member, "attachments": 0, "sha256": {}}
+        progress(f"Database dumped: {_describe(manifest)} ({_size(dump.stat().st_size)}).")
+
+        files, skipped = _store_files(_store())
+        partial = work / "archive.partial"
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # the archive holds personal data
+        with os.fdopen(fd, "wb") as out, tarfile.open(fileobj=out, mode="w:gz" if compress else "w") as tar:
+            manifest["sha256"][database_member] = _add_file(tar, database_member, dump)
+            for file, relative in files:
+                manifest["sha256"][f"{ATTACHMENTS}/{relative}"] = _add_file(tar, f"{ATTACHMENTS}/{relative}", file)
+            manifest["attachments"] = len(files)
+            data = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False).encode()
+            info = tarfile.TarInfo(MANIFEST)
+            info.size, info.mtime, info.mode = len(data), int(now_utc().timestamp()), 0o600
+            tar.addfile(info, io.BytesIO(data))
+        stored = sum(file.stat().st_size for file, _ in files)
+        progress(f"Attachments archived: {len(files)} files, {_size(stored)}."
+                 + (f" Skipped {skipped} links or special files." if skipped else ""))
+        os.replace(partial, target)
+    size, digest = target.stat().st_size, _sha256_file(target)
+    progress(f"Backup written to {target} ({_size(size)}, sha256 {digest}).")
+    _audit("backup", f"backup to {target.name}", {
+        "file": str(target.resolve()), "size": size, "sha256": digest, "row_counts": manifest["row_counts"],
+        "attachments": len(files), "alembic_revision": manifest["alembic_revision"]})
+    return manifest
+
+
+# --- restore ----------------------------------------------------------------------------------------
+
+
+def _checked_name(member: tarfile.TarInfo) -> str:
+    """The member's name, if it is a regular file this archive format may hold at a safe relative path."""
+    name = member.name
+    if not member.isfile():
+        raise BackupError(f"Refused archive member {name!r}: only regular files are allowed (no links or folders).")
+    parts = PurePosixPath(name).parts
+    if (not name or name.startswith("/") or "\\" in name or "\x00" in name or ".." in parts
+            or "/".join(parts) != name):
+        raise BackupError(f"Refused archive member {name!r}: the path is absolute or leaves the archive's folders.")
+    if name != MANIFEST and name not in DATABASE_MEMBERS.values() and not (
+            parts[0] == ATTACHMENTS and len(parts) > 1):
+        raise BackupError(f"Refused archive member {name!r}: not part of a backup made by `flask backup`.")
+    return name
+
+
+def _copy_hashing(source, target: Path) -> str:
+    sha = hashlib.sha256()
+    with target.open("xb") as out:
+        while chunk := source.read(_CHUNK):
+            sha.update(chunk)
+            out.write(chunk)
+    return sha.hexdigest()
+
+
+def _unpack(archive: Path, work: Path) -> tuple[dict, dict]:
+    """Unpack the archive into `work` (database/, attachments/); returns (manifest, sha256 of each member).
+    Every member's path is checked before anything is written for it."""
+    staging, database = work / ATTACHMENTS, work / "database"
+    staging.mkdir()
+    database.mkdir()
+    digests, manifest_bytes = {}, None
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            for member in tar:
+                name = _checked_name(member)
+                if name in digests or (name == MANIFEST and manifest_bytes is not None):
+                    raise BackupError(f"Refused archive: {name!r} appears twice.")
+                if name == MANIFEST:
+                    if member.size > _MANIFEST_MAX_BYTES:
+                        raise BackupError("Refused archive: manifest.json is implausibly large.")
+                    manifest_bytes = tar.extractfile(member).read()
+                    continue
+                if name in DATABASE_MEMBERS.values():
+                    target = database / name
+                else:
+                    target = staging / name[len(ATTACHMENTS) + 1:]
+                    if staging.resolve() not in target.resolve().parents:
+                        raise BackupError(f"Refused archive member {name!r}: it leaves the attachment store.")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                digests[name] = _copy_hashing(tar.extractfile(member), target)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise BackupError(f"Could not read {archive} as a backup archive: {exc}") from None
+    if manifest_bytes is None:
+        raise BackupError(f"{archive} has no manifest.json: not a backup made by `flask backup`.")
+    try:
+        manifest = json.loads(manifest_bytes)
+    except ValueError:
+        raise BackupError(f"The manifest of {archive} is not valid JSON.") from None
+    if not isinstance(manifest, dict):
+        raise BackupError(f"The manifest of {archive} is not a backup manifest.")
+    return manifest, digests
+
+
+def _check_manifest(manifest: dict, digests: dict, dialect: str):
+    if manifest.get("format") != FORMAT or manifest.get("format_version") not in FORMAT_VERSIONS:
+        raise BackupError(f"Unknown archive format {manifest.get('format')!r} version "
+                          f"{manifest.get('format_version')!r}; this version reads {FORMAT} version(s) "
+                          f"{', '.join(map(str, sorted(FORMAT_VERSIONS)))}.")
+    expected = manifest.get("sha256")
+    if not isinstance(expected, dict) or not isinstance(manifest.get("row_counts"), dict):
+        raise BackupError("The manifest lacks checksums or row counts.")
+    missing, unlisted = sorted(set(expected) - set(digests)), sorted(set(digests) - set(expected))
+    if missing or unlisted:
+        raise BackupError(f"The archive does not match its manifest: missing {missing[:5]}, unlisted {unlisted[:5]}.")
+    damaged = sorted(name for name, digest in digests.items() if expected[name] != digest)
+    if damaged:
+        raise BackupError(f"Checksum mismatch for {', '.join(damaged[:5])}"
+                          f"{' and more' if len(damaged) > 5 else ''}: the archive is damaged or was altered.")
+    if manifest.get("dialect") != dialect:
+        raise BackupError(f"The archive holds a {manifest.get('dialect')} database; this app uses {dialect}.")
+    if manifest.get("database") != DATABASE_MEMBERS[dialect] or manifest["database"] not in digests:
+        raise BackupError("The archive holds no database dump.")
+
+
+def _migration_revisions() -> tuple[set[str], set[str]]:
+    """(every revision, head revisions) of the code's migrations."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", current_app.extensions["migrate"].directory)
+    script = ScriptDirectory.from_config(config)
+    return {r.revision for r in script.walk_revisions()}, set(script.get_heads())
+
+
+def _check_revision(manifest: dict, progress):
+    revision = manifest.get("alembic_revision")
+    if not revision:
+        return
+    known, heads = _migration_revisions()
+    archived = set(revision.split(","))
+    if not archived <= known:
+        raise BackupError(f"The archive's schema (revision {revision}) is newer than this code; "
+                          f"restore it with the version of the platform that made it.")
+    if archived != heads:
+        progress(f"The archive's schema is at revision {revision}; run `flask setup` afterwards to migrate it "
+                 f"to {','.join(sorted(heads))}.")
+
+
+def _restore_sqlite(dump: Path, manifest: dict):
+    try:
+        with closing(_sqlite_readonly(dump)) as conn:
+            verdict = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"The archived SQLite database is unreadable: {exc}") from None
+    if verdict != "ok":
+        raise BackupError(f"The archived SQLite database fails its integrity check: {verdict}")
+    if _describe_sqlite(dump)["row_counts"] != manifest["row_counts"]:
+        raise BackupError("The archived database's row counts differ from the manifest.")
+    target = _sqlite_file()
+    db.session.remove()
+    db.engine.dispose()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with closing(_sqlite_readonly(dump)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
+def _restore_postgresql(dump: Path, manifest: dict):
+    with db.engine.connect() as conn:
+        pg_restore = _pg_tool("pg_restore", conn)
+        schema = _current_schema(conn)
+    if manifest.get("schema") != schema:
+        raise BackupError(f"The archive holds schema {manifest.get('schema')!r}; this app uses {schema!r}. "
+                          f"A restore goes into a schema of the same name.")
+    db.session.remove()
+    db.engine.dispose()
+    env = _pg_env()
+    _run([pg_restore, "--clean", "--if-exists", "--no-owner", "--single-transaction",
+          f"--dbname={env['PGDATABASE']}", str(dump)], env,
+         hint="; nothing was changed")
+
+
+def _swap_store(staging: Path, store: Path):
+    """Put `staging` in the store's place; the old store is deleted only once the new one is there."""
+    previous = store.with_name(f".{store.name}.previous-{os.getpid()}")
+    if store.exists():
+        store.rename(previous)
+    try:
+        staging.rename(store)
+    except OSError:
+        if previous.exists():
+            previous.rename(store)
+        raise
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def restore_backup(path, force=False, progress=_quiet) -> dict:
+    """Replace the database and the attachment store with the archive's; returns its manifest.
+
+    Refuses, changing nothing, an archive that is damaged, hostile, of an unknown format or another
+    dialect, and (without `force`) a target database that holds data."""
+    archive = Path(path)
+    if not archive.is_file():
+        raise BackupError(f"No file {archive}.")
+    dialect = db.engine.dialect.name
+    if dialect not in DATABASE_MEMBERS:
+        raise BackupError(f"Backups support PostgreSQL and SQLite, not {dialect}.")
+    if not force and _target_holds_data():
+        raise BackupError("The database holds data; pass --force to replace it and the attachment store.")
+    store = _store()
+    if os.path.ismount(store):
+        raise BackupError(f"UPLOAD_FOLDER {store} is a mount point; point it at a folder inside the volume.")
+    store.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{store.name}.restore-", dir=store.parent) as work:
+        work = Path(work)
+        manifest, digests = _unpack(archive, work)
+        _check_manifest(manifest, digests, dialect)
+        progress(f"Archive {archive.name} made {manifest.get('created_at')}: {_describe(manifest)}, "
+                 f"{manifest.get('attachments')} attachments; checksums verified ({len(digests)} members).")
+        _check_revision(manifest, progress)
+        dump = work / "database" / manifest["database"]
+        if dialect == "postgresql":
+            _restore_postgresql(dump, manifest)
+        else:
+            _restore_sqlite(dump, manifest)
+        db.engine.dispose()
+        with db.engine.connect() as conn:
+            counts = _row_counts(conn)
+        if counts != manifest["row_counts"]:
+            raise BackupError("The restored database's row counts differ from the manifest; "
+                              "the attachment store was left unchanged.")
+        progress(f"Database restored: {len(counts)} tables, {sum(counts.values()):,} rows.")
+        staging = work / ATTACHMENTS
+        files = [p for p in staging.rglob("*") if p.is_file()]
+        stored = sum(p.stat().st_size for p in files)
+        try:
+            _swap_store(staging, store)
+        except OSError as exc:
+            raise BackupError(f"The database was restored, but the attachment store could not be replaced: {exc}") from None
+        progress(f"Attachments restored: {len(files)} files, {_size(stored)}, in {store}.")
+    _audit("restore", f"restore from {archive.name} (made {manifest.get('created_at')})", {
+        "file": str(archive.resolve()), "sha256": _sha256_file(archive), "created_at": manifest.get("created_at"),
+        "row_counts": manifest["row_counts"], "attachments": len(files),
+        "alembic_revision": manifest.get("alembic_revision")})
+    progress("Restore complete.")
+    return manifest
