@@ -182,3 +182,6 @@ if PRODUCTION:
 FORCE_HTTPS = _env("FORCE_HTTPS", PRODUCTION, bool)
 JWT_ACCESS_TOKEN_EXPIRES = _env("JWT_ACCESS_TOKEN_MINUTES", 15, int) * 60  # API tokens (seconds)
 JWT_REFRESH_TOKEN_EXPIRES = SESSION_LIFETIME_HOURS * 3600
+# Reverse proxies in front of the app (nginx …): their X-Forwarded-For/-Proto are trusted, so audit rows get the
+# client's address and HTTPS is recognised. 0 = the app faces clients directly.
+TRUSTED_PROXIES = _env("TRUSTED_PROXIES", 0, int)

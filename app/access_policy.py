@@ -205,3 +205,17 @@ POLICY: list[Row] = [
 
 def row_for(endpoint: str) -> Row | None:
     return next((r for r in POLICY if r.matches(endpoint)), None)
+
+
+_SYMBOL = {ALLOW: "✓", DENY: "403", NOT_FOUND: "404", LOGIN: "→ sign-in"}
+
+
+def markdown() -> str:
+    """The policy as a Markdown table for the README (`flask access-policy`)."""
+    lines = ["| endpoints | anonymous | Applicant | Enterprise | Province | Ministry | Admin | scoped | note |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in POLICY:
+        cells = [_SYMBOL[o] for o in r.outcomes]
+        pattern = r.pattern.replace("|", "\\|").replace(",", ", ")
+        lines.append(f"| `{pattern}` | " + " | ".join(cells) + f" | {'row' if r.scoped else ''} | {r.note} |")
+    return "\n".join(lines)

@@ -174,6 +174,13 @@ def register(app):
         except BackupError as exc:
             raise click.ClickException(str(exc)) from None
 
+    @app.cli.command("access-policy")
+    def access_policy_command():
+        """Print the access policy (who may reach which endpoint) as Markdown, for the README."""
+        from . import access_policy
+
+        click.echo(access_policy.markdown())
+
     @app.cli.command("workflow")
     @click.option("--format", "fmt", type=click.Choice(["mermaid", "matrix", "pipelines", "markdown"]),
                   default="markdown", help="What to print (markdown = all three, for the README).")

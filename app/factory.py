@@ -61,6 +61,11 @@ def build_app(overrides: dict | None = None) -> Flask:
 
         from . import access, cli, headers, sessions
 
+        if app.config.get("TRUSTED_PROXIES"):
+            from werkzeug.middleware.proxy_fix import ProxyFix
+
+            hops = app.config["TRUSTED_PROXIES"]
+            app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
         headers.install(app)
         sessions.install(app)
         access.install(app)

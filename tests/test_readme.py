@@ -8,6 +8,13 @@ from app.demo import STAFF_ACCOUNTS
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
 
+def test_access_policy_section_is_generated():
+    from app.access_policy import markdown
+
+    section = re.search(r"<!-- policy:start -->\n(.*)\n<!-- policy:end -->", README, re.S).group(1)
+    assert section.strip() == markdown().strip(), "run `flask access-policy` and paste it into README.md"
+
+
 def test_workflow_section_is_generated():
     section = re.search(r"<!-- workflow:start -->\n(.*)\n<!-- workflow:end -->", README, re.S).group(1)
     assert section.strip() == workflow_markdown().strip(), "run `flask workflow` and paste it into README.md"
