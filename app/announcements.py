@@ -18,37 +18,50 @@ class BatchError(workflow.WorkflowError):
 
 
 def _batch_in_scope(batch_id, user, lock=False) -> AnnouncementBatch:
+    """The batch; with `lock`, row-locked until commit and re-read (a page may have loaded it before)."""
     query = scope.query(AnnouncementBatch, user).filter(AnnouncementBatch.id == batch_id)
-    batch = (query.with_for_update() if lock else query).one_or_none()
+    batch = (query.with_for_update().populate_existing() if lock else query).one_or_none()
     if batch is None:
         raise workflow.NotFound(_l("Announcement batch not found."))
     return batch
 
 
 def gather(batch_id, user) -> int:
-    """Put every approved application awaiting announcement (and in no batch) into this draft batch."""
-    batch = _batch_in_scope(batch_id, user)
-    if batch.state != "draft":
-        raise BatchError(_l("This batch is already published."))
-    waiting = (scope.query(Application, user)
-               .filter(Application.state == workflow.State.ANNOUNCE, Application.announcement_id.is_(None))
-               .order_by(Application.id).all())
-    for application in waiting:
-        application.announcement_id = batch.id
-    db.session.commit()
-    return len(waiting)
+    """Put every approved application awaiting announcement (and in no batch) into this draft batch.
+
+    The batch stays locked, so it cannot be published meanwhile; the applications are locked in id
+    order, so one gathered at the same moment into another batch is skipped, not taken twice."""
+    try:
+        batch = _batch_in_scope(batch_id, user, lock=True)
+        if batch.state != "draft":
+            raise BatchError(_l("This batch is already published."))
+        waiting = (scope.query(Application, user)
+                   .filter(Application.state == workflow.State.ANNOUNCE, Application.announcement_id.is_(None))
+                   .order_by(Application.id).with_for_update(of=Application).populate_existing().all())
+        for application in waiting:
+            application.announcement_id = batch.id
+        db.session.commit()
+        return len(waiting)
+    except Exception:
+        db.session.rollback()  # releases the locks
+        raise
 
 
 def remove(batch_id, application_id, user):
-    batch = _batch_in_scope(batch_id, user)
-    if batch.state != "draft":
-        raise BatchError(_l("This batch is already published."))
-    application = scope.query(Application, user).filter(Application.id == application_id,
-                                                         Application.announcement_id == batch.id).one_or_none()
-    if application is None:
-        raise workflow.NotFound(_l("Application not found."))
-    application.announcement_id = None
-    db.session.commit()
+    """Take an application out of a draft batch (locked: not while the batch is being published)."""
+    try:
+        batch = _batch_in_scope(batch_id, user, lock=True)
+        if batch.state != "draft":
+            raise BatchError(_l("This batch is already published."))
+        application = scope.query(Application, user).filter(Application.id == application_id,
+                                                             Application.announcement_id == batch.id).one_or_none()
+        if application is None:
+            raise workflow.NotFound(_l("Application not found."))
+        application.announcement_id = None
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
 
 
 def publish(batch_id, user) -> AnnouncementBatch:
