@@ -74,7 +74,7 @@ URL_ARGS = {
     "RoleModelView.action_post": {"name": "copyrole"},
     "ApplicationsApi.transition": {"action": "refuse"},
 }
-DEFAULT_ARGS = {"name": "muldelete", "filename": "x.txt", "export_type": "csv", "nonce": "0" * 32, "token": "x",
+DEFAULT_ARGS = {"name": "muldelete", "filename": "x.txt", "export_type": "csv", "nonce": "f" * 32, "token": "x",
                 "business_type": "initial", "action": "confirm", "locale": "en", "version": "v1",
                 "provider_name": "simulator"}
 # Endpoints outside the matrix (none: every endpoint has a row).

@@ -2,18 +2,23 @@
 AuditLog row in the same flush, so it commits or rolls back with the change itself.
 
 Workflow transitions move state with a guarded UPDATE the ORM does not see; the engine writes their
-audit row itself.
+audit row itself. Sign-ins (app.security), exports (views.exports), certificate prints and file views
+write theirs where they happen. Two kinds are written here, once per response, so no page can forget them:
+- "print": every PDF the application serves (a view that wrote its own rows calls `printed()`);
+- "view": a page or API response that showed another person's ID or mobile number in full
+  (app.personal_data notes each one with `note_disclosure`).
 """
 from datetime import date, datetime
 from decimal import Decimal
 
-from flask import g, has_request_context, request
+from flask import current_app, g, has_request_context, request
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from models import AuditLog
 
 from .clock import now_utc
+from .extensions import db
 
 
 def actor_fields(user=None) -> dict:
@@ -89,6 +94,65 @@ def _after_flush(session, flush_context):
     ])
 
 
-def install():
+def record(action: str, object_type: str, object_id=None, summary: str = "", detail=None, user=None):
+    """One audit row in the session's transaction (the caller commits)."""
+    db.session.execute(AuditLog.__table__.insert(), [{
+        "created_at": now_utc(), "action": action, "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id), "summary": (summary or "")[:200],
+        "detail": detail, **actor_fields(user)}])
+
+
+def note_disclosure(masked: str):
+    """A number shown in full to someone other than its owner, noted in its masked form."""
+    if has_request_context():
+        g.setdefault("_disclosed", []).append(masked)
+
+
+def printed():
+    """The view wrote its own "print" rows for the PDF it returns."""
+    g._printed = True
+
+
+def acting_user():
+    """The signed-in user on page and JWT requests alike; None when there is neither."""
+    try:
+        return current_app.appbuilder.sm.current_user
+    except RuntimeError:  # flask-jwt-extended: no JWT was checked on this request
+        return None
+
+
+def _request_object() -> tuple[str, str | None]:
+    """(model name, record id) the request is about: the view's model and the id in the address."""
+    name = (request.endpoint or "").rsplit(".", 1)[0]
+    view = next((v for v in current_app.appbuilder.baseviews if v.__class__.__name__ == name), None)
+    model = getattr(getattr(view, "datamodel", None), "obj", None)
+    args = request.view_args or {}
+    object_id = next((args[k] for k in ("pk", "batch_id") if k in args), None)
+    return (model.__name__ if model else "Report"), (None if object_id is None else str(object_id))
+
+
+def _audit_response(response):
+    disclosed = g.pop("_disclosed", None)
+    is_pdf = response.status_code == 200 and response.mimetype == "application/pdf" and not g.get("_printed")
+    if not (200 <= response.status_code < 300 and (disclosed or is_pdf)):
+        return response
+    object_type, object_id = _request_object()
+    query, user = dict(request.args.items()), acting_user()
+    if is_pdf:
+        record("print", object_type, object_id, summary=request.endpoint or "", user=user,
+               detail={"endpoint": request.endpoint, "args": query, "bytes": response.content_length})
+    if disclosed:
+        shown = sorted(set(disclosed))
+        record("view", object_type, object_id, summary="; ".join(shown), user=user,
+               detail={"endpoint": request.endpoint, "args": query, "shown": shown[:100], "count": len(shown)})
+    db.session.commit()
+    return response
+
+
+def install(app=None):
+    """The model hook (once per process) and the response hook (once per app; the current app by default)."""
     if not event.contains(Session, "after_flush", _after_flush):
         event.listen(Session, "after_flush", _after_flush)
+    app = app or current_app._get_current_object()
+    if _audit_response not in app.after_request_funcs.setdefault(None, []):
+        app.after_request(_audit_response)

@@ -25,7 +25,7 @@ def load_dictionaries():
 
 def sync_roles():
     """Create every view's permissions and write the roles of app/roles.py to the database."""
-    from .roles import EXPORT_UNMASKED, EXPORTS, role_permissions
+    from .roles import EXPORT_UNMASKED, EXPORTS, PERSONAL_DATA, VIEW_UNMASKED, role_permissions
 
     appbuilder = current_app.appbuilder
     sm = appbuilder.sm
@@ -35,6 +35,7 @@ def sync_roles():
         role.permissions = [pvm for pvm in (sm.add_permission_view_menu(perm, view) for view, perm in pairs) if pvm]
         db.session.merge(role)
     sm.add_permission_view_menu(EXPORT_UNMASKED, EXPORTS)  # held by no role: grantable to a database role
+    sm.add_permission_view_menu(VIEW_UNMASKED, PERSONAL_DATA)  # likewise (app/personal_data.py)
     sm.add_role(sm.auth_role_public)
     db.session.commit()
 
@@ -82,6 +83,20 @@ def register(app):
         """Let a user export full ID and mobile numbers (or, with --revoke, no longer)."""
         set_unmasked_export(username, granted=not revoke)
         click.echo(f"{username}: unmasked exports {'revoked' if revoke else 'granted'}.")
+
+    @app.cli.command("grant-unmasked-view")
+    @click.argument("username")
+    @click.option("--revoke", is_flag=True, help="take the permission away")
+    @with_appcontext
+    def grant_unmasked_view_command(username, revoke):
+        """Let a user see full ID and mobile numbers on pages and in the API (or, with --revoke, no longer)."""
+        from .personal_data import set_unmasked_view
+
+        try:
+            set_unmasked_view(username, granted=not revoke)
+        except LookupError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"{username}: full numbers on pages {'revoked' if revoke else 'granted'}.")
 
     @app.cli.command("sync-roles")
     @with_appcontext

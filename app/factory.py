@@ -37,9 +37,11 @@ def build_app(overrides: dict | None = None) -> Flask:
 
         import models  # noqa: F401  (every table on Model.metadata before FAB starts)
 
-        from . import audit, roles
+        from . import audit, logging_filters, roles
 
-        audit.install()
+        logging_filters.install()  # no ID or mobile number, no SQL parameter values in any log record
+
+        audit.install(app)
         app.config["FAB_ROLES"] = roles.fab_roles()
         appbuilder = AppBuilder()
         appbuilder.init_app(app, db.session)
@@ -54,10 +56,11 @@ def build_app(overrides: dict | None = None) -> Flask:
 
         from views.formatting import china_time
 
-        from .identifiers import mask_id_number
+        from .identifiers import mask_id_number, mask_text
 
         app.jinja_env.filters["china_time"] = china_time
         app.jinja_env.filters["mask_id"] = mask_id_number
+        app.jinja_env.filters["mask_text"] = mask_text
 
         from . import access, cli, headers, sessions
 

@@ -43,8 +43,33 @@ def gender_of(id_number: str) -> str:
 
 
 def mask_id_number(id_number: str) -> str:
-    """Public form, e.g. 5329011972******14."""
-    return id_number[:10] + "******" + id_number[16:] if id_number and len(id_number) == 18 else id_number
+    """The masked form shown wherever the full number is not needed: region code and last four kept, the
+    birth date hidden, e.g. 110101********1234."""
+    return id_number[:6] + "*" * 8 + id_number[14:] if id_number and len(id_number) == 18 else id_number
+
+
+def mask_mobile(phone: str) -> str:
+    """138****5678."""
+    return phone[:3] + "****" + phone[7:] if phone and len(phone) == 11 else phone
+
+
+# ID numbers and mobiles inside free text (log lines, audit details, opinions, file names): whole numbers only.
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+_MOBILE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+def personal_numbers_in(text: str) -> list[str]:
+    """The ID numbers and mobiles written in `text`."""
+    text = text or ""
+    return _ID_IN_TEXT.findall(text) + _MOBILE_IN_TEXT.findall(text)
+
+
+def mask_text(text: str, keep=frozenset()) -> str:
+    """`text` with every ID number and mobile in it masked, except those in `keep`."""
+    if not text:
+        return text
+    text = _ID_IN_TEXT.sub(lambda m: m[0] if m[0] in keep else mask_id_number(m[0].upper()), text)
+    return _MOBILE_IN_TEXT.sub(lambda m: m[0] if m[0] in keep else mask_mobile(m[0]), text)
 
 
 def clean_credit_code(value: str) -> str:

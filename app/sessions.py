@@ -98,7 +98,10 @@ def check():
         row.ended_at, row.ended_reason = now, reason
         db.session.commit()
     logout_user()
+    locale = session.get("locale")
     session.clear()
+    if locale:
+        session["locale"] = locale
     if request.path.startswith("/api/"):
         return None  # the API answers 401 to a request without a valid token or session
     messages = {"idle": _("You were signed out after %(minutes)s minutes without activity. Please sign in again.",

@@ -19,4 +19,4 @@ class AuditLog(Model):
     object_id = Column(String(40), index=True)
     summary = Column(Text)
     detail = Column(JSON)
-    ip = Column(String(45))
+    ip = Column(String(45), index=True)

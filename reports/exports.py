@@ -77,10 +77,10 @@ def _cat(*parts):
 
 
 def mask_id(col, ctx):
-    """app.identifiers.mask_id_number in SQL: 5329011972******14."""
+    """app.identifiers.mask_id_number in SQL: 110101********1234."""
     if not ctx.masked:
         return col
-    return case((func.length(col) == 18, _cat(func.substr(col, 1, 10), "******", func.substr(col, 17, 2))),
+    return case((func.length(col) == 18, _cat(func.substr(col, 1, 6), "********", func.substr(col, 15, 4))),
                 else_=col)
 
 

@@ -75,7 +75,7 @@ class Filters:
         if business_type and business_type not in workflow.BUSINESS_TYPES:
             raise FilterError(_l("Unknown business type."))
         days = args.get("expiring_days") or str(filters.expiring_days)
-        if not days.isdigit() or not 1 <= int(days) <= 3660:
+        if not (days.isascii() and days.isdigit()) or not 1 <= int(days) <= 3660:  # "²".isdigit() is True
             raise FilterError(_l("Expiring within: a number of days from 1 to 3660."))
         return replace(filters, province=province, specialty=specialty, business_type=business_type,
                        expiring_days=int(days), enterprise_id=forced_enterprise)

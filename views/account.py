@@ -313,7 +313,7 @@ class MyAccountView(BaseView):
     @has_access
     def trail(self):
         user, person = signed_in_person()
-        page = max(request.args.get("page", 1, type=int) or 1, 1)
+        page = min(max(request.args.get("page", 1, type=int) or 1, 1), 10**6)  # an offset SQL can hold
         per_page = 20
         mine = or_(AuditLog.user_id == user.id,
                    and_(AuditLog.object_type == "AppUser", AuditLog.object_id == str(user.id)))

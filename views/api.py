@@ -6,7 +6,7 @@ GET  /api/v1/application/<pk>/transitions           the moves available to the c
 POST /api/v1/application/<pk>/transition/<action>   {"opinion": "...", "version": n}
 Errors are JSON {"message": ..., "reasons": [...]} with a 4xx status.
 """
-from flask import request
+from flask import jsonify, request
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
@@ -55,6 +55,25 @@ class TransitionInput(Schema):
     reason = fields.String(allow_none=True, validate=validate.Length(max=40))
 
 
+def api_error_as_json(error):
+    """Werkzeug's own 404 and 405 (no route matches, e.g. a key that is not an integer) in the API's JSON
+    form; pages keep theirs."""
+    if not request.path.startswith("/api/"):
+        return error
+    response = jsonify(message=error.name)
+    response.status_code = error.code
+    if getattr(error, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
+
+
+def _json_body():
+    """The JSON body ({} when empty), or None when it is not JSON (a broken body must not act as an empty one)."""
+    if not request.get_data():
+        return {}
+    return request.get_json(silent=True)
+
+
 def _error(api, status, message, reasons=(), fields_=None):
     body = {"message": str(message), "reasons": [str(r) for r in reasons]}
     if fields_:
@@ -66,10 +85,11 @@ class ApplicationRestApi(ScopedRestApi):
     """Applications: scoped read; applicant drafts; workflow moves."""
 
     def _load_input(self):
-        if not request.is_json:
+        body = _json_body() if request.is_json else None
+        if body is None:
             return None, _error(self, 400, _("Request is not JSON."))
         try:
-            data = ApplicationInput().load(request.get_json(silent=True) or {})
+            data = ApplicationInput().load(body)
         except ValidationError as err:
             return None, _error(self, 422, _("Some fields are invalid."), fields_=err.messages)
         values = dict(data)
@@ -187,10 +207,11 @@ class ApplicationRestApi(ScopedRestApi):
             409: {description: "wrong state, stale version or a concurrent move"}
             422: {$ref: '#/components/responses/422'}
         """
-        if not request.is_json:  # also keeps cross-site HTML forms out (the API is CSRF-exempt)
+        body = _json_body() if request.is_json else None  # not JSON: also keeps cross-site HTML forms out
+        if body is None:
             return _error(self, 400, _("Request is not JSON."))
         try:
-            data = TransitionInput().load(request.get_json(silent=True) or {})
+            data = TransitionInput().load(body)
         except ValidationError as err:
             return _error(self, 422, _("Some fields are invalid."), fields_=err.messages)
         if self.datamodel.get(pk, self._base_filters) is None or action not in workflow.TRANSITIONS:

@@ -3,7 +3,12 @@
 A `PanelSpec` says which columns a model shows and searches and which roles may read, add, edit or
 delete it; `build_view` turns it into a FAB ModelView whose base filter is the row scope, and
 `PanelSpec.grants` turns it into the permissions app.roles hands to each role.
+
+Columns holding personal numbers (ID number, mobile, user name, free text) are displayed through
+views.formatting.PERSONAL_FORMATTERS by name in every generated view, and API results through
+app.personal_data.mask_record: masked unless app.personal_data allows the full number.
 """
+import re
 from dataclasses import dataclass, field
 
 from flask import abort, flash, redirect, request, url_for
@@ -12,10 +17,11 @@ from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.api import ModelRestApi
 from sqlalchemy import Boolean
 
+from app import personal_data
 from app.extensions import db
 from app.scope import SCOPE_FILTER
 
-from .formatting import dash_if_empty, yes_no
+from .formatting import PERSONAL_FORMATTERS, dash_if_empty, yes_no
 from .interface import PanelInterface
 
 @dataclass
@@ -97,6 +103,9 @@ class PanelSpec:
         return sorted(perms | set(self.extra_permissions))
 
 
+_FAB_FILTER_ARG = re.compile(r"_flt_(\d)_(.*)")  # flask_appbuilder.urltools.get_filter_args reads filters so
+
+
 class ScopedModelView(ModelView):
     """A ModelView whose every entry point honours the row scope (FAB actions do not by themselves)."""
 
@@ -116,7 +125,13 @@ class ScopedModelView(ModelView):
     def _list_arg_ok(self, key, value):
         name = self.__class__.__name__
         if key in (f"psize_{name}", f"page_{name}"):
-            return value.isdigit() and (key.startswith("page") or 0 < int(value) <= 500)
+            # ASCII digits only ("²".isdigit() is True, int("²") fails) and a page number SQL can hold.
+            return (value.isascii() and value.isdigit() and len(value) <= 9
+                    and (key.startswith("page") or 0 < int(value) <= 500))
+        flt = _FAB_FILTER_ARG.search(key)
+        if flt:  # FAB indexes the column's filter list with the digit unchecked (IndexError)
+            filters = self._filters.get_search_filters().get(flt.group(2))
+            return filters is None or int(flt.group(1)) < len(filters)
         if key == f"_oc_{name}":
             return value in self.order_columns
         if key == f"_od_{name}":
@@ -164,12 +179,14 @@ def signed_in_person():
 
 
 def _formatters(spec: PanelSpec) -> dict:
-    """Explicit formatters, else Yes/No for booleans and a dash for empty values."""
+    """Explicit formatters, else masking for personal numbers, Yes/No for booleans and a dash for empty values."""
     result = {}
     columns = spec.model.__mapper__.columns
     for name in set(spec.list_columns) | set(spec.show_columns or []):
         if name in spec.formatters_columns:
             result[name] = spec.formatters_columns[name]
+        elif name in PERSONAL_FORMATTERS:
+            result[name] = PERSONAL_FORMATTERS[name]
         elif name in columns and isinstance(columns[name].type, Boolean):
             result[name] = yes_no
         else:
@@ -219,6 +236,17 @@ class ScopedRestApi(ModelRestApi):
     base_filters = SCOPE_FILTER
     allow_browser_login = True
     page_size = 20
+
+    def _sanitize_page_args(self, page, page_size):
+        """FAB leaves the rison page number unchecked: a negative or huge one is an OFFSET SQL refuses."""
+        page, page_size = super()._sanitize_page_args(page, page_size)
+        return (min(max(page, 0), 10**6) if isinstance(page, int) else page), page_size
+
+    def pre_get(self, data):
+        data["result"] = personal_data.mask_record(data.get("result"))
+
+    def pre_get_list(self, data):
+        data["result"] = personal_data.mask_record(data.get("result"))
 
 
 def build_api(spec: PanelSpec, base=ScopedRestApi):

@@ -58,7 +58,7 @@ class EnterpriseProfileView(BaseView):
     def constructors(self):
         """Active registrations with the enterprise, soonest expiry first."""
         enterprise = _own_enterprise()
-        page = max(request.args.get("page", 1, type=int) or 1, 1)
+        page = min(max(request.args.get("page", 1, type=int) or 1, 1), 10**6)  # an offset SQL can hold
         soonest = (db.session.query(RegistrationSpecialty.registration_id,
                                     func.min(RegistrationSpecialty.valid_until).label("soonest"))
                    .filter(RegistrationSpecialty.status == "active")

@@ -35,6 +35,7 @@ from models.dictionary import PROVINCES, SPECIALTIES
 from reports import exports as X
 
 CAN_EXPORT = "can_export"
+MAX_PAGE = 10**6
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -310,7 +311,8 @@ class ExportView(ExportAccess, ModelView):
         count = X.count_rows(db.session, query, self.model)
         query = self._sorted(query, joins, sort_column, sort_desc)
         size = page_size or self.page_size
-        stmt = self.spec.statement(query, self._ctx(text=False), with_id=True).limit(size).offset((page or 0) * size)
+        page = min(page or 0, MAX_PAGE)  # an offset SQL can hold, whatever the address says
+        stmt = self.spec.statement(query, self._ctx(text=False), with_id=True).limit(size).offset(page * size)
         return count, db.session.execute(stmt).all()
 
     @expose("/export/<export_type>/")

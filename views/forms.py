@@ -17,6 +17,16 @@ from models import Enterprise, Specialty
 from models.choices import CANCELLATION_REASONS, REPLACEMENT_REASONS
 
 
+def row_id(value) -> int | None:
+    """A row id sent by a browser: ASCII digits within the integer columns' range, else None
+    ("²".isdigit() is True but int() refuses it; SQLite cannot bind integers beyond 64 bits)."""
+    text = str(value) if value is not None else ""
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    number = int(text)
+    return number if number < 2**31 else None
+
+
 class _Identifier:
     """Validate and normalise an identifier field in place (e.g. lower-case x → X)."""
 
@@ -116,10 +126,10 @@ class EnterpriseField(QuerySelectField):
                          blank_text="—", widget=EnterpriseAutocompleteWidget(), **kwargs)
 
     def _candidates(self):
-        wanted = self._formdata if self._formdata is not None else getattr(self._data, "id", None)
-        if wanted is None or not str(wanted).isdigit():
+        wanted = row_id(self._formdata if self._formdata is not None else getattr(self._data, "id", None))
+        if wanted is None:
             return []
-        return db.session.query(Enterprise).filter(Enterprise.id == int(wanted)).all()
+        return db.session.query(Enterprise).filter(Enterprise.id == wanted).all()
 
 
 class KnownOnlyMultipleField(QuerySelectMultipleField):

@@ -24,6 +24,21 @@ class FilterPrefix(BaseFilter):
         return query.filter(field.startswith((value or "").strip(), autoescape=True))
 
 
+class FilterBooleanEqual(fab.FilterEqual):
+    """Yes ("y", as FAB's search form sends it) or no. FAB compares the column with any other text as
+    it is, which PostgreSQL refuses (boolean = character varying)."""
+
+    def apply(self, query, value):
+        query, field = get_field_setup_query(query, self.model, self.column_name)
+        return query.filter(field == (value in ("y", True)))
+
+
+class FilterBooleanNotEqual(fab.FilterNotEqual):
+    def apply(self, query, value):
+        query, field = get_field_setup_query(query, self.model, self.column_name)
+        return query.filter(field != (value in ("y", True)))
+
+
 _TEXT_FILTERS = [FilterPrefix, fab.FilterEqual, fab.FilterContains, fab.FilterEndsWith, fab.FilterNotEqual]
 _DROPPED = {fab.FilterStartsWith, fab.FilterNotStartsWith, fab.FilterNotEndsWith, fab.FilterNotContains,
             fab.FilterIn, fab.FilterNotIn}
@@ -31,7 +46,8 @@ _DROPPED = {fab.FilterStartsWith, fab.FilterNotStartsWith, fab.FilterNotEndsWith
 
 class IndexedFilterConverter(fab.SQLAFilterConverter):
     conversion_table = tuple(
-        (test, _TEXT_FILTERS if fab.FilterStartsWith in filters else [f for f in filters if f not in _DROPPED])
+        (test, [FilterBooleanEqual, FilterBooleanNotEqual] if test == "is_boolean"
+         else _TEXT_FILTERS if fab.FilterStartsWith in filters else [f for f in filters if f not in _DROPPED])
         for test, filters in fab.SQLAFilterConverter.conversion_table
     )
 

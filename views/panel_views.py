@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
-from app import scope
+from app import audit, scope
 from app.extensions import db
 from app.services import storage
 from models import AnnouncementBatch, Application, Certificate, Person
@@ -40,12 +40,8 @@ class AttachmentView(ScopedModelView):
             abort(404)
         viewer = scope.current_user()
         if getattr(viewer, "person_id", None) != item.person_id:
-            from app.audit import actor_fields
-            from models import AuditLog
-
-            db.session.add(AuditLog(action="view", object_type="Attachment", object_id=str(item.id),
-                                    summary=f"{item.kind} of {item.person.masked_id_number}",
-                                    detail={"person_id": item.person_id, "kind": item.kind}, **actor_fields(viewer)))
+            audit.record("view", "Attachment", item.id, summary=f"{item.kind} of {item.person.masked_id_number}",
+                         detail={"person_id": item.person_id, "kind": item.kind}, user=viewer)
             db.session.commit()
         response = send_file(path, mimetype=item.content_type, download_name=item.filename, as_attachment=False)
         response.headers["Cache-Control"] = "private, no-store"  # every view goes through here, and is traced
@@ -85,6 +81,7 @@ class CertificateView(ScopedModelView):
         data = render_certificate_pdf(item)
         record_prints(db.session, [item])
         db.session.commit()
+        audit.printed()
         return _pdf_response(data, f"certificate-{item.number}.pdf")
 
     @expose("/batch/<int:batch_id>")
@@ -107,4 +104,5 @@ class CertificateView(ScopedModelView):
         data = render_certificates_pdf(items)
         record_prints(db.session, items, batch=batch.number)
         db.session.commit()
+        audit.printed()
         return _pdf_response(data, f"certificates-{batch.year}-{batch.sequence}.pdf")

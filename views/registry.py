@@ -12,7 +12,7 @@ from models.choices import (ATTACHMENT_KINDS, CERTIFICATE_STATUSES, DEGREES, EDU
                             REGISTRATION_STATUSES)
 
 from .base import PanelSpec
-from .formatting import DATETIME_FORMATTERS, deadline_with_days_left
+from .formatting import DATETIME_FORMATTERS, ONSITE_ID_NUMBER, deadline_with_days_left
 from .api import ApplicationInput, ApplicationRestApi, ApplicationUpdate
 from .forms import CreditCode, IdNumber, Mobile
 from .panel_views import AttachmentView, CertificateView, QualificationView
@@ -170,11 +170,12 @@ PANEL = [
     ),
     PanelSpec(
         Person, "RealnameQueue", _l("On-site verification"), "Workflow", "fa-id-badge", base_class=RealnameQueueView,
-        list_columns=["name", "masked_id_number", "gender_label", "phone", "realname_requested_at"],
+        list_columns=["name", "id_number", "gender_label", "phone", "realname_requested_at"],
         show_columns=["name", "id_number", "gender_label", "birth_date", "phone", "realname_label",
                       "realname_province", "realname_requested_at"],
         search_columns=["name", "id_number", "realname_requested_at"], read={PROVINCE}, label_columns=LABELS,
-        formatters_columns=DATETIME_FORMATTERS, order_columns=["realname_requested_at", "name"],
+        formatters_columns={**DATETIME_FORMATTERS, "id_number": ONSITE_ID_NUMBER},
+        order_columns=["realname_requested_at", "name"],
         base_order=("realname_requested_at", "asc"), extra_permissions={"can_decide": {PROVINCE}},
     ),
     PanelSpec(
@@ -187,20 +188,21 @@ PANEL = [
     ),
     PanelSpec(
         Person, "Persons", _l("Persons"), "Registry", "fa-user",
-        list_columns=["name", "masked_id_number", "gender_label", "birth_date", "phone", "realname_label"],
+        list_columns=["name", "id_number", "gender_label", "birth_date", "phone", "realname_label"],
         show_columns=["name", "id_number", "gender_label", "birth_date", "ethnicity_label", "phone", "email",
                       "education_label", "degree_label", "school", "graduation_date", "major", "realname_label",
                       "realname_province", "realname_verified_at"],
         search_columns=["name", "id_number", "phone", "realname_status"], read=EVERYONE, menu_roles=STAFF_MENU,
         add={MINISTRY}, edit={APPLICANT, MINISTRY},
-        add_columns=["id_number", "name", *_PERSON_PROFILE], edit_columns=_PERSON_PROFILE,
+        # The mobile changes only through 个人信息 → 修改手机号 (SMS code to the new number), never on this form.
+        add_columns=["id_number", "name", *_PERSON_PROFILE], edit_columns=[c for c in _PERSON_PROFILE if c != "phone"],
         validators_columns={"id_number": [IdNumber()], "phone": [Optional(), Mobile()]},
         add_form_extra_fields=_PERSON_FIELDS, edit_form_extra_fields=_PERSON_FIELDS,
         search_form_extra_fields={"realname_status": _select(_l("Real-name status"),
                                                              lambda: REALNAME_STATUSES.choices(blank=True))},
         label_columns=LABELS, formatters_columns=DATETIME_FORMATTERS, order_columns=["name", "birth_date"],
         api={"resource": "person",
-             "list_columns": ["id", "name", "masked_id_number", "gender", "birth_date", "realname_status"],
+             "list_columns": ["id", "name", "id_number", "gender", "birth_date", "realname_status"],
              "show_columns": ["id", "name", "id_number", "gender", "birth_date", "ethnicity", "phone", "email",
                               "education", "degree", "school", "graduation_date", "major", "realname_status"],
              "order_columns": ["name", "birth_date"],
@@ -274,10 +276,11 @@ PANEL = [
     ),
     PanelSpec(
         AuditLog, "AuditLog", _l("Audit log"), "System", "fa-clipboard-list",
-        list_columns=["created_at", "username", "role", "action", "object_type", "object_id", "summary"],
+        list_columns=["created_at", "username", "role", "action", "object_type", "object_id", "summary", "ip"],
         show_columns=["created_at", "username", "role", "ip", "action", "object_type", "object_id", "summary",
                       "detail"],
-        search_columns=["username", "action", "object_type", "object_id", "created_at"], read={MINISTRY, ADMIN},
+        search_columns=["username", "action", "object_type", "object_id", "created_at", "ip"],
+        read={MINISTRY, ADMIN},
         label_columns=LABELS, formatters_columns=DATETIME_FORMATTERS, order_columns=["created_at"],
         base_order=("id", "desc"),
     ),

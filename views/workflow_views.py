@@ -19,7 +19,7 @@ from app.scope import current_user
 from models import Application
 
 from .base import ScopedModelView
-from .forms import ApplicationForm
+from .forms import ApplicationForm, row_id
 
 WORKFLOW_VIEW_NAME = "Applications"  # transition permissions live on the applications view
 
@@ -208,7 +208,7 @@ class QueueView(ApplicationPanelView):
             abort(404)
         if not self.appbuilder.sm.has_access(bulk_permission(action), self.class_permission_name):
             abort(403)
-        ids = [int(i) for i in (request.values.get("ids") or "").split(",") if i.isdigit()][:200]
+        ids = [i for i in map(row_id, (request.values.get("ids") or "").split(",")) if i is not None][:200]
         user = current_user()
         items = [self.get_in_scope(pk) for pk in ids]  # 404 for anything out of scope
         back = url_for(f"{self.__class__.__name__}.list")

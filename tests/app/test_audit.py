@@ -1,5 +1,9 @@
 """Audit trail: every change of an audited model and every transition leaves a row, in the same
 transaction as the change (a rolled-back change leaves none)."""
+import pytest
+from sqlalchemy import delete, update
+from sqlalchemy.exc import DatabaseError
+
 from app.extensions import db
 from models import AuditLog, Enterprise
 from tests import factories as f
@@ -39,3 +43,24 @@ def test_transition_audit_names_the_user_and_role(ctx):
     f.move(app_id, "submit", username)
     [row] = [r for r in _rows("Application", app_id) if r.action == "transition.submit"]
     assert row.username == username and row.detail["role"] == "Applicant"
+
+
+def test_the_database_refuses_to_change_or_delete_audit_rows(ctx):
+    """The append-only triggers (migration 0001) hold on the application's own connection too, whatever
+    path a change takes: an ORM edit, an ORM delete, a bulk UPDATE or DELETE."""
+    enterprise_id = f.make_enterprise("11")
+    row = _rows("Enterprise", enterprise_id)[0]
+    row_id, before = row.id, (row.action, row.summary, row.detail)
+    attempts = [
+        lambda: setattr(db.session.get(AuditLog, row_id), "action", "forged"),
+        lambda: db.session.delete(db.session.get(AuditLog, row_id)),
+        lambda: db.session.execute(update(AuditLog).where(AuditLog.id == row_id).values(summary="forged")),
+        lambda: db.session.execute(delete(AuditLog).where(AuditLog.id == row_id)),
+    ]
+    for attempt in attempts:
+        with pytest.raises(DatabaseError, match="append-only"):
+            attempt()
+            db.session.commit()
+        db.session.rollback()
+    kept = db.session.get(AuditLog, row_id)
+    assert (kept.action, kept.summary, kept.detail) == before

@@ -120,8 +120,8 @@ def test_csv_utf8_bom_with_good_and_bad_rows(ctx, existing):
     assert "does not exist" in got[17].reason
     assert "Temporary certificate: write" in got[18].reason
     # Masked ID numbers only, even for invalid ones.
-    assert got[2].masked_id == new_a[:10] + "******" + new_a[16:]
-    assert got[4].masked_id == bad[:10] + "******" + bad[16:]
+    assert got[2].masked_id == new_a[:6] + "********" + new_a[14:]
+    assert got[4].masked_id == bad[:6] + "********" + bad[14:]
 
     assert _written(c) == {c[0], c[1], c[9], c[10]}
     person = db.session.query(Person).filter_by(id_number=new_a).one()

@@ -21,7 +21,7 @@ def test_id_number_normalises_lower_case_x_and_derives_birth_and_gender():
     person = Person(id_number=number.lower(), name="甲")
     assert person.id_number == number and person.birth_date == date(1980, 5, 17)
     assert person.gender == ("M" if int(number[16]) % 2 else "F")
-    assert mask_id_number(number) == number[:10] + "******" + number[16:]
+    assert mask_id_number(number) == number[:6] + "********" + number[14:]  # the birth date hidden
 
 
 def _with_check(body17):
