@@ -1,5 +1,7 @@
 """Audit trail: every insert, update and delete of an audited model (`__audited__ = True`) adds an
-AuditLog row in the same flush, so it commits or rolls back with the change itself.
+AuditLog row in the same flush, so it commits or rolls back with the change itself. A model may name
+bookkeeping columns to leave out (`__audit_ignore__`), secrets to record only as changed
+(`__audit_redact__`) and collections to follow (`__audit_relations__`, e.g. an account's roles).
 
 Workflow transitions move state with a guarded UPDATE the ORM does not see; the engine writes their
 audit row itself. Sign-ins (app.security), exports (views.exports), certificate prints and file views
@@ -45,22 +47,45 @@ def _plain(value):
     return str(value)
 
 
+_REDACTED = "(changed)"
+
+
+def _columns(obj):
+    """The audited column attributes: all but the model's `__audit_ignore__` (bookkeeping)."""
+    ignored = getattr(obj, "__audit_ignore__", ())
+    return [attr for attr in inspect(obj).mapper.column_attrs if attr.key not in ignored]
+
+
+def _shown(obj, key, value):
+    """A value as the trail keeps it: secrets (`__audit_redact__`) only as the fact that they are set."""
+    if key in getattr(obj, "__audit_redact__", ()):
+        return _REDACTED if value else None
+    return _plain(value)
+
+
 def _changes(obj) -> dict:
     state = inspect(obj)
     changed = {}
-    for attr in state.mapper.column_attrs:
+    for attr in _columns(obj):
         history = state.attrs[attr.key].history
         if history.has_changes():
             before = history.deleted[0] if history.deleted else None
             after = history.added[0] if history.added else None
             if before != after:
-                changed[attr.key] = [_plain(before), _plain(after)]
+                changed[attr.key] = [_shown(obj, attr.key, before), _shown(obj, attr.key, after)]
+    for key in getattr(obj, "__audit_relations__", ()):  # e.g. an account's roles
+        history = state.attrs[key].history
+        if history.added or history.deleted:
+            changed[key] = {"added": sorted(str(o) for o in history.added),
+                            "removed": sorted(str(o) for o in history.deleted)}
     return changed
 
 
 def _snapshot(obj) -> dict:
-    state = inspect(obj)
-    return {attr.key: _plain(getattr(obj, attr.key)) for attr in state.mapper.column_attrs}
+    snapshot = {attr.key: _shown(obj, attr.key, getattr(obj, attr.key)) for attr in _columns(obj)}
+    for key in getattr(obj, "__audit_relations__", ()):
+        snapshot[key] = sorted(str(o) for o in getattr(obj, key))
+    return snapshot
 
 
 def _pk(obj):

@@ -23,7 +23,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from models import AppUser, AuditLog, Person
-from views.formatting import PERSONAL_FORMATTERS
+from views.formatting import PERSONAL_FORMATTERS, dash_if_empty, yes_no
 from views.forms import CaptchaForm
 
 from . import roles as R
@@ -77,7 +77,9 @@ class AppUserDBModelView(UserDBModelView):
     show_fieldsets = UserDBModelView.show_fieldsets + [(_l("Scope"), {"fields": _BINDING_COLUMNS + ["person"]})]
     userstatschartview = None
     # Applicants' user names are ID numbers, and their placeholder e-mail contains it.
-    formatters_columns = {name: PERSONAL_FORMATTERS[name] for name in ("username", "email")}
+    formatters_columns = {**{name: PERSONAL_FORMATTERS[name] for name in ("username", "email")},
+                          "active": yes_no, "enterprise": dash_if_empty, "province": dash_if_empty,
+                          "locked_until": dash_if_empty}
 
     def _bind(self, item):
         roles = {r.name for r in item.roles}

@@ -245,6 +245,9 @@ def actionable_clause(user_roles: Iterable[str]):
 
 
 # --- Errors -------------------------------------------------------------------------------------
+OPINION_MAX_LENGTH = 2000  # the pages' text areas and the API schema say the same
+
+
 class WorkflowError(Exception):
     status = 400
 
@@ -395,6 +398,8 @@ def _check(app_obj, t: Transition, user, opinion, version, via_batch) -> str:
         raise Conflict(_l("This application was changed by someone else since you opened it; reload and try again."))
     if t.needs_opinion and not (opinion or "").strip():
         raise OpinionRequired(_l("Please write an opinion explaining the decision."))
+    if len(opinion or "") > OPINION_MAX_LENGTH:
+        raise GuardFailed(_l("The opinion is longer than %(max)s characters.", max=OPINION_MAX_LENGTH))
     if t.batch_only and not via_batch:
         raise InvalidState(_l("Published with its announcement batch (Announcements menu)."))
     reasons = _guard_reasons(t, app_obj)

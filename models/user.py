@@ -9,6 +9,13 @@ from sqlalchemy.orm import relationship
 
 class AppUser(User):
     __tablename__ = "ab_user"
+    # The administrator's changes to accounts are in the audit trail (roles, bindings, activation); the
+    # password only as the fact that it changed; sign-in bookkeeping has its own login events.
+    __audited__ = True
+    __audit_redact__ = ("password",)
+    __audit_ignore__ = ("last_login", "login_count", "fail_login_count", "locked_until", "changed_on",
+                        "created_on", "changed_by_fk", "created_by_fk")
+    __audit_relations__ = ("roles",)
 
     person_id = Column(Integer, ForeignKey("person.id"), unique=True, index=True)
     enterprise_id = Column(Integer, ForeignKey("enterprise.id"), index=True)

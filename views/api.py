@@ -48,7 +48,7 @@ class TransitionInput(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    opinion = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    opinion = fields.String(allow_none=True, validate=validate.Length(max=workflow.OPINION_MAX_LENGTH))
     version = fields.Integer(allow_none=True)
     sms_code = fields.String(allow_none=True, validate=validate.Length(max=6))
     attested = fields.Boolean(load_default=False)

@@ -194,6 +194,8 @@ def test_opinion_required_to_return_or_refuse(ctx):
     for blank in (None, "", "   "):
         with pytest.raises(workflow.OpinionRequired):
             workflow.apply(app_id, "return", f.user(enterprise_user), opinion=blank)
+    with pytest.raises(workflow.GuardFailed, match="longer than 2000"):  # the page's limit holds on the server too
+        workflow.apply(app_id, "return", f.user(enterprise_user), opinion="意" * (workflow.OPINION_MAX_LENGTH + 1))
     assert db.session.get(Application, app_id).state == E
 
 

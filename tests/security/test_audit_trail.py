@@ -299,3 +299,37 @@ def test_other_roles_cannot_open_the_audit_log(app, world, probes, who):
     assert client.get("/auditlog/list/").status_code == 403
     assert client.get(f"/auditlog/show/{probes['rows'][0].id}").status_code == 403
     assert client.get(f"/auditlog/list/?_flt_0_username=probe-{probes['token']}").status_code == 403
+
+
+def test_account_changes_by_the_administrator_are_in_the_trail(app):
+    """Roles, activation and password of an account: one row each change, the password never in it;
+    signing in (bookkeeping columns) adds no account row."""
+    from app.accounts import _hash
+
+    with app.app_context():
+        username = f.make_user("Enterprise", enterprise_id=f.make_enterprise("11"))
+        user = f.user(username)
+        user_id = str(user.id)
+        user.roles = [db.session.query(user.roles[0].__class__).filter_by(name="Province").one()]
+        user.province_code = "11"
+        user.active = False
+        user.password = _hash("Another@2027x")
+        db.session.commit()
+        row = (db.session.query(AuditLog).filter_by(object_type="AppUser", object_id=user_id, action="update")
+               .order_by(AuditLog.id.desc()).first())
+        assert row.detail["roles"] == {"added": ["Province"], "removed": ["Enterprise"]}
+        assert row.detail["active"] == [True, False]
+        assert row.detail["province_code"] == [None, "11"]
+        assert row.detail["password"] == ["(changed)", "(changed)"]
+        assert "pbkdf2" not in str(row.detail) and "scrypt" not in str(row.detail)
+        created = db.session.query(AuditLog).filter_by(object_type="AppUser", object_id=user_id,
+                                                       action="create").one()
+        assert created.detail["password"] == "(changed)" and created.detail["roles"] == ["Enterprise"]
+        signer = f.make_user("Ministry")
+        signer_id = str(f.user(signer).id)
+        before = db.session.query(AuditLog).filter_by(object_type="AppUser", object_id=signer_id,
+                                                      action="update").count()
+    login(app.test_client(), signer)
+    with app.app_context():
+        assert db.session.query(AuditLog).filter_by(object_type="AppUser", object_id=signer_id,
+                                                    action="update").count() == before

@@ -762,4 +762,4 @@ def test_stored_payloads_are_escaped_on_other_users_pages(app, monkeypatch):
     _seen(ministry, "/transitionlog/list/", ["enterprise opinion", "province opinion"])
     _seen(ministry, "/announcements/list/", ["announcement title"])
     _seen(ministry, "/exports/persons/?search=%22%3E%3Cimg", ["person name"])
-    _seen(ministry, "/exports/applications/", ["person name", "enterprise name"])
+    _seen(ministry, "/exports/applications/?search=%22%3E%3Cimg", ["person name", "enterprise name"])
