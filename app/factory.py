@@ -1,4 +1,5 @@
-"""create_app(): Flask → config → db, CSRF, migrations → models → FAB (roles from code) → views → CLI."""
+"""create_app(): Flask → config → db, CSRF, migrations → models, audit, log filter → FAB (roles from code) →
+views, exports → headers, input guard, sessions, action permissions → CLI."""
 from pathlib import Path
 
 from flask import Flask
@@ -57,12 +58,16 @@ def build_app(overrides: dict | None = None) -> Flask:
         from views.formatting import china_time
 
         from .identifiers import mask_id_number, mask_text
+        from .workflow import OPINION_MAX_LENGTH
 
         app.jinja_env.filters["china_time"] = china_time
         app.jinja_env.filters["mask_id"] = mask_id_number
         app.jinja_env.filters["mask_text"] = mask_text
+        app.jinja_env.globals["opinion_max"] = OPINION_MAX_LENGTH
 
-        from . import access, cli, headers, sessions
+        from views.api import api_error_as_json
+
+        from . import access, cli, headers, input_guard, sessions
 
         if app.config.get("TRUSTED_PROXIES"):
             from werkzeug.middleware.proxy_fix import ProxyFix
@@ -70,10 +75,13 @@ def build_app(overrides: dict | None = None) -> Flask:
             hops = app.config["TRUSTED_PROXIES"]
             app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
         headers.install(app)
+        input_guard.install(app)  # unusable input (NUL, broken rison, ids beyond the keys) is a 400/404
         sessions.install(app)
         access.install(app)
         cli.register(app)
         app.register_error_handler(413, _request_too_large)
+        for code in (404, 405):  # the API answers its 404/405 in JSON
+            app.register_error_handler(code, api_error_as_json)
     return app
 
 

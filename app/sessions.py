@@ -47,11 +47,8 @@ def start(user):
 
 
 def password_changed(user):
-    """The signed-in user changed their own password: this session goes on, the others end."""
-    token = session.get(SESSION_ID)
-    db.session.execute(update(UserSession).where(
-        UserSession.user_id == user.id, UserSession.ended_at.is_(None),
-        UserSession.token_hash != _digest(token or "")).values(ended_at=now_utc(), ended_reason="password"))
+    """The signed-in user changed their own password: this session goes on with the new stamp; the
+    others still carry the old one and end at their next request."""
     session[PASSWORD_STAMP] = _password_stamp(user)
 
 

@@ -4,14 +4,6 @@
 def register(appbuilder):
     from flask import current_app
 
-    from app import input_guard
-
-    from .api import api_error_as_json
-
-    input_guard.install(current_app)  # unusable input (NUL, broken rison, ids beyond the keys) is a 400/404
-    for code in (404, 405):
-        current_app.register_error_handler(code, api_error_as_json)
-
     from .account import ChangePasswordView, MyAccountView, RealnameSimulatorView
     from .apply import ApplyView, ProgressView
     from .base import ScopedRestApi, build_api, build_view

@@ -60,6 +60,15 @@ class ExportAccess:
     def is_accessible(self):
         return may_export()
 
+    def render(self, template, **kwargs):
+        """Flask-Admin's templates use `javascript:void(0)` links and an inline `onclick` on the filter menu,
+        which the Content-Security-Policy blocks (app/headers.py); Bootstrap and Flask-Admin's scripts bind
+        those elements by class, so plain links (the filter items without any address) do the same."""
+        html = super().render(template, **kwargs)
+        html = html.replace('href="javascript:void(0)" class="dropdown-item filter" onclick="return false;"',
+                            'role="button" tabindex="0" class="dropdown-item filter"')  # no navigation at all
+        return html.replace('href="javascript:void(0)"', 'href="#"')
+
     def inaccessible_callback(self, name, **kwargs):
         user = scope.current_user()
         if user is None or not getattr(user, "is_authenticated", False):
