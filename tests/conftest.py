@@ -101,6 +101,25 @@ def another_app(database, tmp_path_factory, **overrides):
             db.engine.dispose()
 
 
+@contextlib.contextmanager
+def app_on_own_database(backend, tmp_path_factory, **overrides):
+    """A set-up app on a new empty database of its own (tests whose data must not meet the shared one's)."""
+    from app import create_app
+    from app.cli import setup
+    from app.extensions import db
+
+    with fresh_database(backend) as database:
+        application = create_app(app_settings(database, tmp_path_factory, **overrides))
+        with application.app_context():
+            setup()
+        try:
+            yield application
+        finally:
+            with application.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def app(database, tmp_path_factory):
     from app import create_app

@@ -14,28 +14,21 @@ from app.backup import BackupError, create_backup, restore_backup
 from app.extensions import db
 from models import AuditLog, Enterprise, Person
 from tests import factories as f
-from tests.conftest import app_settings, fresh_database
+from tests.conftest import app_on_own_database
 
 
 @pytest.fixture(scope="module")
 def source(backend, tmp_path_factory):
     """An app on a database of its own, set up, with two registered persons (attachments, certificates)."""
-    from app import create_app
-    from app.cli import setup
-
-    with fresh_database(backend) as database:
-        application = create_app(app_settings(database, tmp_path_factory))
+    with app_on_own_database(backend, tmp_path_factory) as application:
         with application.app_context():
-            setup()
             staff = f.Staff()
             enterprise = f.make_enterprise()
             f.register(staff, enterprise)
             f.register(staff, enterprise)
             f.make_person(verified=False)
-        yield application
-        with application.app_context():
             db.session.remove()
-            db.engine.dispose()
+        yield application
 
 
 def table_rows(app) -> dict[str, list[dict]]:

@@ -13,7 +13,7 @@ from app.extensions import db
 from models import Registration, RegistrationSpecialty
 from reports import statistics
 from tests import factories as f
-from tests.conftest import app_settings, fresh_database, login
+from tests.conftest import app_on_own_database, login
 
 MARCH = statistics.Filters(date_from=date(2026, 3, 1), date_to=date(2026, 3, 31))
 
@@ -26,18 +26,11 @@ def at(day: str, hour=10):
 @pytest.fixture(scope="module")
 def world(backend, tmp_path_factory):
     """Registrations and applications with known dates; returns (app, names)."""
-    from app import create_app
-    from app.cli import setup
-
-    with fresh_database(backend) as info:
-        application = create_app(app_settings(info, tmp_path_factory))
+    with app_on_own_database(backend, tmp_path_factory) as application:
         with application.app_context():
-            setup()
             names = _build()
             db.session.remove()
         yield application, names
-        with application.app_context():
-            db.engine.dispose()
 
 
 @pytest.fixture
