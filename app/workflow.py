@@ -354,7 +354,12 @@ def apply(application, action: str, user, opinion: str | None = None, version: i
         transition = TRANSITIONS.get(action)
         if transition is None:
             raise NotFound(_l("Unknown action."))
-        role = _check(app_obj, transition, user, opinion, version, via_batch)
+        try:
+            role = _check(app_obj, transition, user, opinion, version, via_batch)
+        except GuardFailed:
+            if _changed_meanwhile(session, app_obj):  # the guards saw the winner's effects, not the cause
+                raise _acted_at_the_same_moment() from None
+            raise
         if transition.needs_sms and not sms_confirmed:
             raise GuardFailed(_l("Confirm the submission with the SMS code sent to your mobile."))
         if not attested and attestation_text(transition, app_obj):
@@ -370,6 +375,19 @@ def apply(application, action: str, user, opinion: str | None = None, version: i
     except Exception:
         session.rollback()
         raise
+
+
+def _acted_at_the_same_moment() -> "Conflict":
+    return Conflict(_l("Someone else acted on this application at the same moment; reload to see its state."))
+
+
+def _changed_meanwhile(session, app_obj) -> bool:
+    """Another transaction moved the application after it was loaded (a fresh read, not the identity map)."""
+    from sqlalchemy import select
+
+    from models import Application
+
+    return session.execute(select(Application.version).where(Application.id == app_obj.id)).scalar() != app_obj.version
 
 
 def _load_in_scope(application, user):
@@ -429,7 +447,7 @@ def _move(session, app_obj, t: Transition, user, role: str, opinion, reason=None
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise Conflict(_l("Someone else acted on this application at the same moment; reload to see its state."))
+        raise _acted_at_the_same_moment()
     session.refresh(app_obj)
     ctx = Context(app_obj, t, user, role, from_state, to_state, opinion, session)
     for effect in t.effects:

@@ -725,3 +725,37 @@ def test_publish_killed_half_way_leaves_no_trace(app, backend, monkeypatch):
         assert db.session.query(Person).filter(Person.id.in_(person_ids)).count() == 5
         registration_numbers = [n for (n,) in db.session.query(Registration.number)]
         assert len(registration_numbers) == len(set(registration_numbers))
+
+
+def test_a_guard_that_sees_the_winners_effects_still_says_someone_else_acted(app, backend):
+    """A reviewer who opened the application before another approved it: approval's guard (no registration
+    yet) now fails because of the winner's registration; the loser hears of the other's move, not of a rule."""
+    if backend != "postgresql":
+        pytest.skip("needs a server database (set TEST_DATABASE_URL)")
+    app_id, _person, first = _ready_for_approval(app)
+    with app.app_context():
+        second = f.make_user("Ministry")
+    opened, moved, outcome = threading.Event(), threading.Event(), []
+
+    def late_reviewer():
+        with app.app_context():
+            application = db.session.get(Application, app_id)  # ministry_review, version n
+            opened.set()
+            moved.wait(30)
+            try:
+                workflow.apply(application, "approve", f.user(second))
+                outcome.append("ok")
+            except workflow.WorkflowError as exc:
+                outcome.append(type(exc).__name__)
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=late_reviewer)
+    thread.start()
+    opened.wait(30)
+    with app.app_context():
+        f.move(app_id, "approve", first)
+        db.session.remove()
+    moved.set()
+    thread.join(60)
+    assert outcome == ["Conflict"]
