@@ -12,6 +12,7 @@ class AnnouncementBatch(Model):
     __tablename__ = "announcement_batch"
     __audited__ = True
     __table_args__ = (UniqueConstraint("year", "sequence", name="uq_announcement_year_sequence"),)
+    __sort_by__ = {"number": ("year", "sequence"), "state_label": ("state",)}  # lists sort these properties so
 
     id = Column(Integer, primary_key=True)
     title = Column(String(200), nullable=False, index=True)

@@ -218,8 +218,12 @@ def build_view(spec: PanelSpec):
         attrs["add_columns"] = spec.add_columns
     if spec.edit_columns:
         attrs["edit_columns"] = spec.edit_columns
-    if spec.order_columns is not None:
-        attrs["order_columns"] = spec.order_columns
+    interface = attrs["datamodel"]
+    order_columns = spec.order_columns if spec.order_columns is not None else spec.list_columns
+    not_sortable = [c for c in order_columns if not interface.sortable(c)]
+    if spec.order_columns is not None and not_sortable:
+        raise ValueError(f"{spec.name}: cannot sort by {not_sortable} (add them to the model's __sort_by__)")
+    attrs["order_columns"] = [c for c in order_columns if c not in not_sortable]
     if spec.base_order:
         attrs["base_order"] = spec.base_order
     return type(f"{spec.name}View", (base,), attrs)

@@ -4,6 +4,9 @@
   serves), listed first so it is the default; the `*_pattern_ops` indexes of migration 0003 serve it on
   PostgreSQL. ID numbers and credit codes are upper-case already (normalised on input), so it finds them.
 - The negative text filters (not starts with, not contains, …) are left out: each is a full scan.
+- A displayed property sorts by the columns its model names in `__sort_by__` (e.g. an announcement's
+  number "2026年第3批" by year and sequence); `sortable()` tells which list columns can be ordered, so no
+  list advertises a sort link that would fail.
 - Every list page counts its rows; counting a million costs more than the page. The count stops at
   LIST_COUNT_CAP: beyond it the page says "10,000+" and offers pages up to there (narrow the search to
   go further). 0 turns the cap off.
@@ -13,6 +16,7 @@ from flask_appbuilder.models.sqla import filters as fab
 from flask_appbuilder.models.sqla.filters import BaseFilter, get_field_setup_query
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import asc, desc
 
 
 class FilterPrefix(BaseFilter):
@@ -69,3 +73,28 @@ class PanelInterface(SQLAInterface):
             return inner.count()
         count = inner.limit(cap + 1).count()  # SELECT count(*) FROM (… LIMIT cap + 1)
         return CappedCount(count) if count > cap else count
+
+    def sort_columns(self, name: str) -> tuple | None:
+        """The model columns a displayed property sorts by (`__sort_by__`), or None."""
+        names = getattr(self.obj, "__sort_by__", {}).get(name)
+        return tuple(getattr(self.obj, n) for n in names) if names else None
+
+    def sortable(self, name: str) -> bool:
+        """True if ordering a list by `name` is a real SQL ORDER BY (a column, a many-to-one column, a mapped
+        property), never a Python property the database does not know."""
+        if self.sort_columns(name):
+            return True
+        if "." in name:
+            relation, leaf = name.split(".", 1)
+            return (self.is_relation_many_to_one(relation) and "." not in leaf
+                    and leaf in self.get_related_model(relation).__mapper__.columns)
+        return name in self.obj.__mapper__.columns
+
+    def apply_order_by(self, query, order_column, order_direction, aliases_mapping=None,
+                       bypass_many_to_many=False, add_pk=False):
+        columns = self.sort_columns(order_column) if order_column else None
+        if not columns:
+            return super().apply_order_by(query, order_column, order_direction, aliases_mapping=aliases_mapping,
+                                          bypass_many_to_many=bypass_many_to_many, add_pk=add_pk)
+        direction = asc if order_direction == "asc" else desc
+        return query.order_by(*(direction(c) for c in columns), direction(getattr(self.obj, self.get_pk_name())))
