@@ -11,6 +11,10 @@ def register(appbuilder):
     from .registry import CATEGORIES, MENU_LINKS, PANEL
     from .signup import PasswordResetView, SignUpView
 
+    from . import language
+
+    language.install(current_app)
+
     # The personal edition's menus come first, as in the user manual: 注册申报, 进度查询, 个人信息.
     for view in (ApplyView, ProgressView, MyAccountView):
         appbuilder.add_view_no_menu(view)
