@@ -9,6 +9,7 @@ from models import Application
 
 from . import rules, workflow
 from .clock import today
+from .roles import APPLICANT, ENTERPRISE, MINISTRY, PROVINCE, ROLE_LABELS
 from .extensions import db
 from .services.numbering import application_number
 
@@ -59,3 +60,17 @@ def tidy(item: Application):
         item.new_id_number = item.new_id_number.strip().upper()
     for key, value in rules.routing(item).items():
         setattr(item, key, value)
+
+
+def handling_office(item: Application, role: str | None) -> str:
+    """The office behind a role on this application, as applicants read it: the enterprise by name, the
+    province's construction authority, the ministry's registration centre; the applicant themself."""
+    if role == ENTERPRISE and item.enterprise is not None:
+        return item.enterprise.name
+    if role == PROVINCE and item.province is not None:
+        return str(_l("%(province)s construction authority", province=item.province))
+    if role == MINISTRY:
+        return str(_l("Registration Centre of the Ministry of Housing and Urban-Rural Development"))
+    if role == APPLICANT:
+        return str(_l("You (the applicant)"))
+    return str(ROLE_LABELS.get(role, role or ""))

@@ -6,7 +6,7 @@ engine in one transaction; saving a draft needs no SMS code. A returned applicat
 """
 import re
 
-from flask import abort, current_app, flash, jsonify, redirect, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.forms import DynamicForm
 from flask_babel import gettext as _
@@ -20,7 +20,6 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app import applications, rules, scope, workflow
 from app.clock import today
 from app.extensions import db
-from app.roles import ROLE_LABELS
 from app.services import images, sms, storage, workdays
 from models import Application, Enterprise, Specialty, TransitionLog
 from models.choices import CANCELLATION_REASONS, REPLACEMENT_REASONS
@@ -33,6 +32,9 @@ MENU_ORDER = ("initial", "change", "add_specialty", "renewal", "cancellation", "
               "info_change")
 NOTICE_TYPES = {"initial", "change", "add_specialty", "renewal", "re_registration", "cancellation"}
 INFO_CHANGE_SCANS = ("id_front", "id_back")
+# 执业资格: the two qualifications of the old system's menus (注册申报 and 进度查询).
+QUALIFICATION_KINDS = {"regular": _l("First-class constructor"), "temporary": _l("First-class constructor (temporary)")}
+_KIND = "apply_kind"  # session key: the 执业资格 chosen on 注册申报
 
 def notice_items():
     """The 注册须知, with the rule values of config.py."""
@@ -134,21 +136,65 @@ def apply_menu():
             for code in MENU_ORDER]
 
 
+def held_qualifications(person) -> dict:
+    """Qualification kind (一级建造师 / 一级建造师临时) → the person's qualifications of that kind on the roster."""
+    held = {kind: [] for kind in QUALIFICATION_KINDS}
+    for q in person.qualifications:
+        held["temporary" if q.is_temporary else "regular"].append(q)
+    return held
+
+
+def chosen_kind(person) -> str:
+    """The 执业资格 chosen on 注册申报 (kept in the session), else the one the person holds."""
+    kind = session.get(_KIND)
+    if kind in QUALIFICATION_KINDS:
+        return kind
+    held = held_qualifications(person)
+    return "temporary" if held["temporary"] and not held["regular"] else "regular"
+
+
+def other_draft_reasons(person, business_type) -> list:
+    """A draft or returned application of another type: continue or withdraw it first (one open at a time)."""
+    other = applications.open_application(person.id)
+    if other is None or other.business_type == business_type or other.state not in workflow.EDITABLE_STATES:
+        return []
+    return [_l("Your %(type)s application %(number)s is not finished: continue it, or withdraw it under Progress "
+               "query, before starting another.", type=other.business_type_label, number=other.number)]
+
+
+def return_notice(item):
+    """The move that returned the application to the applicant (who, when, opinion), or None."""
+    if item is None or item.state != workflow.State.RETURNED:
+        return None
+    return (db.session.query(TransitionLog)
+            .filter(TransitionLog.application_id == item.id, TransitionLog.to_state == workflow.State.RETURNED)
+            .order_by(TransitionLog.id.desc()).first())
+
+
 class ApplyView(BaseView):
+    """注册申报: first the 执业资格 (一级建造师 / 一级建造师临时), then the business type's form (left menu)."""
+
     route_base = "/apply"
     default_view = "index"
 
     def _render(self, template, active, **kwargs):
-        return self.render_template(template, menu=apply_menu(), active=active, **kwargs)
+        return self.render_template(template, menu=apply_menu(), active=active,
+                                    kinds=QUALIFICATION_KINDS, **kwargs)
 
     @expose("/")
     @has_access
     def index(self):
         user, person = signed_in_person()
+        kind = request.args.get("kind")
+        if kind not in QUALIFICATION_KINDS:  # the 执业资格 step of the user manual (3.1.3)
+            return self.render_template("personal/apply_kind.html", held=held_qualifications(person),
+                                        kinds=QUALIFICATION_KINDS, chosen=session.get(_KIND))
+        session[_KIND] = kind
         overview = [(code, workflow.BUSINESS_TYPES[code].label,
-                     rules.preconditions(person, code, _editable(person, code))) for code in MENU_ORDER]
-        return self._render("personal/apply_index.html", None, person=person, overview=overview,
-                            open_app=applications.open_application(person.id))
+                     other_draft_reasons(person, code) + rules.preconditions(person, code, _editable(person, code)))
+                    for code in MENU_ORDER]
+        return self._render("personal/apply_index.html", None, person=person, overview=overview, kind=kind,
+                            held=held_qualifications(person)[kind], open_app=applications.open_application(person.id))
 
     @expose("/enterprises")
     @has_access
@@ -174,9 +220,11 @@ class ApplyView(BaseView):
             form = ApplyForm.for_type(business_type, person, formdata=request.form.copy() | request.files)
         else:
             form = ApplyForm.for_type(business_type, person, obj=item)
-        blockers = rules.preconditions(person, business_type, item)
+        blockers = other_draft_reasons(person, business_type) + rules.preconditions(person, business_type, item)
         sms_sent = False
-        if request.method == "POST" and form.validate_on_submit():
+        if request.method == "POST" and blockers:
+            flash(_("This application cannot be made now; see the reasons above the form."), "danger")
+        elif request.method == "POST" and form.validate_on_submit():
             action = request.form.get("action")
             if action == "send_sms":
                 sms_sent = self._send_code(form, person)
@@ -186,6 +234,7 @@ class ApplyView(BaseView):
                     return result
         return self._render("personal/apply_form.html", business_type, form=form, item=item, person=person,
                             business_label=workflow.BUSINESS_TYPES[business_type].label, blockers=blockers,
+                            kind=chosen_kind(person), returned=return_notice(item), office=applications.handling_office,
                             notice=notice_items(), commitment=COMMITMENT_TEXT,
                             masked_phone=sms.mask_phone(person.phone) if person.phone else None,
                             sms_wait=current_app.config["SMS_RESEND_SECONDS"] if sms_sent else 0)
@@ -301,9 +350,6 @@ class ApplyView(BaseView):
 
 
 # --- 进度查询 --------------------------------------------------------------------------------
-QUALIFICATION_KINDS = {"regular": _l("First-class constructor"), "temporary": _l("First-class constructor (temporary)")}
-
-
 def qualification_kind(application: Application) -> str:
     """一级建造师 or 一级建造师临时: the registration's kind, else that of the qualifications applied with."""
     if application.registration is not None:
@@ -337,7 +383,7 @@ class ProgressView(BaseView):
             "personal/progress.html", menu=menu, active=kind, items=items, logs=logs,
             options={a.id: [o for o in workflow.available(a, user) if o.allowed and o.action == "withdraw"]
                      for a in items},
-            owner_labels={s: ROLE_LABELS[r] for s, r in workflow.STAGE_OWNER.items()}, role_labels=ROLE_LABELS,
+            owners=workflow.STAGE_OWNER, office=applications.handling_office,
             editable=workflow.EDITABLE_STATES, days_left=_days_left, today=today())
 
 

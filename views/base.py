@@ -11,8 +11,9 @@ app.personal_data.mask_record: masked unless app.personal_data allows the full n
 import re
 from dataclasses import dataclass, field
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.api import ModelRestApi
 from sqlalchemy import Boolean
@@ -51,6 +52,7 @@ class PanelSpec:
     edit_form_extra_fields: dict = field(default_factory=dict)
     scoped: bool = True  # False only for public reference data (dictionaries)
     base_class: type | None = None  # a ScopedModelView subclass adding behaviour (e.g. workflow)
+    add_label: object = None  # the list's add button text (default "Add")
     extra_permissions: dict = field(default_factory=dict)  # permission name → roles
     api: dict | None = None  # REST API: {"resource": name, "list_columns": [...], "show_columns": [...]}
     menu: bool = True
@@ -111,6 +113,7 @@ class ScopedModelView(ModelView):
 
     base_filters = SCOPE_FILTER
     page_size = 20
+    add_label = _l("Add")  # the list's add button (appbuilder/general/widgets/base_list.html)
 
     @expose("/list/")
     @has_access
@@ -155,11 +158,33 @@ class ScopedModelView(ModelView):
             self.get_in_scope(self._deserialize_pk_if_composite(pk))
         return super().action_post()
 
+    # After saving, the record just saved: FAB's default returns to a page from its history, often another.
+    def post_add(self, item):
+        g.saved_pk = self.datamodel.get_pk_value(item)
+
+    def post_add_redirect(self):
+        return self._to_saved(g.pop("saved_pk", None))
+
+    def post_edit_redirect(self):
+        return self._to_saved((request.view_args or {}).get("pk"))
+
+    def _to_saved(self, pk):
+        name = self.__class__.__name__
+        if pk is not None and self.appbuilder.sm.has_access("can_show", self.class_permission_name):
+            return redirect(url_for(f"{name}.show", pk=pk))
+        return redirect(url_for(f"{name}.list"))
+
     def refuse(self, message):
         """Abandon a half-made change and tell the user why."""
         db.session.rollback()
         raise ValueError(str(message))
 
+
+
+def add_label(view_name: str) -> str:
+    """The text of a list's add button (a view's `add_label`, else "Add")."""
+    view = next((v for v in current_app.appbuilder.baseviews if v.__class__.__name__ == view_name), None)
+    return str(getattr(view, "add_label", None) or _("Add"))
 
 
 def signed_in_person():
@@ -212,6 +237,8 @@ def build_view(spec: PanelSpec):
         "edit_form_extra_fields": spec.edit_form_extra_fields,
         "spec": spec,
     }
+    if spec.add_label:
+        attrs["add_label"] = spec.add_label
     if not spec.scoped:
         attrs["base_filters"] = []
     if spec.add_columns:

@@ -19,7 +19,7 @@ from .panel_views import AttachmentView, CertificateView, QualificationView
 from .workflow_views import (AnnouncementView, ApplicationPanelView, QueueView, bulk_permission, bulk_transitions,
                              transition_permission)
 from .account import MyAccountView, RealnameQueueView
-from .apply import MENU_ORDER, QUALIFICATION_KINDS, ApplyView, ProgressView
+from .apply import QUALIFICATION_KINDS, ApplyView, ProgressView
 from .dashboard import DashboardView
 from .enterprise import EnterpriseProfileView
 from .roster import RosterImportView
@@ -103,9 +103,6 @@ _APPLICATION_SHOW = ["number", "business_type_label", "state_label", "person", "
                      "continuing_education", "pass_certificate_no", "reason_label", "reason_text", "new_name",
                      "new_id_number", "submitted_at", "state_changed_at", "stage_deadline", "last_opinion",
                      "announcement"]
-_APPLICATION_FORM = ["business_type", "enterprise", "contract_start", "contract_end", "specialties",
-                     "continuing_education", "pass_certificate_no", "reason", "reason_text", "new_name",
-                     "new_id_number"]
 _API_INPUT = [name for name in ApplicationInput().fields if name != "version"]
 _PERSON_PROFILE = ["phone", "email", "ethnicity", "education", "degree", "school", "graduation_date", "major"]
 _PERSON_FIELDS = {
@@ -138,9 +135,9 @@ PANEL = [
         Application, "Applications", _l("All applications"), "Workflow", "fa-file-alt",
         base_class=ApplicationPanelView, list_columns=_APPLICATION_LIST, show_columns=_APPLICATION_SHOW,
         search_columns=["number", "business_type", "state", "submitted_at", "stage_deadline"],
+        # Applicants add and edit through the personal edition's forms; the panel's add and edit lead there.
         read=EVERYONE, menu_roles=STAFF_MENU, add={APPLICANT}, edit={APPLICANT}, label_columns=LABELS,
         formatters_columns={**DATETIME_FORMATTERS, "stage_deadline": deadline_with_days_left},
-        add_columns=_APPLICATION_FORM, edit_columns=_APPLICATION_FORM,
         order_columns=["number", "state_changed_at", "stage_deadline"], base_order=("id", "desc"),
         extra_permissions={**_transition_grants(), "can_pdf": EVERYONE},
         search_form_extra_fields=_APPLICATION_SEARCH,
@@ -161,6 +158,7 @@ PANEL = [
     PanelSpec(
         AnnouncementBatch, "Announcements", _l("Announcements"), "Workflow", "fa-bullhorn",
         base_class=AnnouncementView, list_columns=["number", "title", "state_label", "published_on"],
+        add_label=_l("New announcement batch"),
         show_columns=["number", "title", "state_label", "published_on", "created_at"],
         search_columns=["title", "state", "published_on"], read=EVERYONE | {ADMIN},
         menu_roles=STAFF_MENU, add={MINISTRY},
@@ -312,9 +310,8 @@ SELF_SERVICE_VIEWS = {APPLICANT: (MyAccountView, ApplyView, ProgressView), MINIS
 
 
 def _personal_links():
-    from app.workflow import BUSINESS_TYPES
-
-    links = [(f"Apply_{code}", BUSINESS_TYPES[code].label, f"/apply/{code}", "Apply") for code in MENU_ORDER]
+    # 注册申报 and 进度查询 each open with the 执业资格 (一级建造师 / 一级建造师临时), as in the user manual.
+    links = [(f"Apply_{code}", label, f"/apply/?kind={code}", "Apply") for code, label in QUALIFICATION_KINDS.items()]
     links += [(f"Progress_{code}", label, f"/progress/?kind={code}", "Progress")
               for code, label in QUALIFICATION_KINDS.items()]
     links += [

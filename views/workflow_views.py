@@ -19,7 +19,7 @@ from app.scope import current_user
 from models import Application
 
 from .base import ScopedModelView
-from .forms import ApplicationForm, row_id
+from .forms import row_id
 
 WORKFLOW_VIEW_NAME = "Applications"  # transition permissions live on the applications view
 
@@ -60,13 +60,10 @@ _DISPLAY = {"specialties": "specialty_names", "reason": "reason_label"}
 
 
 class ApplicationPanelView(ScopedModelView):
-    """Applications: list/show for every role in scope; applicants add and edit their drafts."""
+    """Applications: list/show for every role in scope. Applicants start and edit their drafts only in the
+    personal edition's form of the business type (注册申报): the panel's add and edit lead there."""
 
     show_template = "applications/show.html"
-    add_template = "applications/edit.html"
-    edit_template = "applications/edit.html"
-    add_form = ApplicationForm
-    edit_form = ApplicationForm
 
     # --- show with the workflow panel -----------------------------------------------------------
     @expose("/show/<pk>", methods=["GET"])
@@ -79,7 +76,8 @@ class ApplicationPanelView(ScopedModelView):
         return self.render_template(
             self.show_template, pk=pk, title=self.show_title, widgets=widgets, related_views=self._related_views,
             item=item, options=[o for o in workflow.available(item, user) if may_take(o.action)],
-            owner=owner, owner_label=ROLE_LABELS.get(owner), role_labels=ROLE_LABELS,
+            owner=owner, owner_label=applications.handling_office(item, owner) if owner else None,
+            role_labels=ROLE_LABELS,
             overdue=item.stage_deadline is not None and item.stage_deadline < today(),
             view_name=self.__class__.__name__,
             editable=item.state in workflow.EDITABLE_STATES
@@ -149,28 +147,20 @@ class ApplicationPanelView(ScopedModelView):
         return Response(data, mimetype="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{item.number}.pdf"'})
 
-    # --- applicant edits (drafts and returned applications only) ----------------------------------
-    @expose("/edit/<pk>", methods=["GET", "POST"])
+    # --- applicant edits: the personal edition's form of the business type ---------------------------
+    @expose("/add")
+    @has_access
+    def add(self):
+        return redirect(url_for("ApplyView.index"))
+
+    @expose("/edit/<pk>")
     @has_access
     def edit(self, pk):
         item = self.get_in_scope(pk)
         if item.state not in workflow.EDITABLE_STATES:
             flash(_("Only drafts and returned applications can be edited."), "warning")
             return redirect(url_for(f"{self.__class__.__name__}.show", pk=pk))
-        return super().edit(pk)
-
-    def pre_add(self, item):
-        try:
-            applications.start_draft(item, current_user())
-        except workflow.WorkflowError as exc:
-            self.refuse(exc.message)
-
-    def pre_update(self, item):
-        try:
-            applications.check_editable(item)
-        except workflow.WorkflowError as exc:
-            self.refuse(exc.message)
-        applications.tidy(item)
+        return redirect(url_for("ApplyView.form", business_type=item.business_type))
 
 
 class FilterActionable(BaseFilter):
@@ -254,6 +244,7 @@ class AnnouncementView(ScopedModelView):
     """Announcement batches: create, gather approved applications, publish (numbers the batch)."""
 
     show_template = "announcements/show.html"
+    add_row_message = _l("Batch created. Next: add the approved applications awaiting announcement, then publish.")
 
     def pre_add(self, item):
         item.created_by_id = current_user().id

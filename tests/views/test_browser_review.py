@@ -61,13 +61,18 @@ def test_review_approve_publish_and_verify_on_a_phone(app, live_server, browser,
     sign_in(page, live_server, ministry, app)
     _decide(page, live_server, app_id, "approve", "同意注册。")
     assert "已审批待公告" in page.content()
-    page.goto(f"{live_server}/announcements/add")
+    # A new batch from the list's labelled add button; saving lands on the new batch with the next step offered.
+    page.goto(f"{live_server}/announcements/list/")
+    with page.expect_navigation():
+        page.click("a.list-add:has-text('新建公告批次')")
     page.fill("#title", "浏览器测试公告")
     with page.expect_navigation():
         page.click("#model_form button[type=submit]")
     with app.app_context():
         batch_id = db.session.query(AnnouncementBatch.id).filter_by(title="浏览器测试公告").scalar()
-    page.goto(f"{live_server}/announcements/show/{batch_id}")
+    assert page.url.endswith(f"/announcements/show/{batch_id}")
+    assert "浏览器测试公告" in page.content() and "加入全部" in page.content()
+    page.screenshot(path=str(tmp_path / "ministry-new-batch.png"), full_page=True)
     with page.expect_navigation():
         page.click("form[action*='/gather/'] button")
     assert "周审批" in page.content()
@@ -77,6 +82,12 @@ def test_review_approve_publish_and_verify_on_a_phone(app, live_server, browser,
         page.click("form button[type=submit].btn-primary")
     assert "年第" in page.content() and "批" in page.content()
     page.screenshot(path=str(tmp_path / "ministry-published.png"), full_page=True)
+    # The batches list sorts by number and by state through its column headers.
+    page.goto(f"{live_server}/announcements/list/")
+    for column in ("number", "state_label"):
+        with page.expect_navigation():
+            page.click(f"th a[href*='_oc_AnnouncementsView={column}']")
+        assert "浏览器测试公告" in page.content()
 
     with app.app_context():
         certificate = db.session.query(Certificate).filter_by(person_id=person_id, status="valid").one()

@@ -28,38 +28,53 @@ def _count(app, model, **filters):
         return db.session.query(model).filter_by(**filters).count()
 
 
-def _add_form(client):
-    return csrf_token(client, "/applications/add")
+def test_applicant_add_and_edit_open_the_personal_edition_form(app, people):
+    """The panel's add and edit lead applicants to 注册申报's form of the business type: no business-type
+    select, no other types' fields, the notice and commitment to agree to; posting to the panel form is gone."""
+    with app.app_context():
+        username, _person = f.make_applicant()
+        draft = f.make_application(username, "cancellation", reason="other")
+    client = login(app.test_client(), username)
+    resp = client.get("/applications/add")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/apply/")
+    resp = client.get(f"/applications/edit/{draft}")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/apply/cancellation")
+    form = client.get("/apply/cancellation").get_data(as_text=True)
+    assert 'name="business_type"' not in form and 'name="contract_start"' not in form
+    assert 'name="agree_commitment"' in form and 'name="reason"' in form
+    assert "Replacement:" not in form and "Lost" not in form  # only cancellation reasons
+    token = csrf_token(client, "/apply/cancellation")
+    for url in ("/applications/add", f"/applications/edit/{draft}"):
+        assert client.post(url, data={"csrf_token": token, "business_type": "initial"}).status_code == 405
+    with app.app_context():
+        assert db.session.get(Application, draft).business_type == "cancellation"
 
 
-def test_application_form_refuses_bad_input_and_writes_nothing(app, people):
-    client = login(app.test_client(), people["applicant"])
-    token = _add_form(client)
-    before = _count(app, Application, person_id=people["person"])
-    cases = [
-        ({"business_type": "initial", "enterprise": str(people["enterprise"]), "specialties": ["building"],
-          "contract_start": "2026-10-01", "contract_end": "2026-01-01"}, "end date must not be before"),
-        ({"business_type": "initial", "enterprise": str(people["enterprise"]), "specialties": ["no-such"],
-          "contract_start": "2026-01-01", "contract_end": "2029-01-01"}, "Unknown value"),
-        ({"business_type": "info_change", "new_id_number": "110101199001011234"}, "check character"),
-        ({"business_type": "cancellation"}, "required"),
-        ({"business_type": "nonsense"}, "Not a valid choice"),
-        ({"business_type": "initial", "contract_start": "not-a-date"}, "Not a valid date"),
-    ]
-    for data, message in cases:
-        resp = client.post("/applications/add", data={"csrf_token": token, **data})
-        assert resp.status_code == 200, data
-        assert message in resp.get_data(as_text=True), (data, message)
-    assert _count(app, Application, person_id=people["person"]) == before
+def test_returned_application_reopens_in_its_form_with_the_opinion(app, people):
+    with app.app_context():
+        staff = f.Staff()
+        enterprise = f.make_enterprise("11", name="退回意见测试企业")
+        username, _person = f.make_applicant()
+        app_id = f.make_application(username, "initial", enterprise_id=enterprise, **f.contract())
+        staff.take(app_id, username, "submit")
+        f.move(app_id, "return", staff.enterprise(enterprise), opinion="请补充劳动合同扫描件")
+    client = login(app.test_client(), username, lang="zh")
+    resp = client.get(f"/applications/edit/{app_id}")
+    assert resp.headers["Location"].endswith("/apply/initial")
+    page = client.get("/apply/initial").get_data(as_text=True)
+    assert "请补充劳动合同扫描件" in page and "退回意见测试企业" in page
+    assert page.index("请补充劳动合同扫描件") < page.index('name="contract_start"')
 
 
 def test_applicant_creates_edits_and_submits_a_draft(app, people):
     client = login(app.test_client(), people["applicant"])
-    token = _add_form(client)
-    data = {"csrf_token": token, "business_type": "initial", "enterprise": str(people["enterprise"]),
-            "specialties": ["building"], "contract_start": str(today() - timedelta(days=10)),
-            "contract_end": str(today() + timedelta(days=800)), "new_name": "ignored for initial"}
-    resp = client.post("/applications/add", data=data)
+    with app.app_context():
+        credit_code = db.session.get(Enterprise, people["enterprise"]).credit_code
+    token = csrf_token(client, "/apply/initial")
+    data = {"csrf_token": token, "enterprise": credit_code, "specialties": ["building"], "action": "save",
+            "contract_start": str(today() - timedelta(days=10)), "contract_end": str(today() + timedelta(days=800)),
+            "new_name": "ignored for initial"}
+    resp = client.post("/apply/initial", data=data)
     assert resp.status_code == 302
     with app.app_context():
         application = db.session.query(Application).filter_by(person_id=people["person"]).one()
@@ -67,8 +82,10 @@ def test_applicant_creates_edits_and_submits_a_draft(app, people):
         assert application.state == "draft" and application.new_name is None  # unused fields dropped
         assert application.province_code == "11"
         assert re.fullmatch(r"SQ\d{8}\d{6}", number)
-    # A second open application is refused with the number of the first.
-    resp = client.post("/applications/add", data=data, follow_redirects=True)
+    # Another type while this draft is open: the form is closed, with the draft's number as the reason.
+    page = client.get("/apply/cancellation").get_data(as_text=True)
+    assert number in page and "fieldset disabled" in page
+    resp = client.post("/apply/cancellation", data={**data, "reason": "other"}, follow_redirects=True)
     assert number in resp.get_data(as_text=True)
     assert _count(app, Application, person_id=people["person"]) == 1
 
@@ -190,9 +207,12 @@ def test_announcement_batch_gather_and_publish(app):
     client = login(app.test_client(), ministry)
     token = csrf_token(client, "/announcements/add")
     resp = client.post("/announcements/add", data={"csrf_token": token, "title": "测试批次"})
-    assert resp.status_code == 302
     with app.app_context():
         batch_id = db.session.query(AnnouncementBatch.id).filter_by(title="测试批次").scalar()
+    # Saved: the new batch, with the next step offered (gather the waiting applications).
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/announcements/show/{batch_id}")
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Batch created" in page and "gather-button" in page and "Add all" in page
     client.post(f"/announcements/gather/{batch_id}", data={"csrf_token": token})
     assert _count(app, Application, id=app_id, announcement_id=batch_id) == 1
     assert client.get(f"/announcements/publish/{batch_id}").status_code == 200
@@ -204,6 +224,26 @@ def test_announcement_batch_gather_and_publish(app):
         assert db.session.get(Application, app_id).state == "completed"
     resp = client.post(f"/announcements/publish/{batch_id}", data={"csrf_token": token}, follow_redirects=True)
     assert "already published" in resp.get_data(as_text=True)
+
+
+def test_a_new_batch_with_nothing_waiting_offers_no_gather(app):
+    with app.app_context():
+        ministry = f.Staff().ministry
+        waiting = db.session.query(Application).filter_by(state="announce_pending", announcement_id=None).all()
+        for item in waiting:  # earlier tests' leftovers would be gathered: park them in a batch of their own
+            parked = AnnouncementBatch(title="停放批次", state="draft")
+            db.session.add(parked)
+            db.session.flush()
+            item.announcement_id = parked.id
+        db.session.commit()
+    client = login(app.test_client(), ministry)
+    list_page = client.get("/announcements/list/").get_data(as_text=True)
+    assert "New announcement batch" in list_page  # the add button says what it adds
+    token = csrf_token(client, "/announcements/add")
+    resp = client.post("/announcements/add", data={"csrf_token": token, "title": "空批次"})
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "空批次" in page and "gather-button" not in page and "No approved application is waiting" in page
+    assert "publish-button" not in page
 
 
 LIST_PAGES = ["applications", "myqueue", "persons", "registrations", "certificates", "enterprises",

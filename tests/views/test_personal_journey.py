@@ -341,6 +341,12 @@ def test_personal_menus_in_chinese(app):
         username, _ = f.make_applicant()
     client = login(app.test_client(), username, f.PASSWORD, lang="zh")
     page = client.get("/me/").get_data(as_text=True)
-    for entry in ("注册申报", "初始注册", "变更注册", "增项注册", "延续注册", "进度查询", "个人信息", "修改手机", "修改密码",
-                  "操作轨迹", "我的证书"):
+    for entry in ("注册申报", "一级建造师", "一级建造师临时", "进度查询", "个人信息", "修改手机", "修改密码", "操作轨迹",
+                  "我的证书"):
+        assert entry in page, entry
+    # 注册申报: the 执业资格 first (user manual 3.1.3), then the business types in the left-hand menu.
+    page = client.get("/apply/").get_data(as_text=True)
+    assert "/apply/?kind=regular" in page and "/apply/?kind=temporary" in page and "/apply/initial" not in page
+    page = client.get("/apply/?kind=regular").get_data(as_text=True)
+    for entry in ("初始注册", "变更注册", "增项注册", "延续注册", "注销注册", "重新注册", "证书更换", "个人信息修改"):
         assert entry in page, entry
