@@ -47,7 +47,7 @@ def _plain(value):
     return str(value)
 
 
-_REDACTED = "(changed)"
+REDACTED = "(changed)"  # how a secret appears in the trail (views.audit_display translates it)
 
 
 def _columns(obj):
@@ -59,7 +59,7 @@ def _columns(obj):
 def _shown(obj, key, value):
     """A value as the trail keeps it: secrets (`__audit_redact__`) only as the fact that they are set."""
     if key in getattr(obj, "__audit_redact__", ()):
-        return _REDACTED if value else None
+        return REDACTED if value else None
     return _plain(value)
 
 

@@ -6,14 +6,19 @@ its enterprise; a Province user its province.
 """
 from datetime import timedelta
 
-from flask import current_app, flash, g, redirect, request, session
-from flask_appbuilder import expose
+from flask import current_app, flash, g, redirect, request, session, url_for
+from flask_appbuilder import expose, has_access
 from flask_appbuilder._compat import as_unicode
 from flask_appbuilder.actions import action
 from flask_appbuilder.api import safe
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager as SqlaSecurityManager
+from flask_appbuilder.security.forms import UserInfoEdit
+from flask_appbuilder.security.sqla.models import Role
 from flask_appbuilder.security.views import AuthDBView, UserDBModelView
+from flask_appbuilder.security.views import RoleModelView as FabRoleModelView
+from flask_appbuilder.security.views import UserInfoEditView as FabUserInfoEditView
+from flask_appbuilder.widgets import ListWidget, ShowWidget
 from flask_appbuilder.utils.base import get_safe_redirect
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -23,8 +28,10 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from models import AppUser, AuditLog, Person
-from views.formatting import PERSONAL_FORMATTERS, dash_if_empty, yes_no
+from views import security_display
+from views.formatting import PERSONAL_FORMATTERS, china_time, dash_if_empty, yes_no
 from views.forms import CaptchaForm
+from views.interface import PanelInterface
 
 from . import roles as R
 from . import sessions
@@ -64,22 +71,47 @@ class AppUserDBModelView(UserDBModelView):
     edit_form_extra_fields = _binding_fields()
     add_columns = UserDBModelView.add_columns + _BINDING_COLUMNS
     edit_columns = UserDBModelView.edit_columns + _BINDING_COLUMNS
-    list_columns = ["username", "first_name", "last_name", "active", "roles", "enterprise", "province", "locked_until"]
+    list_columns = ["username", "full_name", "active", "roles", "enterprise", "province", "locked_until"]
     search_columns = ["username", "first_name", "last_name", "email", "active", "roles", "created_on", "last_login"]
+    # Chinese names: the family name (姓) is kept in first_name, the given name (名) in last_name, and the full
+    # name is written family name first (AppUser.get_full_name); pages show 姓名 as one field.
     label_columns = dict(UserDBModelView.label_columns, enterprise=_l("Enterprise"), province=_l("Province"),
-                         locked_until=_l("Locked until (UTC)"))
+                         locked_until=_l("Locked until"), full_name=_l("Full name"), first_name=_l("Family name"),
+                         last_name=_l("Given name"), roles=_l("Roles"))
     description_columns = dict(
         UserDBModelView.description_columns,
         username=_l("Applicants: the 18-character ID number of a person on file."),
         enterprise=_l("Required for the Enterprise role."),
         province=_l("Required for the Province role."),
     )
-    show_fieldsets = UserDBModelView.show_fieldsets + [(_l("Scope"), {"fields": _BINDING_COLUMNS + ["person"]})]
+    show_fieldsets = [
+        (_l("User info"), {"fields": ["username", "full_name", "active", "roles", "email"]}),
+        (_l("Scope"), {"fields": _BINDING_COLUMNS + ["person"]}),
+        (_l("Sign-in"), {"fields": ["last_login", "login_count", "fail_login_count", "locked_until", "created_on",
+                                    "changed_on"], "expanded": False}),
+    ]
+    user_show_fieldsets = [
+        (_l("User info"), {"fields": ["username", "full_name", "roles", "enterprise", "province", "email"]}),
+        (_l("Sign-in"), {"fields": ["last_login", "login_count"]}),
+    ]
     userstatschartview = None
     # Applicants' user names are ID numbers, and their placeholder e-mail contains it.
     formatters_columns = {**{name: PERSONAL_FORMATTERS[name] for name in ("username", "email")},
                           "active": yes_no, "enterprise": dash_if_empty, "province": dash_if_empty,
-                          "locked_until": dash_if_empty}
+                          "person": dash_if_empty, "locked_until": lambda v: dash_if_empty(china_time(v)),
+                          "last_login": lambda v: dash_if_empty(china_time(v)),
+                          "created_on": lambda v: dash_if_empty(china_time(v)),
+                          "changed_on": lambda v: dash_if_empty(china_time(v)),
+                          "login_count": lambda v: v or 0, "fail_login_count": lambda v: v or 0,
+                          "roles": lambda roles: "、".join(security_display.role_label(r.name) for r in roles or [])}
+
+    @expose("/userinfo/")
+    @has_access
+    def userinfo(self):
+        """Applicants have the personal edition's 个人信息; staff see their own account here."""
+        if getattr(g.user, "person_id", None):
+            return redirect(url_for("MyAccountView.steps"))
+        return super().userinfo()
 
     def _bind(self, item):
         roles = {r.name for r in item.roles}
@@ -121,6 +153,36 @@ class AppUserDBModelView(UserDBModelView):
     def pre_update(self, item):
         self._bind(item)
         super().pre_update(item)
+
+
+class AppUserInfoEdit(UserInfoEdit):
+    """Staff edit their own name: family name (姓) then given name (名)."""
+
+    first_name = StringField(_l("Family name"), validators=[DataRequired(), Length(max=64)])
+    last_name = StringField(_l("Given name"), validators=[Length(max=64)])
+
+
+class UserInfoEditView(FabUserInfoEditView):  # FAB's class name: its endpoints and permissions keep their names
+    form = AppUserInfoEdit
+    form_title = _l("Edit my details")
+    message = _l("Your details are saved.")
+
+
+class RoleModelView(FabRoleModelView):  # FAB's class name: its endpoints and permissions keep their names
+    """Roles in words: the role's name and duties, and what it may do (built-in roles are defined in code)."""
+
+    datamodel = PanelInterface(Role, computed={
+        "role": lambda role: security_display.role_label(role.name),
+        "duties": lambda role: security_display.ROLE_DUTIES.get(role.name, "—"),
+        "grants": security_display.role_grants,
+    })
+    list_widget = ListWidget
+    show_widget = ShowWidget
+    list_columns = ["role", "duties"]
+    show_columns = ["role", "duties", "grants"]
+    order_columns = []
+    label_columns = {"role": _l("Role"), "duties": _l("Duties"), "grants": _l("Permissions")}
+    base_order = ("id", "asc")
 
 
 def record_login_event(action: str, user=None, username: str | None = None, summary: str = ""):
@@ -214,6 +276,8 @@ class AppSecurityApi(SecurityApi):
 class SecurityManager(SqlaSecurityManager):
     user_model = AppUser
     userdbmodelview = AppUserDBModelView
+    userinfoeditview = UserInfoEditView
+    rolemodelview = RoleModelView
     authdbview = AppAuthDBView
     security_api = AppSecurityApi
     userstatschartview = None  # FAB's chart loads Google Charts from the internet

@@ -458,7 +458,8 @@ def _move(session, app_obj, t: Transition, user, role: str, opinion, reason=None
                               role=role, opinion=opinion or None, reason=reason, created_at=now,
                               business_type=app_obj.business_type, province_code=app_obj.province_code,
                               stage_days=stage_working_days(entered_at, now)))
-    detail = {"opinion": opinion or None, "role": role, **({"reason": reason} if reason else {})}
+    detail = {"opinion": opinion or None, "role": role, "from": from_state, "to": to_state,
+              **({"reason": reason} if reason else {})}
     session.add(AuditLog(action=f"transition.{t.action}", object_type="Application", object_id=str(app_obj.id),
                          summary=f"{app_obj.number}: {from_state} → {to_state}", detail=detail, created_at=now,
                          **actor))

@@ -88,3 +88,11 @@ CERTIFICATE_STATUSES = Choices(
 )
 
 ANNOUNCEMENT_STATES = Choices(("draft", _l("Being prepared")), ("published", _l("Published")))
+
+# Why an SMS was sent (app/services/sms.py PURPOSES) and the gateways that record it.
+SMS_PURPOSES = Choices(
+    ("register", _l("Open an account")), ("apply", _l("Sign an application")),
+    ("change_phone", _l("Change mobile")), ("reset_password", _l("Reset password")),
+    ("unlock", _l("Unlock account")),
+)
+SMS_BACKENDS = Choices(("outbox", _l("Outbox (recorded, not sent)")))

@@ -35,5 +35,9 @@ class AppUser(User):
         return f"{first} {last}".strip()
 
     @property
+    def full_name(self) -> str:
+        return self.get_full_name()
+
+    @property
     def role_names(self) -> set[str]:
         return {role.name for role in self.roles}

@@ -16,13 +16,14 @@ from sqlalchemy import and_, or_
 from wtforms import DateField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
-from app import accounts, scope
+from app import accounts, personal_data, scope
 from app.extensions import csrf, db
 from app.scope import SCOPE_FILTER
 from app.services import images, realname, sms, storage
 from models import Attachment, AuditLog, Certificate, Province
 from models.choices import ATTACHMENT_KINDS, DEGREES, EDUCATION_LEVELS, ETHNICITIES
 
+from . import audit_display
 from .base import ScopedModelView, signed_in_person
 from .forms import Mobile, add_error
 
@@ -88,29 +89,6 @@ class PasswordForm(DynamicForm):
                              description=_l("At least 8 characters with three of: capital letters, small letters, "
                                             "digits, symbols."))
     confirm = PasswordField(_l("Repeat new password"), validators=[EqualTo("password", _l("The passwords differ."))])
-
-
-# Audit actions as the applicant reads them in the trail.
-TRAIL_LABELS = {
-    "login": _l("Signed in"), "logout": _l("Signed out"), "login_failed": _l("Failed sign-in"),
-    "login_refused": _l("Sign-in refused (account locked)"), "password_reset": _l("Password reset by SMS"),
-    "password_change": _l("Password changed"),
-    "unlock": _l("Account unlocked by the administrator"), "create": _l("Created"), "update": _l("Changed"),
-    "delete": _l("Deleted"),
-}
-TRAIL_OBJECTS = {
-    "Person": _l("Personal information"), "Attachment": _l("Material"), "Application": _l("Application"),
-    "AppUser": _l("Account"), "RealnameRequest": _l("Real-name verification"),
-}
-
-
-def trail_label(row) -> str:
-    if row.action.startswith("transition."):
-        from app.workflow import TRANSITIONS
-
-        t = TRANSITIONS.get(row.action.split(".", 1)[1])
-        return str(t.label) if t else row.action
-    return str(TRAIL_LABELS.get(row.action, row.action))
 
 
 class MyAccountView(BaseView):
@@ -321,7 +299,7 @@ class MyAccountView(BaseView):
         total = query.count()
         rows = query.order_by(AuditLog.id.desc()).offset((page - 1) * per_page).limit(per_page).all()
         return self._render("personal/trail.html", "trail", rows=rows, page=page, per_page=per_page, total=total,
-                            trail_label=trail_label, objects=TRAIL_OBJECTS)
+                            display=audit_display, masked=personal_data.text)
 
     @expose("/certificates")
     @has_access

@@ -53,6 +53,7 @@ class PanelSpec:
     scoped: bool = True  # False only for public reference data (dictionaries)
     base_class: type | None = None  # a ScopedModelView subclass adding behaviour (e.g. workflow)
     add_label: object = None  # the list's add button text (default "Add")
+    computed_columns: dict = field(default_factory=dict)  # display column → function of the row (not sortable)
     extra_permissions: dict = field(default_factory=dict)  # permission name → roles
     api: dict | None = None  # REST API: {"resource": name, "list_columns": [...], "show_columns": [...]}
     menu: bool = True
@@ -217,7 +218,7 @@ def _formatters(spec: PanelSpec) -> dict:
 def build_view(spec: PanelSpec):
     base = spec.base_class or ScopedModelView
     attrs = {
-        "datamodel": PanelInterface(spec.model),
+        "datamodel": PanelInterface(spec.model, computed=spec.computed_columns),
         "class_permission_name": spec.name,
         "route_base": f"/{spec.name.lower()}",
         "base_permissions": spec.base_permissions,

@@ -66,6 +66,15 @@ class CappedCount(int):
 class PanelInterface(SQLAInterface):
     filter_converter_class = IndexedFilterConverter
 
+    def __init__(self, obj, session=None, computed: dict | None = None):
+        super().__init__(obj, session=session)
+        self.computed = computed or {}  # display columns computed from the whole row (views.base.PanelSpec)
+
+    def _get_attr_value(self, item, col):
+        if col in self.computed:
+            return self.computed[col](item)
+        return super()._get_attr_value(item, col)
+
     def query_count(self, query, filters=None, select_columns=None) -> int:
         inner = self._apply_inner_all(query, filters, select_columns=select_columns, aliases_mapping={})
         cap = current_app.config.get("LIST_COUNT_CAP") or 0

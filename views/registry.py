@@ -4,13 +4,14 @@ from flask_babel import lazy_gettext as _l
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Optional
 
-from app import workflow
-from app.roles import ADMIN, APPLICANT, ENTERPRISE, MINISTRY, PROVINCE
+from app import personal_data, workflow
+from app.roles import ADMIN, APPLICANT, ENTERPRISE, MINISTRY, PROVINCE, ROLE_LABELS
 from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certificate, Enterprise, Person, Province,
                     Qualification, Registration, SmsOutbox, Specialty, TransitionLog)
 from models.choices import (ATTACHMENT_KINDS, CERTIFICATE_STATUSES, DEGREES, EDUCATION_LEVELS, ETHNICITIES, REALNAME_STATUSES,
-                            REGISTRATION_STATUSES)
+                            REGISTRATION_STATUSES, SMS_BACKENDS, SMS_PURPOSES)
 
+from . import audit_display
 from .base import PanelSpec
 from .formatting import DATETIME_FORMATTERS, ONSITE_ID_NUMBER, deadline_with_days_left
 from .api import ApplicationInput, ApplicationRestApi, ApplicationUpdate
@@ -75,7 +76,9 @@ LABELS = {
     "name_en": _l("English name"), "abbr": _l("Abbreviation"), "code": _l("Code"),
     "needs_industry_opinion": _l("Needs industry ministry opinion"), "sort_order": _l("Order"),
     "detail": _l("Detail"), "realname_requested_at": _l("Queued since"), "purpose": _l("Purpose"),
-    "text": _l("Text"), "backend": _l("Gateway"),
+    "text": _l("Text"), "backend": _l("Gateway"), "actor": _l("User"), "role_label": _l("Role"),
+    "object_label": _l("Object"), "summary_text": _l("Summary"), "detail_text": _l("Detail"),
+    "purpose_label": _l("Purpose"), "backend_label": _l("Gateway"),
 }
 
 
@@ -86,6 +89,10 @@ def _select(label, choices, required=False):
 
 def _state_choices():
     return [("", "—")] + [(code, str(label)) for code, label in workflow.STATE_LABELS.items()]
+
+
+def _action_choices():
+    return [("", "—")] + [(code, str(t.label)) for code, t in workflow.TRANSITIONS.items()]
 
 
 def _type_choices():
@@ -109,6 +116,21 @@ _PERSON_FIELDS = {
     "ethnicity": _select(_l("Ethnicity"), lambda: ETHNICITIES.choices(blank=True)),
     "education": _select(_l("Education"), lambda: EDUCATION_LEVELS.choices(blank=True)),
     "degree": _select(_l("Degree"), lambda: DEGREES.choices(blank=True)),
+}
+
+
+# FAB adds English labels of its own to a view's label dictionary (LABELS is shared): the audit detail reads a copy.
+DETAIL_LABELS = dict(LABELS)
+
+# The audit log shows words, not codes; personal numbers in them masked like every other page.
+AUDIT_COLUMNS = {
+    "actor": lambda row: personal_data.account_name(audit_display.actor_label(row)),
+    "role_label": audit_display.role_label,
+    "action_label": audit_display.action_label,
+    "object_label": audit_display.object_label,
+    "summary_text": lambda row: personal_data.text(audit_display.summary_text(row)),
+    "detail_text": lambda row: audit_display.detail_markup(personal_data.text(audit_display.detail_text(row,
+                                                                                                        DETAIL_LABELS))),
 }
 
 
@@ -179,8 +201,12 @@ PANEL = [
     PanelSpec(
         TransitionLog, "TransitionLog", _l("Transition log"), "Workflow", "fa-history",
         list_columns=["created_at", "application.number", "action_label", "from_label", "to_label", "username",
-                      "role", "opinion"],
+                      "role_label", "opinion"],
+        computed_columns={"role_label": lambda row: ROLE_LABELS.get(row.role, row.role)},
         search_columns=["action", "role", "username", "created_at"], read=EVERYONE,
+        search_form_extra_fields={"action": _select(_l("Action"), _action_choices),
+                                  "role": _select(_l("Role"), lambda: [("", "—")] + [(r, str(label)) for r, label
+                                                                                     in ROLE_LABELS.items()])},
         menu_roles=STAFF_MENU, label_columns=LABELS,
         formatters_columns=DATETIME_FORMATTERS, base_order=("id", "desc"), order_columns=["created_at"],
     ),
@@ -257,7 +283,7 @@ PANEL = [
         add_columns=["credit_code", "name", "province", "address", "legal_representative", "contact_phone"],
         edit_columns=["name", "province", "address", "legal_representative", "contact_phone"],
         validators_columns={"credit_code": [CreditCode()], "contact_phone": [Optional(), Mobile()]},
-        label_columns=LABELS, order_columns=["name", "credit_code"],
+        label_columns={**LABELS, "name": _l("Enterprise name")}, order_columns=["name", "credit_code"],
         api={"resource": "enterprise",
              "list_columns": ["id", "name", "credit_code", "province.code", "province.name"],
              "show_columns": ["id", "name", "credit_code", "province.code", "province.name", "address",
@@ -274,31 +300,39 @@ PANEL = [
     ),
     PanelSpec(
         AuditLog, "AuditLog", _l("Audit log"), "System", "fa-clipboard-list",
-        list_columns=["created_at", "username", "role", "action", "object_type", "object_id", "summary", "ip"],
-        show_columns=["created_at", "username", "role", "ip", "action", "object_type", "object_id", "summary",
-                      "detail"],
+        list_columns=["created_at", "actor", "role_label", "action_label", "object_label", "object_id", "summary_text",
+                      "ip"],
+        show_columns=["created_at", "actor", "role_label", "ip", "action_label", "object_label", "object_id",
+                      "summary_text", "detail_text"],
+        computed_columns=AUDIT_COLUMNS,
         search_columns=["username", "action", "object_type", "object_id", "created_at", "ip"],
+        search_form_extra_fields={"action": _select(_l("Action"), audit_display.action_choices),
+                                  "object_type": _select(_l("Object"), audit_display.object_choices)},
         read={MINISTRY, ADMIN},
         label_columns=LABELS, formatters_columns=DATETIME_FORMATTERS, order_columns=["created_at"],
         base_order=("id", "desc"),
     ),
     PanelSpec(
         SmsOutbox, "SmsOutbox", _l("SMS outbox"), "System", "fa-envelope",
-        list_columns=["created_at", "phone", "purpose", "text", "backend"],
+        list_columns=["created_at", "phone", "purpose_label", "text", "backend_label"],
+        computed_columns={"purpose_label": lambda row: SMS_PURPOSES.label(row.purpose),
+                          "backend_label": lambda row: SMS_BACKENDS.label(row.backend)},
         search_columns=["phone", "purpose", "created_at"], read={ADMIN}, label_columns=LABELS,
+        search_form_extra_fields={"purpose": _select(_l("Purpose"), lambda: SMS_PURPOSES.choices(blank=True))},
         formatters_columns=DATETIME_FORMATTERS, order_columns=["created_at"], base_order=("id", "desc"), scoped=False,
     ),
     PanelSpec(
         Province, "Provinces", _l("Provinces"), "System", "fa-map",
         list_columns=["code", "name", "abbr", "name_en"], search_columns=["code", "name", "abbr"],
-        read=STAFF | {ADMIN}, edit={ADMIN}, edit_columns=["name", "name_en", "abbr"], label_columns=LABELS,
+        read=STAFF | {ADMIN}, edit={ADMIN}, edit_columns=["name", "name_en", "abbr"],
+        label_columns={**LABELS, "name": _l("Province name")},
         order_columns=["code"], base_order=("code", "asc"), scoped=False,
     ),
     PanelSpec(
         Specialty, "Specialties", _l("Specialties"), "System", "fa-list",
         list_columns=["code", "name", "name_en", "needs_industry_opinion"], search_columns=["code", "name"],
         read=STAFF | {ADMIN}, edit={ADMIN}, edit_columns=["name", "name_en", "needs_industry_opinion"],
-        label_columns=LABELS, order_columns=["sort_order"], base_order=("sort_order", "asc"), scoped=False,
+        label_columns={**LABELS, "name": _l("Specialty name")}, order_columns=["sort_order"], base_order=("sort_order", "asc"), scoped=False,
     ),
 ]
 

@@ -23,10 +23,11 @@ from app.errors import UserError
 from app.extensions import db
 from app.identifiers import InvalidIdentifier, clean_mobile
 from models import SmsCode, SmsOutbox
+from models.choices import SMS_PURPOSES
 
 log = logging.getLogger(__name__)
 
-PURPOSES = ("register", "apply", "change_phone", "reset_password", "unlock")
+PURPOSES = tuple(SMS_PURPOSES)  # codes; their labels are models.choices.SMS_PURPOSES
 
 
 class SmsError(UserError):

@@ -290,7 +290,7 @@ def test_audit_log_search_order_and_pages(app, world, probes, who):
     assert "Attachment" in html and f"probe-{token}" not in html
     # The row's page shows who, role, address and detail.
     show = client.get(f"/auditlog/show/{rows[0].id}").get_data(as_text=True)
-    assert f"probe-{token}-00" in show and "10.9.8.7" in show and "login_failed" in show
+    assert f"probe-{token}-00" in show and "10.9.8.7" in show and "Failed sign-in" in show
 
 
 @pytest.mark.parametrize("who", ["a1", "ent1", "prov11"])

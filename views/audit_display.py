@@ -1,0 +1,230 @@
+"""Audit rows as people read them: every code (action, object, role, state, kind, status, endpoint) shown as a
+translated label, in 操作轨迹 and in the audit log alike.
+
+Rows keep codes (they are evidence, written once, read in either language); this module turns them into words
+when a page shows them. Summaries written as text by older code ("SQ…: draft → enterprise_review",
+"photo of 110…", "simulator pending") are read token by token: a token that is a known code becomes its label.
+"""
+import re
+
+from app.audit import REDACTED
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from app import workflow
+from app.roles import ROLE_LABELS
+from models.choices import (ANNOUNCEMENT_STATES, ATTACHMENT_KINDS, CANCELLATION_REASONS, CERTIFICATE_STATUSES, DEGREES,
+                            EDUCATION_LEVELS, ETHNICITIES, GENDERS, REALNAME_STATUSES, REFUSAL_REASONS,
+                            REGISTRATION_STATUSES, REPLACEMENT_REASONS)
+
+ACTION_LABELS = {
+    "login": _l("Signed in"), "logout": _l("Signed out"), "login_failed": _l("Failed sign-in"),
+    "login_refused": _l("Sign-in refused (account locked)"), "password_reset": _l("Password reset by SMS"),
+    "password_change": _l("Password changed"), "unlock": _l("Account unlocked by the administrator"),
+    "create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted"), "print": _l("Printed (PDF)"),
+    "view": _l("Viewed personal data"), "export": _l("Exported"), "import": _l("Imported"),
+    "grant": _l("Permission granted"), "revoke": _l("Permission withdrawn"),
+}
+
+OBJECT_LABELS = {
+    "Person": _l("Personal information"), "Attachment": _l("Material"), "Application": _l("Application"),
+    "AppUser": _l("Account"), "User": _l("Account"), "RealnameRequest": _l("Real-name verification"),
+    "Certificate": _l("Certificate"), "Registration": _l("Registration"),
+    "RegistrationSpecialty": _l("Registered specialty"), "AnnouncementBatch": _l("Announcement batch"),
+    "Enterprise": _l("Enterprise"), "Qualification": _l("Qualification"), "Roster": _l("Qualification roster"),
+    "Report": _l("Report"), "TransitionLog": _l("Transition log"), "AuditLog": _l("Audit log"),
+}
+
+# PDFs by the endpoint that served them ("print" rows).
+ENDPOINT_LABELS = {
+    "ApplicationsView.pdf": _l("Application form"), "MyQueueView.pdf": _l("Application form"),
+    "CertificatesView.pdf": _l("Electronic certificate"), "CertificatesView.batch": _l("Certificates of a batch"),
+    "AnnouncementsView.pdf": _l("Announcement"), "DashboardView.pdf": _l("Statistics report"),
+    "DashboardView.roster": _l("Roster of registered constructors"),
+}
+
+SUMMARY_LABELS = {"locked": _l("account locked"), "unknown account": _l("unknown account")}
+
+REALNAME_PROVIDERS = {"simulator": _l("Online verification (simulator)"), "onsite": _l("On-site verification")}
+REALNAME_REQUEST_STATUSES = {"pending": _l("waiting"), "verified": _l("verified"), "failed": _l("failed")}
+
+SYSTEM = "system"  # actor of rows written outside a request (command line, jobs)
+
+PERMISSION_LABELS = {"can_export_unmasked": _l("exports with full ID and mobile numbers"),
+                     "can_view_unmasked": _l("pages with full ID and mobile numbers")}
+
+# The fields a detail may name that the panel's column labels (views.registry.LABELS) do not: every column of
+# every audited model, and the facts written with transitions, prints, views, exports and imports.
+AUDIT_FIELD_LABELS = {
+    "id": _l("Record id"), "person_id": _l("Person (id)"), "enterprise_id": _l("Employer (id)"),
+    "previous_enterprise_id": _l("Previous employer (id)"), "province_code": _l("Province"),
+    "registration_id": _l("Registration (id)"), "application_id": _l("Application (id)"),
+    "announcement_id": _l("Announcement (id)"), "created_by_id": _l("Created by (id)"),
+    "replaced_by_id": _l("Replaced by (id)"), "specialty_code": _l("Specialty"),
+    "initial_province_code": _l("Province of initial registration"),
+    "realname_province_code": _l("On-site check province"), "version": _l("Version"), "updated_at": _l("Updated"),
+    "provider": _l("Verification service"), "nonce": _l("Request key"), "expires_at": _l("Expires"),
+    "completed_at": _l("Completed"), "content_type": _l("File type"), "sha256": _l("Checksum (SHA-256)"),
+    "storage_key": _l("Storage location"), "is_current": _l("Current"), "year": _l("Year"),
+    "sequence": _l("Batch number in the year"), "number_digits": _l("Number digits"),
+    "cancel_reason": _l("Cancellation reason"), "cancel_note": _l("Cancellation note"),
+    "realname_method": _l("Verification method"), "realname_note": _l("Verification note"),
+    "realname_verified_at": _l("Verified at"), "valid_from": _l("Valid from"), "first_name": _l("First name"),
+    "last_name": _l("Last name"), "password": _l("Password"), "active": _l("Active"), "roles": _l("Roles"),
+    "from": _l("From"), "to": _l("To"), "endpoint": _l("Page"), "args": _l("Address parameters"),
+    "bytes": _l("Size (bytes)"), "shown": _l("Numbers shown"), "count": _l("Count"), "format": _l("Format"),
+    "filters": _l("Filters"), "search": _l("Search"), "rows": _l("Rows"), "masked": _l("Masked"),
+    "accepted": _l("Accepted"), "refused": _l("Refused"), "unchanged": _l("Unchanged"), "error": _l("Error"),
+    "copy_valid_until": _l("Copy valid until"), "batch": _l("Announcement"),
+    "added": _l("Added"), "removed": _l("Removed"),
+}
+
+# Coded values by the field that holds them.
+_STATUSES = {**REGISTRATION_STATUSES.labels, **CERTIFICATE_STATUSES.labels}
+VALUE_LABELS = {
+    "gender": GENDERS.labels, "ethnicity": ETHNICITIES.labels, "education": EDUCATION_LEVELS.labels,
+    "degree": DEGREES.labels, "realname_status": REALNAME_STATUSES.labels, "kind": ATTACHMENT_KINDS.labels,
+    "cancel_reason": CANCELLATION_REASONS.labels,
+    "reason": {**REPLACEMENT_REASONS.labels, **REFUSAL_REASONS.labels, **CANCELLATION_REASONS.labels},
+    "state": {**workflow.STATE_LABELS, **ANNOUNCEMENT_STATES.labels}, "from": workflow.STATE_LABELS,
+    "to": workflow.STATE_LABELS, "status": {**_STATUSES, **REALNAME_REQUEST_STATUSES},
+    "provider": REALNAME_PROVIDERS, "role": ROLE_LABELS, "endpoint": ENDPOINT_LABELS,
+    "roles": ROLE_LABELS, "added": ROLE_LABELS, "removed": ROLE_LABELS,  # an account's roles (the only relation)
+    "realname_method": {"onsite": _l("On-site verification"), "online": _l("Online verification")},
+    "business_type": {code: t.label for code, t in workflow.BUSINESS_TYPES.items()},
+}
+
+
+def code_labels() -> dict:
+    """Every code a summary may hold → its label (states, kinds, statuses, providers)."""
+    labels = dict(workflow.STATE_LABELS)
+    for choices in (ATTACHMENT_KINDS, REALNAME_STATUSES, REGISTRATION_STATUSES, CERTIFICATE_STATUSES,
+                    ANNOUNCEMENT_STATES):
+        labels.update(choices.labels)
+    labels.update(REALNAME_PROVIDERS)
+    labels.update(REALNAME_REQUEST_STATUSES)
+    labels.update({code: t.label for code, t in workflow.BUSINESS_TYPES.items()})
+    return labels
+
+
+_TOKEN = re.compile(r"[a-z][a-z_]*[a-z]")
+_TRANSITION = re.compile(r"^(?P<number>\S+): (?P<source>[a-z_]+) → (?P<target>[a-z_]+)$")
+_VIEWED = re.compile(r"^(?P<kind>[a-z_]+) of (?P<whose>.+)$")
+_GRANT = re.compile(r"^(?P<perm>can_[a-z_]+) for (?P<who>.+)$")
+
+
+def translate_codes(text: str) -> str:
+    """Known codes in a text replaced by their labels; anything else left as it is."""
+    labels = code_labels()
+    return _TOKEN.sub(lambda m: str(labels.get(m.group(0), m.group(0))), text or "")
+
+
+def action_label(row) -> str:
+    if row.action.startswith("transition."):
+        t = workflow.TRANSITIONS.get(row.action.split(".", 1)[1])
+        return str(t.label) if t else row.action
+    return str(ACTION_LABELS.get(row.action, row.action))
+
+
+def object_label(row) -> str:
+    return str(OBJECT_LABELS.get(row.object_type, row.object_type))
+
+
+def role_label(row) -> str:
+    if not row.role:
+        return "—"
+    return "、".join(str(ROLE_LABELS.get(name, name)) for name in row.role.split(","))
+
+
+def actor_label(row) -> str:
+    if row.username == SYSTEM and row.user_id is None:
+        return _("System (automatic)")
+    return row.username or "—"
+
+
+def summary_text(row) -> str:
+    summary = row.summary or ""
+    detail = row.detail if isinstance(row.detail, dict) else {}
+    labels = code_labels()
+    if row.action.startswith("transition."):
+        source, target = detail.get("from"), detail.get("to")
+        match = _TRANSITION.match(summary)
+        if match and not (source and target):
+            source, target = match.group("source"), match.group("target")
+        if source and target:
+            number = match.group("number") if match else summary.split(":", 1)[0]
+            return f"{number}：{labels.get(source, source)} → {labels.get(target, target)}"
+    if row.action == "print" and summary in ENDPOINT_LABELS:
+        return str(ENDPOINT_LABELS[summary])
+    if row.action == "print" and "." in summary and " " not in summary:
+        return _("PDF")
+    if row.action == "view" and row.object_type == "Attachment":
+        match = _VIEWED.match(summary)
+        if match:
+            return f"{labels.get(match.group('kind'), match.group('kind'))}：{match.group('whose')}"
+    if summary in SUMMARY_LABELS:
+        return str(SUMMARY_LABELS[summary])
+    match = _GRANT.match(summary)
+    if row.action in ("grant", "revoke") and match:
+        return f"{PERMISSION_LABELS.get(match.group('perm'), match.group('perm'))}：{match.group('who')}"
+    if row.action == "import" and "rows" in detail:
+        return _("%(file)s: %(rows)s rows, %(accepted)s accepted, %(refused)s refused, %(unchanged)s unchanged",
+                 file=detail.get("filename") or "—", rows=detail.get("rows"), accepted=detail.get("accepted"),
+                 refused=detail.get("refused"), unchanged=detail.get("unchanged"))
+    return translate_codes(summary) or "—"
+
+
+def detail_text(row, field_labels: dict) -> str:
+    """The detail (changed fields, snapshot, request facts) as "field: before → after" lines; `field_labels` are
+    the panel's column labels, AUDIT_FIELD_LABELS the rest."""
+    detail = row.detail
+    if not isinstance(detail, dict):
+        return translate_codes(str(detail)) if detail else "—"
+    lines = []
+    for key, value in detail.items():
+        name = str(field_labels.get(key) or AUDIT_FIELD_LABELS.get(key, key))
+        if isinstance(value, list) and len(value) == 2 and row.action == "update":
+            before, after = (_value(v, key) for v in value)
+            lines.append(f"{name}：{before} → {after}")
+        else:
+            lines.append(f"{name}：{_value(value, key)}")
+    return "\n".join(lines) or "—"
+
+
+def _value(value, key) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return str(_l("Yes") if value else _l("No"))
+    if value == REDACTED:
+        return _("(changed)")
+    if isinstance(value, dict):
+        return "；".join(f"{_field(k)} {_value(v, k)}" for k, v in value.items()) or "—"
+    if isinstance(value, list):
+        return "、".join(_value(v, key) for v in value) or "—"
+    labels = VALUE_LABELS.get(key)
+    if labels is not None and str(value) in labels:
+        return str(labels[str(value)])
+    return translate_codes(str(value)) if key not in ("nonce", "sha256", "storage_key", "filename") else str(value)
+
+
+def _field(key) -> str:
+    return str(AUDIT_FIELD_LABELS.get(key, key))
+
+
+def detail_markup(text: str):
+    """Detail lines for a page: escaped, one per line."""
+    from markupsafe import Markup, escape
+
+    return Markup("<br>").join(escape(line) for line in (text or "—").split("\n"))
+
+
+def action_choices():
+    """Search choices: every action code with its label."""
+    pairs = [(code, str(label)) for code, label in ACTION_LABELS.items()]
+    pairs += [(f"transition.{code}", str(t.label)) for code, t in workflow.TRANSITIONS.items()]
+    return [("", "—")] + pairs
+
+
+def object_choices():
+    return [("", "—")] + [(code, str(label)) for code, label in OBJECT_LABELS.items()]

@@ -1,0 +1,90 @@
+"""Roles and permissions as the administrator reads them: role names, duties and grants in words, not FAB's
+codes ("can_list on PersonsView", regex pairs of the built-in roles)."""
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
+
+from app import roles as R
+from app import workflow
+
+ROLE_DUTIES = {
+    R.APPLICANT: _l("Opens an account, proves who they are, applies for registration, follows the progress and "
+                    "prints their electronic certificate."),
+    R.ENTERPRISE: _l("Confirms and submits (上报) the applications naming its enterprise, or returns them; keeps "
+                     "the enterprise's details."),
+    R.PROVINCE: _l("Reviews the applications of its province and checks identities on site."),
+    R.MINISTRY: _l("Approves or refuses, publishes announcement batches, issues certificates, imports the "
+                   "qualification roster, reads statistics and exports."),
+    R.ADMIN: _l("Manages accounts, roles and dictionaries and reads the audit log; takes no business decisions."),
+    R.EXPORT_UNMASKED_ROLE: _l("Exports with full ID and mobile numbers (given beside Ministry)."),
+    R.VIEW_UNMASKED_ROLE: _l("Pages with full ID and mobile numbers (given beside a business role)."),
+}
+
+_PERMISSIONS = {
+    "can_list": _l("list"), "can_show": _l("details"), "can_add": _l("add"), "can_edit": _l("edit"),
+    "can_delete": _l("delete"), "menu_access": _l("menu entry"), "can_get": _l("read"), "can_info": _l("read"),
+    "can_post": _l("add"), "can_put": _l("edit"), "can_pdf": _l("print (PDF)"), "can_file": _l("open files"),
+    "can_gather": _l("gather applications"), "can_publish": _l("publish"), "can_batch": _l("print a batch"),
+    "can_bulk": _l("decide on several"), "can_decide": _l("decide"), "can_export": _l("export"),
+    R.EXPORT_UNMASKED: _l("export full numbers"), R.VIEW_UNMASKED: _l("see full numbers"),
+    "can_userinfo": _l("own account"), "can_password": _l("change password"), "resetpasswords": _l("set passwords"),
+    "unlock": _l("unlock"), "userinfoedit": _l("edit own details"), "can_this_form_get": _l("open the form"),
+    "can_this_form_post": _l("send the form"),
+}
+
+_VIEWS = {
+    "AppUserDBModelView": _l("Accounts"), "List Users": _l("Accounts"), "RoleModelView": _l("Roles"),
+    "List Roles": _l("Roles"), "Security": _l("Security"), "ChangePasswordView": _l("Change password"),
+    "UserInfoEditView": _l("Own details"), "ResetPasswordView": _l("Set a password"), "OpenApi": _l("API description"),
+    "SwaggerView": _l("API documentation"), R.EXPORTS: _l("Data exports"), R.PERSONAL_DATA: _l("Personal data"),
+    "ApplyView": _l("Registration applications"), "ProgressView": _l("Progress query"),
+    "MyAccountView": _l("Personal information"), "RosterImportView": _l("Import qualification roster"),
+    "RosterImport": _l("Import qualification roster"), "DashboardView": _l("Statistics dashboard"),
+    "Dashboard": _l("Statistics dashboard"), "EnterpriseProfileView": _l("Enterprise profile"),
+    "EnterpriseProfile": _l("Enterprise profile"), "EnterpriseConstructors": _l("Our registered constructors"),
+    "HelpView": _l("Help"),
+}
+
+
+def view_labels() -> dict:
+    """Every permission view name → its label: the panel's views, menus and APIs, categories, personal links."""
+    from .registry import CATEGORIES, MENU_LINKS, PANEL
+
+    labels = dict(_VIEWS)
+    labels.update(CATEGORIES)
+    for spec in PANEL:
+        labels[spec.name] = labels[spec.menu_name] = spec.label
+        labels[spec.api_name] = _l("%(view)s (API)", view=spec.label)
+    for name, label, _href, _category in MENU_LINKS:
+        labels[name] = label
+    return labels
+
+
+def permission_label(permission: str) -> str:
+    if permission in _PERMISSIONS:
+        return str(_PERMISSIONS[permission])
+    for prefix, template in (("bulk_", _l("%(action)s (several)")), ("can_", "%(action)s")):
+        action = permission[len(prefix):] if permission.startswith(prefix) else None
+        if action in workflow.TRANSITIONS:
+            return str(template) % {"action": workflow.TRANSITIONS[action].label}
+    return str(_l("open its pages"))  # a page of the personal edition or a staff page: can_<method>
+
+
+def role_label(name: str) -> str:
+    return str(R.ROLE_LABELS.get(name) or {R.EXPORT_UNMASKED_ROLE: _l("Unmasked exports"),
+                                           R.VIEW_UNMASKED_ROLE: _l("Unmasked personal data")}.get(name, name))
+
+
+def describe(pairs) -> Markup:
+    """(view, permission) pairs as one line per view: "Persons: list, details, edit"."""
+    labels = view_labels()
+    grouped: dict[str, list[str]] = {}
+    for view, permission in sorted(pairs):
+        words = grouped.setdefault(str(labels.get(view, view)), [])
+        label = permission_label(permission)
+        if label not in words:
+            words.append(label)
+    return Markup("<br>").join(escape(f"{view}：{'、'.join(words)}") for view, words in sorted(grouped.items()))
+
+
+def role_grants(role) -> Markup:
+    return describe((pv.view_menu.name, pv.permission.name) for pv in role.permissions)
