@@ -158,9 +158,11 @@ def test_new_person_signs_up_verifies_and_applies_in_a_browser(app, live_server,
     assert "/login" not in page.url
     assert NAME in page.inner_text(".navbar-right")
 
-    # --- 注册申报 → 初始注册 through the menu ---------------------------------------------------------
-    page.click(".navbar-nav > li.dropdown:has(a[href='/apply/initial']) > a.dropdown-toggle")
-    page.click(".navbar-nav .dropdown-menu a[href='/apply/initial']")
+    # --- 注册申报 → 一级建造师 → 初始注册 through the menus, as in the user manual ---------------------
+    page.click(".navbar-nav > li.dropdown:has(a[href='/apply/?kind=regular']) > a.dropdown-toggle")
+    with page.expect_navigation():
+        page.click(".navbar-nav .dropdown-menu a[href='/apply/?kind=regular']")
+    page.click(".side-menu a[href='/apply/initial']")
     page.wait_for_url(f"{live_server}/apply/initial")
     assert page.locator(".eligibility-ok").count() == 1, page.inner_text(".panel")
     assert page.locator("#enterprise-options option").count() == 0  # filled only as the person types

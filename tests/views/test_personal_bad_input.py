@@ -263,9 +263,11 @@ def case_second_open_application(app, client):
     assert message in signed_in.get("/apply/initial").get_data(as_text=True)
     fields = {"enterprise": label, "specialties": "building", "contract_start": (today() - timedelta(days=30)).isoformat(),
               "contract_end": add_years(today(), 3).isoformat()}
-    # ... and the submit refuses it.
+    # ... the form is closed (no code to send, nothing to fill in), and a forged post is refused.
+    assert "fieldset disabled" in signed_in.get("/apply/initial").get_data(as_text=True)
     return {"keys": {"person_id": person_id, "phone": phone}, "client": signed_in,
-            "act": lambda: apply_form(app, signed_in, "initial", phone, **fields), "message": message}
+            "act": lambda: apply_form(app, signed_in, "initial", phone, submit=False, **fields),
+            "message": "This application cannot be made now; see the reasons above the form."}
 
 
 def _upload(data_factory, message, filename=None):
