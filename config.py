@@ -185,3 +185,14 @@ JWT_REFRESH_TOKEN_EXPIRES = SESSION_LIFETIME_HOURS * 3600
 # Reverse proxies in front of the app (nginx …): their X-Forwarded-For/-Proto are trusted, so audit rows get the
 # client's address and HTTPS is recognised. 0 = the app faces clients directly.
 TRUSTED_PROXIES = _env("TRUSTED_PROXIES", 0, int)
+
+# --- Technical support (技术支持): every page's footer, the login page and the help page (views/help.py) -----
+# Placeholders for the demo: set the real hotline, hours, address and site for a deployment. Phones are a
+# comma-separated list; hours and address have an optional English text (…_EN) shown on English pages.
+SUPPORT_PHONES = [p.strip() for p in _env("SUPPORT_PHONES", "010-00000000, 400-000-0000").split(",") if p.strip()]
+SUPPORT_HOURS = _env("SUPPORT_HOURS", "工作日 9:00–12:00，13:30–17:00（法定节假日除外）")
+SUPPORT_HOURS_EN = _env("SUPPORT_HOURS_EN", "Working days 9:00–12:00 and 13:30–17:00 (Beijing time)")
+SUPPORT_ADDRESS = _env("SUPPORT_ADDRESS", "北京市西城区示例路1号 注册中心服务大厅")
+SUPPORT_ADDRESS_EN = _env("SUPPORT_ADDRESS_EN", "Service hall, 1 Example Road, Xicheng District, Beijing")
+SUPPORT_SITE = _env("SUPPORT_SITE", "https://jzs.example.gov.cn")
+SUPPORT_EMAIL = _env("SUPPORT_EMAIL", "")  # shown when set, e.g. support@jzs.example.gov.cn

@@ -63,7 +63,7 @@ def row(pattern, anonymous, applicant, enterprise, province, ministry, admin, sc
 
 # URL arguments the matrix uses for an endpoint (record ids come from the test's world).
 URL_ARGS = {
-    "static": {"filename": "js/enterprise_select.js"},
+    "static": {"filename": "js/apply.js"},
     "appbuilder.static": {"filename": "css/ab.css"},
     "exports.static": {"filename": "admin/js/actions.js"},
     "MyQueueView.action": {"name": "bulk_confirm"},
@@ -105,10 +105,13 @@ POLICY: list[Row] = [
         note="only a live challenge's image exists"),
     row("{PublicView,RegistryView}.*",               "ok",    "ok",   "ok",    "ok",    "ok",    "ok",
         note="certificate verification, public register (masked IDs)"),
+    row("HelpView.index",                            "ok",    "ok",   "ok",    "ok",    "ok",    "ok",
+        note="使用帮助: the guide of one's own role, the support contact"),
     row("RealnameSimulatorView.callback",            "ok",    "ok",   "ok",    "ok",    "ok",    "ok",
         note="provider callback: HMAC-signed, refused without a valid signature"),
     row("RealnameSimulatorView.phone",               "404",   "404",  "404",   "404",   "404",   "404",
         note="only a live request's page exists"),
+    row("favicon",                                   "ok",    "ok",   "ok",    "ok",    "ok",    "ok", note="site icon"),
     row("{LocaleView,UtilView}.*",                   "ok",    "ok",   "ok",    "ok",    "ok",    "ok", note="language, back"),
     row("{static,appbuilder.static,exports.static}", "ok",    "ok",   "ok",    "ok",    "ok",    "ok",
         note="scripts, styles, fonts (no personal data)"),

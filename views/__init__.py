@@ -6,14 +6,17 @@ def register(appbuilder):
 
     from .account import ChangePasswordView, MyAccountView, RealnameSimulatorView
     from .apply import ApplyView, ProgressView
-    from .base import ScopedRestApi, build_api, build_view
-    from .public import CaptchaView, PublicView, RegistryView
+    from .base import ScopedRestApi, add_label, build_api, build_view
+    from .public import CaptchaView, PublicView, RegistryView, favicon
     from .registry import CATEGORIES, MENU_LINKS, PANEL
     from .signup import PasswordResetView, SignUpView
 
-    from . import language
+    from . import assets, language
 
+    assets.install(current_app)  # static files cached a year, addressed by version
     language.install(current_app)
+    current_app.jinja_env.globals["add_label"] = add_label
+    current_app.add_url_rule("/favicon.ico", "favicon", favicon)
 
     # The personal edition's menus come first, as in the user manual: 注册申报, 进度查询, 个人信息.
     for view in (ApplyView, ProgressView, MyAccountView):
@@ -65,3 +68,7 @@ def register(appbuilder):
     appbuilder.add_link("EnterpriseConstructors", href="EnterpriseProfileView.constructors",
                         label=_l("Our registered constructors"), icon="fa-users", category="Registry",
                         category_label=CATEGORIES["Registry"])
+
+    from . import help as help_pages
+
+    help_pages.register(appbuilder)  # 使用帮助 (/help/), the support contact in every footer

@@ -7,7 +7,7 @@ import math
 import re
 from datetime import date, timezone
 
-from flask import abort, current_app, jsonify, make_response, request, url_for
+from flask import abort, current_app, jsonify, make_response, request, send_from_directory, url_for
 from flask_appbuilder import BaseView, expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -23,6 +23,12 @@ from models import Application, Certificate, Enterprise, Person, Registration, S
 
 from .forms import CaptchaForm
 
+
+
+def favicon():
+    """/favicon.ico, which browsers ask for on every site: the platform's icon (static/favicon.ico)."""
+    return send_from_directory(current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                               max_age=86400)
 
 
 class CaptchaView(BaseView):

@@ -1,0 +1,129 @@
+"""Help (使用帮助) and technical support (技术支持).
+
+The support contact (settings SUPPORT_*) is printed in every page's footer and on the login page; /help/
+is a short guide per role, open to everyone: visitors, applicants and each staff role see their own by
+default; staff may open the others' with ?role=. Rule and SMS values are read from the settings.
+"""
+from flask import current_app, request
+from flask_appbuilder import BaseView, expose
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+
+from app import scope
+from app.roles import ADMIN, APPLICANT, ENTERPRISE, MINISTRY, PROVINCE, ROLE_LABELS, user_role_names
+
+VISITOR = "visitor"
+TOPICS = (VISITOR, APPLICANT, ENTERPRISE, PROVINCE, MINISTRY, ADMIN)
+TOPIC_LABELS = {VISITOR: _l("Visitors"), **ROLE_LABELS}
+OPEN_TOPICS = (VISITOR, APPLICANT)  # what visitors and applicants may switch between; staff see every topic
+_OWN_ORDER = (MINISTRY, PROVINCE, ENTERPRISE, ADMIN, APPLICANT)  # the first role a user holds chooses the guide
+HELP_MENU = "Help"
+
+# What each business type (注册申报) is for and what the form asks; the values come from RULES.
+BUSINESS_HELP = {
+    "initial": _l("For a qualified person never registered: employer, labour-contract dates and specialties. A "
+                  "qualification older than %(fresh)s years needs the continuing-education proof."),
+    "change": _l("A new employer: find it by name or credit code, then the contract dates."),
+    "add_specialty": _l("A specialty you hold a qualification in: contract dates, the specialty and the "
+                        "pass-certificate number."),
+    "renewal": _l("Extends specialties by %(validity)s years; opens %(window)s days before a specialty expires. "
+                  "Contract dates, the specialties and the continuing-education commitment."),
+    "cancellation": _l("Ends the registration: choose the reason. The certificate is revoked on approval."),
+    "re_registration": _l("After a cancelled or lapsed registration: as for initial registration; the "
+                          "registration number keeps its digits."),
+    "replacement": _l("A lost or damaged certificate: choose the reason. The ministry decides alone; a new "
+                      "certificate number is issued."),
+    "info_change": _l("A changed name or ID number: enter the new value and upload new ID scans."),
+}
+# The stages of a pipeline, in the old manual's words (企业上报, 省级审查, 部级审批, 公告, 发证).
+STAGE_NAMES = {
+    "enterprise_review": _l("Enterprise submission"),
+    "province_review": _l("Provincial review"),
+    "ministry_review": _l("Ministry approval"),
+    "announce_pending": _l("Announcement"),
+    "issue_pending": _l("Certificate issue"),
+}
+DEADLINE_STAGES = ("enterprise_review", "province_review", "ministry_review")
+
+
+def support_contact() -> dict:
+    """The support contact in the page's language (a Jinja global: footer, login page, help page)."""
+    cfg = current_app.config
+    english = str(get_locale() or "zh").startswith("en")
+
+    def text(name):
+        return (english and cfg.get(f"{name}_EN")) or cfg.get(name) or ""
+
+    phones = cfg.get("SUPPORT_PHONES") or []
+    if isinstance(phones, str):
+        phones = [p.strip() for p in phones.split(",") if p.strip()]
+    return {"phones": phones, "hours": text("SUPPORT_HOURS"), "address": text("SUPPORT_ADDRESS"),
+            "site": cfg.get("SUPPORT_SITE") or "", "email": cfg.get("SUPPORT_EMAIL") or ""}
+
+
+def own_topic(user) -> str:
+    roles = user_role_names(user)
+    return next((role for role in _OWN_ORDER if role in roles), VISITOR)
+
+
+def _facts() -> dict:
+    """Setting values the guides print (never hard-coded in the text)."""
+    from app.workflow import BUSINESS_TYPES
+
+    from .apply import MENU_ORDER
+
+    cfg = current_app.config
+    rules = cfg["RULES"]
+    limits = cfg.get("STAGE_TIME_LIMITS", {})
+    types = []
+    for code in MENU_ORDER:
+        btype = BUSINESS_TYPES[code]
+        types.append({
+            "code": code, "label": btype.label,
+            "needs": BUSINESS_HELP[code] % {"fresh": rules["QUALIFICATION_FRESH_YEARS"],
+                                            "validity": rules["VALIDITY_YEARS"],
+                                            "window": rules["RENEWAL_WINDOW_DAYS"]},
+            "pipeline": [STAGE_NAMES[s] for s in btype.stages],
+            "limits": [limits.get(code, {}).get(s) if s in btype.stages else None for s in DEADLINE_STAGES],
+        })
+    return {
+        "rules": rules, "types": types, "deadline_stages": [STAGE_NAMES[s] for s in DEADLINE_STAGES],
+        "sms_minutes": max(1, cfg["SMS_CODE_TTL_SECONDS"] // 60), "sms_resend": cfg["SMS_RESEND_SECONDS"],
+        "sms_attempts": cfg["SMS_CODE_MAX_ATTEMPTS"], "sms_daily": cfg["SMS_DAILY_CAP"],
+        "sms_outbox": cfg.get("SMS_BACKEND", "").endswith(".OutboxGateway"),
+        "login_failures": cfg["LOGIN_MAX_FAILURES"], "lock_minutes": cfg["LOGIN_LOCK_MINUTES"],
+        "password_min": cfg["PASSWORD_MIN_LENGTH"], "copy_days": cfg["CERTIFICATE_COPY_DAYS"],
+        "roster_max": cfg["ROSTER_MAX_ROWS"],
+    }
+
+
+class HelpView(BaseView):
+    """使用帮助: the guide of the signed-in user's role (visitors: opening an account, signing in, verifying)."""
+
+    route_base = "/help"
+    default_view = "index"
+
+    @expose("/")
+    def index(self):
+        from app.accounts import steps
+
+        user = scope.current_user()
+        own = own_topic(user)
+        allowed = OPEN_TOPICS if own in OPEN_TOPICS else TOPICS
+        topic = request.args.get("role", own)
+        if topic not in allowed:
+            topic = own
+        return self.render_template("help/index.html", topic=topic, own=own,
+                                    tabs=[(t, TOPIC_LABELS[t]) for t in allowed], signup_steps=steps(None),
+                                    **_facts())
+
+
+def register(appbuilder):
+    """The view, a top-level menu entry for everyone, and the `support_contact()` template global."""
+    app = current_app._get_current_object()
+    appbuilder.add_view_no_menu(HelpView)
+    appbuilder.add_link(HELP_MENU, href="HelpView.index", label=_l("Help"), icon="fa-question-circle")
+    # The guide is public: its menu entry needs no menu_access grant (FAB checks one per role for menus).
+    fab_visible = app.jinja_env.filters["is_menu_visible"]
+    app.jinja_env.filters["is_menu_visible"] = lambda item: item.name == HELP_MENU or fab_visible(item)
+    app.jinja_env.globals["support_contact"] = support_contact
