@@ -45,6 +45,16 @@ def menu_entries():
     ]
 
 
+def next_material(person, after: str | None = None) -> str:
+    """The material to offer next: the first still missing after the one just uploaded (in the list's order,
+    wrapping round), else the next kind in the list."""
+    order = list(UPLOAD_KINDS)
+    start = order.index(after) + 1 if after in order else 0
+    rotated = order[start:] + order[:start]
+    missing = set(accounts.missing_materials(person))
+    return next((kind for kind in rotated if kind in missing), rotated[0])
+
+
 class MaterialForm(DynamicForm):
     kind = SelectField(_l("Material"), choices=lambda: [(k, str(ATTACHMENT_KINDS.label(k))) for k in UPLOAD_KINDS],
                        validators=[DataRequired()])
@@ -114,9 +124,8 @@ class MyAccountView(BaseView):
         user, person = signed_in_person()
         form = MaterialForm()
         if request.method == "GET":
-            missing = accounts.missing_materials(person)
             asked = request.args.get("kind")
-            form.kind.data = asked if asked in UPLOAD_KINDS else (missing[0] if missing else "photo")
+            form.kind.data = asked if asked in UPLOAD_KINDS else next_material(person, request.args.get("after"))
         if request.method == "POST" and form.validate_on_submit():
             upload = form.file.data
             try:
@@ -134,7 +143,7 @@ class MyAccountView(BaseView):
                 storage.save(db.session, person, form.kind.data, name, processed.data, processed.content_type)
                 db.session.commit()
                 flash(_("%(kind)s saved.", kind=ATTACHMENT_KINDS.label(form.kind.data)), "success")
-                return redirect(url_for("MyAccountView.materials"))
+                return redirect(url_for("MyAccountView.materials", after=form.kind.data))
         current = {k: person.latest_attachment(k) for k in UPLOAD_KINDS}
         return self._render("personal/materials.html", "materials", form=form, current=current,
                             kinds=UPLOAD_KINDS, required=accounts.REQUIRED_MATERIALS, kind_label=ATTACHMENT_KINDS.label)
@@ -160,9 +169,9 @@ class MyAccountView(BaseView):
                 storage.make_current(pending)
                 db.session.commit()
                 flash(_("Your 1-inch photo is saved."), "success")
-            else:
-                flash(_("The photo was discarded; upload another one."), "info")
-            return redirect(url_for("MyAccountView.materials"))
+                return redirect(url_for("MyAccountView.materials", after="photo"))
+            flash(_("The photo was discarded; upload another one."), "info")
+            return redirect(url_for("MyAccountView.materials", kind="photo"))
         return self._render("personal/photo_preview.html", "materials", pending=pending,
                             current=person.latest_attachment("photo"))
 
