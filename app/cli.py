@@ -124,6 +124,16 @@ def register(app):
         for line in summary:
             click.echo(line)
 
+    @app.cli.command("demo-accounts")
+    def demo_accounts_command():
+        """Print the demo accounts: the start banner of ./scripts/serve (the README lists the same)."""
+        from .demo import demo_accounts
+
+        password = app.config["DEMO_PASSWORD"]
+        click.echo(f"Demo accounts (password {password} for every one; applicants sign in with the ID number):")
+        for role, username, who in demo_accounts():
+            click.echo(f"  {role:<10} {username:<20} {who}")
+
     @app.cli.command("generate-data")
     @click.option("--persons", type=int, default=10000, show_default=True, help="Persons to create.")
     @click.option("--enterprises", type=int, default=None, help="Enterprises to create [default: max(50, 3% of persons)].")

@@ -78,6 +78,12 @@ PERSONS = [
     ("rer", "郑洁", "310104", date(1985, 2, 2), ["municipal"], 2, "re_registration"),
     ("onsite", "钱程", "110108", date(1993, 5, 20), ["building"], 1, "onsite"),
 ]
+# Demo persons whose accounts the README and the start banner list, with what there is to see.
+DEMO_APPLICANTS = [
+    ("main", "registered at 北京城建, with a certificate and an additional-specialty draft"),
+    ("onsite", "signed up, waiting for the on-site real-name check at 北京 (province-bj's queue)"),
+]
+
 PERSON_ENTERPRISE = {"main": "bj1", "draft": "bj1", "ent": "bj1", "prov": "bj1", "min": "sh1", "ann": "sh1",
                      "iss": "gd1", "ret": "gd1", "ref": "bj1", "wd": "sh1", "chg": "bj2", "ren": "gd1",
                      "can": "sh1", "rep": "bj1", "info": "gd1", "rer": "sh1", "onsite": "bj1"}
@@ -126,6 +132,27 @@ def _move(application, action, user, opinion=None, reason=None):
                           reason=reason)
 
 
+def _person_id_number(key: str) -> str:
+    """A demo person's ID number (= their account), as load_demo() makes it."""
+    n, (_key, _name, region, birth, *_rest) = next((n, p) for n, p in enumerate(PERSONS, start=1) if p[0] == key)
+    return make_id_number(region, birth, 100 + 2 * n + (1 if n % 2 else 0))
+
+
+def demo_accounts() -> list[tuple[str, str, str]]:
+    """(role, user name, who) of the accounts the README and `./scripts/serve` list."""
+    rows = [(role, username, full) for username, full, role, _ent, _province in STAFF_ACCOUNTS]
+    names = {key: name for key, name, *_rest in PERSONS}
+    rows += [(R.APPLICANT, _person_id_number(key), f"{names[key]}, {note}") for key, note in DEMO_APPLICANTS]
+    return rows
+
+
+def accounts_markdown() -> str:
+    """The README's demo-account table (a test keeps the README identical to it)."""
+    lines = ["| role | username | who |", "|---|---|---|"]
+    lines += [f"| {role} | `{username}` | {who} |" for role, username, who in demo_accounts()]
+    return "\n".join(lines)
+
+
 def load_demo() -> list[str]:
     password = current_app.config["DEMO_PASSWORD"]
     day = today()
@@ -148,7 +175,7 @@ def load_demo() -> list[str]:
     specialties = {s.code: s for s in db.session.query(Specialty)}
     persons, applicants = {}, {}
     for n, (key, name, region, birth, codes, qual_age, _story_name) in enumerate(PERSONS, start=1):
-        id_number = make_id_number(region, birth, 100 + 2 * n + (1 if n % 2 else 0))
+        id_number = _person_id_number(key)
         person = db.session.query(Person).filter_by(id_number=id_number).one_or_none()
         if person is None:
             person = Person(id_number=id_number, name=name, phone=f"139{n:08d}", email=f"p{n}@demo.invalid",
@@ -175,11 +202,7 @@ def load_demo() -> list[str]:
                [specialties[c] for c in codes])
         created.append(key)
 
-    lines = [f"Enterprises: {len(enterprises)}; persons: {len(persons)}; stories created: {len(created)}.",
-             f"Demo password for every account: {password}"]
-    lines += [f"  {role:<10} {username}" for username, _, role, _, _ in STAFF_ACCOUNTS]
-    lines.append(f"  {'Applicant':<10} {persons['main'].id_number}  ({persons['main'].name})")
-    return lines
+    return [f"Enterprises: {len(enterprises)}; persons: {len(persons)}; stories created: {len(created)}."]
 
 
 def _new(person, applicant, btype, **fields):

@@ -51,9 +51,11 @@ ensure_venv() {
   local digest
   digest="$(cat requirements*.txt constraints.txt | sha256sum | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
-    echo "Installing Python packages from $requirements ..."
+    echo "Installing Python packages from $requirements (a few minutes on a fresh machine; one line per package) ..."
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -r "$requirements" -c constraints.txt
+    # pip's own status decides; its output is thinned to one line per package as progress.
+    "$VENV/bin/python" -m pip install --progress-bar off -r "$requirements" -c constraints.txt \
+      > >(grep --line-buffered -E "^(Collecting|Successfully installed)" || true)
     echo "$digest" > "$stamp"
   fi
 }

@@ -3,7 +3,7 @@ import re
 from pathlib import Path
 
 from app.cli import workflow_markdown
-from app.demo import STAFF_ACCOUNTS
+from app.demo import STAFF_ACCOUNTS, accounts_markdown, demo_accounts
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -25,6 +25,26 @@ def test_two_commands_first_and_demo_accounts_listed():
     assert "./scripts/serve" in first_block and "./scripts/test" in first_block
     for username, _, role, _, _ in STAFF_ACCOUNTS:
         assert f"| {role} | `{username}` |" in README
+
+
+def test_demo_accounts_section_is_generated():
+    section = re.search(r"<!-- accounts:start -->\n(.*)\n<!-- accounts:end -->", README, re.S).group(1)
+    assert section.strip() == accounts_markdown().strip(), "paste app.demo.accounts_markdown() into README.md"
+
+
+def test_start_banner_lists_every_demo_account_and_they_sign_in(app):
+    """`./scripts/serve` prints `flask demo-accounts`: every account of the README, each one real."""
+    from app.extensions import db
+    from models import AppUser
+
+    app.test_cli_runner().invoke(args=["demo-data"])
+    banner = app.test_cli_runner().invoke(args=["demo-accounts"]).output
+    assert "flask demo-accounts" in (Path(__file__).resolve().parent.parent / "scripts" / "serve").read_text()
+    for role, username, _who in demo_accounts():
+        assert username in banner and f"`{username}`" in README
+        with app.app_context():
+            user = db.session.query(AppUser).filter_by(username=username).one()
+            assert role in {r.name for r in user.roles}
 
 
 def test_demo_applicant_in_readme_is_the_demo_persons_login(app):
