@@ -65,7 +65,7 @@ def build_app(overrides: dict | None = None) -> Flask:
         app.jinja_env.filters["mask_text"] = mask_text
         app.jinja_env.globals["opinion_max"] = OPINION_MAX_LENGTH
 
-        from views.api import api_error_as_json
+        from views import errors
 
         from . import access, cli, headers, input_guard, sessions
 
@@ -79,20 +79,5 @@ def build_app(overrides: dict | None = None) -> Flask:
         sessions.install(app)
         access.install(app)
         cli.register(app)
-        app.register_error_handler(413, _request_too_large)
-        for code in (404, 405):  # the API answers its 404/405 in JSON
-            app.register_error_handler(code, api_error_as_json)
+        errors.install(app)  # translated error pages in the layout; JSON for the API; 413 on a form: flash
     return app
-
-
-def _request_too_large(error):
-    """An upload over MAX_CONTENT_LENGTH: say so on the page it came from instead of a bare 413."""
-    from flask import current_app, flash, redirect, request
-    from flask_babel import gettext as _
-
-    limit = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
-    message = _("The upload is larger than %(size)s MB; choose a smaller file.", size=limit)
-    if request.method == "POST" and request.blueprint:
-        flash(message, "danger")
-        return redirect(request.url), 303
-    return message, 413

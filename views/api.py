@@ -6,7 +6,7 @@ GET  /api/v1/application/<pk>/transitions           the moves available to the c
 POST /api/v1/application/<pk>/transition/<action>   {"opinion": "...", "version": n}
 Errors are JSON {"message": ..., "reasons": [...]} with a 4xx status.
 """
-from flask import jsonify, request
+from flask import request
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
@@ -53,18 +53,6 @@ class TransitionInput(Schema):
     sms_code = fields.String(allow_none=True, validate=validate.Length(max=6))
     attested = fields.Boolean(load_default=False)
     reason = fields.String(allow_none=True, validate=validate.Length(max=40))
-
-
-def api_error_as_json(error):
-    """Werkzeug's own 404 and 405 (no route matches, e.g. a key that is not an integer) in the API's JSON
-    form; pages keep theirs."""
-    if not request.path.startswith("/api/"):
-        return error
-    response = jsonify(message=error.name)
-    response.status_code = error.code
-    if getattr(error, "valid_methods", None):
-        response.headers["Allow"] = ", ".join(error.valid_methods)
-    return response
 
 
 def _json_body():

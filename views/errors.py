@@ -1,0 +1,185 @@
+"""Error pages: the HTTP errors a visitor can meet (400/401/403/404/405/413/429/500/503) answered in the
+visitor's language inside the site layout, saying what happened and what to do next, with a link home and
+one back. API paths and clients asking for JSON get {"message": ...} with the same status instead.
+
+An unexpected exception is a 500 page (a database that cannot be reached: 503) only where Flask hands it
+to the 500 handler, i.e. without PROPAGATE_EXCEPTIONS (tests and debug still see the exception). The
+layout reads the user and the menu from the database; when it cannot render, a self-contained page without
+database access stands in. No exception details are shown.
+"""
+import logging
+import secrets
+import time
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, g, jsonify, redirect, render_template, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from markupsafe import escape
+from sqlalchemy import exc as sa_exc
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
+
+from app.extensions import db
+
+CODES = (400, 401, 403, 404, 405, 413, 429, 500, 503)
+DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError, sa_exc.TimeoutError)
+
+log = logging.getLogger(__name__)
+
+
+def install(app):
+    for code in CODES:
+        app.register_error_handler(code, handle_error)
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    return request.accept_mimetypes.best_match(("text/html", "application/json")) == "application/json"
+
+
+def handle_error(error: HTTPException):
+    original = getattr(error, "original_exception", None)
+    database_down = isinstance(original, DATABASE_DOWN)
+    if database_down:
+        error = ServiceUnavailable()
+    _rollback()  # nothing of a failed request is kept, and the layout may query again
+    if getattr(error, "response", None) is not None:  # e.g. a rate limit's own response
+        return error.response
+    code = error.code
+    if code == 413 and request.method == "POST" and request.blueprint and not wants_json():
+        # A form upload over MAX_CONTENT_LENGTH: say so on the page it came from.
+        flash(_("The upload is larger than %(size)s MB; choose a smaller file.", size=_max_upload_mb()), "danger")
+        return redirect(request.url), 303
+    headers = {"Cache-Control": "no-store"}
+    if code == 405 and getattr(error, "valid_methods", None):
+        headers["Allow"] = ", ".join(error.valid_methods)
+    retry = _retry_after_seconds() if code == 429 else None
+    if retry:
+        headers["Retry-After"] = str(retry)
+    if wants_json():
+        return jsonify(message=error.name), code, headers
+    context = _texts(error, retry)
+    context.update(code=code, home=(request.script_root or "") + "/", back=_back_url(),
+                   lang="en" if str(get_locale()).startswith("en") else "zh-CN")
+    page = None if database_down else _layout_page(context)
+    if page is None:
+        page = _fallback_page(context)
+    return page, code, {**headers, "Content-Type": "text/html; charset=utf-8"}
+
+
+def _rollback():
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - a dead connection; the session is discarded at teardown
+        log.warning("rollback failed while answering an error", exc_info=True)
+
+
+def _max_upload_mb() -> int:
+    return (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+
+
+def _retry_after_seconds() -> int | None:
+    """Seconds until the breached rate limit resets (Flask-Limiter), if known."""
+    try:
+        limit = current_app.appbuilder.sm.limiter.current_limit
+        return max(1, int(limit.reset_at - time.time())) if limit else None  # as Flask-Limiter counts
+    except Exception:  # noqa: BLE001 - no limiter, or its storage is unreachable
+        return None
+
+
+def _back_url() -> str | None:
+    """The previous page of this site (the Referer), if any; never another site's address."""
+    referrer = request.referrer
+    if not referrer or referrer == request.url:
+        return None
+    parts = urlsplit(referrer)
+    if parts.scheme not in ("http", "https") or parts.netloc != request.host:
+        return None
+    return referrer
+
+
+def _texts(error, retry) -> dict:
+    """Title, what happened and what to do next, per status."""
+    code = error.code
+    if isinstance(error, CSRFError):
+        return {"title": _("The form has expired"),
+                "explanation": _("For your security, a form can only be sent for a limited time after it was "
+                                 "opened, and only in the session it was opened in. This form was open too "
+                                 "long, or you signed in again in the meantime. Nothing was saved."),
+                "next_step": _("Go back, reload the page to get a fresh form, enter your data again and send it.")}
+    if code == 400:
+        return {"title": _("Bad request"),
+                "explanation": _("The request could not be understood: the address may be incomplete or "
+                                 "malformed, or the form may be out of date. Nothing was saved."),
+                "next_step": _("Go back, reload the page and try again. If you typed the address, check it.")}
+    if code == 401:
+        return {"title": _("Sign-in required"),
+                "explanation": _("This page is only available after signing in."),
+                "next_step": _("Sign in, then open the page again.")}
+    if code == 403:
+        return {"title": _("Access denied"),
+                "explanation": _("Your account does not have permission to open this page or to take this action."),
+                "next_step": _("If you need it, sign in with an account that has this permission, "
+                               "or contact your administrator.")}
+    if code == 404:
+        return {"title": _("Page not found"),
+                "explanation": _("The address may be wrong or out of date, or the record does not exist or is "
+                                 "not within the scope of your account."),
+                "next_step": _("Check the address, or start again from the home page or the menu.")}
+    if code == 405:
+        return {"title": _("Request method not allowed"),
+                "explanation": _("This address cannot be used this way, for example a form sent to a page "
+                                 "that only displays information. Nothing was saved."),
+                "next_step": _("Go back and use the buttons and links on the page rather than a bookmarked "
+                               "or typed address.")}
+    if code == 413:
+        return {"title": _("File too large"),
+                "explanation": _("The upload is larger than %(size)s MB; choose a smaller file.", size=_max_upload_mb()),
+                "next_step": _("Go back and choose a smaller file; scan at a lower resolution or compress "
+                               "the image if needed.")}
+    if code == 429:
+        return {"title": _("Too many requests"),
+                "explanation": _("Too many requests came from your address in a short time; to protect the "
+                                 "service, further requests are refused for a while."),
+                "next_step": (_("Wait %(seconds)s seconds, then try again.", seconds=retry) if retry
+                              else _("Wait a minute, then try again."))}
+    if code == 503:
+        return {"title": _("Service temporarily unavailable"),
+                "explanation": _("The service is temporarily unavailable, for example during maintenance or "
+                                 "while the database cannot be reached. Nothing from this request was saved."),
+                "next_step": _("Please try again later.")}
+    return {"title": _("System error"),
+            "explanation": _("Something went wrong on our side while handling your request. "
+                             "Your data was not changed."),
+            "next_step": _("Try again in a moment. If the problem persists, contact technical support "
+                           "and tell them the time and the page.")}
+
+
+def _layout_page(context) -> str | None:
+    """The page in the site layout (navbar, menu), or None when the layout cannot render."""
+    try:
+        if not hasattr(g, "user"):  # the error came before FAB's before_request (e.g. CSRF)
+            g.user = current_user
+        if not getattr(request, "csp_nonce", None):  # nor Talisman's: the layout's scripts need a nonce
+            request.csp_nonce = secrets.token_urlsafe(16)
+        appbuilder = current_app.appbuilder
+        return render_template("errors/error.html", appbuilder=appbuilder, base_template=appbuilder.base_template,
+                               current_app=current_app, **context)
+    except Exception:  # noqa: BLE001 - database down, broken session: the fallback page
+        log.warning("error page layout failed; using the fallback page", exc_info=True)
+        _rollback()
+        return None
+
+
+def _fallback_page(context) -> str:
+    """A self-contained page: no database, no context processors (they load the user)."""
+    try:
+        template = current_app.jinja_env.get_template("errors/fallback.html")
+        return template.render(support_phones=current_app.config.get("SUPPORT_PHONES") or (), **context)
+    except Exception:  # noqa: BLE001 - last resort
+        log.exception("error fallback page failed")
+        return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{context["code"]}</title></head>'
+                f'<body><h1>{context["code"]}</h1><p><a href="{escape(context["home"])}">/</a></p></body></html>')
