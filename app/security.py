@@ -72,6 +72,7 @@ class AppUserDBModelView(UserDBModelView):
     add_columns = UserDBModelView.add_columns + _BINDING_COLUMNS
     edit_columns = UserDBModelView.edit_columns + _BINDING_COLUMNS
     list_columns = ["username", "full_name", "active", "roles", "enterprise", "province", "locked_until"]
+    order_columns = ["username", "active", "locked_until"]
     search_columns = ["username", "first_name", "last_name", "email", "active", "roles", "created_on", "last_login"]
     # Chinese names: the family name (姓) is kept in first_name, the given name (名) in last_name, and the full
     # name is written family name first (AppUser.get_full_name); pages show 姓名 as one field.
@@ -168,14 +169,16 @@ class UserInfoEditView(FabUserInfoEditView):  # FAB's class name: its endpoints 
     message = _l("Your details are saved.")
 
 
+ROLE_COLUMNS = {
+    "role": lambda role: security_display.role_label(role.name),
+    "duties": lambda role: security_display.ROLE_DUTIES.get(role.name, "—"),
+    "grants": security_display.role_grants,
+}
+
+
 class RoleModelView(FabRoleModelView):  # FAB's class name: its endpoints and permissions keep their names
     """Roles in words: the role's name and duties, and what it may do (built-in roles are defined in code)."""
 
-    datamodel = PanelInterface(Role, computed={
-        "role": lambda role: security_display.role_label(role.name),
-        "duties": lambda role: security_display.ROLE_DUTIES.get(role.name, "—"),
-        "grants": security_display.role_grants,
-    })
     list_widget = ListWidget
     show_widget = ShowWidget
     list_columns = ["role", "duties"]
@@ -281,6 +284,13 @@ class SecurityManager(SqlaSecurityManager):
     authdbview = AppAuthDBView
     security_api = AppSecurityApi
     userstatschartview = None  # FAB's chart loads Google Charts from the internet
+
+    def __init__(self, appbuilder):
+        super().__init__(appbuilder)
+        # FAB gives its account and role views plain interfaces here: ours add computed columns and refuse
+        # to sort by what SQL cannot order.
+        self.userdbmodelview.datamodel = PanelInterface(self.user_model)
+        self.rolemodelview.datamodel = PanelInterface(self.role_model, computed=ROLE_COLUMNS)
 
     def register_views(self):
         super().register_views()

@@ -101,6 +101,8 @@ class PanelInterface(SQLAInterface):
 
     def apply_order_by(self, query, order_column, order_direction, aliases_mapping=None,
                        bypass_many_to_many=False, add_pk=False):
+        if order_column and not self.sortable(order_column):
+            order_column = ""  # an address naming a column SQL cannot order by: the list in its own order
         columns = self.sort_columns(order_column) if order_column else None
         if not columns:
             return super().apply_order_by(query, order_column, order_direction, aliases_mapping=aliases_mapping,

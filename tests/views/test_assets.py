@@ -56,5 +56,6 @@ def test_second_page_asks_the_server_for_the_page_only(app, counted_server, brow
     hits.clear()
     page.goto(f"{base}/me/trail")
     page.wait_for_load_state("load")
-    assert hits == ["/me/trail"], hits
+    # Chromium looks its tab icon up through a cache of its own, sometimes with a request: one small file.
+    assert [h for h in hits if h != "/static/favicon.ico"] == ["/me/trail"], hits
     context.close()

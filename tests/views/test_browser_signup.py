@@ -109,10 +109,11 @@ def test_new_person_signs_up_verifies_and_applies_in_a_browser(app, live_server,
     assert loaded.json_value() == [295, 413]  # the 1-inch crop is shown before it is kept
     shot(page, "2-photo-preview")
     page.click("button[name=decision][value=keep]")
-    page.wait_for_url(f"{live_server}/me/materials")
+    page.wait_for_url(f"{live_server}/me/materials?after=photo")
     for kind in ("id_front", "id_back", "id_handheld", "signature"):
+        assert page.input_value("#kind") == kind  # the next missing material is offered
         _upload(page, kind, files[kind])
-        assert page.url == f"{live_server}/me/materials", (kind, page.url)
+        assert page.url == f"{live_server}/me/materials?after={kind}", (kind, page.url)
         _flash_ok(page)
     with app.app_context():
         person = db.session.get(Person, person_id)

@@ -152,3 +152,15 @@ def test_every_audited_field_has_a_label(app):
         names += list(getattr(model, "__audit_relations__", ()))
         missing += [f"{model.__name__}.{n}" for n in names if n not in DETAIL_LABELS and n not in AUDIT_FIELD_LABELS]
     assert not missing, missing
+
+
+def test_roles_are_described_in_words(app, trail):
+    client = login(app.test_client(), trail["admin"], lang="zh")
+    listed = visible_text(client.get("/roles/list/").get_data(as_text=True))
+    assert "部注册中心" in listed and "审批或不予注册" in listed and "申请人" in listed
+    with app.app_context():
+        from flask_appbuilder.security.sqla.models import Role
+
+        ministry = db.session.query(Role).filter_by(name="Ministry").one().id
+    shown = visible_text(client.get(f"/roles/show/{ministry}").get_data(as_text=True))
+    assert "审批通过" in shown and "数据导出" in shown and not raw_codes(shown)
