@@ -64,13 +64,37 @@ def _binding_fields():
     }
 
 
+def _password_field():
+    from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
+    from flask_appbuilder.validators import PasswordComplexityValidator
+
+    return PasswordField(_l("Password"), widget=BS3PasswordFieldWidget(),
+                         validators=[DataRequired(), PasswordComplexityValidator()],
+                         description=_l("At least 8 characters with three of: capital letters, small letters, "
+                                        "digits, symbols."))
+
+
+def _roles_field():
+    """The account's roles, named in words (FAB lists the role codes), at least one."""
+    from flask_appbuilder.fields import QuerySelectMultipleField
+    from flask_appbuilder.fieldwidgets import Select2ManyWidget
+
+    return QuerySelectMultipleField(
+        _l("Roles"), query_func=lambda: db.session.query(Role).order_by(Role.id), get_pk_func=lambda r: r.id,
+        get_label=lambda r: security_display.role_label(r.name), widget=Select2ManyWidget(),
+        validators=[DataRequired(_l("Give the account at least one role."))])
+
+
 class AppUserDBModelView(UserDBModelView):
     """FAB's account admin plus the scope bindings; refuses an account its role cannot work with."""
 
-    add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, **_binding_fields()}
-    edit_form_extra_fields = _binding_fields()
-    add_columns = UserDBModelView.add_columns + _BINDING_COLUMNS
-    edit_columns = UserDBModelView.edit_columns + _BINDING_COLUMNS
+    add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, **_binding_fields(), "roles": _roles_field(),
+                             "password": _password_field()}
+    edit_form_extra_fields = {**_binding_fields(), "roles": _roles_field()}
+    # FAB's user groups are not used: access comes from the roles (app/roles.py).
+    add_columns = [c for c in UserDBModelView.add_columns if c != "groups"] + _BINDING_COLUMNS
+    edit_columns = [c for c in UserDBModelView.edit_columns if c != "groups"] + _BINDING_COLUMNS
+    validators_columns = {}
     list_columns = ["username", "full_name", "active", "roles", "enterprise", "province", "locked_until"]
     order_columns = ["username", "active", "locked_until"]
     search_columns = ["username", "first_name", "last_name", "email", "active", "roles", "created_on", "last_login"]
@@ -78,9 +102,13 @@ class AppUserDBModelView(UserDBModelView):
     # name is written family name first (AppUser.get_full_name); pages show 姓名 as one field.
     label_columns = dict(UserDBModelView.label_columns, enterprise=_l("Enterprise"), province=_l("Province"),
                          locked_until=_l("Locked until"), full_name=_l("Full name"), first_name=_l("Family name"),
-                         last_name=_l("Given name"), roles=_l("Roles"))
+                         last_name=_l("Given name"), roles=_l("Roles"), person=_l("Person"))
     description_columns = dict(
         UserDBModelView.description_columns,
+        active=_l("Deactivate an account instead of deleting it: audit rows and transition logs keep its name."),
+        email=_l("Staff: an e-mail address for notices; sign-in is by user name only."),
+        password=_l("At least 8 characters with three of: capital letters, small letters, digits, symbols."),
+        roles=_l("What the account may see and do (see Security → Roles)."),
         username=_l("Applicants: the 18-character ID number of a person on file."),
         enterprise=_l("Required for the Enterprise role."),
         province=_l("Required for the Province role."),
@@ -184,7 +212,9 @@ class RoleModelView(FabRoleModelView):  # FAB's class name: its endpoints and pe
     list_columns = ["role", "duties"]
     show_columns = ["role", "duties", "grants"]
     order_columns = []
-    label_columns = {"role": _l("Role"), "duties": _l("Duties"), "grants": _l("Permissions")}
+    search_columns = ["name"]  # a handful of roles, defined in code
+    label_columns = {"role": _l("Role"), "duties": _l("Duties"), "grants": _l("Permissions"),
+                     "name": _l("Role code")}
     base_order = ("id", "asc")
 
 

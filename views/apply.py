@@ -77,8 +77,8 @@ class ApplyForm(DynamicForm):
     new_id_number = StringField(_l("New ID number"), validators=[Optional(), IdNumber()])
     id_front = FileField(_l("ID card front (new)"))
     id_back = FileField(_l("ID card back (new)"))
-    agree_notice = BooleanField(_l("I have read the registration notice (注册须知)"))
-    agree_commitment = BooleanField(_l("I make the personal commitment (个人承诺)"))
+    agree_notice = BooleanField(_l("I have read the registration notice"))
+    agree_commitment = BooleanField(_l("I make the personal commitment"))
     sms_code = StringField(_l("SMS code"), validators=[Optional(), Length(max=6)])
 
     @classmethod

@@ -4,13 +4,13 @@ The support contact (settings SUPPORT_*) is printed in every page's footer and o
 is a short guide per role, open to everyone: visitors, applicants and each staff role see their own by
 default; staff may open the others' with ?role=. Rule and SMS values are read from the settings.
 """
-from flask import current_app, request
+from flask import current_app, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from app import scope
-from app.roles import ADMIN, APPLICANT, ENTERPRISE, MINISTRY, PROVINCE, ROLE_LABELS, user_role_names
+from app.roles import ADMIN, APPLICANT, ENTERPRISE, EXPORTS, MINISTRY, PROVINCE, ROLE_LABELS, user_role_names
 
 VISITOR = "visitor"
 TOPICS = (VISITOR, APPLICANT, ENTERPRISE, PROVINCE, MINISTRY, ADMIN)
@@ -59,6 +59,26 @@ def support_contact() -> dict:
         phones = [p.strip() for p in phones.split(",") if p.strip()]
     return {"phones": phones, "hours": text("SUPPORT_HOURS"), "address": text("SUPPORT_ADDRESS"),
             "site": cfg.get("SUPPORT_SITE") or "", "email": cfg.get("SUPPORT_EMAIL") or ""}
+
+
+def page_link(endpoint: str, text, **values):
+    """A link to a page the reader may open; for a page of another role (staff reading the applicant's
+    guide), the name alone. Visitors get the link: the page asks them to sign in."""
+    from markupsafe import Markup, escape
+
+    user = scope.current_user()
+    allowed = True
+    if getattr(user, "is_authenticated", False) and endpoint.startswith("exports."):
+        allowed = current_app.appbuilder.sm.has_access("can_export", EXPORTS)  # Flask-Admin's pages
+    elif getattr(user, "is_authenticated", False):
+        view_name, method = endpoint.rsplit(".", 1)
+        view = next((v for v in current_app.appbuilder.baseviews if v.__class__.__name__ == view_name), None)
+        if view is not None:
+            permission = "can_" + view.method_permission_name.get(method, method)
+            allowed = current_app.appbuilder.sm.has_access(permission, view.class_permission_name)
+    if not allowed:
+        return Markup('<span class="page-name">{}</span>').format(text)
+    return Markup('<a href="{}">{}</a>').format(url_for(endpoint, **values), escape(text))
 
 
 def own_topic(user) -> str:
@@ -127,3 +147,4 @@ def register(appbuilder):
     fab_visible = app.jinja_env.filters["is_menu_visible"]
     app.jinja_env.filters["is_menu_visible"] = lambda item: item.name == HELP_MENU or fab_visible(item)
     app.jinja_env.globals["support_contact"] = support_contact
+    app.jinja_env.globals["page_link"] = page_link

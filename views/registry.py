@@ -78,7 +78,8 @@ LABELS = {
     "detail": _l("Detail"), "realname_requested_at": _l("Queued since"), "purpose": _l("Purpose"),
     "text": _l("Text"), "backend": _l("Gateway"), "actor": _l("User"), "role_label": _l("Role"),
     "object_label": _l("Object"), "summary_text": _l("Summary"), "detail_text": _l("Detail"),
-    "purpose_label": _l("Purpose"), "backend_label": _l("Gateway"),
+    "purpose_label": _l("Purpose"), "backend_label": _l("Gateway"), "realname_verified_at": _l("Verified at"),
+    "replaced_by": _l("Replaced by"),
 }
 
 

@@ -6,6 +6,8 @@ from markupsafe import Markup, escape
 from app import roles as R
 from app import workflow
 
+PUBLIC_ROLE = "Public"  # FAB's role of visitors who have not signed in (AUTH_ROLE_PUBLIC)
+
 ROLE_DUTIES = {
     R.APPLICANT: _l("Opens an account, proves who they are, applies for registration, follows the progress and "
                     "prints their electronic certificate."),
@@ -17,6 +19,7 @@ ROLE_DUTIES = {
     R.ADMIN: _l("Manages accounts, roles and dictionaries and reads the audit log; takes no business decisions."),
     R.EXPORT_UNMASKED_ROLE: _l("Exports with full ID and mobile numbers (given beside Ministry)."),
     R.VIEW_UNMASKED_ROLE: _l("Pages with full ID and mobile numbers (given beside a business role)."),
+    PUBLIC_ROLE: _l("Visitors who have not signed in: the public pages only."),
 }
 
 _PERMISSIONS = {
@@ -71,7 +74,8 @@ def permission_label(permission: str) -> str:
 
 def role_label(name: str) -> str:
     return str(R.ROLE_LABELS.get(name) or {R.EXPORT_UNMASKED_ROLE: _l("Unmasked exports"),
-                                           R.VIEW_UNMASKED_ROLE: _l("Unmasked personal data")}.get(name, name))
+                                           R.VIEW_UNMASKED_ROLE: _l("Unmasked personal data"),
+                                           PUBLIC_ROLE: _l("Public (not signed in)")}.get(name, name))
 
 
 def describe(pairs) -> Markup:

@@ -218,3 +218,15 @@ def test_footer_follows_the_page_at_1024x768(app, live_server, browser):
         assert page.evaluate("document.documentElement.scrollWidth") <= 1024
     finally:
         page.close()
+
+
+def test_staff_reading_another_roles_guide_get_no_links_they_cannot_open(app, users):
+    """The applicant's guide read by an officer names the applicant's pages without linking to them (403)."""
+    client = _client(app, users, "Ministry", lang="zh")
+    page = client.get("/help/?role=Applicant").get_data(as_text=True)
+    assert 'href="/apply/' not in page and 'href="/me/' not in page and 'href="/progress/' not in page
+    assert "注册申报" in page
+    admin = _client(app, users, "Admin", lang="zh").get("/help/?role=Ministry").get_data(as_text=True)
+    assert 'href="/dashboard/' not in admin and 'href="/exports/' not in admin
+    own = _client(app, users, "Applicant", lang="zh").get("/help/").get_data(as_text=True)
+    assert 'href="/apply/"' in own and 'href="/progress/"' in own
