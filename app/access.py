@@ -5,8 +5,9 @@ flash and a redirect, for anonymous visitors too. Here they get the sign-in page
 from flask import abort, current_app, redirect, request, url_for
 
 
-def _view_of(endpoint: str):
-    name = endpoint.rsplit(".", 1)[0]
+def view_of(endpoint: str):
+    """The registered view behind an endpoint ("PersonsView.list") or a view name ("PersonsView"), or None."""
+    name = endpoint.split(".", 1)[0]
     return next((v for v in current_app.appbuilder.baseviews if v.__class__.__name__ == name), None)
 
 
@@ -14,7 +15,7 @@ def enforce_action_permissions():
     endpoint = request.endpoint or ""
     if not endpoint.endswith((".action", ".action_post")):
         return None
-    view = _view_of(endpoint)
+    view = view_of(endpoint)
     if view is None or not hasattr(view, "actions"):
         return None
     sm = current_app.appbuilder.sm

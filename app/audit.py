@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from models import AuditLog
 
+from .access import view_of
 from .clock import now_utc
 from .extensions import db
 
@@ -148,8 +149,7 @@ def acting_user():
 
 def _request_object() -> tuple[str, str | None]:
     """(model name, record id) the request is about: the view's model and the id in the address."""
-    name = (request.endpoint or "").rsplit(".", 1)[0]
-    view = next((v for v in current_app.appbuilder.baseviews if v.__class__.__name__ == name), None)
+    view = view_of(request.endpoint or "")
     model = getattr(getattr(view, "datamodel", None), "obj", None)
     args = request.view_args or {}
     object_id = next((args[k] for k in ("pk", "batch_id") if k in args), None)

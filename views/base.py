@@ -11,7 +11,7 @@ app.personal_data.mask_record: masked unless app.personal_data allows the full n
 import re
 from dataclasses import dataclass, field
 
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_appbuilder import ModelView, expose, has_access
@@ -19,6 +19,7 @@ from flask_appbuilder.api import ModelRestApi
 from sqlalchemy import Boolean
 
 from app import personal_data
+from app.access import view_of
 from app.extensions import db
 from app.scope import SCOPE_FILTER
 
@@ -184,8 +185,7 @@ class ScopedModelView(ModelView):
 
 def add_label(view_name: str) -> str:
     """The text of a list's add button (a view's `add_label`, else "Add")."""
-    view = next((v for v in current_app.appbuilder.baseviews if v.__class__.__name__ == view_name), None)
-    return str(getattr(view, "add_label", None) or _("Add"))
+    return str(getattr(view_of(view_name), "add_label", None) or _("Add"))
 
 
 def signed_in_person():

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, g, jsonify, redirect, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
@@ -101,61 +102,56 @@ def _back_url() -> str | None:
     return referrer
 
 
+# Per status: title, what happened, what to do next. "csrf" is the 400 of an expired form; 500 stands for
+# any other error. %(size)s and %(seconds)s are filled in when the page is made.
+TEXTS = {
+    "csrf": (_l("The form has expired"),
+             _l("For your security, a form can only be sent for a limited time after it was opened, and only in "
+                "the session it was opened in. This form was open too long, or you signed in again in the "
+                "meantime. Nothing was saved."),
+             _l("Go back, reload the page to get a fresh form, enter your data again and send it.")),
+    400: (_l("Bad request"),
+          _l("The request could not be understood: the address may be incomplete or malformed, or the form may "
+             "be out of date. Nothing was saved."),
+          _l("Go back, reload the page and try again. If you typed the address, check it.")),
+    401: (_l("Sign-in required"), _l("This page is only available after signing in."),
+          _l("Sign in, then open the page again.")),
+    403: (_l("Access denied"), _l("Your account does not have permission to open this page or to take this action."),
+          _l("If you need it, sign in with an account that has this permission, or contact your administrator.")),
+    404: (_l("Page not found"),
+          _l("The address may be wrong or out of date, or the record does not exist or is not within the scope "
+             "of your account."),
+          _l("Check the address, or start again from the home page or the menu.")),
+    405: (_l("Request method not allowed"),
+          _l("This address cannot be used this way, for example a form sent to a page that only displays "
+             "information. Nothing was saved."),
+          _l("Go back and use the buttons and links on the page rather than a bookmarked or typed address.")),
+    413: (_l("File too large"), _l("The upload is larger than %(size)s MB; choose a smaller file."),
+          _l("Go back and choose a smaller file; scan at a lower resolution or compress the image if needed.")),
+    429: (_l("Too many requests"),
+          _l("Too many requests came from your address in a short time; to protect the service, further "
+             "requests are refused for a while."),
+          _l("Wait a minute, then try again.")),
+    503: (_l("Service temporarily unavailable"),
+          _l("The service is temporarily unavailable, for example during maintenance or while the database "
+             "cannot be reached. Nothing from this request was saved."),
+          _l("Please try again later.")),
+    500: (_l("System error"),
+          _l("Something went wrong on our side while handling your request. Your data was not changed."),
+          _l("Try again in a moment. If the problem persists, contact technical support and tell them the time "
+             "and the page.")),
+}
+
+
 def _texts(error, retry) -> dict:
-    """Title, what happened and what to do next, per status."""
-    code = error.code
-    if isinstance(error, CSRFError):
-        return {"title": _("The form has expired"),
-                "explanation": _("For your security, a form can only be sent for a limited time after it was "
-                                 "opened, and only in the session it was opened in. This form was open too "
-                                 "long, or you signed in again in the meantime. Nothing was saved."),
-                "next_step": _("Go back, reload the page to get a fresh form, enter your data again and send it.")}
-    if code == 400:
-        return {"title": _("Bad request"),
-                "explanation": _("The request could not be understood: the address may be incomplete or "
-                                 "malformed, or the form may be out of date. Nothing was saved."),
-                "next_step": _("Go back, reload the page and try again. If you typed the address, check it.")}
-    if code == 401:
-        return {"title": _("Sign-in required"),
-                "explanation": _("This page is only available after signing in."),
-                "next_step": _("Sign in, then open the page again.")}
-    if code == 403:
-        return {"title": _("Access denied"),
-                "explanation": _("Your account does not have permission to open this page or to take this action."),
-                "next_step": _("If you need it, sign in with an account that has this permission, "
-                               "or contact your administrator.")}
-    if code == 404:
-        return {"title": _("Page not found"),
-                "explanation": _("The address may be wrong or out of date, or the record does not exist or is "
-                                 "not within the scope of your account."),
-                "next_step": _("Check the address, or start again from the home page or the menu.")}
-    if code == 405:
-        return {"title": _("Request method not allowed"),
-                "explanation": _("This address cannot be used this way, for example a form sent to a page "
-                                 "that only displays information. Nothing was saved."),
-                "next_step": _("Go back and use the buttons and links on the page rather than a bookmarked "
-                               "or typed address.")}
-    if code == 413:
-        return {"title": _("File too large"),
-                "explanation": _("The upload is larger than %(size)s MB; choose a smaller file.", size=_max_upload_mb()),
-                "next_step": _("Go back and choose a smaller file; scan at a lower resolution or compress "
-                               "the image if needed.")}
-    if code == 429:
-        return {"title": _("Too many requests"),
-                "explanation": _("Too many requests came from your address in a short time; to protect the "
-                                 "service, further requests are refused for a while."),
-                "next_step": (_("Wait %(seconds)s seconds, then try again.", seconds=retry) if retry
-                              else _("Wait a minute, then try again."))}
-    if code == 503:
-        return {"title": _("Service temporarily unavailable"),
-                "explanation": _("The service is temporarily unavailable, for example during maintenance or "
-                                 "while the database cannot be reached. Nothing from this request was saved."),
-                "next_step": _("Please try again later.")}
-    return {"title": _("System error"),
-            "explanation": _("Something went wrong on our side while handling your request. "
-                             "Your data was not changed."),
-            "next_step": _("Try again in a moment. If the problem persists, contact technical support "
-                           "and tell them the time and the page.")}
+    """Title, what happened and what to do next, in the reader's language."""
+    key = "csrf" if isinstance(error, CSRFError) else error.code if error.code in TEXTS else 500
+    title, explanation, next_step = (str(text) for text in TEXTS[key])
+    if key == 413:
+        explanation = explanation % {"size": _max_upload_mb()}
+    if key == 429 and retry:
+        next_step = _("Wait %(seconds)s seconds, then try again.", seconds=retry)
+    return {"title": title, "explanation": explanation, "next_step": next_step}
 
 
 def _layout_page(context) -> str | None:

@@ -10,6 +10,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from app import scope
+from app.access import view_of
 from app.roles import ADMIN, APPLICANT, ENTERPRISE, EXPORTS, MINISTRY, PROVINCE, ROLE_LABELS, user_role_names
 
 VISITOR = "visitor"
@@ -71,8 +72,7 @@ def page_link(endpoint: str, text, **values):
     if getattr(user, "is_authenticated", False) and endpoint.startswith("exports."):
         allowed = current_app.appbuilder.sm.has_access("can_export", EXPORTS)  # Flask-Admin's pages
     elif getattr(user, "is_authenticated", False):
-        view_name, method = endpoint.rsplit(".", 1)
-        view = next((v for v in current_app.appbuilder.baseviews if v.__class__.__name__ == view_name), None)
+        view, method = view_of(endpoint), endpoint.rsplit(".", 1)[1]
         if view is not None:
             permission = "can_" + view.method_permission_name.get(method, method)
             allowed = current_app.appbuilder.sm.has_access(permission, view.class_permission_name)
