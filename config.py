@@ -56,7 +56,7 @@ MAX_CONTENT_LENGTH = _env("MAX_CONTENT_LENGTH", 16 * 1024 * 1024, int)
 # --- Flask-AppBuilder -------------------------------------------------------------------------
 APP_NAME = "一级注册建造师注册管理系统"
 APP_THEME = ""
-FAB_SECURITY_MANAGER_CLASS = "app.security.SecurityManager"
+FAB_SECURITY_MANAGER_CLASS = "views.shell.security.SecurityManager"
 FAB_INDEX_VIEW = "views.index.IndexView"
 FAB_BASE_TEMPLATE = "base.html"
 # Schema and permissions are created once by the deploy step (`flask setup`), never by web workers:
@@ -71,7 +71,7 @@ AUTH_TYPE = 1  # AUTH_DB
 AUTH_ROLE_ADMIN = "Admin"
 AUTH_ROLE_PUBLIC = "Public"
 AUTH_USER_REGISTRATION = False
-# FAB_ROLES is computed from the panel registry and the workflow table in app/roles.py.
+# FAB_ROLES is computed from the panel registry and the workflow table in views/grants.py.
 
 # --- Security baseline ------------------------------------------------------------------------
 WTF_CSRF_ENABLED = True
@@ -170,7 +170,7 @@ REALNAME_SESSION_MINUTES = _env("REALNAME_SESSION_MINUTES", 10, int)
 # Password given to every demo account by `flask demo-data` (development only).
 DEMO_PASSWORD = _env("DEMO_PASSWORD", "Demo@2026")
 
-# --- Sessions and production hardening (app/sessions.py, app/headers.py) ------------------------------
+# --- Sessions and production hardening (views/shell/sessions.py, views/shell/headers.py) ------------------------------
 SESSION_IDLE_MINUTES = _env("SESSION_IDLE_MINUTES", 30, int)  # signed out after this long without a request
 SESSION_LIFETIME_HOURS = _env("SESSION_LIFETIME_HOURS", 12, int)  # and after this long in all, however active
 PERMANENT_SESSION_LIFETIME = SESSION_LIFETIME_HOURS * 3600  # the cookie itself expires then too

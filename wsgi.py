@@ -1,7 +1,7 @@
 """WSGI entry point for gunicorn: `gunicorn -w 4 wsgi:app` (schema and permissions come from `flask setup`)."""
 import gc
 
-from app import create_app
+from server import create_app
 
 app = create_app()
 # The app's own objects live as long as the worker: keep them out of the garbage collector's full

@@ -1,8 +1,2 @@
-"""The application core: create_app() builds the Flask app with FAB, Babel, CSRF and migrations."""
-from flask import Flask
-
-
-def create_app(config_overrides: dict | None = None) -> Flask:
-    from .factory import build_app
-
-    return build_app(config_overrides)
+"""The domain: the workflow table and its engine, business types, guards, effects, row scope, services,
+announcements, accounts, roster and audit. Imports models and the ground floor; never reports, views or ops."""

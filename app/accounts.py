@@ -10,9 +10,9 @@ from flask_babel import lazy_gettext as _l
 
 from models import AppUser, Person
 
-from . import roles as R
-from .extensions import db
-from .identifiers import clean_id_number, clean_mobile
+from ground import roles as R
+from ground.extensions import db
+from ground.identifiers import clean_id_number, clean_mobile
 
 
 class AccountError(Exception):
@@ -97,7 +97,7 @@ def _sessions_after_password_change(user):
     from flask import has_request_context
     from flask_login import current_user
 
-    from . import sessions
+    from views.shell import sessions
 
     if has_request_context() and getattr(current_user, "id", None) == user.id:
         sessions.password_changed(user)

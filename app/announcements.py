@@ -7,10 +7,10 @@ from flask_babel import lazy_gettext as _l
 
 from models import AnnouncementBatch, Application
 
-from . import scope, workflow
-from .clock import today
-from .extensions import db
-from .services import numbering
+from app import scope, workflow
+from ground.clock import today
+from ground.extensions import db
+from app.services import numbering
 
 
 class BatchError(workflow.WorkflowError):

@@ -7,11 +7,11 @@ from flask_babel import lazy_gettext as _l
 
 from models import Application
 
-from . import rules, workflow
-from .clock import today
-from .roles import APPLICANT, ENTERPRISE, MINISTRY, PROVINCE, ROLE_LABELS
-from .extensions import db
-from .services.numbering import application_number
+from app import rules, workflow
+from ground.clock import today
+from ground.roles import APPLICANT, ENTERPRISE, MINISTRY, PROVINCE, ROLE_LABELS
+from ground.extensions import db
+from app.services.numbering import application_number
 
 _OPTIONAL_FIELDS = ("enterprise", "contract_start", "contract_end", "reason", "reason_text", "new_name",
                     "new_id_number", "pass_certificate_no")

@@ -4,7 +4,7 @@ bookkeeping columns to leave out (`__audit_ignore__`), secrets to record only as
 (`__audit_redact__`) and collections to follow (`__audit_relations__`, e.g. an account's roles).
 
 Workflow transitions move state with a guarded UPDATE the ORM does not see; the engine writes their
-audit row itself. Sign-ins (app.security), exports (views.exports), certificate prints and file views
+audit row itself. Sign-ins (views.shell.security), exports (views.exports), certificate prints and file views
 write theirs where they happen. Two kinds are written here, once per response, so no page can forget them:
 - "print": every PDF the application serves (a view that wrote its own rows calls `printed()`);
 - "view": a page or API response that showed another person's ID or mobile number in full
@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from models import AuditLog
 
-from .access import view_of
-from .clock import now_utc
-from .extensions import db
+from views.shell.access import view_of
+from ground.clock import now_utc
+from ground.extensions import db
 
 
 def actor_fields(user=None) -> dict:

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from models import Certificate, Registration, RegistrationSpecialty
 
-from . import rules
-from .clock import add_years, now_utc, today
-from .services import numbering
+from app import rules
+from ground.clock import add_years, now_utc, today
+from app.services import numbering
 
 
 def route(ctx):
@@ -148,7 +148,7 @@ def _valid_certificates(session, registration):
 
 def issue_certificate(ctx):
     """A new certificate with a new number; the previous valid one becomes "replaced"."""
-    from .workflow import BUSINESS_TYPES
+    from app.workflow import BUSINESS_TYPES
 
     app, session, day = ctx.application, ctx.session, today()
     if BUSINESS_TYPES[app.business_type].certificate == "revoke":

@@ -3,7 +3,7 @@
 Every panel list and page, the REST API and the exports show them masked (110101********1234,
 138****5678), except
 - to the person themselves (their own numbers: an applicant's account name is their ID number);
-- to a user holding VIEW_UNMASKED on PERSONAL_DATA (app.roles; no built-in role holds it, it is given
+- to a user holding VIEW_UNMASKED on PERSONAL_DATA (ground.roles; no built-in role holds it, it is given
   through the database role VIEW_UNMASKED_ROLE with `set_unmasked_view`);
 - where a page needs the full number by design and says so (`reveal=True`: the on-site real-name check).
 Public pages, PDFs and the enterprise's pages always mask. Searches filter on the stored (full) numbers;
@@ -14,9 +14,9 @@ one "view" row for the response that showed them (who, role, IP, page, which num
 """
 from flask import current_app, g, has_request_context
 
-from . import audit
-from .identifiers import mask_id_number, mask_mobile, mask_text, personal_numbers_in
-from .roles import PERSONAL_DATA, VIEW_UNMASKED, VIEW_UNMASKED_ROLE
+from app import audit
+from ground.identifiers import mask_id_number, mask_mobile, mask_text, personal_numbers_in
+from ground.roles import PERSONAL_DATA, VIEW_UNMASKED, VIEW_UNMASKED_ROLE
 
 
 def _viewer():
@@ -97,7 +97,7 @@ def mask_record(data):
 def set_unmasked_view(username: str, granted: bool = True):
     """Give a user (or take away) full ID and mobile numbers on pages and in the API, through the
     database role VIEW_UNMASKED_ROLE; the change is audited. Raises LookupError for an unknown user."""
-    from .extensions import db
+    from ground.extensions import db
 
     sm = current_app.appbuilder.sm
     user = sm.find_user(username=username)

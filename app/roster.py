@@ -22,11 +22,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from models import AuditLog, Person, Qualification, Specialty
 
-from .audit import actor_fields
-from .clock import today
-from .errors import UserError
-from .extensions import db
-from .identifiers import InvalidIdentifier, clean_id_number, mask_id_number
+from app.audit import actor_fields
+from ground.clock import today
+from ground.errors import UserError
+from ground.extensions import db
+from ground.identifiers import InvalidIdentifier, clean_id_number, mask_id_number
 
 BATCH = 1000  # rows per IN query and per flush
 HEADER_SEARCH_ROWS = 10  # title rows above the header row are skipped

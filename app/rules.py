@@ -13,9 +13,9 @@ from models import Application, Certificate, Person, Specialty
 from models.choices import CANCELLATION_REASONS, REPLACEMENT_REASONS
 from models.dictionary import PROVINCES
 
-from .clock import add_years, age_on, today
-from .extensions import db
-from .identifiers import InvalidIdentifier, clean_id_number
+from ground.clock import add_years, age_on, today
+from ground.extensions import db
+from ground.identifiers import InvalidIdentifier, clean_id_number
 
 # Which fields each business type uses, and which of them it requires.
 FIELDS_BY_TYPE = {
@@ -60,7 +60,7 @@ def check_fields(business_type: str, values: dict, person: Person | None = None)
     (codes or Specialty objects), reason, reason_text, new_name, new_id_number, pass_certificate_no,
     continuing_education.
     """
-    from .workflow import BUSINESS_TYPES
+    from app.workflow import BUSINESS_TYPES
 
     errors: dict[str, list] = {}
 
@@ -146,7 +146,7 @@ def ready_to_submit(application: Application) -> list:
 
 
 def _in_progress_states():
-    from .workflow import IN_PROGRESS_STATES
+    from app.workflow import IN_PROGRESS_STATES
 
     return sorted(IN_PROGRESS_STATES)
 
@@ -181,7 +181,7 @@ def outcome_possible(application: Application) -> list:
 
 
 def certificate_ready(application: Application) -> list:
-    from .workflow import BUSINESS_TYPES
+    from app.workflow import BUSINESS_TYPES
 
     btype = BUSINESS_TYPES[application.business_type]
     if btype.certificate == "revoke":

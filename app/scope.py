@@ -12,8 +12,8 @@ from sqlalchemy import and_, false, or_, select, true
 from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certificate, Enterprise, Person,
                     Qualification, Registration, RegistrationSpecialty, TransitionLog)
 
-from . import roles as R
-from .extensions import db
+from ground import roles as R
+from ground.extensions import db
 
 
 def _enterprise_person_ids(enterprise_id):

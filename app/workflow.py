@@ -20,7 +20,7 @@ from typing import Iterable
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 
-from . import roles as R
+from ground import roles as R
 
 
 # --- States -----------------------------------------------------------------------------------
@@ -311,7 +311,7 @@ class Context:
 
 def available(application, user) -> list[Option]:
     """The moves `user` may see on `application`: allowed ones, and guard-blocked ones with reasons."""
-    from . import scope
+    from app import scope
 
     if application is None or not scope.can_see(user, application):
         return []
@@ -346,7 +346,7 @@ def apply(application, action: str, user, opinion: str | None = None, version: i
     code for a move that needs one; `attested`: the actor ticked the move's attestation; `reason`: the
     code picked for a move with `reason_choices` (e.g. why an application is refused).
     """
-    from app.extensions import db
+    from ground.extensions import db
 
     session = db.session
     try:
@@ -393,7 +393,7 @@ def _changed_meanwhile(session, app_obj) -> bool:
 def _load_in_scope(application, user):
     from models import Application
 
-    from . import scope
+    from app import scope
 
     app_id = application if isinstance(application, int) else getattr(application, "id", None)
     found = scope.query(Application, user).filter(Application.id == app_id).one_or_none() if app_id else None
@@ -429,9 +429,9 @@ def _check(app_obj, t: Transition, user, opinion, version, via_batch) -> str:
 def _move(session, app_obj, t: Transition, user, role: str, opinion, reason=None):
     from models import Application, AuditLog, TransitionLog
 
-    from .audit import actor_fields
-    from .clock import now_utc
-    from .services.workdays import stage_deadline, stage_working_days
+    from app.audit import actor_fields
+    from ground.clock import now_utc
+    from app.services.workdays import stage_deadline, stage_working_days
 
     from_state, to_state = app_obj.state, t.target_for(app_obj)
     now = now_utc()

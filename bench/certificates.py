@@ -48,7 +48,7 @@ KINDS = "建工 路桥 市政 水电 安装 建设 城建 交通 港航 机电".
 
 
 def _app(uri, engine_options, upload_folder):
-    from app import create_app
+    from server import create_app
 
     return create_app({"SQLALCHEMY_DATABASE_URI": uri, "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
                        "UPLOAD_FOLDER": upload_folder, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False,
@@ -102,10 +102,10 @@ def build(uri, engine_options, upload_folder, count) -> list[int]:
     """N persons with photo, signature, registration and a valid certificate, inserted in bulk."""
     from sqlalchemy import insert
 
-    from app.cli import setup
-    from app.clock import add_years, now_utc, today
-    from app.demo import make_credit_code, make_id_number
-    from app.extensions import db
+    from ops.cli import setup
+    from ground.clock import add_years, now_utc, today
+    from ops.demo import make_credit_code, make_id_number
+    from ground.extensions import db
     from app.services import signing
     from models import Attachment, Certificate, Enterprise, Person, Registration, Specialty
 
@@ -192,7 +192,7 @@ def measure(job: dict) -> dict:
     """Runs in a spawned process: build an app, load the certificates, render them the way `job` says."""
     from sqlalchemy.orm import selectinload
 
-    from app.extensions import db
+    from ground.extensions import db
     from models import Certificate, Person
     from reports.certificates import render_certificate_pdf, render_certificates_pdf
 

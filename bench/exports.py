@@ -51,8 +51,8 @@ def settings(info, **extra):
 
 def _rows(n):
     """(enterprises, persons, registrations, registration specialties) as tuples, ids from 1."""
-    from app.clock import now_utc
-    from app.demo import make_credit_code, make_id_number
+    from ground.clock import now_utc
+    from ops.demo import make_credit_code, make_id_number
 
     rng = random.Random(11)
     now = now_utc()
@@ -88,9 +88,9 @@ def build(info, n):
     """A schema with n registrations and a Ministry user; returns the user name."""
     from sqlalchemy import text
 
-    from app import create_app
-    from app.cli import setup
-    from app.extensions import db
+    from server import create_app
+    from ops.cli import setup
+    from ground.extensions import db
     from tests import factories as f
 
     app = create_app(settings(info))
@@ -133,8 +133,8 @@ def _plain_admin(app, max_rows):
     from flask_admin import Admin
     from flask_admin.contrib.sqla import ModelView
 
-    from app.extensions import db
-    from app.identifiers import mask_id_number
+    from ground.extensions import db
+    from ground.identifiers import mask_id_number
     from models import Registration
 
     class PlainRegistrations(ModelView):
@@ -170,7 +170,7 @@ def child(spec):
         print(json.dumps({"seconds": time.perf_counter() - started, "bytes": size, "lines": lines,
                           "peak_mb": _status("VmHWM"), "base_mb": base}))
         return
-    from app import create_app
+    from server import create_app
     from tests.conftest import login
 
     extra = {"EXPORT_CSV_METHOD": spec["csv_method"]} if spec.get("csv_method") else {}
@@ -219,8 +219,8 @@ def openpyxl_reference(spec):
     import openpyxl
     from openpyxl import Workbook
 
-    from app import create_app
-    from app.extensions import db
+    from server import create_app
+    from ground.extensions import db
     from models import Registration
     from reports import exports as X
 

@@ -25,11 +25,11 @@ from sqlalchemy.orm import lazyload  # noqa: E402
 
 
 def build(url, n_apps, engine_options):
-    from app import create_app
-    from app.cli import setup
-    from app.clock import now_utc, today
-    from app.demo import make_credit_code, make_id_number
-    from app.extensions import db
+    from server import create_app
+    from ops.cli import setup
+    from ground.clock import now_utc, today
+    from ops.demo import make_credit_code, make_id_number
+    from ground.extensions import db
     from models import Application, Enterprise, Person, application_specialty
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
@@ -73,7 +73,7 @@ def build(url, n_apps, engine_options):
 
 
 def timed_requests(app, username, url, runs):
-    from app.extensions import db
+    from ground.extensions import db
 
     from tests.conftest import login
 
@@ -98,7 +98,7 @@ def timed_requests(app, username, url, runs):
 def page_plain_vs_ours(app, username, runs):
     """Build the 20 rows of the list page: lazy (plain) against our eager mapping."""
     from app import scope
-    from app.extensions import db
+    from ground.extensions import db
     from models import Application
     from tests import factories as f
 
@@ -113,7 +113,7 @@ def page_plain_vs_ours(app, username, runs):
             db.session.remove()
             return out
 
-    from app.extensions import db as _db
+    from ground.extensions import db as _db
 
     with app.app_context():
         engine = _db.engine
@@ -163,7 +163,7 @@ def run(info, args):
     print(f"20-row page, plain lazy loading: {result['plain']:.1f} ms, {result['plain_sql']} SQL; "
           f"eager (ours): {result['ours']:.1f} ms, {result['ours_sql']} SQL; "
           f"ratio plain/ours: {result['plain'] / result['ours']:.1f}x")
-    from app.extensions import db
+    from ground.extensions import db
 
     with app.app_context():
         db.session.remove()

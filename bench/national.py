@@ -72,7 +72,7 @@ def plain_views(province_code):
 
 def huge_relations(model, limit=100_000) -> list[str]:
     """Relations of `model` to tables of more than `limit` rows (PostgreSQL's estimate)."""
-    from app.extensions import db
+    from ground.extensions import db
 
     names = []
     for rel in model.__mapper__.relationships:
@@ -84,10 +84,11 @@ def huge_relations(model, limit=100_000) -> list[str]:
 
 
 def build_app(info):
-    import app.roles as roles
-    from app import create_app
+    import ground.roles as roles
+    import views.grants as grants_module
+    from server import create_app
 
-    original = roles.role_permissions
+    original = grants_module.role_permissions
 
     def with_plain_views():
         grants = original()
@@ -96,7 +97,7 @@ def build_app(info):
                                                         for perm in ("can_list", "can_show", "can_chart")})
         return grants
 
-    roles.role_permissions = with_plain_views
+    grants_module.role_permissions = with_plain_views
     application = create_app({"SQLALCHEMY_DATABASE_URI": info["uri"], "SQLALCHEMY_ENGINE_OPTIONS": info["engine_options"],
                        "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "TESTING": True,
                        "STATISTICS_CACHE_SECONDS": 600,
@@ -107,9 +108,9 @@ def build_app(info):
 
 
 def fill(app, persons):
-    from app.cli import setup
-    from app.extensions import db
-    from app.generate import generate
+    from ops.cli import setup
+    from ground.extensions import db
+    from ops.generate import generate
 
     with app.app_context():
         setup()
@@ -123,7 +124,7 @@ def fill(app, persons):
 
 def pick_samples(app):
     """A busy province, a common name prefix and an ID-number prefix that exist in the data."""
-    from app.extensions import db
+    from ground.extensions import db
     from models import Application, Person
 
     with app.app_context():
@@ -140,7 +141,7 @@ def timed(app, client, url, runs, budget=None):
     """(p50 ms, p95 ms, SQL statements per request, runs made) of GET url in steady state: one request
     first warms the worker (templates, caches) and counts the SQL; when even that one takes longer than
     `budget` seconds it is the only measurement."""
-    from app.extensions import db
+    from ground.extensions import db
 
     with app.app_context():
         engine = db.engine
@@ -182,7 +183,7 @@ def run(info, args):
         stamp = uuid.uuid4().hex[:6]
         ministry = f.make_user("Ministry", username=f"bench-ministry-{stamp}")
         provincial = f.make_user("Province", username=f"bench-province-{stamp}", province_code=province)
-        from app.extensions import db
+        from ground.extensions import db
 
         db.session.execute(text("ANALYZE"))
         db.session.commit()
@@ -222,7 +223,7 @@ def run(info, args):
     print(f"\n{platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"PostgreSQL {server_version(app)}; {args.runs} runs (plain {args.plain_runs})\n")
     print("\n".join(rows))
-    from app.extensions import db
+    from ground.extensions import db
 
     with app.app_context():
         db.session.remove()
@@ -230,7 +231,7 @@ def run(info, args):
 
 
 def server_version(app):
-    from app.extensions import db
+    from ground.extensions import db
 
     with app.app_context():
         if db.engine.dialect.name != "postgresql":

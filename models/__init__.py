@@ -1,20 +1,20 @@
 """SQLAlchemy models, one module per aggregate, all on FAB's `Model.metadata`."""
-from .announcement import AnnouncementBatch
-from .application import Application, TransitionLog, application_specialty
-from .audit import AuditLog
-from .base import Model
-from .captcha import CaptchaChallenge
-from .certificate import Certificate
-from .counter import Counter
-from .dictionary import Province, Specialty
-from .enterprise import Enterprise
-from .person import Attachment, Person
-from .qualification import Qualification
-from .registration import Registration, RegistrationSpecialty
-from .realname import RealnameRequest
-from .session import UserSession
-from .sms import SmsCode, SmsOutbox
-from .user import AppUser
+from models.announcement import AnnouncementBatch
+from models.application import Application, TransitionLog, application_specialty
+from models.audit import AuditLog
+from models.base import Model
+from models.captcha import CaptchaChallenge
+from models.certificate import Certificate
+from models.counter import Counter
+from models.dictionary import Province, Specialty
+from models.enterprise import Enterprise
+from models.person import Attachment, Person
+from models.qualification import Qualification
+from models.registration import Registration, RegistrationSpecialty
+from models.realname import RealnameRequest
+from models.session import UserSession
+from models.sms import SmsCode, SmsOutbox
+from models.user import AppUser
 
 __all__ = [
     "AnnouncementBatch", "Application", "AppUser", "Attachment", "AuditLog", "CaptchaChallenge", "Certificate", "Counter",

@@ -2,10 +2,10 @@
 from sqlalchemy import Column, Date, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import relationship
 
-from app.clock import now_utc
+from ground.clock import now_utc
 
-from .base import Model
-from .choices import ANNOUNCEMENT_STATES
+from models.base import Model
+from models.choices import ANNOUNCEMENT_STATES
 
 
 class AnnouncementBatch(Model):

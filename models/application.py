@@ -5,10 +5,10 @@ Only app.workflow writes `state`, `version` and the stage columns.
 from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, String, Table, Text)
 from sqlalchemy.orm import relationship
 
-from app.clock import now_utc
+from ground.clock import now_utc
 
-from .base import Model, Timestamps
-from .choices import CANCELLATION_REASONS, REPLACEMENT_REASONS
+from models.base import Model, Timestamps
+from models.choices import CANCELLATION_REASONS, REPLACEMENT_REASONS
 
 application_specialty = Table(
     "application_specialty",
@@ -127,7 +127,7 @@ class TransitionLog(Model):
 
     @property
     def reason_label(self):
-        from .choices import REFUSAL_REASONS
+        from models.choices import REFUSAL_REASONS
 
         return REFUSAL_REASONS.label(self.reason) if self.reason else ""
 

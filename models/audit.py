@@ -1,9 +1,9 @@
 """The audit log: append-only (database triggers refuse UPDATE and DELETE; see the migration)."""
 from sqlalchemy import JSON, Column, DateTime, Integer, String, Text
 
-from app.clock import now_utc
+from ground.clock import now_utc
 
-from .base import Model
+from models.base import Model
 
 
 class AuditLog(Model):

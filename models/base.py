@@ -3,7 +3,7 @@ from flask_appbuilder import Model
 from flask_babel import get_locale
 from sqlalchemy import Column, DateTime
 
-from app.clock import now_utc
+from ground.clock import now_utc
 
 __all__ = ["Model", "Timestamps", "Choices", "localized"]
 

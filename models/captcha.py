@@ -1,9 +1,9 @@
 """Image-captcha challenges: the answer stays on the server, keyed by a random nonce, used once."""
 from sqlalchemy import Column, DateTime, Integer, String
 
-from app.clock import now_utc
+from ground.clock import now_utc
 
-from .base import Model
+from models.base import Model
 
 
 class CaptchaChallenge(Model):

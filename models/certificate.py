@@ -2,10 +2,10 @@
 from sqlalchemy import Column, Date, DateTime, ForeignKey, Index, Integer, JSON, String, Text
 from sqlalchemy.orm import relationship
 
-from app.clock import now_utc
+from ground.clock import now_utc
 
-from .base import Model
-from .choices import CERTIFICATE_STATUSES
+from models.base import Model
+from models.choices import CERTIFICATE_STATUSES
 
 
 class Certificate(Model):

@@ -1,7 +1,7 @@
 """Fixed code lists (standard lists and rule lists) with translatable labels."""
 from flask_babel import lazy_gettext as _l
 
-from .base import Choices, localized
+from models.base import Choices, localized
 
 
 class Bilingual:

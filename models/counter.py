@@ -1,7 +1,7 @@
 """Named counters for serial numbers (application, registration and certificate numbers)."""
 from sqlalchemy import BigInteger, Column, String
 
-from .base import Model
+from models.base import Model
 
 
 class Counter(Model):

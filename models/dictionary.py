@@ -1,7 +1,7 @@
 """Dictionaries: provinces (GB/T 2260 codes with abbreviations) and the ten specialties."""
 from sqlalchemy import Boolean, Column, Integer, String
 
-from .base import Model, localized
+from models.base import Model, localized
 
 
 class Province(Model):

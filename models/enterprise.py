@@ -2,9 +2,9 @@
 from sqlalchemy import Column, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import relationship, validates
 
-from app.identifiers import clean_credit_code, clean_mobile
+from ground.identifiers import clean_credit_code, clean_mobile
 
-from .base import Model, Timestamps
+from models.base import Model, Timestamps
 
 
 class Enterprise(Timestamps, Model):

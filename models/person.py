@@ -3,11 +3,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import relationship, validates
 
-from app.clock import now_utc
-from app.identifiers import birth_date_of, clean_id_number, clean_mobile, gender_of, mask_id_number
+from ground.clock import now_utc
+from ground.identifiers import birth_date_of, clean_id_number, clean_mobile, gender_of, mask_id_number
 
-from .base import Model, Timestamps
-from .choices import ATTACHMENT_KINDS, DEGREES, EDUCATION_LEVELS, ETHNICITIES, GENDERS, REALNAME_STATUSES
+from models.base import Model, Timestamps
+from models.choices import ATTACHMENT_KINDS, DEGREES, EDUCATION_LEVELS, ETHNICITIES, GENDERS, REALNAME_STATUSES
 
 
 class Person(Timestamps, Model):

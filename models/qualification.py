@@ -2,7 +2,7 @@
 from sqlalchemy import Boolean, Column, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import relationship
 
-from .base import Model, Timestamps
+from models.base import Model, Timestamps
 
 
 class Qualification(Timestamps, Model):

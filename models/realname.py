@@ -2,9 +2,9 @@
 from sqlalchemy import Column, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import relationship
 
-from app.clock import now_utc
+from ground.clock import now_utc
 
-from .base import Model
+from models.base import Model
 
 
 class RealnameRequest(Model):

@@ -2,8 +2,8 @@
 from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import relationship
 
-from .base import Model, Timestamps
-from .choices import CANCELLATION_REASONS, REGISTRATION_STATUSES
+from models.base import Model, Timestamps
+from models.choices import CANCELLATION_REASONS, REGISTRATION_STATUSES
 
 
 class Registration(Timestamps, Model):

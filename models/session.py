@@ -3,9 +3,9 @@ session can end on the server (sign-out, idle or absolute timeout, password chan
 when someone kept a copy of the cookie."""
 from sqlalchemy import Column, DateTime, ForeignKey, Integer, String
 
-from app.clock import now_utc
+from ground.clock import now_utc
 
-from .base import Model
+from models.base import Model
 
 
 class UserSession(Model):

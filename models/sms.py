@@ -1,9 +1,9 @@
 """One-time SMS codes (kept hashed; used once; expire)."""
 from sqlalchemy import Column, DateTime, Integer, String
 
-from app.clock import now_utc
+from ground.clock import now_utc
 
-from .base import Model
+from models.base import Model
 
 
 class SmsCode(Model):

@@ -20,8 +20,8 @@ import segno
 from flask import current_app, url_for
 from PIL import Image
 
-from app.clock import add_years, now_utc
-from app.clock import today as china_today
+from ground.clock import add_years, now_utc
+from ground.clock import today as china_today
 from app.services import signing, storage
 
 # Shown on the copy whatever the interface language (a fixed official document).
@@ -157,7 +157,7 @@ def render_contexts_pdf(contexts: list[dict]) -> bytes:
     """The PDF of prepared certificate contexts (certificate_context), one page each."""
     from weasyprint import HTML
 
-    from .pdf import TEMPLATES, local_fetcher, render_html
+    from reports.pdf import TEMPLATES, local_fetcher, render_html
 
     html = render_html("certificate.html", certificates=contexts)
     with _collector_paused():

@@ -77,7 +77,7 @@ def _cat(*parts):
 
 
 def mask_id(col, ctx):
-    """app.identifiers.mask_id_number in SQL: 110101********1234."""
+    """ground.identifiers.mask_id_number in SQL: 110101********1234."""
     if not ctx.masked:
         return col
     return case((func.length(col) == 18, _cat(func.substr(col, 1, 6), "********", func.substr(col, 15, 4))),

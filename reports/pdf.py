@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import current_app
 from jinja2 import FileSystemLoader
 
-from app.clock import CHINA_TZ, now_utc
+from ground.clock import CHINA_TZ, now_utc
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 

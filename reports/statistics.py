@@ -18,8 +18,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, exists, func, literal_column, select
 
 from app import workflow
-from app.clock import CHINA_TZ, today
-from app.extensions import db
+from ground.clock import CHINA_TZ, today
+from ground.extensions import db
 from models import (Application, Enterprise, Province, Registration, RegistrationSpecialty, Specialty,
                     TransitionLog, application_specialty)
 from models.choices import REFUSAL_REASONS
@@ -368,7 +368,7 @@ class Report:
     def charts(self) -> dict:
         """The SVG charts (data: URIs), drawn once per report."""
         if self._charts is None:
-            from .charts import all_charts
+            from reports.charts import all_charts
 
             self._charts = all_charts(self)
         return self._charts

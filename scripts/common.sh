@@ -64,5 +64,5 @@ compile_translations() {
   "$VENV/bin/pybabel" compile -d "$ROOT/translations" >/dev/null
 }
 
-export FLASK_APP="app:create_app"
+export FLASK_APP="server:create_app"
 export PATH="$VENV/bin:$PATH"

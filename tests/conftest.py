@@ -89,8 +89,8 @@ def app_settings(database, tmp_path_factory, **overrides) -> dict:
 @contextlib.contextmanager
 def another_app(database, tmp_path_factory, **overrides):
     """A second app on the test database (its schema exists already), e.g. with rate limits on."""
-    from app import create_app
-    from app.extensions import db
+    from server import create_app
+    from ground.extensions import db
 
     application = create_app(app_settings(database, tmp_path_factory, **overrides))
     try:
@@ -104,9 +104,9 @@ def another_app(database, tmp_path_factory, **overrides):
 @contextlib.contextmanager
 def app_on_own_database(backend, tmp_path_factory, **overrides):
     """A set-up app on a new empty database of its own (tests whose data must not meet the shared one's)."""
-    from app import create_app
-    from app.cli import setup
-    from app.extensions import db
+    from server import create_app
+    from ops.cli import setup
+    from ground.extensions import db
 
     with fresh_database(backend) as database:
         application = create_app(app_settings(database, tmp_path_factory, **overrides))
@@ -122,15 +122,15 @@ def app_on_own_database(backend, tmp_path_factory, **overrides):
 
 @pytest.fixture(scope="session")
 def app(database, tmp_path_factory):
-    from app import create_app
-    from app.cli import setup
+    from server import create_app
+    from ops.cli import setup
 
     application = create_app(app_settings(database, tmp_path_factory))
     with application.app_context():
         setup()
     yield application
     with application.app_context():
-        from app.extensions import db
+        from ground.extensions import db
 
         db.session.remove()
         db.engine.dispose()
@@ -147,7 +147,7 @@ def ctx(app):
         g.test_locale = "en"  # flask-babel only forces a locale where g is not empty
         with force_locale("en"):
             yield
-        from app.extensions import db
+        from ground.extensions import db
 
         db.session.rollback()
 
@@ -231,7 +231,7 @@ class QueryCounter:
 
 @pytest.fixture
 def count_queries(app):
-    from app.extensions import db
+    from ground.extensions import db
 
     with app.app_context():
         engine = db.engine

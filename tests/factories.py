@@ -9,9 +9,9 @@ from PIL import Image
 
 from app import workflow
 from app.applications import start_draft
-from app.clock import add_years, today
-from app.demo import make_credit_code, make_id_number
-from app.extensions import db
+from ground.clock import add_years, today
+from ops.demo import make_credit_code, make_id_number
+from ground.extensions import db
 from app.services import storage
 from models import Application, Enterprise, Person, Qualification
 

@@ -2,14 +2,14 @@
 import re
 from pathlib import Path
 
-from app.cli import workflow_markdown
-from app.demo import STAFF_ACCOUNTS, accounts_markdown, demo_accounts
+from ops.cli import workflow_markdown
+from ops.demo import STAFF_ACCOUNTS, accounts_markdown, demo_accounts
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
 
 def test_access_policy_section_is_generated():
-    from app.access_policy import markdown
+    from ops.access_policy import markdown
 
     section = re.search(r"<!-- policy:start -->\n(.*)\n<!-- policy:end -->", README, re.S).group(1)
     assert section.strip() == markdown().strip(), "run `flask access-policy` and paste it into README.md"
@@ -29,12 +29,12 @@ def test_two_commands_first_and_demo_accounts_listed():
 
 def test_demo_accounts_section_is_generated():
     section = re.search(r"<!-- accounts:start -->\n(.*)\n<!-- accounts:end -->", README, re.S).group(1)
-    assert section.strip() == accounts_markdown().strip(), "paste app.demo.accounts_markdown() into README.md"
+    assert section.strip() == accounts_markdown().strip(), "paste ops.demo.accounts_markdown() into README.md"
 
 
 def test_start_banner_lists_every_demo_account_and_they_sign_in(app):
     """`./scripts/serve` prints `flask demo-accounts`: every account of the README, each one real."""
-    from app.extensions import db
+    from ground.extensions import db
     from models import AppUser
 
     app.test_cli_runner().invoke(args=["demo-data"])
@@ -48,7 +48,7 @@ def test_start_banner_lists_every_demo_account_and_they_sign_in(app):
 
 
 def test_demo_applicant_in_readme_is_the_demo_persons_login(app):
-    from app.extensions import db
+    from ground.extensions import db
     from models import AppUser
 
     applicant = re.search(r"\| Applicant \| `(\d{17}[\dX])` \|", README).group(1)

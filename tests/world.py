@@ -1,7 +1,7 @@
 """A small country for scope tests: two provinces, three enterprises, applicants, staff of each role."""
 from dataclasses import dataclass, field
 
-from app.extensions import db
+from ground.extensions import db
 from models import Attachment, Certificate
 from tests import factories as f
 

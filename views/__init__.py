@@ -4,14 +4,14 @@
 def register(appbuilder):
     from flask import current_app
 
-    from .account import ChangePasswordView, MyAccountView, RealnameSimulatorView
-    from .apply import ApplyView, ProgressView
-    from .base import ScopedRestApi, add_label, build_api, build_view
-    from .public import CaptchaView, PublicView, RegistryView, favicon
-    from .registry import CATEGORIES, MENU_LINKS, PANEL
-    from .signup import PasswordResetView, SignUpView
+    from views.account import ChangePasswordView, MyAccountView, RealnameSimulatorView
+    from views.apply import ApplyView, ProgressView
+    from views.base import ScopedRestApi, add_label, build_api, build_view
+    from views.public import CaptchaView, PublicView, RegistryView, favicon
+    from views.registry import CATEGORIES, MENU_LINKS, PANEL
+    from views.signup import PasswordResetView, SignUpView
 
-    from . import assets, language
+    from views import assets, language
 
     assets.install(current_app)  # static files cached a year, addressed by version
     language.install(current_app)
@@ -46,20 +46,20 @@ def register(appbuilder):
 
     from flask_babel import lazy_gettext as _l
 
-    from .roster import RosterImportView
+    from views.roster import RosterImportView
 
     appbuilder.add_view(RosterImportView, "RosterImport", label=_l("Import qualification roster"), icon="fa-upload",
                         category="Registry", category_label=CATEGORIES["Registry"])
 
 
-    from .dashboard import BadFilters, DashboardView, back_to_dashboard
+    from views.dashboard import BadFilters, DashboardView, back_to_dashboard
 
     current_app.register_error_handler(BadFilters, back_to_dashboard)
 
     appbuilder.add_view(DashboardView, "Dashboard", label=_l("Statistics dashboard"), icon="fa-chart-bar",
                         category="Statistics", category_label=CATEGORIES["Statistics"])
 
-    from .enterprise import EnterpriseProfileView
+    from views.enterprise import EnterpriseProfileView
 
     appbuilder.add_view(EnterpriseProfileView, "EnterpriseProfile", label=_l("Enterprise profile"), icon="fa-building",
                         category="Registry", category_label=CATEGORIES["Registry"])
@@ -69,6 +69,6 @@ def register(appbuilder):
                         label=_l("Our registered constructors"), icon="fa-users", category="Registry",
                         category_label=CATEGORIES["Registry"])
 
-    from . import help as help_pages
+    from views import help as help_pages
 
     help_pages.register(appbuilder)  # 使用帮助 (/help/), the support contact in every footer

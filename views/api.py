@@ -13,13 +13,13 @@ from flask_babel import gettext as _
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from app import applications, rules, workflow
-from app.extensions import db
+from ground.extensions import db
 from app.services import sms
 from app.scope import current_user
 from models import Application, Enterprise, Specialty
 
-from .base import ScopedRestApi
-from .workflow_views import may_take
+from views.base import ScopedRestApi
+from views.workflow_views import may_take
 
 
 class ApplicationInput(Schema):

@@ -18,14 +18,14 @@ from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app import applications, rules, scope, workflow
-from app.clock import today
-from app.extensions import db
+from ground.clock import today
+from ground.extensions import db
 from app.services import images, sms, storage, workdays
 from models import Application, Enterprise, Specialty, TransitionLog
 from models.choices import CANCELLATION_REASONS, REPLACEMENT_REASONS
 
-from .base import signed_in_person
-from .forms import IdNumber, add_error
+from views.base import signed_in_person
+from views.forms import IdNumber, add_error
 
 # Menu order of the user manual (3.1.3.1 - 3.1.3.8).
 MENU_ORDER = ("initial", "change", "add_specialty", "renewal", "cancellation", "re_registration", "replacement",

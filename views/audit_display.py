@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app import workflow
-from app.roles import ROLE_LABELS
+from ground.roles import ROLE_LABELS
 from models.choices import (ANNOUNCEMENT_STATES, ATTACHMENT_KINDS, CANCELLATION_REASONS, CERTIFICATE_STATUSES, DEGREES,
                             EDUCATION_LEVELS, ETHNICITIES, GENDERS, REALNAME_STATUSES, REFUSAL_REASONS,
                             REGISTRATION_STATUSES, REPLACEMENT_REASONS)

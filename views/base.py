@@ -2,7 +2,7 @@
 
 A `PanelSpec` says which columns a model shows and searches and which roles may read, add, edit or
 delete it; `build_view` turns it into a FAB ModelView whose base filter is the row scope, and
-`PanelSpec.grants` turns it into the permissions app.roles hands to each role.
+`PanelSpec.grants` turns it into the permissions views.grants hands to each role.
 
 Columns holding personal numbers (ID number, mobile, user name, free text) are displayed through
 views.formatting.PERSONAL_FORMATTERS by name in every generated view, and API results through
@@ -19,12 +19,12 @@ from flask_appbuilder.api import ModelRestApi
 from sqlalchemy import Boolean
 
 from app import personal_data
-from app.access import view_of
-from app.extensions import db
+from views.shell.access import view_of
+from ground.extensions import db
 from app.scope import SCOPE_FILTER
 
-from .formatting import PERSONAL_FORMATTERS, dash_if_empty, yes_no
-from .interface import PanelInterface
+from views.formatting import PERSONAL_FORMATTERS, dash_if_empty, yes_no
+from views.interface import PanelInterface
 
 @dataclass
 class PanelSpec:
@@ -78,7 +78,7 @@ class PanelSpec:
         return perms
 
     def grants(self) -> dict[str, list[tuple[str, str]]]:
-        from app.roles import BUSINESS_ROLES
+        from ground.roles import BUSINESS_ROLES
 
         result = {}
         for role in BUSINESS_ROLES:
@@ -150,7 +150,7 @@ class ScopedModelView(ModelView):
         return item
 
     @expose("/action/<string:name>/<pk>", methods=["POST"])
-    def action(self, name, pk):  # unknown actions and missing permissions: app.access, before any view
+    def action(self, name, pk):  # unknown actions and missing permissions: views.shell.access, before any view
         self.get_in_scope(self._deserialize_pk_if_composite(pk))
         return super().action(name, pk)
 

@@ -5,10 +5,10 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app import roles as R
+from ground import roles as R
 from app import workflow
-from app.clock import today
-from app.extensions import db
+from ground.clock import today
+from ground.extensions import db
 from app.scope import current_user
 from models import Enterprise, Person, Province, Registration, RegistrationSpecialty
 from reports import statistics

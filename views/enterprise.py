@@ -12,12 +12,12 @@ from sqlalchemy.orm import selectinload
 from wtforms import StringField
 from wtforms.validators import Length, Optional
 
-from app.clock import today
-from app.extensions import db
+from ground.clock import today
+from ground.extensions import db
 from app.scope import current_user
 from models import Enterprise, Registration, RegistrationSpecialty
 
-from .forms import Mobile
+from views.forms import Mobile
 
 PAGE_SIZE = 50
 EXPIRY_WARNING_DAYS = 90

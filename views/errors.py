@@ -22,7 +22,7 @@ from markupsafe import escape
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
-from app.extensions import db
+from ground.extensions import db
 
 CODES = (400, 401, 403, 404, 405, 413, 429, 500, 503)
 DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError, sa_exc.TimeoutError)

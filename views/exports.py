@@ -25,9 +25,9 @@ from sqlalchemy import exists, func
 
 from app import scope, workflow
 from app.audit import actor_fields
-from app.clock import CHINA_TZ, now_utc
-from app.extensions import db
-from app.roles import EXPORT_UNMASKED, EXPORTS
+from ground.clock import CHINA_TZ, now_utc
+from ground.extensions import db
+from ground.roles import EXPORT_UNMASKED, EXPORTS
 from models import (Application, AuditLog, Certificate, Enterprise, Person, Registration, RegistrationSpecialty,
                     application_specialty)
 from models.choices import CERTIFICATE_STATUSES, GENDERS, REALNAME_STATUSES, REGISTRATION_STATUSES, Bilingual
@@ -62,7 +62,7 @@ class ExportAccess:
 
     def render(self, template, **kwargs):
         """Flask-Admin's templates use `javascript:void(0)` links and an inline `onclick` on the filter menu,
-        which the Content-Security-Policy blocks (app/headers.py); Bootstrap and Flask-Admin's scripts bind
+        which the Content-Security-Policy blocks (views/shell/headers.py); Bootstrap and Flask-Admin's scripts bind
         those elements by class, so plain links (the filter items without any address) do the same."""
         html = super().render(template, **kwargs)
         html = html.replace('href="javascript:void(0)" class="dropdown-item filter" onclick="return false;"',
@@ -410,7 +410,7 @@ def _admin_translations(app) -> str:
 
 def init_exports(app) -> Admin:
     """Mount the exports (call after FAB is initialised)."""
-    from app.headers import csp_nonce
+    from views.shell.headers import csp_nonce
 
     home = ExportsHome(name=_l("Data exports"), url="/exports", endpoint="exports")
     admin = Admin(app, name=_l("Data exports"), url="/exports", endpoint="exports", index_view=home,

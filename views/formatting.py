@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from flask_babel import lazy_gettext as _l
 
 from app import personal_data
-from app.clock import CHINA_TZ
+from ground.clock import CHINA_TZ
 
 
 def china_time(value):
@@ -22,7 +22,7 @@ def deadline_with_days_left(value):
     """A stage deadline with the working days left, overdue ones in red (queues: oldest first)."""
     from markupsafe import Markup, escape
 
-    from app.clock import today
+    from ground.clock import today
     from app.services.workdays import working_days_between
 
     if value is None:

@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, StringField
 from wtforms.validators import Length, ValidationError
 
-from app.identifiers import InvalidIdentifier, clean_credit_code, clean_id_number, clean_mobile
+from ground.identifiers import InvalidIdentifier, clean_credit_code, clean_id_number, clean_mobile
 
 
 def row_id(value) -> int | None:

@@ -10,8 +10,8 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from app import scope
-from app.access import view_of
-from app.roles import ADMIN, APPLICANT, ENTERPRISE, EXPORTS, MINISTRY, PROVINCE, ROLE_LABELS, user_role_names
+from views.shell.access import view_of
+from ground.roles import ADMIN, APPLICANT, ENTERPRISE, EXPORTS, MINISTRY, PROVINCE, ROLE_LABELS, user_role_names
 
 VISITOR = "visitor"
 TOPICS = (VISITOR, APPLICANT, ENTERPRISE, PROVINCE, MINISTRY, ADMIN)
@@ -90,7 +90,7 @@ def _facts() -> dict:
     """Setting values the guides print (never hard-coded in the text)."""
     from app.workflow import BUSINESS_TYPES
 
-    from .apply import MENU_ORDER
+    from views.apply import MENU_ORDER
 
     cfg = current_app.config
     rules = cfg["RULES"]

@@ -3,7 +3,7 @@ from flask_appbuilder import IndexView as FabIndexView
 from flask_appbuilder import expose
 
 from app import scope, workflow
-from app.roles import ROLE_LABELS, user_role_names
+from ground.roles import ROLE_LABELS, user_role_names
 from models import Application, Certificate
 
 

@@ -6,11 +6,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from app import audit, scope
-from app.extensions import db
+from ground.extensions import db
 from app.services import storage
 from models import AnnouncementBatch, Application, Certificate, Person
 
-from .base import ScopedModelView
+from views.base import ScopedModelView
 
 
 class QualificationView(ScopedModelView):

@@ -16,12 +16,12 @@ from sqlalchemy.orm import contains_eager
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from app.clock import CHINA_TZ, today
-from app.extensions import db
+from ground.clock import CHINA_TZ, today
+from ground.extensions import db
 from app.services import captcha, signing
 from models import Application, Certificate, Enterprise, Person, Registration, Specialty
 
-from .forms import CaptchaForm
+from views.forms import CaptchaForm
 
 
 

@@ -5,25 +5,24 @@ from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Optional
 
 from app import personal_data, workflow
-from app.roles import ADMIN, APPLICANT, ENTERPRISE, MINISTRY, PROVINCE, ROLE_LABELS
+from ground.roles import ADMIN, APPLICANT, ENTERPRISE, MINISTRY, PROVINCE, ROLE_LABELS
 from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certificate, Enterprise, Person, Province,
                     Qualification, Registration, SmsOutbox, Specialty, TransitionLog)
 from models.choices import (ATTACHMENT_KINDS, CERTIFICATE_STATUSES, DEGREES, EDUCATION_LEVELS, ETHNICITIES, REALNAME_STATUSES,
                             REGISTRATION_STATUSES, SMS_BACKENDS, SMS_PURPOSES)
 
-from . import audit_display
-from .base import PanelSpec
-from .formatting import DATETIME_FORMATTERS, ONSITE_ID_NUMBER, deadline_with_days_left
-from .api import ApplicationInput, ApplicationRestApi, ApplicationUpdate
-from .forms import CreditCode, IdNumber, Mobile
-from .panel_views import AttachmentView, CertificateView, QualificationView
-from .workflow_views import (AnnouncementView, ApplicationPanelView, QueueView, bulk_permission, bulk_transitions,
-                             transition_permission)
-from .account import MyAccountView, RealnameQueueView
-from .apply import QUALIFICATION_KINDS, ApplyView, ProgressView
-from .dashboard import DashboardView
-from .enterprise import EnterpriseProfileView
-from .roster import RosterImportView
+from views import audit_display
+from views.base import PanelSpec
+from views.formatting import DATETIME_FORMATTERS, ONSITE_ID_NUMBER, deadline_with_days_left
+from views.api import ApplicationInput, ApplicationRestApi, ApplicationUpdate
+from views.forms import CreditCode, IdNumber, Mobile
+from views.panel_views import AttachmentView, CertificateView, QualificationView
+from views.workflow_views import AnnouncementView, ApplicationPanelView, QueueView, bulk_permission, bulk_transitions, transition_permission
+from views.account import MyAccountView, RealnameQueueView
+from views.apply import QUALIFICATION_KINDS, ApplyView, ProgressView
+from views.dashboard import DashboardView
+from views.enterprise import EnterpriseProfileView
+from views.roster import RosterImportView
 
 STAFF = {ENTERPRISE, PROVINCE, MINISTRY}
 EVERYONE = {APPLICANT, ENTERPRISE, PROVINCE, MINISTRY}

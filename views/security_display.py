@@ -3,7 +3,7 @@ codes ("can_list on PersonsView", regex pairs of the built-in roles)."""
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
-from app import roles as R
+from ground import roles as R
 from app import workflow
 
 PUBLIC_ROLE = "Public"  # FAB's role of visitors who have not signed in (AUTH_ROLE_PUBLIC)
@@ -50,7 +50,7 @@ _VIEWS = {
 
 def view_labels() -> dict:
     """Every permission view name → its label: the panel's views, menus and APIs, categories, personal links."""
-    from .registry import CATEGORIES, MENU_LINKS, PANEL
+    from views.registry import CATEGORIES, MENU_LINKS, PANEL
 
     labels = dict(_VIEWS)
     labels.update(CATEGORIES)

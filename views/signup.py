@@ -12,12 +12,13 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 from wtforms.widgets import PasswordInput
 
-from app import accounts, sessions
-from app.extensions import db
-from app.identifiers import InvalidIdentifier, clean_id_number
+from app import accounts
+from views.shell import sessions
+from ground.extensions import db
+from ground.identifiers import InvalidIdentifier, clean_id_number
 from app.services import sms
 
-from .forms import CaptchaForm, IdNumber, Mobile, add_error, add_errors
+from views.forms import CaptchaForm, IdNumber, Mobile, add_error, add_errors
 
 
 class SignUpForm(CaptchaForm):
@@ -170,7 +171,7 @@ class PasswordResetView(BaseView):
                     db.session.rollback()
                     add_error(form.sms_code, exc.message)
                 else:
-                    from app.security import record_login_event
+                    from views.shell.security import record_login_event
 
                     record_login_event("password_reset", user)
                     db.session.commit()

@@ -11,15 +11,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app import announcements, applications, rules, workflow
-from app import roles as R
-from app.extensions import db
-from app.clock import today
-from app.roles import ROLE_LABELS, user_role_names
+from ground import roles as R
+from ground.extensions import db
+from ground.clock import today
+from ground.roles import ROLE_LABELS, user_role_names
 from app.scope import current_user
 from models import Application
 
-from .base import ScopedModelView
-from .forms import row_id
+from views.base import ScopedModelView
+from views.forms import row_id
 
 WORKFLOW_VIEW_NAME = "Applications"  # transition permissions live on the applications view
 

@@ -25,8 +25,8 @@ from flask import current_app
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import delete, select
 
-from app import clock
-from app.extensions import db
+from ground import clock
+from ground.extensions import db
 from models import CaptchaChallenge
 
 # No 0/O, 1/I/L: characters people confuse.

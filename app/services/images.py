@@ -14,7 +14,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, ImageStat
 
-from app.errors import UserError
+from ground.errors import UserError
 
 KINDS = frozenset({"photo", "id_front", "id_back", "id_handheld", "signature", "education_proof", "other"})
 ACCEPTED_FORMATS = ("JPEG", "PNG")  # MPO (camera JPEG with extra frames) is a JPEG too

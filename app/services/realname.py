@@ -23,10 +23,10 @@ from werkzeug.utils import import_string
 
 from models import Person, RealnameRequest
 
-from ..clock import now_utc
-from ..errors import UserError
-from ..extensions import db
-from ..rules import PROVINCE_CODES
+from ground.clock import now_utc
+from ground.errors import UserError
+from ground.extensions import db
+from app.rules import PROVINCE_CODES
 
 
 class RealnameError(UserError):

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from app.errors import UserError
+from ground.errors import UserError
 
 
 class InvalidToken(UserError):

@@ -18,10 +18,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from werkzeug.utils import import_string
 
-from app import clock
-from app.errors import UserError
-from app.extensions import db
-from app.identifiers import InvalidIdentifier, clean_mobile
+from ground import clock
+from ground.errors import UserError
+from ground.extensions import db
+from ground.identifiers import InvalidIdentifier, clean_mobile
 from models import SmsCode, SmsOutbox
 from models.choices import SMS_PURPOSES
 

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 import chinese_calendar
 from flask import current_app
 
-from app.clock import CHINA_TZ
+from ground.clock import CHINA_TZ
 
 log = logging.getLogger(__name__)
 _warned_years: set[int] = set()

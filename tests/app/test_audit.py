@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import delete, update
 from sqlalchemy.exc import DatabaseError
 
-from app.extensions import db
+from ground.extensions import db
 from models import AuditLog, Enterprise
 from tests import factories as f
 

@@ -1,4 +1,4 @@
-"""Backup and restore (app/backup.py, `flask backup` / `flask restore`): a round trip brings back every row
+"""Backup and restore (ops/backup.py, `flask backup` / `flask restore`): a round trip brings back every row
 and every attachment byte; damaged, hostile or mismatched archives are refused before anything changes."""
 import hashlib
 import io
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text, update
 
-from app.backup import BackupError, create_backup, restore_backup
-from app.extensions import db
+from ops.backup import BackupError, create_backup, restore_backup
+from ground.extensions import db
 from models import AuditLog, Enterprise, Person
 from tests import factories as f
 from tests.conftest import app_on_own_database

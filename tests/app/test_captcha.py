@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import update
 
-from app import clock
-from app.extensions import db
+from ground import clock
+from ground.extensions import db
 from app.services import captcha
 from models import CaptchaChallenge
 

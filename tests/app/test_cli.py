@@ -1,9 +1,9 @@
 """Commands: demo data is complete and idempotent; the workflow prints as Mermaid and as a matrix;
 roles are synced with the permissions the code defines."""
 from app import workflow
-from app.cli import workflow_markdown
-from app.extensions import db
-from app.roles import role_permissions
+from ops.cli import workflow_markdown
+from ground.extensions import db
+from views.grants import role_permissions
 from models import Application, AppUser, Certificate, Enterprise
 
 
@@ -72,6 +72,6 @@ def test_import_roster_command_writes_the_report(app, tmp_path):
     lines = report.read_text(encoding="utf-8-sig").splitlines()
     assert len(lines) == 3 and any("校验位" in line or "check digit" in line for line in lines)
     with app.app_context():
-        from app.extensions import db
+        from ground.extensions import db
 
         assert db.session.query(Qualification).filter_by(certificate_no=code).count() == 1

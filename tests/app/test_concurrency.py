@@ -7,7 +7,7 @@ from flask import g
 from flask_babel import force_locale
 
 from app import workflow
-from app.extensions import db
+from ground.extensions import db
 from models import Application, AuditLog, Certificate, Registration, TransitionLog
 from tests import factories as f
 
@@ -125,7 +125,7 @@ def test_thirty_concurrent_publishes_give_distinct_gapless_numbers(app, backend,
     if backend != "postgresql":
         pytest.skip("needs a server database with row locks (set TEST_DATABASE_URL)")
     from app import announcements, effects
-    from app.clock import today
+    from ground.clock import today
     from models import AnnouncementBatch, Counter
 
     with app.app_context():
@@ -460,7 +460,7 @@ def test_two_gathers_at_once_put_each_application_in_one_batch(app, backend):
     each gather reports what it really took. Both batches then publish at once with distinct numbers."""
     _needs_postgresql(backend)
     from app import announcements
-    from app.clock import today
+    from ground.clock import today
     from models import AnnouncementBatch
 
     with app.app_context():
@@ -595,7 +595,7 @@ def test_same_batch_published_twice_at_once(app, backend):
     the other is told it is already published; one number, one certificate per application."""
     _needs_postgresql(backend)
     from app import announcements
-    from app.clock import today
+    from ground.clock import today
     from models import AnnouncementBatch
 
     with app.app_context():
@@ -666,7 +666,7 @@ def test_publish_killed_half_way_leaves_no_trace(app, backend, monkeypatch):
     certificates, logs, audit rows, counters); publishing it again takes the very next numbers."""
     _needs_postgresql(backend)
     from app import announcements, effects
-    from app.clock import today
+    from ground.clock import today
     from models import AnnouncementBatch, Person
 
     with app.app_context():

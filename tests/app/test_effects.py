@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from app.clock import add_years, today
-from app.extensions import db
+from ground.clock import add_years, today
+from ground.extensions import db
 from models import (Application, AppUser, AuditLog, Certificate, Person, Qualification, Registration,
                     TransitionLog)
 from tests import factories as f

@@ -1,4 +1,4 @@
-"""The national-scale data generator (app/generate.py): valid identifiers, every state of every business
+"""The national-scale data generator (ops/generate.py): valid identifiers, every state of every business
 type with a consistent transition history, one open application per person, well-formed unique numbers
 and counters past them; the panel lists the rows. The generated rows are removed afterwards."""
 import json
@@ -11,10 +11,10 @@ from sqlalchemy import func, select, text
 from stdnum.cn import ric, uscc
 
 from app import workflow
-from app.clock import add_years, today
-from app.extensions import db
-from app.generate import SERIAL_TABLES, generate
-from app.identifiers import birth_date_of, gender_of
+from ground.clock import add_years, today
+from ground.extensions import db
+from ops.generate import SERIAL_TABLES, generate
+from ground.identifiers import birth_date_of, gender_of
 from app.services import numbering
 from app.services.workdays import stage_deadline, stage_working_days
 from models import Model, Province

@@ -10,8 +10,8 @@ from openpyxl import Workbook
 from sqlalchemy import func
 
 from app import roster
-from app.clock import today
-from app.extensions import db
+from ground.clock import today
+from ground.extensions import db
 from models import AuditLog, Person, Qualification, Specialty
 from tests import factories as f
 

@@ -2,7 +2,7 @@
 import pytest
 
 from app import scope
-from app.extensions import db
+from ground.extensions import db
 from models import (Application, Attachment, AuditLog, Certificate, Enterprise, Person, Qualification, Registration,
                     TransitionLog)
 from tests import factories as f

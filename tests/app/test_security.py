@@ -1,6 +1,6 @@
 """Accounts: the administrator binds each account to its scope; everyone manages their own profile;
 ID-number sign-in accepts lower-case x; passwords are stored hashed."""
-from app.extensions import db
+from ground.extensions import db
 from models import AppUser
 from tests import factories as f
 from tests.conftest import csrf_token, login

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from app import clock
-from app.extensions import db
+from ground import clock
+from ground.extensions import db
 from app.services import sms
 from models import SmsCode, SmsOutbox
 

@@ -7,7 +7,7 @@ each combination is tried against a real application in that state.
 import pytest
 
 from app import workflow
-from app.extensions import db
+from ground.extensions import db
 from models import AnnouncementBatch, Application
 from tests import factories as f
 

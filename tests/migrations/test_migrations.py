@@ -7,14 +7,14 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DatabaseError
 
-from app.extensions import db
+from ground.extensions import db
 from models import Model
 from tests.conftest import fresh_database
 
 
 @pytest.fixture
 def empty_app(backend, tmp_path):
-    from app import create_app
+    from server import create_app
 
     with fresh_database(backend) as info:
         application = create_app({"SQLALCHEMY_DATABASE_URI": info["uri"],

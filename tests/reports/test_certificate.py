@@ -31,7 +31,7 @@ def _pages(path) -> int:
 def _registered(staff, name="欧阳明远", enterprise_name=None, specialties=("building", "municipal")):
     """A person registered through the engine (initial registration, approved and announced) and their
     certificate: (username, certificate id, certificate number)."""
-    from app.extensions import db
+    from ground.extensions import db
     from models import Certificate
 
     enterprise = f.make_enterprise("11", name=enterprise_name or f"中建华夏建设集团第{f.next_serial()}工程有限公司")
@@ -41,7 +41,7 @@ def _registered(staff, name="欧阳明远", enterprise_name=None, specialties=("
 
 
 def _audit_prints(certificate_id):
-    from app.extensions import db
+    from ground.extensions import db
     from models import AuditLog
 
     return (db.session.query(AuditLog)
@@ -52,8 +52,8 @@ def test_certificate_pdf_text_fonts_and_signed_qr(app, tmp_path):
     import zxingcpp
     from PIL import Image
 
-    from app.clock import today
-    from app.extensions import db
+    from ground.clock import today
+    from ground.extensions import db
     from app.services import signing
     from models import Certificate
     from reports.certificates import copy_valid_until
@@ -102,7 +102,7 @@ def test_certificate_pdf_text_fonts_and_signed_qr(app, tmp_path):
 
 
 def test_print_endpoint_scope_refusal_and_audit(app):
-    from app.extensions import db
+    from ground.extensions import db
     from models import Certificate
 
     staff = f.Staff()
@@ -137,7 +137,7 @@ def test_print_endpoint_scope_refusal_and_audit(app):
 
 def test_ministry_prints_an_announcement_batch_in_one_pdf(app, tmp_path):
     from app import announcements
-    from app.extensions import db
+    from ground.extensions import db
     from models import AnnouncementBatch, Application, Certificate
 
     staff = f.Staff()
@@ -185,7 +185,7 @@ def test_ministry_prints_an_announcement_batch_in_one_pdf(app, tmp_path):
 
 
 def test_copy_validity_is_the_earliest_of_three_limits(app, monkeypatch):
-    from app.clock import add_years
+    from ground.clock import add_years
     from reports.certificates import copy_valid_until
 
     today = date(2026, 3, 10)
@@ -210,7 +210,7 @@ def test_copy_validity_is_the_earliest_of_three_limits(app, monkeypatch):
 
 def test_every_certificate_fits_on_one_page(app, tmp_path):
     """One to all ten specialties, with a two-line employer name: always exactly one page each."""
-    from app.extensions import db
+    from ground.extensions import db
     from models import Certificate, Specialty
     from reports.certificates import certificate_context, render_contexts_pdf
 

@@ -7,9 +7,9 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from app import clock
-from app.clock import today
-from app.extensions import db
+from ground import clock
+from ground.clock import today
+from ground.extensions import db
 from models import Registration, RegistrationSpecialty
 from reports import statistics
 from tests import factories as f

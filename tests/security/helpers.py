@@ -273,7 +273,7 @@ def row_counts(app, ignore=SIDE_TABLES) -> dict:
     """Rows per table (one query), except the side tables."""
     from flask_appbuilder import Model
 
-    from app.extensions import db
+    from ground.extensions import db
 
     with app.app_context():
         names = sorted(n for n in Model.metadata.tables if n not in ignore)  # every model and FAB's tables
@@ -330,7 +330,7 @@ def hostile_world(app):
     applicant and a fresh ID number and credit code nobody uses."""
     if id(app) in _WORLDS:
         return _WORLDS[id(app)]
-    from app.extensions import db
+    from ground.extensions import db
     from app.services import realname
     from models import AnnouncementBatch, Certificate, Enterprise, Person, Qualification
     from tests import factories as f

@@ -1,5 +1,5 @@
 """The access matrix: every endpoint of the URL map × every role and an anonymous visitor, checked
-against the one policy table in app/access_policy.py.
+against the one policy table in ops/access_policy.py.
 
 Each request uses a record in the principal's own scope; where the policy allows it, the same
 request with a record of another enterprise / province / applicant must give 404 (cross-scope).
@@ -14,8 +14,8 @@ from urllib.parse import urlparse
 import pytest
 from sqlalchemy import select
 
-from app import access_policy as P
-from app.extensions import db
+from ops import access_policy as P
+from ground.extensions import db
 from app.services import realname
 from models import Application, AppUser, Attachment, AuditLog, Person, Qualification, Registration, SmsOutbox, TransitionLog
 from tests import factories as f
@@ -193,7 +193,7 @@ def _rules(app):
 def test_every_endpoint_has_exactly_one_policy_row_and_every_row_is_used(app):
     endpoints = {r.endpoint for r in _rules(app)}
     missing = sorted(e for e in endpoints if P.row_for(e) is None)
-    assert not missing, f"endpoints without a policy row in app/access_policy.py: {missing}"
+    assert not missing, f"endpoints without a policy row in ops/access_policy.py: {missing}"
     unused = [row.pattern for row in P.POLICY if not any(row.matches(e) for e in endpoints)]
     assert not unused, f"policy rows that match no endpoint: {unused}"
 

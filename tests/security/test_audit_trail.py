@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 
-from app.clock import now_utc
-from app.extensions import db
+from ground.clock import now_utc
+from ground.extensions import db
 from models import Application, AppUser, AuditLog, Person
 from tests import factories as f
 from tests import world as world_module

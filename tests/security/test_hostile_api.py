@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.extensions import db
+from ground.extensions import db
 from models import Application
 from tests import factories as f
 from tests.security.helpers import (PAYLOADS, bearer, changed, hostile_json, hostile_settings, hostile_text,
@@ -29,7 +29,7 @@ def world(app):
 def _valid_application(w):
     from datetime import timedelta
 
-    from app.clock import add_years, today
+    from ground.clock import add_years, today
 
     return {"business_type": "initial", "enterprise_id": w.e1, "specialties": ["building"],
             "contract_start": (today() - timedelta(days=30)).isoformat(),

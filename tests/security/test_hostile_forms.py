@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.clock import add_years, today
-from app.extensions import db
+from ground.clock import add_years, today
+from ground.extensions import db
 from models import Application, Enterprise, Person
 from tests import factories as f
 from tests.conftest import form_tokens

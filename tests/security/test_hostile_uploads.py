@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.extensions import db
+from ground.extensions import db
 from models import Attachment
 from tests import factories as f
 from tests.conftest import form_tokens, login

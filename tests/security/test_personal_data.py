@@ -12,9 +12,9 @@ from datetime import timedelta
 
 import pytest
 
-from app.clock import add_years, now_utc, today
-from app.extensions import db
-from app.identifiers import mask_id_number, mask_mobile, mask_text, personal_numbers_in
+from ground.clock import add_years, now_utc, today
+from ground.extensions import db
+from ground.identifiers import mask_id_number, mask_mobile, mask_text, personal_numbers_in
 from models import AppUser, Application, AuditLog, Person, SmsOutbox
 from tests import factories as f
 from tests import world as world_module
@@ -34,7 +34,7 @@ def test_mask_formats():
 
 
 def test_log_records_are_cleaned_when_made(app):
-    from app import logging_filters
+    from views.shell import logging_filters
 
     logging_filters.install()
     logging_filters.install()  # idempotent
@@ -151,7 +151,7 @@ PAGES = [
     ("ministry", lambda d: "/attachments/list/?_flt_0_kind=education_proof", lambda d: [d["a1"]["id"]]),
     ("prov11", lambda d: "/realnamequeue/list/", lambda d: [d["onsite"]["id"], d["onsite"]["phone"]]),
 ]
-# FAB's account views (app/security.py) format user name and e-mail (<ID number>@applicant.invalid) the same way.
+# FAB's account views (views/shell/security.py) format user name and e-mail (<ID number>@applicant.invalid) the same way.
 PAGES += [
     pytest.param("admin", lambda d: f"/users/list/?_flt_0_username={d['w'].users['a1'][:14]}",
                  lambda d: [d["a1"]["id"]]),
@@ -218,7 +218,8 @@ def test_api_masks_numbers_and_searches_by_prefix(app, people):
 # --- the explicit permission -------------------------------------------------------------------------------
 
 def test_no_built_in_role_may_see_full_numbers(app):
-    from app.roles import PERSONAL_DATA, VIEW_UNMASKED, role_permissions
+    from ground.roles import PERSONAL_DATA, VIEW_UNMASKED
+    from views.grants import role_permissions
 
     assert all((PERSONAL_DATA, VIEW_UNMASKED) not in pairs for pairs in role_permissions().values())
     assert all(VIEW_UNMASKED not in str(rules) for rules in app.config["FAB_ROLES"].values())
@@ -283,20 +284,20 @@ def test_a_journey_leaves_no_personal_data_in_the_logs(app, caplog, monkeypatch)
     """Sign-up, materials, profile, online verification, application with its SMS code, the enterprise and
     the province deciding, a failed and a good sign-in, staff reading the person: every log line of the
     application, FAB, Werkzeug and SQLAlchemy (statements and parameters at DEBUG) is scanned."""
-    from app import logging_filters
+    from views.shell import logging_filters
     from app.services import captcha
     from tests.views.test_personal_journey import (PASSWORD, apply_form, complete_materials, complete_profile,
                                                    random_phone, sign_up, verify_online)
     from tests.views.test_staff_work import Desk
 
-    logging_filters.install()  # as app/factory.py does
+    logging_filters.install()  # as server.py does
     monkeypatch.setitem(app.config, "SMS_RESEND_SECONDS", 0)
     monkeypatch.setitem(app.config, "CAPTCHA_LENGTH", 6)  # answers no SQL keyword can equal
     answers = []
     peek = captcha.peek_answer
     monkeypatch.setattr(captcha, "peek_answer", lambda nonce: answers.append(peek(nonce)) or answers[-1])
     caplog.set_level(logging.DEBUG)
-    for name in ("werkzeug", "flask_appbuilder", "sqlalchemy", "sqlalchemy.engine", "app", "views", "flask"):
+    for name in ("werkzeug", "flask_appbuilder", "sqlalchemy", "sqlalchemy.engine", "app", "views", "ops", "ground", "flask"):
         caplog.set_level(logging.DEBUG, logger=name)
 
     name = "日志" + uuid.uuid4().hex[:4].upper()

@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import update
 
-from app.clock import now_utc
-from app.extensions import db
+from ground.clock import now_utc
+from ground.extensions import db
 from models import AppUser, UserSession
 from tests import factories as f
 from tests.conftest import another_app, csrf_token, login

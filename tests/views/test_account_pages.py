@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from app.extensions import db
+from ground.extensions import db
 from models import AppUser
 from tests import factories as f
 from tests.conftest import login

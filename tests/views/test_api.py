@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from app.clock import today
-from app.extensions import db
+from ground.clock import today
+from ground.extensions import db
 from models import Application, Person
 from tests import factories as f
 from tests.conftest import api_captcha

@@ -3,7 +3,7 @@ application's page to the form that signs it with an SMS code), the enterprise c
 Every request stays on the server (nothing from a CDN)."""
 import pytest
 
-from app.extensions import db
+from ground.extensions import db
 from models import Person
 from tests import factories as f
 from tests.views.test_personal_journey import sms_code

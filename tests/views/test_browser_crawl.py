@@ -2,7 +2,7 @@
 request to another host, no raw code and no English on a Chinese page (and, in a short English pass, no
 Chinese interface text on an English page).
 
-The world is app/demo.py's (every list and page has rows), on a database of its own. Each principal follows
+The world is ops/demo.py's (every list and page has rows), on a database of its own. Each principal follows
 same-origin GET links (menus included, read from the DOM) breadth-first from its start pages, bounded per URL
 pattern and per principal; files are fetched, not rendered. Every failure is collected and reported once at
 the end, grouped by kind and text; pages that showed a new failure are screenshotted into the test's tmp_path."""
@@ -18,7 +18,7 @@ from tests.views.browser import browser_fixture, live_server_fixture, sign_in  #
 
 pytestmark = pytest.mark.browser
 
-APPLICANT = "110101198503071032"  # app/demo.py's 王建国: registered, a certificate and a draft
+APPLICANT = "110101198503071032"  # ops/demo.py's 王建国: registered, a certificate and a draft
 PUBLIC_STARTS = ["/login/", "/verify/", "/signup/", "/registry/", "/reset/"]
 PRINCIPALS = [("anonymous", None, PUBLIC_STARTS), ("applicant", APPLICANT, []),
               ("enterprise-bj1", "enterprise-bj1", []), ("province-bj", "province-bj", []),
@@ -89,8 +89,9 @@ def _codes(app) -> tuple[set, set]:
     """(codes of two or more characters, short codes checked only as a whole cell), taken from the code and
     from what the code wrote into the demo database (audit actions and object types)."""
     import models
-    from app import roles, workflow
-    from app.extensions import db
+    from ground import roles
+    from app import workflow
+    from ground.extensions import db
     from app.services import images, realname, sms
     from models import choices, dictionary
     from models.base import Choices
@@ -149,7 +150,7 @@ def _data_runs(app) -> set:
     them as they are. The dictionaries are left out: they carry English names."""
     from sqlalchemy import String, Text, select
 
-    from app.extensions import db
+    from ground.extensions import db
     from models import AppUser, Model
 
     found = set()
@@ -170,9 +171,9 @@ def _data_runs(app) -> set:
 
 @pytest.fixture(scope="module", name="app")
 def demo_app(backend, tmp_path_factory):
-    """An app on a database of its own holding app/demo.py's world."""
-    from app.demo import load_demo
-    from app.extensions import db
+    """An app on a database of its own holding ops/demo.py's world."""
+    from ops.demo import load_demo
+    from ground.extensions import db
 
     with app_on_own_database(backend, tmp_path_factory) as application:
         with application.app_context():
@@ -319,7 +320,7 @@ def _collapse(found, source):
 
 def chinese_page_checks(app):
     """The checks of a Chinese page: raw codes, then English."""
-    from app.demo import STAFF_ACCOUNTS
+    from ops.demo import STAFF_ACCOUNTS
 
     codes, short = _codes(app)
     allowances = _page_allowances()

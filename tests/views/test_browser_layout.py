@@ -2,7 +2,7 @@
 signed-in name."""
 import pytest
 
-from app.extensions import db
+from ground.extensions import db
 from models import AppUser
 from tests import factories as f
 from tests.views.browser import browser_fixture, live_server_fixture, solve_captcha  # noqa: F401 (fixtures)

@@ -9,8 +9,8 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func
 
-from app.clock import today
-from app.extensions import db
+from ground.clock import today
+from ground.extensions import db
 from models import Enterprise, Registration, RegistrationSpecialty
 from tests import factories as f
 from tests.views.browser import browser_fixture, live_server_fixture, sign_in  # noqa: F401 (fixtures)

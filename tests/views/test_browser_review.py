@@ -6,7 +6,7 @@ import subprocess
 import pytest
 from PIL import Image
 
-from app.extensions import db
+from ground.extensions import db
 from models import AnnouncementBatch, Certificate, Person
 from tests import factories as f
 from tests.views.browser import browser_fixture, live_server_fixture, sign_in, sign_out  # noqa: F401 (fixtures)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from app.clock import add_years, today
-from app.extensions import db
+from ground.clock import add_years, today
+from ground.extensions import db
 from models import Application, Person
 from tests import factories as f
 from tests.views.browser import browser_fixture, live_server_fixture, sign_in, sign_out, solve_captcha  # noqa: F401

@@ -13,7 +13,7 @@ from flask import abort
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
-from app.extensions import db
+from ground.extensions import db
 from tests import factories as f
 from tests.conftest import another_app, login
 from tests.views.browser import browser_fixture, live_server_fixture  # noqa: F401 (fixtures)

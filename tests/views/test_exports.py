@@ -10,7 +10,7 @@ import zipfile
 import pytest
 from openpyxl import load_workbook
 
-from app.extensions import db
+from ground.extensions import db
 from models import Application, AuditLog, Certificate, Enterprise, Person, Registration
 from tests import factories as f
 from tests.conftest import login
@@ -287,7 +287,7 @@ def test_xlsx_continues_on_a_new_sheet_past_the_row_limit(app, data, monkeypatch
 def test_submitted_dates_are_china_dates(app, data):
     from datetime import timedelta
 
-    from app.clock import today
+    from ground.clock import today
 
     client = login(app.test_client(), data["ministry"])
     base = f"/exports/applications/export/csv/?flt0_employer={data['token']}&flt1_submitted="

@@ -2,7 +2,7 @@
 escaped, index-friendly prefix match, and the full-scan negative filters are not offered."""
 import pytest
 
-from app.extensions import db
+from ground.extensions import db
 from models import Person
 from tests import factories as f
 from tests.conftest import login

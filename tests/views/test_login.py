@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from app.clock import now_utc
-from app.extensions import db
-from app.identifiers import mask_id_number
+from ground.clock import now_utc
+from ground.extensions import db
+from ground.identifiers import mask_id_number
 from models import AppUser, AuditLog, Person, SmsCode, SmsOutbox
 from tests import factories as f
 from tests.conftest import another_app, api_captcha, form_tokens, login

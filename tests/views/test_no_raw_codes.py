@@ -7,8 +7,8 @@ from html.parser import HTMLParser
 import pytest
 
 from app import workflow
-from app.extensions import db
-from app.roles import BUSINESS_ROLES
+from ground.extensions import db
+from ground.roles import BUSINESS_ROLES
 from models import AuditLog, Certificate, Person
 from models.choices import ATTACHMENT_KINDS, SMS_PURPOSES
 from tests import factories as f

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from app.clock import today
-from app.extensions import db
+from ground.clock import today
+from ground.extensions import db
 from models import AnnouncementBatch, Application, Enterprise, Person
 from tests import factories as f
 from tests.conftest import csrf_token, login

@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func
 
-from app.clock import add_years, now_utc, today
-from app.extensions import db
+from ground.clock import add_years, now_utc, today
+from ground.extensions import db
 from models import Application, AppUser, Attachment, AuditLog, Person, SmsCode
 from tests import factories as f
 from tests.conftest import form_tokens, login

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from PIL import Image
 
-from app.clock import add_years, today
-from app.extensions import db
+from ground.clock import add_years, today
+from ground.extensions import db
 from models import Application, AppUser, Person, SmsOutbox
 from tests import factories as f
 from tests.conftest import form_tokens, login

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from app.clock import today
-from app.extensions import db
+from ground.clock import today
+from ground.extensions import db
 from app.services import signing
 from models import Certificate, Person, Registration
 from tests import factories as f

@@ -6,8 +6,8 @@ import json
 import re
 from datetime import timedelta
 
-from app.clock import add_years, now_utc, today
-from app.extensions import db
+from ground.clock import add_years, now_utc, today
+from ground.extensions import db
 from models import Application, Person, RealnameRequest
 from tests import factories as f
 from tests.conftest import form_tokens, login

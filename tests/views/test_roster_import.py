@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from app.extensions import db
+from ground.extensions import db
 from models import Person, Qualification
 from tests import factories as f
 from tests.conftest import form_tokens, login

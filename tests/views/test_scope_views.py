@@ -5,7 +5,7 @@ an applicant cannot reach another applicant's records. Out of scope means 404.
 """
 import pytest
 
-from app.extensions import db
+from ground.extensions import db
 from models import Application
 from tests import world as world_module
 from tests.conftest import api_captcha, csrf_token, login

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from app.extensions import db
+from ground.extensions import db
 from models import AnnouncementBatch, Application, Certificate, Person, Registration
 from tests import factories as f
 from tests.conftest import csrf_token, login

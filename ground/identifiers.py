@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric, uscc
 
-from .errors import UserError
+from ground.errors import UserError
 
 
 class InvalidIdentifier(UserError, ValueError):

@@ -1,28 +1,14 @@
-"""The five business roles, and FAB_ROLES computed from the panel registry and the workflow table.
+"""FAB_ROLES computed from the panel registry and the workflow table, plus the fixed self-service grants.
 
 FAB checks these built-in roles in memory (no permission queries per page). `flask sync-roles`
 writes the same roles and permission rows to the database so accounts can be given a role.
 """
 import re
 
-from flask_babel import lazy_gettext as _l
+from ground.roles import ADMIN, APPLICANT, BUSINESS_ROLES, EXPORTS, MINISTRY
+from views.registry import PANEL, self_service_grants
 
-APPLICANT = "Applicant"
-ENTERPRISE = "Enterprise"
-PROVINCE = "Province"
-MINISTRY = "Ministry"
-ADMIN = "Admin"
-
-BUSINESS_ROLES = (APPLICANT, ENTERPRISE, PROVINCE, MINISTRY, ADMIN)
-ROLE_LABELS = {
-    APPLICANT: _l("Applicant"),
-    ENTERPRISE: _l("Enterprise"),
-    PROVINCE: _l("Provincial authority"),
-    MINISTRY: _l("Ministry"),
-    ADMIN: _l("Administrator"),
-}
-
-_USERS = "AppUserDBModelView"  # app.security's account view (FAB names permissions after the class)
+_USERS = "AppUserDBModelView"  # views.shell.security's account view (FAB names permissions after the class)
 
 # Every signed-in user sees their account and changes their password.
 _SELF_SERVICE = [
@@ -52,24 +38,11 @@ _ADMIN_SECURITY = [
 ]
 
 # Ministry data exports (views/exports.py, Flask-Admin at /exports/) and their menu link. Full ID and
-# mobile numbers in them need EXPORT_UNMASKED on EXPORTS: granted to no role here (app.cli creates it).
-EXPORTS = "Exports"
-EXPORT_UNMASKED = "can_export_unmasked"
-EXPORT_UNMASKED_ROLE = "ExportUnmasked"  # the database role holding it (`flask grant-unmasked-export`)
+# mobile numbers in them need EXPORT_UNMASKED on EXPORTS: granted to no role here (ops.cli creates it).
 _MINISTRY_EXPORTS = [(EXPORTS, "can_export"), (EXPORTS, "menu_access")]
-
-# Pages and the API show ID and mobile numbers masked (app/personal_data.py). Full numbers need VIEW_UNMASKED
-# on PERSONAL_DATA: granted to no role here; given through the database role VIEW_UNMASKED_ROLE
-# (app.personal_data.set_unmasked_view). Independent of EXPORT_UNMASKED.
-PERSONAL_DATA = "PersonalData"
-VIEW_UNMASKED = "can_view_unmasked"
-VIEW_UNMASKED_ROLE = "PersonalDataUnmasked"
-
 
 def role_permissions() -> dict[str, list[tuple[str, str]]]:
     """(view, permission) pairs of every role, from the panel registry (which includes the workflow table)."""
-    from views.registry import PANEL, self_service_grants
-
     grants = {role: list(_SELF_SERVICE) + ([] if role == APPLICANT else _STAFF_INFO_EDIT) for role in BUSINESS_ROLES}
     grants[ADMIN] += _ADMIN_SECURITY
     grants[MINISTRY] += _MINISTRY_EXPORTS
@@ -89,7 +62,3 @@ def fab_roles() -> dict[str, list[list[str]]]:
     }
 
 
-def user_role_names(user) -> set[str]:
-    if user is None or not getattr(user, "is_authenticated", False):
-        return set()
-    return {role.name for role in user.roles}

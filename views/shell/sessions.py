@@ -16,8 +16,8 @@ from sqlalchemy import update
 
 from models import AppUser, UserSession
 
-from .clock import now_utc
-from .extensions import db
+from ground.clock import now_utc
+from ground.extensions import db
 
 SESSION_ID = "_sid"
 PASSWORD_STAMP = "_pws"

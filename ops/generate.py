@@ -36,9 +36,9 @@ from sqlalchemy import text
 
 from models.dictionary import PROVINCES, SPECIALTIES
 
-from . import roles as R
-from .clock import now_utc
-from .workflow import BUSINESS_TYPES, STAGE_OWNER, State, states_of
+from ground import roles as R
+from ground.clock import now_utc
+from app.workflow import BUSINESS_TYPES, STAGE_OWNER, State, states_of
 
 # --- Distributions ------------------------------------------------------------------------------
 # Relative number of registered constructors per province (bigger construction markets weigh more).
@@ -383,7 +383,7 @@ class _Generator:
 
     # -- set-up ---------------------------------------------------------------------------------
     def _calendar(self):
-        from .services.workdays import is_workday
+        from app.services.workdays import is_workday
 
         last = _dn(date(2070, 12, 31))
         self.ds = [_date(n).isoformat() for n in range(last)]
@@ -1318,13 +1318,13 @@ class _Generator:
 
 @lru_cache(maxsize=None)
 def _deadline(day: date, limit: int) -> str:
-    from .services.workdays import add_working_days
+    from app.services.workdays import add_working_days
 
     return add_working_days(day, limit).isoformat()
 
 
 def _credit_code(region: str, serial: int) -> str:
-    from .demo import make_credit_code
+    from ops.demo import make_credit_code
 
     return make_credit_code(region, serial)
 

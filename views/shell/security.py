@@ -33,13 +33,13 @@ from views.formatting import PERSONAL_FORMATTERS, china_time, dash_if_empty, yes
 from views.forms import CaptchaForm
 from views.interface import PanelInterface
 
-from . import roles as R
-from . import sessions
-from .audit import actor_fields
-from .clock import now_utc
-from .extensions import db
-from .identifiers import InvalidIdentifier, clean_id_number, mask_id_number
-from .services import captcha
+from ground import roles as R
+from views.shell import sessions
+from app.audit import actor_fields
+from ground.clock import now_utc
+from ground.extensions import db
+from ground.identifiers import InvalidIdentifier, clean_id_number, mask_id_number
+from app.services import captcha
 
 _BINDING_COLUMNS = ["enterprise", "province"]
 
@@ -91,7 +91,7 @@ class AppUserDBModelView(UserDBModelView):
     add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, **_binding_fields(), "roles": _roles_field(),
                              "password": _password_field()}
     edit_form_extra_fields = {**_binding_fields(), "roles": _roles_field()}
-    # FAB's user groups are not used: access comes from the roles (app/roles.py).
+    # FAB's user groups are not used: access comes from the roles (views/grants.py).
     add_columns = [c for c in UserDBModelView.add_columns if c != "groups"] + _BINDING_COLUMNS
     edit_columns = [c for c in UserDBModelView.edit_columns if c != "groups"] + _BINDING_COLUMNS
     validators_columns = {}

@@ -10,7 +10,7 @@ gunicorn, pytest's capture). `PersonalDataFilter` does the same as a handler fil
 import logging
 import re
 
-from .identifiers import mask_text
+from ground.identifiers import mask_text
 
 _HIDDEN = "[hidden]"
 # SQLAlchemy's errors end with the statement's values ("[parameters: (...)]"), names included.

@@ -1,6 +1,6 @@
 """Backup and restore of the platform: the database and the attachment store in one archive file.
 
-`flask backup FILE` and `flask restore FILE [--force]` (app/cli.py) call create_backup() and
+`flask backup FILE` and `flask restore FILE [--force]` (ops/cli.py) call create_backup() and
 restore_backup(); docs/OPERATIONS.md tells operators how and when to run them.
 
 The archive is a tar file (gzip-compressed when its name ends in .gz or .tgz) holding
@@ -36,9 +36,9 @@ from sqlalchemy import create_engine, text
 
 from models import AuditLog
 
-from .audit import actor_fields
-from .clock import now_utc
-from .extensions import db
+from app.audit import actor_fields
+from ground.clock import now_utc
+from ground.extensions import db
 
 FORMAT = "registry-backup"
 FORMAT_VERSIONS = {1}

@@ -13,12 +13,12 @@ from stdnum.cn import ric, uscc
 
 from models import Application, Enterprise, Person, Qualification, Specialty
 
-from . import roles as R
-from . import workflow
-from .applications import start_draft
-from .clock import add_years, today
-from .extensions import db
-from .services import storage
+from ground import roles as R
+from app import workflow
+from app.applications import start_draft
+from ground.clock import add_years, today
+from ground.extensions import db
+from app.services import storage
 
 
 def make_id_number(region: str, birth: date, sequence: int) -> str:
@@ -234,7 +234,7 @@ def _announce(application, ministry):
     """Publish one application in a batch of its own (gathering would sweep up the other stories)."""
     from models import AnnouncementBatch
 
-    from .announcements import publish
+    from app.announcements import publish
 
     batch = AnnouncementBatch(title="一级建造师注册公告（演示）", state="draft", created_by_id=ministry.id)
     db.session.add(batch)
@@ -269,7 +269,7 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
         _initial(person, applicant, enterprise, specialties)
         return
     if story == "onsite":  # signed up, waiting for the on-site real-name check in Beijing
-        from .services import realname
+        from app.services import realname
 
         person.realname_status = "unverified"
         realname.request_onsite(person, "11")

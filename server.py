@@ -1,0 +1,58 @@
+"""The composition root: `create_app()` builds the Flask app from every floor, lowest first.
+
+config → database handle, CSRF, migrations → models → audit (domain) → FAB with roles derived from the
+panel registry (web) → views, exports, the web shell → the command line (operations). Nothing imports
+this module but the entry points (wsgi.py, `flask --app server:create_app`, tests, benchmarks).
+"""
+from pathlib import Path
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+from jinja2 import ChoiceLoader, FileSystemLoader
+from sqlalchemy import event
+
+import config
+import models  # noqa: F401  (every table on Model.metadata before FAB starts)
+import views
+from app import audit
+from ground.extensions import csrf, db, migrate
+from ops import cli
+from views import grants, shell
+from views.exports import init_exports
+
+BASE_DIR = Path(__file__).resolve().parent
+WEB_DIR = BASE_DIR / "views"
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(__name__, static_folder=str(WEB_DIR / "static"), instance_path=str(config.INSTANCE_DIR),
+                instance_relative_config=False)
+    # Page templates first, then the report templates, so pages can import the tables reports share.
+    app.jinja_loader = ChoiceLoader([FileSystemLoader(str(WEB_DIR / "templates")),
+                                     FileSystemLoader(str(BASE_DIR / "reports" / "templates"))])
+    app.config.from_object(config)
+    if overrides:
+        app.config.update(overrides)
+    with app.app_context():
+        db.init_app(app)
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+        csrf.init_app(app)
+        migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
+        shell.install_log_filters()  # no ID or mobile number, no SQL parameter values in any log record
+        audit.install(app)
+        app.config["FAB_ROLES"] = grants.fab_roles()
+        appbuilder = AppBuilder()
+        appbuilder.init_app(app, db.session)
+        views.register(appbuilder)
+        init_exports(app)  # Flask-Admin at /exports, after FAB
+        shell.install(app)
+        cli.register(app)
+    return app
