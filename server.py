@@ -47,7 +47,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         csrf.init_app(app)
         migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
         shell.install_log_filters()  # no ID or mobile number, no SQL parameter values in any log record
-        audit.install(app)
+        audit.install()
         app.config["FAB_ROLES"] = grants.fab_roles()
         appbuilder = AppBuilder()
         appbuilder.init_app(app, db.session)

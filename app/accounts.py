@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from models import AppUser, Person
 
 from ground import roles as R
+from ground import signals
 from ground.extensions import db
 from ground.identifiers import clean_id_number, clean_mobile
 
@@ -89,18 +90,7 @@ def set_password(user: AppUser, password: str):
     user.password = _hash(password)
     user.fail_login_count = 0
     user.locked_until = None
-    _sessions_after_password_change(user)
-
-
-def _sessions_after_password_change(user):
-    """The user's own session goes on after changing the password; every other session of theirs ends."""
-    from flask import has_request_context
-    from flask_login import current_user
-
-    from views.shell import sessions
-
-    if has_request_context() and getattr(current_user, "id", None) == user.id:
-        sessions.password_changed(user)
+    signals.password_changed.send(user)
 
 
 def change_password(user: AppUser, old: str, new: str):

@@ -5,7 +5,8 @@ bookkeeping columns to leave out (`__audit_ignore__`), secrets to record only as
 
 Workflow transitions move state with a guarded UPDATE the ORM does not see; the engine writes their
 audit row itself. Sign-ins (views.shell.security), exports (views.exports), certificate prints and file views
-write theirs where they happen. Two kinds are written here, once per response, so no page can forget them:
+write theirs where they happen. Two kinds are written once per response by views/shell/audit_responses.py, so
+no page can forget them:
 - "print": every PDF the application serves (a view that wrote its own rows calls `printed()`);
 - "view": a page or API response that showed another person's ID or mobile number in full
   (app.personal_data notes each one with `note_disclosure`).
@@ -19,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from models import AuditLog
 
-from views.shell.access import view_of
 from ground.clock import now_utc
 from ground.extensions import db
 
@@ -147,37 +147,7 @@ def acting_user():
         return None
 
 
-def _request_object() -> tuple[str, str | None]:
-    """(model name, record id) the request is about: the view's model and the id in the address."""
-    view = view_of(request.endpoint or "")
-    model = getattr(getattr(view, "datamodel", None), "obj", None)
-    args = request.view_args or {}
-    object_id = next((args[k] for k in ("pk", "batch_id") if k in args), None)
-    return (model.__name__ if model else "Report"), (None if object_id is None else str(object_id))
-
-
-def _audit_response(response):
-    disclosed = g.pop("_disclosed", None)
-    is_pdf = response.status_code == 200 and response.mimetype == "application/pdf" and not g.get("_printed")
-    if not (200 <= response.status_code < 300 and (disclosed or is_pdf)):
-        return response
-    object_type, object_id = _request_object()
-    query, user = dict(request.args.items()), acting_user()
-    if is_pdf:
-        record("print", object_type, object_id, summary=request.endpoint or "", user=user,
-               detail={"endpoint": request.endpoint, "args": query, "bytes": response.content_length})
-    if disclosed:
-        shown = sorted(set(disclosed))
-        record("view", object_type, object_id, summary="; ".join(shown), user=user,
-               detail={"endpoint": request.endpoint, "args": query, "shown": shown[:100], "count": len(shown)})
-    db.session.commit()
-    return response
-
-
-def install(app=None):
-    """The model hook (once per process) and the response hook (once per app; the current app by default)."""
+def install():
+    """The model hook, once per process (the response hook is the web shell's: views/shell/audit_responses.py)."""
     if not event.contains(Session, "after_flush", _after_flush):
         event.listen(Session, "after_flush", _after_flush)
-    app = app or current_app._get_current_object()
-    if _audit_response not in app.after_request_funcs.setdefault(None, []):
-        app.after_request(_audit_response)

@@ -21,41 +21,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 
 from ground import roles as R
-
-
-# --- States -----------------------------------------------------------------------------------
-class State:
-    DRAFT = "draft"
-    ENTERPRISE = "enterprise_review"
-    PROVINCE = "province_review"
-    MINISTRY = "ministry_review"
-    ANNOUNCE = "announce_pending"
-    ISSUE = "issue_pending"
-    COMPLETED = "completed"
-    RETURNED = "returned"
-    REFUSED = "refused"
-    WITHDRAWN = "withdrawn"
-
-
-STATE_LABELS = {
-    State.DRAFT: _l("Draft"),
-    State.ENTERPRISE: _l("Awaiting employer confirmation"),
-    State.PROVINCE: _l("Awaiting provincial review"),
-    State.MINISTRY: _l("Awaiting ministry approval"),
-    State.ANNOUNCE: _l("Approved, awaiting announcement"),
-    State.ISSUE: _l("Awaiting certificate issue"),
-    State.COMPLETED: _l("Completed"),
-    State.RETURNED: _l("Returned for amendment"),
-    State.REFUSED: _l("Refused"),
-    State.WITHDRAWN: _l("Withdrawn"),
-}
-
-# The pipeline stages a business type may go through, in this order.
-STAGE_ORDER = (State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ANNOUNCE, State.ISSUE)
-EDITABLE_STATES = frozenset({State.DRAFT, State.RETURNED})
-IN_PROGRESS_STATES = frozenset(STAGE_ORDER)
-OPEN_STATES = EDITABLE_STATES | IN_PROGRESS_STATES  # "an application in progress" (one at a time)
-FINAL_STATES = frozenset({State.COMPLETED, State.REFUSED, State.WITHDRAWN})
+from ground.vocabulary import (ACTION_LABELS, EDITABLE_STATES, FINAL_STATES, IN_PROGRESS_STATES, OPEN_STATES,  # noqa: F401
+                               STAGE_ORDER, STATE_LABELS, TYPE_LABELS, State)
 
 # Who owns each state: the role whose move it is (transitions with roles=OWNER use this).
 STAGE_OWNER = {
@@ -73,9 +40,12 @@ STAGE_OWNER = {
 @dataclass(frozen=True)
 class BusinessType:
     code: str
-    label: object
     stages: tuple[str, ...]  # the pipeline; a skipped stage is simply absent
     certificate: str  # what the last stage does: "new", "revoke" (at approval), "new_if_registered"
+
+    @property
+    def label(self):
+        return TYPE_LABELS[self.code]
 
     def next_stage(self, state: str) -> str | None:
         """The state after `state` in this type's pipeline (the first stage after a draft)."""
@@ -92,14 +62,14 @@ _E, _P, _M, _A, _I = State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ANN
 BUSINESS_TYPES = {
     t.code: t
     for t in (
-        BusinessType("initial", _l("Initial registration"), (_E, _P, _M, _A, _I), "new"),
-        BusinessType("change", _l("Change of employer"), (_E, _P, _M, _I), "new"),
-        BusinessType("add_specialty", _l("Additional specialty"), (_E, _P, _M, _A, _I), "new"),
-        BusinessType("renewal", _l("Renewal"), (_E, _P, _M, _I), "new"),
-        BusinessType("cancellation", _l("Cancellation"), (_E, _P, _M, _A), "revoke"),
-        BusinessType("re_registration", _l("Re-registration"), (_E, _P, _M, _A, _I), "new"),
-        BusinessType("replacement", _l("Certificate replacement"), (_M, _I), "new"),
-        BusinessType("info_change", _l("Personal information change"), (_P, _M, _I), "new_if_registered"),
+        BusinessType("initial", (_E, _P, _M, _A, _I), "new"),
+        BusinessType("change", (_E, _P, _M, _I), "new"),
+        BusinessType("add_specialty", (_E, _P, _M, _A, _I), "new"),
+        BusinessType("renewal", (_E, _P, _M, _I), "new"),
+        BusinessType("cancellation", (_E, _P, _M, _A), "revoke"),
+        BusinessType("re_registration", (_E, _P, _M, _A, _I), "new"),
+        BusinessType("replacement", (_M, _I), "new"),
+        BusinessType("info_change", (_P, _M, _I), "new_if_registered"),
     )
 }
 
@@ -115,7 +85,6 @@ OWNER = "<stage owner>"  # roles: the role that owns the source state (STAGE_OWN
 @dataclass(frozen=True)
 class Transition:
     action: str
-    label: object
     sources: tuple[str, ...]
     target: str
     roles: object  # frozenset of role names, or OWNER
@@ -135,6 +104,10 @@ class Transition:
     # A coded reason the actor picks (name of a Choices list in models.choices), counted in the statistics.
     reason_choices: str | None = None
 
+    @property
+    def label(self):
+        return ACTION_LABELS[self.action]
+
     def reasons(self):
         """The Choices the actor picks the reason from, or None."""
         if not self.reason_choices:
@@ -152,33 +125,33 @@ class Transition:
 TRANSITIONS: dict[str, Transition] = {
     t.action: t
     for t in (
-        Transition("submit", _l("Submit"), (State.DRAFT, State.RETURNED), NEXT, frozenset({R.APPLICANT}),
+        Transition("submit", (State.DRAFT, State.RETURNED), NEXT, frozenset({R.APPLICANT}),
                    guards=("rules.ready_to_submit",), effects=("effects.route", "effects.mark_submitted"),
                    needs_sms=True,
                    confirm=_l("Submit this application? It goes to the next reviewer and cannot be edited "
                               "unless it is returned.")),
-        Transition("withdraw", _l("Withdraw"), (State.DRAFT, State.RETURNED, State.ENTERPRISE, State.PROVINCE),
+        Transition("withdraw", (State.DRAFT, State.RETURNED, State.ENTERPRISE, State.PROVINCE),
                    State.WITHDRAWN, frozenset({R.APPLICANT}), style="warning",
                    confirm=_l("Withdraw this application? This cannot be undone; you may apply again later.")),
-        Transition("confirm", _l("Confirm and submit"), (State.ENTERPRISE,), NEXT, OWNER,
+        Transition("confirm", (State.ENTERPRISE,), NEXT, OWNER,
                    guards=("rules.contract_complete",),
                    attestation=_l("%(name)s is employed by our enterprise with a labour contract from %(start)s "
                                   "to %(end)s."),
                    confirm=_l("Confirm that this person is employed by your enterprise for the stated contract "
                               "period and submit the application to the provincial authority?")),
-        Transition("pass", _l("Pass review"), (State.PROVINCE,), NEXT, OWNER,
+        Transition("pass", (State.PROVINCE,), NEXT, OWNER,
                    confirm=_l("Pass this application on to the ministry?")),
-        Transition("approve", _l("Approve"), (State.MINISTRY,), NEXT, OWNER,
+        Transition("approve", (State.MINISTRY,), NEXT, OWNER,
                    guards=("rules.outcome_possible",), effects=("effects.apply_outcome",),
                    confirm=_l("Approve this application? The registration is changed at once.")),
-        Transition("publish", _l("Publish in announcement"), (State.ANNOUNCE,), NEXT, OWNER,
+        Transition("publish", (State.ANNOUNCE,), NEXT, OWNER,
                    guards=("rules.in_announcement_batch",), batch_only=True),
-        Transition("issue", _l("Issue certificate"), (State.ISSUE,), State.COMPLETED, OWNER,
+        Transition("issue", (State.ISSUE,), State.COMPLETED, OWNER,
                    guards=("rules.certificate_ready",), effects=("effects.issue_certificate",), auto=True),
-        Transition("return", _l("Return for amendment"), (State.ENTERPRISE, State.PROVINCE, State.MINISTRY),
+        Transition("return", (State.ENTERPRISE, State.PROVINCE, State.MINISTRY),
                    State.RETURNED, OWNER, needs_opinion=True, style="warning",
                    confirm=_l("Return this application to the applicant for amendment?")),
-        Transition("refuse", _l("Refuse registration"), (State.PROVINCE, State.MINISTRY), State.REFUSED, OWNER,
+        Transition("refuse", (State.PROVINCE, State.MINISTRY), State.REFUSED, OWNER,
                    needs_opinion=True, style="danger", reason_choices="REFUSAL_REASONS",
                    confirm=_l("Refuse this application (不予注册)? This is final.")),
     )

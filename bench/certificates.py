@@ -104,7 +104,7 @@ def build(uri, engine_options, upload_folder, count) -> list[int]:
 
     from ops.cli import setup
     from ground.clock import add_years, now_utc, today
-    from ops.demo import make_credit_code, make_id_number
+    from ground.identifiers import make_credit_code, make_id_number
     from ground.extensions import db
     from app.services import signing
     from models import Attachment, Certificate, Enterprise, Person, Registration, Specialty

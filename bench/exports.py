@@ -52,7 +52,7 @@ def settings(info, **extra):
 def _rows(n):
     """(enterprises, persons, registrations, registration specialties) as tuples, ids from 1."""
     from ground.clock import now_utc
-    from ops.demo import make_credit_code, make_id_number
+    from ground.identifiers import make_credit_code, make_id_number
 
     rng = random.Random(11)
     now = now_utc()

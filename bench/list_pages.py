@@ -28,7 +28,7 @@ def build(url, n_apps, engine_options):
     from server import create_app
     from ops.cli import setup
     from ground.clock import now_utc, today
-    from ops.demo import make_credit_code, make_id_number
+    from ground.identifiers import make_credit_code, make_id_number
     from ground.extensions import db
     from models import Application, Enterprise, Person, application_specialty
 

@@ -94,3 +94,14 @@ def clean_mobile(value: str) -> str:
     if not _MOBILE.match(phone):
         raise InvalidIdentifier(_l("A mobile number has 11 digits and starts with 1.")) from None
     return phone
+
+
+# --- Making valid numbers (demo and bulk data, roster samples, tests) ------------------------------
+def make_id_number(region: str, birth: date, sequence: int) -> str:
+    body = f"{region}{birth:%Y%m%d}{sequence:03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def make_credit_code(region: str, serial: int) -> str:
+    body = f"91{region}{serial:08d}X"  # registration authority 9 (industry & commerce), type 1 (enterprise)
+    return body + uscc.calc_check_digit(body + "0")

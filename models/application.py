@@ -6,9 +6,10 @@ from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Index, Inte
 from sqlalchemy.orm import relationship
 
 from ground.clock import now_utc
+from ground.vocabulary import ACTION_LABELS, STATE_LABELS, TYPE_LABELS
 
 from models.base import Model, Timestamps
-from models.choices import CANCELLATION_REASONS, REPLACEMENT_REASONS
+from models.choices import CANCELLATION_REASONS, REFUSAL_REASONS, REPLACEMENT_REASONS
 
 application_specialty = Table(
     "application_specialty",
@@ -72,15 +73,10 @@ class Application(Timestamps, Model):
 
     @property
     def business_type_label(self):
-        from app.workflow import BUSINESS_TYPES
-
-        btype = BUSINESS_TYPES.get(self.business_type)
-        return btype.label if btype else self.business_type
+        return TYPE_LABELS.get(self.business_type, self.business_type)
 
     @property
     def state_label(self):
-        from app.workflow import STATE_LABELS
-
         return STATE_LABELS.get(self.state, self.state)
 
     @property
@@ -127,25 +123,16 @@ class TransitionLog(Model):
 
     @property
     def reason_label(self):
-        from models.choices import REFUSAL_REASONS
-
         return REFUSAL_REASONS.label(self.reason) if self.reason else ""
 
     @property
     def action_label(self):
-        from app.workflow import TRANSITIONS
-
-        transition = TRANSITIONS.get(self.action)
-        return transition.label if transition else self.action
+        return ACTION_LABELS.get(self.action, self.action)
 
     @property
     def from_label(self):
-        from app.workflow import STATE_LABELS
-
         return STATE_LABELS.get(self.from_state, self.from_state)
 
     @property
     def to_label(self):
-        from app.workflow import STATE_LABELS
-
         return STATE_LABELS.get(self.to_state, self.to_state)

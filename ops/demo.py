@@ -9,7 +9,6 @@ from datetime import date, timedelta
 
 from flask import current_app
 from PIL import Image, ImageDraw
-from stdnum.cn import ric, uscc
 
 from models import Application, Enterprise, Person, Qualification, Specialty
 
@@ -17,18 +16,9 @@ from ground import roles as R
 from app import workflow
 from app.applications import start_draft
 from ground.clock import add_years, today
+from ground.identifiers import make_credit_code, make_id_number
 from ground.extensions import db
 from app.services import storage
-
-
-def make_id_number(region: str, birth: date, sequence: int) -> str:
-    body = f"{region}{birth:%Y%m%d}{sequence:03d}"
-    return body + ric.calc_check_digit(body + "0")
-
-
-def make_credit_code(region: str, serial: int) -> str:
-    body = f"91{region}{serial:08d}X"  # registration authority 9 (industry & commerce), type 1 (enterprise)
-    return body + uscc.calc_check_digit(body + "0")
 
 
 ENTERPRISES = [

@@ -1324,7 +1324,7 @@ def _deadline(day: date, limit: int) -> str:
 
 
 def _credit_code(region: str, serial: int) -> str:
-    from ops.demo import make_credit_code
+    from ground.identifiers import make_credit_code
 
     return make_credit_code(region, serial)
 

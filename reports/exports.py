@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import aliased
 
 from app import workflow
+from models.labels import LABELS
 from models import Application, Certificate, Enterprise, Person, Province, Registration, RegistrationSpecialty, Specialty
 from models.choices import CERTIFICATE_STATUSES, GENDERS, REALNAME_STATUSES, REGISTRATION_STATUSES
 
@@ -175,8 +176,6 @@ def specialty_names(session, lang="zh"):
 
 
 def _labels():
-    from views.registry import LABELS
-
     return LABELS
 
 

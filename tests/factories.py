@@ -10,7 +10,7 @@ from PIL import Image
 from app import workflow
 from app.applications import start_draft
 from ground.clock import add_years, today
-from ops.demo import make_credit_code, make_id_number
+from ground.identifiers import make_credit_code, make_id_number
 from ground.extensions import db
 from app.services import storage
 from models import Application, Enterprise, Person, Qualification

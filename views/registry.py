@@ -6,6 +6,7 @@ from wtforms.validators import DataRequired, Optional
 
 from app import personal_data, workflow
 from ground.roles import ADMIN, APPLICANT, ENTERPRISE, MINISTRY, PROVINCE, ROLE_LABELS
+from models.labels import LABELS
 from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certificate, Enterprise, Person, Province,
                     Qualification, Registration, SmsOutbox, Specialty, TransitionLog)
 from models.choices import (ATTACHMENT_KINDS, CERTIFICATE_STATUSES, DEGREES, EDUCATION_LEVELS, ETHNICITIES, REALNAME_STATUSES,
@@ -39,48 +40,6 @@ CATEGORIES = {
     "Statistics": _l("Statistics"),
     "System": _l("System"),
 }
-
-LABELS = {
-    "number": _l("Number"), "business_type": _l("Business type"), "business_type_label": _l("Business type"),
-    "state": _l("State"), "state_label": _l("State"), "person": _l("Person"), "person.name": _l("Name"),
-    "enterprise": _l("Employer"), "enterprise.name": _l("Employer"), "previous_enterprise": _l("Previous employer"),
-    "province": _l("Province"), "registration": _l("Registration"), "specialties": _l("Specialties"),
-    "specialty_names": _l("Specialties"), "contract_start": _l("Labour contract from"),
-    "contract_end": _l("Labour contract until"), "reason": _l("Reason"), "reason_label": _l("Reason"),
-    "reason_text": _l("Explanation"), "new_name": _l("New name"), "new_id_number": _l("New ID number"),
-    "pass_certificate_no": _l("Pass certificate number"), "continuing_education": _l("Continuing education"),
-    "submitted_at": _l("Submitted"), "state_changed_at": _l("In this state since"),
-    "stage_deadline": _l("Time limit"), "last_opinion": _l("Latest opinion"), "announcement": _l("Announcement"),
-    "id_number": _l("ID number"), "masked_id_number": _l("ID number"), "name": _l("Name"),
-    "gender": _l("Gender"), "gender_label": _l("Gender"), "birth_date": _l("Birth date"),
-    "ethnicity": _l("Ethnicity"), "ethnicity_label": _l("Ethnicity"), "phone": _l("Mobile"), "email": _l("Email"),
-    "education": _l("Education"), "education_label": _l("Education"), "degree": _l("Degree"),
-    "degree_label": _l("Degree"), "school": _l("School"), "graduation_date": _l("Graduation date"),
-    "major": _l("Major"), "realname_status": _l("Real-name status"), "realname_label": _l("Real-name status"),
-    "realname_province": _l("On-site check province"), "credit_code": _l("Unified social credit code"),
-    "address": _l("Address"), "legal_representative": _l("Legal representative"),
-    "contact_phone": _l("Contact mobile"), "certificate_no": _l("Qualification certificate number"),
-    "specialty": _l("Specialty"), "qualified_on": _l("Qualified on"), "is_temporary": _l("Temporary certificate"),
-    "person_id_number": _l("ID number of the person"), "status": _l("Status"), "status_label": _l("Status"),
-    "registered_on": _l("Registered on"), "specialty_summary": _l("Specialties (valid until)"),
-    "cancelled_on": _l("Cancelled on"), "cancel_reason_label": _l("Cancellation reason"),
-    "holder_name": _l("Holder"), "registration_number": _l("Registration number"),
-    "enterprise_name": _l("Employer"), "issued_on": _l("Issued on"), "valid_until": _l("Valid until"),
-    "revoked_on": _l("Revoked on"), "revoke_reason": _l("Revocation reason"), "title": _l("Title"),
-    "published_on": _l("Published on"), "application": _l("Application"), "application.number": _l("Application"),
-    "action": _l("Action"), "action_label": _l("Action"), "from_label": _l("From"), "to_label": _l("To"),
-    "username": _l("User"), "role": _l("Role"), "opinion": _l("Opinion"), "created_at": _l("Time"),
-    "object_type": _l("Object"), "object_id": _l("Object id"), "summary": _l("Summary"), "ip": _l("IP address"),
-    "kind": _l("Kind"), "kind_label": _l("Kind"), "filename": _l("File name"), "size": _l("Size (bytes)"),
-    "name_en": _l("English name"), "abbr": _l("Abbreviation"), "code": _l("Code"),
-    "needs_industry_opinion": _l("Needs industry ministry opinion"), "sort_order": _l("Order"),
-    "detail": _l("Detail"), "realname_requested_at": _l("Queued since"), "purpose": _l("Purpose"),
-    "text": _l("Text"), "backend": _l("Gateway"), "actor": _l("User"), "role_label": _l("Role"),
-    "object_label": _l("Object"), "summary_text": _l("Summary"), "detail_text": _l("Detail"),
-    "purpose_label": _l("Purpose"), "backend_label": _l("Gateway"), "realname_verified_at": _l("Verified at"),
-    "replaced_by": _l("Replaced by"),
-}
-
 
 def _select(label, choices, required=False):
     return SelectField(label, choices=choices, widget=Select2Widget(),

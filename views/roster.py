@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
 
 from app import roster
-from ops.demo import make_id_number
+from ground.identifiers import make_id_number
 from app.scope import current_user
 
 SHOWN_ROWS = 500  # rows of the report shown on the page; the download has them all

@@ -5,7 +5,7 @@ import pytest
 
 from app import rules, workflow
 from ground.clock import add_years, today
-from ops.demo import make_credit_code, make_id_number
+from ground.identifiers import make_credit_code, make_id_number
 from ground.extensions import db
 from ground.identifiers import InvalidIdentifier, clean_credit_code, clean_id_number, clean_mobile, mask_id_number
 from app.services.workdays import add_working_days, is_workday, working_days_between

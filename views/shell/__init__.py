@@ -6,7 +6,7 @@ from app.workflow import OPINION_MAX_LENGTH
 from ground.identifiers import mask_id_number, mask_text
 from views import errors
 from views.formatting import china_time
-from views.shell import access, headers, input_guard, logging_filters, sessions
+from views.shell import access, audit_responses, headers, input_guard, logging_filters, sessions
 
 
 def install_log_filters():
@@ -23,6 +23,7 @@ def install(app: Flask):
 
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    audit_responses.install(app)
     headers.install(app)
     input_guard.install(app)  # unusable input (NUL, broken rison, ids beyond the keys) is a 400/404
     sessions.install(app)

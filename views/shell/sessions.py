@@ -9,13 +9,14 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from flask import current_app, flash, redirect, request, session, url_for
+from flask import current_app, flash, has_request_context, redirect, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import logout_user
+from flask_login import current_user, logout_user
 from sqlalchemy import update
 
 from models import AppUser, UserSession
 
+from ground import signals
 from ground.clock import now_utc
 from ground.extensions import db
 
@@ -47,9 +48,11 @@ def start(user):
 
 
 def password_changed(user):
-    """The signed-in user changed their own password: this session goes on with the new stamp; the
-    others still carry the old one and end at their next request."""
-    session[PASSWORD_STAMP] = _password_stamp(user)
+    """A password was set (ground.signals.password_changed). If the signed-in user changed their own, this
+    session goes on with the new stamp; every other session still carries the old one and ends at its next
+    request."""
+    if has_request_context() and getattr(current_user, "id", None) == user.id:
+        session[PASSWORD_STAMP] = _password_stamp(user)
 
 
 def end(reason: str = "logout"):
@@ -111,4 +114,5 @@ def check():
 
 
 def install(app):
+    signals.password_changed.connect(password_changed)  # a weak reference to a module function: kept
     app.before_request(check)

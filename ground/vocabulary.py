@@ -1,0 +1,67 @@
+"""The words of the workflow: states, business-type codes and action names, with their labels.
+
+The ground floor holds them so models can label a row without importing the domain. What a business type or
+an action *does* is declared in app/ (app/business_types/, app/workflow.py); this module only names them.
+"""
+from flask_babel import lazy_gettext as _l
+
+
+# --- States -----------------------------------------------------------------------------------
+class State:
+    DRAFT = "draft"
+    ENTERPRISE = "enterprise_review"
+    PROVINCE = "province_review"
+    MINISTRY = "ministry_review"
+    ANNOUNCE = "announce_pending"
+    ISSUE = "issue_pending"
+    COMPLETED = "completed"
+    RETURNED = "returned"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+
+
+STATE_LABELS = {
+    State.DRAFT: _l("Draft"),
+    State.ENTERPRISE: _l("Awaiting employer confirmation"),
+    State.PROVINCE: _l("Awaiting provincial review"),
+    State.MINISTRY: _l("Awaiting ministry approval"),
+    State.ANNOUNCE: _l("Approved, awaiting announcement"),
+    State.ISSUE: _l("Awaiting certificate issue"),
+    State.COMPLETED: _l("Completed"),
+    State.RETURNED: _l("Returned for amendment"),
+    State.REFUSED: _l("Refused"),
+    State.WITHDRAWN: _l("Withdrawn"),
+}
+
+# The pipeline stages a business type may go through, in this order.
+STAGE_ORDER = (State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ANNOUNCE, State.ISSUE)
+EDITABLE_STATES = frozenset({State.DRAFT, State.RETURNED})
+IN_PROGRESS_STATES = frozenset(STAGE_ORDER)
+OPEN_STATES = EDITABLE_STATES | IN_PROGRESS_STATES  # "an application in progress" (one at a time)
+FINAL_STATES = frozenset({State.COMPLETED, State.REFUSED, State.WITHDRAWN})
+
+
+# --- Business types (codes and names; their rules are in app/business_types/) ----------------------
+TYPE_LABELS = {
+    "initial": _l("Initial registration"),
+    "change": _l("Change of employer"),
+    "add_specialty": _l("Additional specialty"),
+    "renewal": _l("Renewal"),
+    "cancellation": _l("Cancellation"),
+    "re_registration": _l("Re-registration"),
+    "replacement": _l("Certificate replacement"),
+    "info_change": _l("Personal information change"),
+}
+
+# --- Actions (names of the transitions in app/workflow.py) ----------------------------------------
+ACTION_LABELS = {
+    "submit": _l("Submit"),
+    "withdraw": _l("Withdraw"),
+    "confirm": _l("Confirm and submit"),
+    "pass": _l("Pass review"),
+    "approve": _l("Approve"),
+    "publish": _l("Publish in announcement"),
+    "issue": _l("Issue certificate"),
+    "return": _l("Return for amendment"),
+    "refuse": _l("Refuse registration"),
+}
