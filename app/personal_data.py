@@ -14,9 +14,10 @@ one "view" row for the response that showed them (who, role, IP, page, which num
 """
 from flask import current_app, g, has_request_context
 
-from app import audit
+from ground.extensions import db
 from ground.identifiers import mask_id_number, mask_mobile, mask_text, personal_numbers_in
 from ground.roles import PERSONAL_DATA, VIEW_UNMASKED, VIEW_UNMASKED_ROLE
+from app import audit
 
 
 def _viewer():
@@ -97,7 +98,6 @@ def mask_record(data):
 def set_unmasked_view(username: str, granted: bool = True):
     """Give a user (or take away) full ID and mobile numbers on pages and in the API, through the
     database role VIEW_UNMASKED_ROLE; the change is audited. Raises LookupError for an unknown user."""
-    from ground.extensions import db
 
     sm = current_app.appbuilder.sm
     user = sm.find_user(username=username)

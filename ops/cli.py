@@ -5,12 +5,22 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from ground.extensions import db
+from ground.roles import EXPORT_UNMASKED, EXPORT_UNMASKED_ROLE, EXPORTS, PERSONAL_DATA, VIEW_UNMASKED
+from models import AuditLog, Province, Specialty
+from models.dictionary import PROVINCES, SPECIALTIES
+from app import workflow
+from app.audit import actor_fields
+from app.personal_data import set_unmasked_view
+from app.roster import import_roster
+from views.grants import role_permissions
+from ops import access_policy
+from ops.backup import BackupError, create_backup, restore_backup
+from ops.demo import demo_accounts, load_demo
+from ops.generate import generate
 
 
 def load_dictionaries():
     """Provinces and specialties (idempotent; names are refreshed, codes never change)."""
-    from models import Province, Specialty
-    from models.dictionary import PROVINCES, SPECIALTIES
 
     for code, name, name_en, abbr in PROVINCES:
         row = db.session.get(Province, code) or Province(code=code)
@@ -25,8 +35,6 @@ def load_dictionaries():
 
 def sync_roles():
     """Create every view's permissions and write the roles of views/grants.py to the database."""
-    from ground.roles import EXPORT_UNMASKED, EXPORTS, PERSONAL_DATA, VIEW_UNMASKED
-    from views.grants import role_permissions
 
     appbuilder = current_app.appbuilder
     sm = appbuilder.sm
@@ -44,10 +52,7 @@ def sync_roles():
 def set_unmasked_export(username: str, granted: bool = True):
     """Give a user (or take away) full ID and mobile numbers in exports: the database role
     EXPORT_UNMASKED_ROLE holds the permission; the change is audited."""
-    from models import AuditLog
 
-    from app.audit import actor_fields
-    from ground.roles import EXPORT_UNMASKED, EXPORT_UNMASKED_ROLE, EXPORTS
 
     sm = current_app.appbuilder.sm
     user = sm.find_user(username=username)
@@ -91,7 +96,6 @@ def register(app):
     @with_appcontext
     def grant_unmasked_view_command(username, revoke):
         """Let a user see full ID and mobile numbers on pages and in the API (or, with --revoke, no longer)."""
-        from app.personal_data import set_unmasked_view
 
         try:
             set_unmasked_view(username, granted=not revoke)
@@ -103,7 +107,6 @@ def register(app):
     @with_appcontext
     def sync_roles_command():
         """Write the roles and permissions defined in code to the database."""
-        from views.grants import role_permissions
 
         sync_roles()
         click.echo("Roles synced: " + ", ".join(sorted(role_permissions())))
@@ -119,7 +122,6 @@ def register(app):
     @with_appcontext
     def demo_data_command():
         """Load demo enterprises, accounts (one per role), persons and applications in every state."""
-        from ops.demo import load_demo
 
         summary = load_demo()
         for line in summary:
@@ -128,7 +130,6 @@ def register(app):
     @app.cli.command("demo-accounts")
     def demo_accounts_command():
         """Print the demo accounts: the start banner of ./scripts/serve (the README lists the same)."""
-        from ops.demo import demo_accounts
 
         password = app.config["DEMO_PASSWORD"]
         click.echo(f"Demo accounts (password {password} for every one; applicants sign in with the ID number):")
@@ -148,7 +149,6 @@ def register(app):
     def generate_data_command(persons, enterprises, applications_per_person, registered_share, seed, chunk_size,
                               keep_indexes):
         """Fill a set-up database with realistic national-scale data (PostgreSQL COPY; see ops/generate.py)."""
-        from ops.generate import generate
 
         generate(db.session, persons=persons, enterprises=enterprises, applications_per_person=applications_per_person,
                  registered_share=registered_share, seed=seed, chunk_size=chunk_size,
@@ -163,7 +163,6 @@ def register(app):
         """Import a qualification roster (CSV/XLSX) too big for a web request; same checks as the page."""
         from pathlib import Path
 
-        from app.roster import import_roster
 
         if max_rows:
             current_app.config["ROSTER_MAX_ROWS"] = max_rows
@@ -179,7 +178,6 @@ def register(app):
     def backup_command(output_file):
         """Write the database and the attachment store to one new archive (.tar, or .tar.gz to compress).
         See docs/OPERATIONS.md."""
-        from ops.backup import BackupError, create_backup
 
         try:
             create_backup(output_file, progress=click.echo)
@@ -193,7 +191,6 @@ def register(app):
     def restore_command(input_file, force):
         """Replace the database and the attachment store with an archive made by `flask backup`, after checking
         it whole. Stop the application first. See docs/OPERATIONS.md."""
-        from ops.backup import BackupError, restore_backup
 
         try:
             restore_backup(input_file, force=force, progress=click.echo)
@@ -203,7 +200,6 @@ def register(app):
     @app.cli.command("access-policy")
     def access_policy_command():
         """Print the access policy (who may reach which endpoint) as Markdown, for the README."""
-        from ops import access_policy
 
         click.echo(access_policy.markdown())
 
@@ -212,7 +208,6 @@ def register(app):
                   default="markdown", help="What to print (markdown = all three, for the README).")
     def workflow_command(fmt):
         """Print the workflow table as a Mermaid diagram and the role × action matrix."""
-        from app import workflow
 
         if fmt == "mermaid":
             click.echo(workflow.mermaid())
@@ -225,7 +220,6 @@ def register(app):
 
 
 def workflow_markdown() -> str:
-    from app import workflow
 
     return "\n".join([
         "```mermaid", workflow.mermaid(), "```", "",

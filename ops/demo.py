@@ -10,15 +10,15 @@ from datetime import date, timedelta
 from flask import current_app
 from PIL import Image, ImageDraw
 
-from models import Application, Enterprise, Person, Qualification, Specialty
-
 from ground import roles as R
-from app import workflow
-from app.applications import start_draft
 from ground.clock import add_years, today
-from ground.identifiers import make_credit_code, make_id_number
 from ground.extensions import db
-from app.services import storage
+from ground.identifiers import make_credit_code, make_id_number
+from models import AnnouncementBatch, Application, Enterprise, Person, Qualification, Specialty
+from app import workflow
+from app.announcements import publish
+from app.applications import start_draft
+from app.services import realname, storage
 
 
 ENTERPRISES = [
@@ -222,9 +222,7 @@ def _register(person, applicant, enterprise, specialties, users):
 
 def _announce(application, ministry):
     """Publish one application in a batch of its own (gathering would sweep up the other stories)."""
-    from models import AnnouncementBatch
 
-    from app.announcements import publish
 
     batch = AnnouncementBatch(title="一级建造师注册公告（演示）", state="draft", created_by_id=ministry.id)
     db.session.add(batch)
@@ -259,7 +257,6 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
         _initial(person, applicant, enterprise, specialties)
         return
     if story == "onsite":  # signed up, waiting for the on-site real-name check in Beijing
-        from app.services import realname
 
         person.realname_status = "unverified"
         realname.request_onsite(person, "11")

@@ -20,9 +20,11 @@ import segno
 from flask import current_app, url_for
 from PIL import Image
 
-from ground.clock import add_years, now_utc
-from ground.clock import today as china_today
+from ground.clock import add_years, now_utc, today as china_today
+from models import AuditLog
+from app.audit import actor_fields
 from app.services import signing, storage
+from reports.pdf import TEMPLATES, local_fetcher, render_html
 
 # Shown on the copy whatever the interface language (a fixed official document).
 GENDER_NAMES = {"M": "男", "F": "女"}
@@ -157,7 +159,6 @@ def render_contexts_pdf(contexts: list[dict]) -> bytes:
     """The PDF of prepared certificate contexts (certificate_context), one page each."""
     from weasyprint import HTML
 
-    from reports.pdf import TEMPLATES, local_fetcher, render_html
 
     html = render_html("certificate.html", certificates=contexts)
     with _collector_paused():
@@ -177,8 +178,6 @@ def render_certificates_pdf(certificates, today: date | None = None) -> bytes:
 
 def record_prints(session, certificates, today: date | None = None, **detail):
     """One audit row "print" per certificate (a single executemany INSERT; the caller commits)."""
-    from app.audit import actor_fields
-    from models import AuditLog
 
     rows = list(certificates)
     if not rows:

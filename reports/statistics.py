@@ -17,12 +17,13 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, exists, func, literal_column, select
 
-from app import workflow
 from ground.clock import CHINA_TZ, today
 from ground.extensions import db
 from models import (Application, Enterprise, Province, Registration, RegistrationSpecialty, Specialty,
                     TransitionLog, application_specialty)
 from models.choices import REFUSAL_REASONS
+from app import workflow
+from reports.charts import all_charts
 
 # Stages whose time is measured (the pipeline), in pipeline order.
 MEASURED_STAGES = workflow.STAGE_ORDER
@@ -368,7 +369,6 @@ class Report:
     def charts(self) -> dict:
         """The SVG charts (data: URIs), drawn once per report."""
         if self._charts is None:
-            from reports.charts import all_charts
 
             self._charts = all_charts(self)
         return self._charts

@@ -16,16 +16,18 @@ from sqlalchemy import and_, or_
 from wtforms import DateField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
-from app import accounts, personal_data, scope
+from ground.clock import today
 from ground.extensions import csrf, db
-from app.scope import SCOPE_FILTER
-from app.services import images, realname, sms, storage
 from models import Attachment, AuditLog, Certificate, Province
 from models.choices import ATTACHMENT_KINDS, DEGREES, EDUCATION_LEVELS, ETHNICITIES
-
+from app import accounts, personal_data, scope
+from app.scope import SCOPE_FILTER
+from app.services import images, realname, sms, storage
 from views import audit_display
 from views.base import ScopedModelView, signed_in_person
 from views.forms import Mobile, add_error
+from views.shell.security import record_login_event
+
 
 UPLOAD_KINDS = ("photo", "id_front", "id_back", "id_handheld", "signature", "education_proof", "other")
 _PENDING_PHOTO = "pending_photo"
@@ -75,7 +77,6 @@ class ProfileForm(DynamicForm):
     major = StringField(_l("Major"), validators=[DataRequired(), Length(max=100)])
 
     def validate_graduation_date(self, field):
-        from ground.clock import today
         from wtforms.validators import ValidationError
 
         if field.data and field.data > today():
@@ -329,7 +330,6 @@ def change_password_form(user, form) -> bool:
             for message in messages:
                 add_error(getattr(form, name), message)
         return False
-    from views.shell.security import record_login_event
 
     record_login_event("password_change", user)
     db.session.commit()

@@ -6,12 +6,13 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ground import roles as R
-from app import workflow
 from ground.clock import today
 from ground.extensions import db
-from app.scope import current_user
 from models import Enterprise, Person, Province, Registration, RegistrationSpecialty
+from app import workflow
+from app.scope import current_user
 from reports import statistics
+from reports.pdf import render_pdf
 
 
 def _scope():
@@ -79,7 +80,6 @@ class DashboardView(BaseView):
     @has_access
     def pdf(self):
         """The statistics report with its charts, for the filters on the page."""
-        from reports.pdf import render_pdf
 
         filters = _filters()
         report = statistics.cached_report(filters)
@@ -92,7 +92,6 @@ class DashboardView(BaseView):
     @has_access
     def roster(self):
         """Registered constructors of one province (and optionally one specialty) as a PDF list."""
-        from reports.pdf import render_pdf
 
         forced, enterprise_id = _scope()
         if enterprise_id:  # an enterprise's roster is 本单位注册人员

@@ -4,8 +4,9 @@ from datetime import datetime, timezone
 
 from flask_babel import lazy_gettext as _l
 
+from ground.clock import CHINA_TZ, today
 from app import personal_data
-from ground.clock import CHINA_TZ
+from app.services.workdays import working_days_between
 
 
 def china_time(value):
@@ -22,8 +23,6 @@ def deadline_with_days_left(value):
     """A stage deadline with the working days left, overdue ones in red (queues: oldest first)."""
     from markupsafe import Markup, escape
 
-    from ground.clock import today
-    from app.services.workdays import working_days_between
 
     if value is None:
         return "—"

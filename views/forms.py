@@ -6,6 +6,7 @@ from wtforms import HiddenField, StringField
 from wtforms.validators import Length, ValidationError
 
 from ground.identifiers import InvalidIdentifier, clean_credit_code, clean_id_number, clean_mobile
+from app.services import captcha
 
 
 def row_id(value) -> int | None:
@@ -63,7 +64,6 @@ class CaptchaForm(DynamicForm):
 
     def captcha_passed(self) -> bool:
         """Checks (and uses up) the captcha; on failure the field carries the message."""
-        from app.services import captcha
 
         if captcha.check(self.captcha_nonce.data or "", self.captcha.data or ""):
             return True
@@ -71,7 +71,6 @@ class CaptchaForm(DynamicForm):
         return False
 
     def fresh_captcha(self):
-        from app.services import captcha
 
         self.captcha_nonce.data = captcha.new_challenge()
         self.captcha.data = ""

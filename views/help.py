@@ -9,9 +9,13 @@ from flask_appbuilder import BaseView, expose
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
+from ground.roles import (ADMIN, APPLICANT, ENTERPRISE, EXPORTS, MINISTRY, PROVINCE, ROLE_LABELS,
+                          user_role_names)
 from app import scope
+from app.accounts import steps
+from app.workflow import BUSINESS_TYPES
+from views.apply import MENU_ORDER
 from views.shell.access import view_of
-from ground.roles import ADMIN, APPLICANT, ENTERPRISE, EXPORTS, MINISTRY, PROVINCE, ROLE_LABELS, user_role_names
 
 VISITOR = "visitor"
 TOPICS = (VISITOR, APPLICANT, ENTERPRISE, PROVINCE, MINISTRY, ADMIN)
@@ -88,9 +92,7 @@ def own_topic(user) -> str:
 
 def _facts() -> dict:
     """Setting values the guides print (never hard-coded in the text)."""
-    from app.workflow import BUSINESS_TYPES
 
-    from views.apply import MENU_ORDER
 
     cfg = current_app.config
     rules = cfg["RULES"]
@@ -125,7 +127,6 @@ class HelpView(BaseView):
 
     @expose("/")
     def index(self):
-        from app.accounts import steps
 
         user = scope.current_user()
         own = own_topic(user)

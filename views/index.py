@@ -2,9 +2,10 @@
 from flask_appbuilder import IndexView as FabIndexView
 from flask_appbuilder import expose
 
-from app import scope, workflow
 from ground.roles import ROLE_LABELS, user_role_names
 from models import Application, Certificate
+from app import scope, workflow
+from app.accounts import next_step as next_sign_up_step
 
 
 class IndexView(FabIndexView):
@@ -23,7 +24,6 @@ class IndexView(FabIndexView):
         certificates = []
         next_step = None
         if getattr(user, "person", None) is not None:
-            from app.accounts import next_step as next_sign_up_step
 
             next_step = next_sign_up_step(user.person)
         if getattr(user, "person_id", None):

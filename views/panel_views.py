@@ -5,11 +5,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
-from app import audit, scope
 from ground.extensions import db
-from app.services import storage
 from models import AnnouncementBatch, Application, Certificate, Person
-
+from app import audit, scope
+from app.services import storage
+from reports.certificates import record_prints, render_certificate_pdf, render_certificates_pdf
 from views.base import ScopedModelView
 
 
@@ -71,7 +71,6 @@ class CertificateView(ScopedModelView):
     @expose("/pdf/<int:pk>")
     @has_access
     def pdf(self, pk):
-        from reports.certificates import record_prints, render_certificate_pdf
 
         item = self.get_in_scope(pk)
         if item.status != "valid":
@@ -88,7 +87,6 @@ class CertificateView(ScopedModelView):
     @has_access
     def batch(self, batch_id):
         """The valid certificates issued for the applications of a published announcement batch, one PDF."""
-        from reports.certificates import record_prints, render_certificates_pdf
 
         batch = db.session.get(AnnouncementBatch, batch_id)
         if batch is None:

@@ -18,11 +18,10 @@ from wtforms.validators import DataRequired, Length
 
 from ground.clock import CHINA_TZ, today
 from ground.extensions import db
-from app.services import captcha, signing
 from models import Application, Certificate, Enterprise, Person, Registration, Specialty
-
+from app.services import captcha, signing
+from app.workflow import BUSINESS_TYPES
 from views.forms import CaptchaForm
-
 
 
 def favicon():
@@ -255,7 +254,6 @@ class RegistryView(BaseView):
         certificate = db.session.scalar(
             select(Certificate).where(Certificate.registration_id == registration.id, Certificate.status == "valid")
             .order_by(Certificate.issued_on.desc(), Certificate.id.desc()).limit(1))
-        from app.workflow import BUSINESS_TYPES
 
         history = [
             {"label": BUSINESS_TYPES[row.business_type].label if row.business_type in BUSINESS_TYPES

@@ -50,7 +50,7 @@ _VIEWS = {
 
 def view_labels() -> dict:
     """Every permission view name → its label: the panel's views, menus and APIs, categories, personal links."""
-    from views.registry import CATEGORIES, MENU_LINKS, PANEL
+    from views.registry import CATEGORIES, MENU_LINKS, PANEL  # reason: the registry imports the views that import this module
 
     labels = dict(_VIEWS)
     labels.update(CATEGORIES)

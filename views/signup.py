@@ -12,13 +12,13 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 from wtforms.widgets import PasswordInput
 
-from app import accounts
-from views.shell import sessions
 from ground.extensions import db
 from ground.identifiers import InvalidIdentifier, clean_id_number
+from app import accounts
 from app.services import sms
-
 from views.forms import CaptchaForm, IdNumber, Mobile, add_error, add_errors
+from views.shell import sessions
+from views.shell.security import record_login_event
 
 
 class SignUpForm(CaptchaForm):
@@ -171,7 +171,6 @@ class PasswordResetView(BaseView):
                     db.session.rollback()
                     add_error(form.sms_code, exc.message)
                 else:
-                    from views.shell.security import record_login_event
 
                     record_login_event("password_reset", user)
                     db.session.commit()

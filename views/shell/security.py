@@ -27,19 +27,19 @@ from flask_login import login_user
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from models import AppUser, AuditLog, Person
+from ground import roles as R
+from ground.clock import now_utc
+from ground.extensions import db
+from ground.identifiers import InvalidIdentifier, clean_id_number, mask_id_number
+from models import AppUser, AuditLog, Enterprise, Person, Province
+from app.audit import actor_fields
+from app.services import captcha
 from views import security_display
 from views.formatting import PERSONAL_FORMATTERS, china_time, dash_if_empty, yes_no
 from views.forms import CaptchaForm
 from views.interface import PanelInterface
-
-from ground import roles as R
 from views.shell import sessions
-from app.audit import actor_fields
-from ground.clock import now_utc
-from ground.extensions import db
-from ground.identifiers import InvalidIdentifier, clean_id_number, mask_id_number
-from app.services import captcha
+
 
 _BINDING_COLUMNS = ["enterprise", "province"]
 
@@ -50,7 +50,6 @@ def _binding_fields():
     from flask_appbuilder.fieldwidgets import Select2Widget
     from wtforms.validators import Optional
 
-    from models import Enterprise, Province
 
     return {
         "enterprise": QuerySelectField(
