@@ -77,7 +77,7 @@ def publish(batch_id, user) -> AnnouncementBatch:
         batch.year, batch.sequence = day.year, numbering.next_value(session, f"announcement:{day.year}")
         batch.state, batch.published_on = "published", day
         for application in list(batch.applications):
-            workflow.apply(application, "publish", user, commit=False, via_batch=True)
+            workflow.apply(application, workflow.Move("publish", via_batch=True), user, session=session, commit=False)
         session.commit()
         return batch
     except Exception:

@@ -309,33 +309,49 @@ def _guard_reasons(t: Transition, application) -> list:
     return reasons
 
 
-def apply(application, action: str, user, opinion: str | None = None, version: int | None = None,
-          commit: bool = True, via_batch: bool = False, sms_confirmed: bool = False, attested: bool = False,
-          reason: str | None = None):
-    """Take `action` on `application` as `user`: re-check everything, move, run effects, log; one transaction.
+@dataclass(frozen=True)
+class Move:
+    """One move as its actor asks for it: the action and what the actor supplied with it.
 
-    `application` may be an id. Raises a WorkflowError (with a translated message) and changes
-    nothing when the move is not possible. `sms_confirmed`: the caller verified the applicant's SMS
-    code for a move that needs one; `attested`: the actor ticked the move's attestation; `reason`: the
-    code picked for a move with `reason_choices` (e.g. why an application is refused).
+    `sms_confirmed`: the interface verified the applicant's SMS code for a move that needs one; `attested`:
+    the actor ticked the move's attestation; `reason`: the code picked for a move with `reason_choices`;
+    `version`: the version the actor saw (stale: 409); `via_batch`: the move comes with its announcement batch.
+    """
+
+    action: str
+    opinion: str | None = None
+    version: int | None = None
+    reason: str | None = None
+    attested: bool = False
+    sms_confirmed: bool = False
+    via_batch: bool = False
+
+
+def apply(application, move: Move, user, *, session=None, commit: bool = True):
+    """Take `move` on `application` as `user`: re-check everything, move, run effects, log; one transaction.
+
+    `application` may be an id. Raises a WorkflowError (with a translated message) and changes nothing when
+    the move is not possible. `session` is the unit of work (the app's by default); `commit=False` leaves
+    the commit to a caller that does more in the same transaction.
     """
     from ground.extensions import db
 
-    session = db.session
+    session = session or db.session
+    action, opinion, reason = move.action, move.opinion, move.reason
     try:
         app_obj = _load_in_scope(application, user)
         transition = TRANSITIONS.get(action)
         if transition is None:
             raise NotFound(_l("Unknown action."))
         try:
-            role = _check(app_obj, transition, user, opinion, version, via_batch)
+            role = _check(app_obj, transition, user, opinion, move.version, move.via_batch)
         except GuardFailed:
             if _changed_meanwhile(session, app_obj):  # the guards saw the winner's effects, not the cause
                 raise _acted_at_the_same_moment() from None
             raise
-        if transition.needs_sms and not sms_confirmed:
+        if transition.needs_sms and not move.sms_confirmed:
             raise GuardFailed(_l("Confirm the submission with the SMS code sent to your mobile."))
-        if not attested and attestation_text(transition, app_obj):
+        if not move.attested and attestation_text(transition, app_obj):
             raise GuardFailed(_l("Tick the confirmation: %(statement)s",
                                  statement=attestation_text(transition, app_obj)))
         choices = transition.reasons()

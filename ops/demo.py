@@ -118,8 +118,8 @@ def _user(username, full_name, role_name, password, **binding):
 
 def _move(application, action, user, opinion=None, reason=None):
     # Demo applicants "typed" their SMS code: the demo plays them.
-    return workflow.apply(application.id, action, user, opinion=opinion, sms_confirmed=True, attested=True,
-                          reason=reason)
+    return workflow.apply(application.id, workflow.Move(action, opinion=opinion, reason=reason, sms_confirmed=True,
+                                                        attested=True), user)
 
 
 def _person_id_number(key: str) -> str:

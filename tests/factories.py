@@ -153,7 +153,7 @@ def move(application_id, action, username, opinion=None, **kwargs):
     kwargs.setdefault("attested", True)  # ... and the officer who ticked the contract confirmation
     if workflow.TRANSITIONS[action].reason_choices:
         kwargs.setdefault("reason", "other")
-    return workflow.apply(application_id, action, user(username), opinion=opinion, **kwargs).state
+    return workflow.apply(application_id, workflow.Move(action, opinion=opinion, **kwargs), user(username)).state
 
 
 def publish_alone(application_id, ministry_username) -> int:

@@ -215,9 +215,9 @@ class ApplicationRestApi(ScopedRestApi):
                 return _error(self, 422, exc.message, fields_={"sms_code": [str(exc.message)]})
             confirmed = True
         try:
-            item = workflow.apply(pk, action, user, opinion=data.get("opinion"), version=data.get("version"),
-                                  sms_confirmed=confirmed, attested=data.get("attested", False),
-                                  reason=data.get("reason"))
+            item = workflow.apply(pk, workflow.Move(action, opinion=data.get("opinion"), version=data.get("version"),
+                                                    reason=data.get("reason"), attested=data.get("attested", False),
+                                                    sms_confirmed=confirmed), user)
         except workflow.WorkflowError as exc:
             return _error(self, exc.status, exc.message, exc.reasons)
         return self.response(200, id=item.id, number=item.number, state=item.state, version=item.version)

@@ -316,7 +316,7 @@ class ApplyView(BaseView):
                 storage.save(db.session, person, kind, f"{kind}.{processed.extension}", processed.data,
                              processed.content_type, application=item)
             if submit:
-                workflow.apply(item, "submit", user, commit=False, sms_confirmed=True)
+                workflow.apply(item, workflow.Move("submit", sms_confirmed=True), user, commit=False)
         except workflow.WorkflowError as exc:
             db.session.rollback()
             message = str(exc.message)

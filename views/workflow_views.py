@@ -114,9 +114,10 @@ class ApplicationPanelView(ScopedModelView):
             return redirect(url_for("ApplyView.form", business_type=item.business_type))
         if request.method == "POST":
             try:
-                workflow.apply(item.id, action, user, opinion=request.form.get("opinion"),
-                               version=request.form.get("version", type=int),
-                               attested=request.form.get("attested") == "y", reason=request.form.get("reason"))
+                workflow.apply(item.id, workflow.Move(action, opinion=request.form.get("opinion"),
+                                                      version=request.form.get("version", type=int),
+                                                      attested=request.form.get("attested") == "y",
+                                                      reason=request.form.get("reason")), user)
             except workflow.NotFound:
                 abort(404)
             except workflow.WorkflowError as exc:
@@ -206,10 +207,10 @@ class QueueView(ApplicationPanelView):
             done, failed = [], []
             for item in items:
                 try:
-                    workflow.apply(item.id, action, user, opinion=request.form.get("opinion"),
-                                   version=request.form.get(f"version_{item.id}", type=int),
-                                   attested=request.form.get(f"attested_{item.id}") == "y",
-                                   reason=request.form.get("reason"))
+                    workflow.apply(item.id, workflow.Move(action, opinion=request.form.get("opinion"),
+                                                          version=request.form.get(f"version_{item.id}", type=int),
+                                                          attested=request.form.get(f"attested_{item.id}") == "y",
+                                                          reason=request.form.get("reason")), user)
                     done.append(item.number)
                 except workflow.WorkflowError as exc:
                     reasons = " ".join(str(r) for r in exc.reasons)

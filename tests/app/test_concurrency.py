@@ -30,7 +30,7 @@ def _race(app, app_id, action, usernames):
             application = db.session.get(Application, app_id)  # everyone sees the same state and version
             barrier.wait()
             try:
-                workflow.apply(application, action, user)
+                workflow.apply(application, workflow.Move(action), user)
                 result = "ok"
             except workflow.WorkflowError as exc:
                 result = type(exc).__name__
@@ -252,7 +252,7 @@ def _move_job(app_id, action, username, **kwargs):
         return f.user(username), db.session.get(Application, app_id)
 
     def act(prepared):
-        workflow.apply(prepared[1], action, prepared[0], **kwargs)
+        workflow.apply(prepared[1], workflow.Move(action, **kwargs), prepared[0])
 
     return prepare, act
 
@@ -743,7 +743,7 @@ def test_a_guard_that_sees_the_winners_effects_still_says_someone_else_acted(app
             opened.set()
             moved.wait(30)
             try:
-                workflow.apply(application, "approve", f.user(second))
+                workflow.apply(application, workflow.Move("approve"), f.user(second))
                 outcome.append("ok")
             except workflow.WorkflowError as exc:
                 outcome.append(type(exc).__name__)

@@ -193,9 +193,10 @@ def test_opinion_required_to_return_or_refuse(ctx):
     enterprise_user = setup.staff.enterprise(setup.employer)
     for blank in (None, "", "   "):
         with pytest.raises(workflow.OpinionRequired):
-            workflow.apply(app_id, "return", f.user(enterprise_user), opinion=blank)
+            workflow.apply(app_id, workflow.Move("return", opinion=blank), f.user(enterprise_user))
     with pytest.raises(workflow.GuardFailed, match="longer than 2000"):  # the page's limit holds on the server too
-        workflow.apply(app_id, "return", f.user(enterprise_user), opinion="意" * (workflow.OPINION_MAX_LENGTH + 1))
+        workflow.apply(app_id, workflow.Move("return", opinion="意" * (workflow.OPINION_MAX_LENGTH + 1)),
+                       f.user(enterprise_user))
     assert db.session.get(Application, app_id).state == E
 
 
