@@ -383,3 +383,11 @@ def preconditions(person: Person, business_type: str, editing: Application | Non
                                                         Certificate.status == "valid").first():
             reasons.append(_l("There is no valid certificate to replace."))
     return reasons
+
+
+# Scans an applicant uploads with a business type's form (kind → required at submission).
+SCANS_BY_TYPE = {"info_change": ("id_front", "id_back")}
+
+
+def scans_required(business_type: str) -> tuple:
+    return SCANS_BY_TYPE.get(business_type, ())

@@ -12,11 +12,11 @@ from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from app import applications, rules, workflow
+from app import submission, workflow
 from ground.extensions import db
 from app.services import sms
 from app.scope import current_user
-from models import Application, Enterprise, Specialty
+from models import Enterprise
 
 from views.base import ScopedRestApi
 from views.workflow_views import may_take
@@ -73,6 +73,7 @@ class ApplicationRestApi(ScopedRestApi):
     """Applications: scoped read; applicant drafts; workflow moves."""
 
     def _load_input(self):
+        """(the draft typed into the request body, an error response)."""
         body = _json_body() if request.is_json else None
         if body is None:
             return None, _error(self, 400, _("Request is not JSON."))
@@ -87,55 +88,31 @@ class ApplicationRestApi(ScopedRestApi):
             if values["enterprise"] is None:
                 return None, _error(self, 422, _("Some fields are invalid."),
                                     fields_={"enterprise_id": [_("Unknown employer.")]})
-        person = getattr(current_user(), "person", None)
-        errors = rules.check_fields(data["business_type"], values, person=person)
-        if errors:
-            return None, _error(self, 422, _("Some fields are invalid."), fields_=errors)
-        codes = data.get("specialties") or []
-        values["specialties"] = db.session.query(Specialty).filter(Specialty.code.in_(codes)).all() if codes else []
-        return values, None
+        return submission.Submission(data["business_type"], values, version=data.get("version"),
+                                     incomplete_draft_allowed=False), None
 
-    @staticmethod
-    def _assign(item, values):
-        for name in ("business_type", "enterprise", "contract_start", "contract_end", "specialties",
-                     "continuing_education", "pass_certificate_no", "reason", "reason_text", "new_name",
-                     "new_id_number"):
-            setattr(item, name, values.get(name))
-
-    def post_headless(self):
-        values, error = self._load_input()
+    def _save(self, item, status):
+        proposal, error = self._load_input()
         if error:
             return error
-        item = Application()
-        self._assign(item, values)
         try:
-            applications.start_draft(item, current_user())
-            db.session.add(item)
-            db.session.commit()
+            item = submission.save(current_user(), proposal, item)
+        except submission.SubmissionRejected as exc:
+            return _error(self, 422, _("Some fields are invalid."), fields_=exc.fields)
         except workflow.WorkflowError as exc:
-            db.session.rollback()
             return _error(self, exc.status, exc.message, exc.reasons)
-        return self.response(201, id=item.id, result=self.show_model_schema.dump(item))
+        if status == 201:
+            return self.response(201, id=item.id, result=self.show_model_schema.dump(item))
+        return self.response(200, result=self.show_model_schema.dump(item))
+
+    def post_headless(self):
+        return self._save(None, 201)
 
     def put_headless(self, pk):
         item = self.datamodel.get(pk, self._base_filters)
         if item is None:
             return self.response_404()
-        values, error = self._load_input()
-        if error:
-            return error
-        try:
-            applications.check_editable(item)
-            if values.get("version") is not None and values["version"] != item.version:
-                raise workflow.Conflict(_("This application was changed by someone else since you opened it; "
-                                          "reload and try again."))
-            self._assign(item, values)
-            applications.tidy(item)
-            db.session.commit()
-        except workflow.WorkflowError as exc:
-            db.session.rollback()
-            return _error(self, exc.status, exc.message, exc.reasons)
-        return self.response(200, result=self.show_model_schema.dump(item))
+        return self._save(item, 200)
 
     @expose("/<int:pk>/transitions", methods=["GET"])
     @protect(allow_browser_login=True)
@@ -207,17 +184,16 @@ class ApplicationRestApi(ScopedRestApi):
         if not may_take(action):
             return _error(self, 403, _("Your role may not take this action."))
         user = current_user()
-        confirmed = False
-        if workflow.TRANSITIONS[action].needs_sms and data.get("sms_code"):
-            try:
-                sms.verify_code(getattr(getattr(user, "person", None), "phone", None) or "", "apply", data["sms_code"])
-            except sms.SmsError as exc:
-                return _error(self, 422, exc.message, fields_={"sms_code": [str(exc.message)]})
-            confirmed = True
         try:
-            item = workflow.apply(pk, workflow.Move(action, opinion=data.get("opinion"), version=data.get("version"),
-                                                    reason=data.get("reason"), attested=data.get("attested", False),
-                                                    sms_confirmed=confirmed), user)
+            if workflow.TRANSITIONS[action].needs_sms and data.get("sms_code"):
+                item = submission.submit(user, pk, data["sms_code"], version=data.get("version"))
+            else:
+                item = workflow.apply(pk, workflow.Move(action, opinion=data.get("opinion"), version=data.get("version"),
+                                                        reason=data.get("reason"), attested=data.get("attested", False)),
+                                      user)
+        except submission.SubmissionRejected as exc:
+            sms_errors = exc.fields.get("sms_code", [])
+            return _error(self, 422, sms_errors[0] if sms_errors else exc.message, fields_=exc.fields)
         except workflow.WorkflowError as exc:
             return _error(self, exc.status, exc.message, exc.reasons)
         return self.response(200, id=item.id, number=item.number, state=item.state, version=item.version)

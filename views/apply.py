@@ -17,11 +17,11 @@ from wtforms import BooleanField, DateField, SelectField, SelectMultipleField, S
 from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app import applications, rules, scope, workflow
+from app import applications, rules, scope, submission, workflow
 from ground.clock import today
 from ground.extensions import db
-from app.services import images, sms, storage, workdays
-from models import Application, Enterprise, Specialty, TransitionLog
+from app.services import sms, workdays
+from models import Application, Enterprise, TransitionLog
 from models.choices import CANCELLATION_REASONS, REPLACEMENT_REASONS
 
 from views.base import signed_in_person
@@ -31,7 +31,6 @@ from views.forms import IdNumber, add_error
 MENU_ORDER = ("initial", "change", "add_specialty", "renewal", "cancellation", "re_registration", "replacement",
               "info_change")
 NOTICE_TYPES = {"initial", "change", "add_specialty", "renewal", "re_registration", "cancellation"}
-INFO_CHANGE_SCANS = ("id_front", "id_back")
 # 执业资格: the two qualifications of the old system's menus (注册申报 and 进度查询).
 QUALIFICATION_KINDS = {"regular": _l("First-class constructor"), "temporary": _l("First-class constructor (temporary)")}
 _KIND = "apply_kind"  # session key: the 执业资格 chosen on 注册申报
@@ -87,8 +86,7 @@ class ApplyForm(DynamicForm):
         used = set(rules.FIELDS_BY_TYPE[business_type]) | {"agree_commitment", "sms_code"}
         if business_type in NOTICE_TYPES:
             used.add("agree_notice")
-        if business_type == "info_change":
-            used |= set(INFO_CHANGE_SCANS)
+        used |= set(rules.scans_required(business_type))
         for name in list(form._fields):
             if name not in used and name != "csrf_token":
                 del form[name]
@@ -274,79 +272,37 @@ class ApplyView(BaseView):
 
     def _save(self, form, business_type, user, person, item, submit):
         values, errors = self._values(form)
-        for name, messages in rules.check_fields(business_type, values, person=person).items():
-            if not submit and rules.is_empty(values.get(name)):
-                continue  # a draft may be incomplete; only what was typed must be right
-            if name in form:
-                errors.setdefault(name, []).extend(str(m) for m in messages)
-            else:
-                flash(" ".join(str(m) for m in messages), "danger")
         if submit:
             for name in ("agree_notice", "agree_commitment"):
                 if name in form and not form[name].data:
                     errors.setdefault(name, []).append(_("Tick this box to submit."))
-            if business_type == "info_change":
-                for kind in INFO_CHANGE_SCANS:
-                    if not form[kind].data:
-                        errors.setdefault(kind, []).append(_("Upload the new ID card scans."))
-            if not form.sms_code.data:
-                errors.setdefault("sms_code", []).append(_("Enter the SMS code sent to your mobile."))
-        scans = {}
-        if business_type == "info_change":
-            for kind in INFO_CHANGE_SCANS:
-                upload = form[kind].data
-                if upload:
-                    try:
-                        scans[kind] = images.process(kind, upload.read())
-                    except images.UploadRejected as exc:
-                        errors.setdefault(kind, []).append(str(exc.message))
-        if errors:
-            for name, messages in errors.items():
-                add_error(form[name], *messages)
-            return None
-        if submit:
-            try:
-                sms.verify_code(person.phone or "", "apply", form.sms_code.data)
-            except sms.SmsError as exc:
-                add_error(form.sms_code, str(exc.message))
-                return None
+        scans = {kind: form[kind].data.read() for kind in rules.scans_required(business_type) if form[kind].data}
+        proposal = submission.Submission(business_type, values, scans=scans, submit=submit,
+                                         sms_code=form.sms_code.data if submit else None)
+        for name, messages in submission.check(proposal, person).items():
+            errors.setdefault(name, []).extend(messages)
         try:
-            item = self._store(item, business_type, user, values)
-            for kind, processed in scans.items():
-                storage.save(db.session, person, kind, f"{kind}.{processed.extension}", processed.data,
-                             processed.content_type, application=item)
-            if submit:
-                workflow.apply(item, workflow.Move("submit", sms_confirmed=True), user, commit=False)
+            if errors:
+                raise submission.SubmissionRejected(errors)
+            item = submission.save(user, proposal, item)
+        except submission.SubmissionRejected as exc:
+            for name, messages in exc.fields.items():
+                if name in form:
+                    add_error(form[name], *[str(m) for m in messages])
+                else:
+                    flash(" ".join(str(m) for m in messages), "danger")
+            return None
         except workflow.WorkflowError as exc:
-            db.session.rollback()
             message = str(exc.message)
             if exc.reasons:
                 message += " " + " ".join(f"• {r}" for r in exc.reasons)
             flash(message, "danger")
             return None
-        db.session.commit()
         if submit:
             flash(_("Application %(number)s is submitted. Its progress is shown below.", number=item.number), "success")
             return redirect(url_for("ProgressView.index", _anchor=f"application-{item.id}"))
         flash(_("Draft %(number)s saved. Submit it when it is complete.", number=item.number), "success")
         return redirect(url_for("ApplyView.form", business_type=business_type))
-
-    def _store(self, item, business_type, user, values):
-        if item is None:
-            item = Application(business_type=business_type)
-            applications.start_draft(item, user)
-            db.session.add(item)
-        else:
-            applications.check_editable(item)
-        for name in rules.FIELDS_BY_TYPE[business_type]:
-            if name == "specialties":
-                codes = values.get("specialties") or []
-                item.specialties = db.session.query(Specialty).filter(Specialty.code.in_(codes)).all() if codes else []
-            else:
-                setattr(item, name, values.get(name))
-        applications.tidy(item)
-        db.session.flush()
-        return item
 
 
 # --- 进度查询 --------------------------------------------------------------------------------
