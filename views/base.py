@@ -102,7 +102,7 @@ class PanelSpec:
 
     def labels(self) -> dict:
         """Its permission views (view, menu entry, API) → their names on the roles page."""
-        labels = {self.name: self.label, self.menu_name: self.label}
+        labels = {self.name: self.label, **({self.menu_name: self.label} if self.menu else {})}
         if self.api:
             labels[self.api_name] = _l("%(view)s (API)", view=self.label)
         return labels
