@@ -1,7 +1,8 @@
 """Views: every page, menu entry and REST resource of views.registry.SITE, registered in its order."""
 from flask import current_app
 
-from views import assets, help, language
+from views import assets, language
+from views import help as help_pages
 from views.base import add_label
 from views.public import favicon
 from views.registry import CATEGORIES, SITE
@@ -14,4 +15,4 @@ def register(appbuilder):
     current_app.add_url_rule("/favicon.ico", "favicon", favicon)
     for entry in SITE:
         entry.register(appbuilder, CATEGORIES)
-    help.install(current_app)  # the public help entry, the support contact in every footer
+    help_pages.install(current_app)  # the public help entry, the support contact in every footer

@@ -1,16 +1,20 @@
 """The site registry (views/registry.py) is the only declaration of the web's pages, menu entries and grants:
 every view and menu entry the app registers beyond FAB's own has an entry, every entry is registered, and
-every role grant names something the app serves."""
+every role grant names something the app serves. The panel's, the API's and the exports' columns are
+named sets of one declaration per model (models/columns.py)."""
 import pytest
 from flask_appbuilder import BaseView, expose
 
 import views
 from ground.roles import PERSONAL_DATA
+from models.columns import COLUMNS
+from models.labels import LABELS
 from ops.access_policy import PRINCIPALS
+from reports.exports import SPECS
 from tests.conftest import another_app
 from views.declarations import MENU_ACCESS, LinkSpec
 from views.grants import role_permissions
-from views.registry import BUILT_IN, CATEGORIES, SITE, declarations, view_labels
+from views.registry import BUILT_IN, PANEL, SITE, declarations, view_labels
 
 
 class PlantedView(BaseView):
@@ -98,3 +102,32 @@ def test_every_grant_names_a_served_view_and_permission(app):
 def test_no_two_entries_share_a_name():
     names = [name for entry in declarations() for name in entry.labels()]
     assert len(names) == len(set(names))
+
+
+def _named_sets(columns) -> dict:
+    return {"list": columns.list, "show": columns.show, **columns.other}
+
+
+def test_panel_and_api_columns_are_sets_of_the_model_declaration():
+    for spec in PANEL:
+        sets = _named_sets(COLUMNS[spec.model]).values()
+        assert tuple(spec.list_columns) in sets, spec.name
+        assert spec.show_columns is None or tuple(spec.show_columns) in sets, spec.name
+        if spec.api:
+            assert tuple(spec.api["list_columns"]) == COLUMNS[spec.model].api_list, spec.name
+            assert tuple(spec.api["show_columns"]) == COLUMNS[spec.model].api_show, spec.name
+
+
+def test_declared_columns_have_labels_and_exist_on_the_model():
+    for model, columns in COLUMNS.items():
+        for keys in _named_sets(columns).values():
+            assert set(keys) <= set(LABELS), (model.__name__, set(keys) - set(LABELS))
+        for key in (*columns.api_list, *columns.api_show):
+            assert hasattr(model, key.split(".")[0]), (model.__name__, key)
+        assert all((column.header or column.key) in LABELS for column in columns.export), model.__name__
+
+
+def test_exports_read_the_declaration():
+    for spec in SPECS.values():
+        assert [(c.key, c.label, c.kind, c.width) for c in spec.columns] == [
+            (c.key, LABELS[c.header or c.key], c.kind, c.width) for c in COLUMNS[spec.model].export]
