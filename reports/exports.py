@@ -1,7 +1,8 @@
 """Ministry exports: one SQL SELECT of exactly the exported columns, streamed as CSV or XLSX.
 
-An `ExportSpec` per model lists its columns as SQL expressions. Labels, masking (ID numbers, mobiles),
-China time and the CSV-injection guard are computed in SQL, so the same statement serves the list
+An `ExportSpec` per model gives the SQL expression of each column models/columns.py declares for its
+export (which columns, their order, headers and widths). Labels, masking (ID numbers, mobiles), China
+time and the CSV-injection guard are computed in SQL, so the same statement serves the list
 page, the CSV (PostgreSQL: COPY ... TO STDOUT; other databases: a streamed cursor) and the XLSX
 (openpyxl write-only builds the workbook and header; the rows stream into its sheet part as XML).
 Memory stays constant whatever the row count (bench/exports.py measures it).
@@ -23,7 +24,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import aliased
 
 from app import workflow
-from models.labels import LABELS
+from models.columns import COLUMNS
 from models import Application, Certificate, Enterprise, Person, Province, Registration, RegistrationSpecialty, Specialty
 from models.choices import CERTIFICATE_STATUSES, GENDERS, REALNAME_STATUSES, REGISTRATION_STATUSES
 
@@ -134,9 +135,20 @@ _RS = aliased(RegistrationSpecialty, name="exp_rs")
 
 
 class ExportSpec:
+    """One model's export: which columns, in which order, with which header (models.columns.COLUMNS), each
+    computed by its SQL expression here."""
+
     model: type
     name: str  # file name stem, e.g. "registrations"
-    columns: list
+
+    def expressions(self) -> dict:
+        """Column key → function of the Ctx giving the column's SQL expression."""
+        raise NotImplementedError
+
+    @property
+    def columns(self) -> list:
+        expressions = self.expressions()
+        return [Col(c.key, c.label, expressions[c.key], c.kind, c.width) for c in COLUMNS[self.model].export]
 
     def joins(self, query):
         """Add the outer joins the columns read (filters bring their own aliased joins)."""
@@ -175,42 +187,32 @@ def specialty_names(session, lang="zh"):
     return tuple((s.code, (s.name_en or s.name) if english else s.name) for s in session.query(Specialty))
 
 
-def _labels():
-    return LABELS
-
-
 class PersonExport(ExportSpec):
     model = Person
     name = "persons"
 
-    @property
-    def columns(self):
-        L = _labels()
-        return [
-            Col("name", L["name"], lambda c: safe_text(Person.name), width=12),
-            Col("id_number", L["id_number"], lambda c: mask_id(Person.id_number, c), width=21),
-            Col("gender_label", L["gender"], lambda c: label_of(Person.gender, GENDERS.labels), width=6),
-            Col("birth_date", L["birth_date"], lambda c: day(Person.birth_date, c), "date", 12),
-            Col("phone", L["phone"], lambda c: mask_phone(Person.phone, c), width=13),
-            Col("realname_label", L["realname_status"],
-                lambda c: label_of(Person.realname_status, REALNAME_STATUSES.labels), width=14),
-        ]
+    def expressions(self):
+        return {
+            "name": lambda c: safe_text(Person.name),
+            "id_number": lambda c: mask_id(Person.id_number, c),
+            "gender_label": lambda c: label_of(Person.gender, GENDERS.labels),
+            "birth_date": lambda c: day(Person.birth_date, c),
+            "phone": lambda c: mask_phone(Person.phone, c),
+            "realname_label": lambda c: label_of(Person.realname_status, REALNAME_STATUSES.labels),
+        }
 
 
 class EnterpriseExport(ExportSpec):
     model = Enterprise
     name = "enterprises"
 
-    @property
-    def columns(self):
-        L = _labels()
-        return [
-            Col("name", L["name"], lambda c: safe_text(Enterprise.name), width=32),
-            Col("credit_code", L["credit_code"], lambda c: Enterprise.credit_code, width=21),
-            Col("province", L["province"], lambda c: localized_name(_PV, c), width=10),
-            Col("legal_representative", L["legal_representative"],
-                lambda c: safe_text(Enterprise.legal_representative), width=12),
-        ]
+    def expressions(self):
+        return {
+            "name": lambda c: safe_text(Enterprise.name),
+            "credit_code": lambda c: Enterprise.credit_code,
+            "province": lambda c: localized_name(_PV, c),
+            "legal_representative": lambda c: safe_text(Enterprise.legal_representative),
+        }
 
     def joins(self, query):
         return query.outerjoin(_PV, Enterprise.province_code == _PV.code)
@@ -220,20 +222,17 @@ class RegistrationExport(ExportSpec):
     model = Registration
     name = "registrations"
 
-    @property
-    def columns(self):
-        L = _labels()
-        return [
-            Col("number", L["registration_number"], lambda c: Registration.number, width=22),
-            Col("person_name", L["name"], lambda c: safe_text(_P.name), width=12),
-            Col("id_number", L["id_number"], lambda c: mask_id(_P.id_number, c), width=21),
-            Col("enterprise_name", L["enterprise_name"], lambda c: safe_text(_E.name), width=32),
-            Col("province", L["province"], lambda c: localized_name(_PV, c), width=10),
-            Col("status_label", L["status"], lambda c: label_of(Registration.status, REGISTRATION_STATUSES.labels),
-                width=8),
-            Col("registered_on", L["registered_on"], lambda c: day(Registration.registered_on, c), "date", 12),
-            Col("specialty_summary", L["specialty_summary"], _registration_specialties, width=40),
-        ]
+    def expressions(self):
+        return {
+            "number": lambda c: Registration.number,
+            "person_name": lambda c: safe_text(_P.name),
+            "id_number": lambda c: mask_id(_P.id_number, c),
+            "enterprise_name": lambda c: safe_text(_E.name),
+            "province": lambda c: localized_name(_PV, c),
+            "status_label": lambda c: label_of(Registration.status, REGISTRATION_STATUSES.labels),
+            "registered_on": lambda c: day(Registration.registered_on, c),
+            "specialty_summary": _registration_specialties,
+        }
 
     def joins(self, query):
         return (query.join(_P, Registration.person_id == _P.id)
@@ -245,44 +244,37 @@ class CertificateExport(ExportSpec):
     model = Certificate
     name = "certificates"
 
-    @property
-    def columns(self):
-        L = _labels()
-        return [
-            Col("number", L["number"], lambda c: Certificate.number, width=16),
-            Col("holder_name", L["holder_name"], lambda c: safe_text(Certificate.holder_name), width=12),
-            Col("registration_number", L["registration_number"], lambda c: Certificate.registration_number, width=22),
-            Col("enterprise_name", L["enterprise_name"], lambda c: safe_text(Certificate.enterprise_name), width=32),
-            Col("status_label", L["status"], lambda c: label_of(Certificate.status, CERTIFICATE_STATUSES.labels),
-                width=8),
-            Col("issued_on", L["issued_on"], lambda c: day(Certificate.issued_on, c), "date", 12),
-            Col("valid_until", L["valid_until"], lambda c: day(Certificate.valid_until, c), "date", 12),
-        ]
+    def expressions(self):
+        return {
+            "number": lambda c: Certificate.number,
+            "holder_name": lambda c: safe_text(Certificate.holder_name),
+            "registration_number": lambda c: Certificate.registration_number,
+            "enterprise_name": lambda c: safe_text(Certificate.enterprise_name),
+            "status_label": lambda c: label_of(Certificate.status, CERTIFICATE_STATUSES.labels),
+            "issued_on": lambda c: day(Certificate.issued_on, c),
+            "valid_until": lambda c: day(Certificate.valid_until, c),
+        }
 
 
 class ApplicationExport(ExportSpec):
     model = Application
     name = "applications"
 
-    @property
-    def columns(self):
-        L = _labels()
+    def expressions(self):
         types = {code: t.label for code, t in workflow.BUSINESS_TYPES.items()}
-        return [
-            Col("number", L["number"], lambda c: Application.number, width=18),
-            Col("business_type_label", L["business_type"], lambda c: label_of(Application.business_type, types),
-                width=14),
-            Col("state_label", L["state"], lambda c: label_of(Application.state, workflow.STATE_LABELS), width=16),
-            Col("person_name", L["name"], lambda c: safe_text(_P.name), width=12),
-            Col("id_number", L["id_number"], lambda c: mask_id(_P.id_number, c), width=21),
-            Col("new_id_number", L["new_id_number"], lambda c: mask_id(Application.new_id_number, c), width=21),
-            Col("enterprise_name", L["enterprise_name"], lambda c: safe_text(_E.name), width=32),
-            Col("province", L["province"], lambda c: localized_name(_PV, c), width=10),
-            Col("submitted_at", L["submitted_at"], lambda c: china_time(Application.submitted_at, c), "datetime", 19),
-            Col("state_changed_at", L["state_changed_at"], lambda c: china_time(Application.state_changed_at, c),
-                "datetime", 19),
-            Col("stage_deadline", L["stage_deadline"], lambda c: day(Application.stage_deadline, c), "date", 12),
-        ]
+        return {
+            "number": lambda c: Application.number,
+            "business_type_label": lambda c: label_of(Application.business_type, types),
+            "state_label": lambda c: label_of(Application.state, workflow.STATE_LABELS),
+            "person_name": lambda c: safe_text(_P.name),
+            "id_number": lambda c: mask_id(_P.id_number, c),
+            "new_id_number": lambda c: mask_id(Application.new_id_number, c),
+            "enterprise_name": lambda c: safe_text(_E.name),
+            "province": lambda c: localized_name(_PV, c),
+            "submitted_at": lambda c: china_time(Application.submitted_at, c),
+            "state_changed_at": lambda c: china_time(Application.state_changed_at, c),
+            "stage_deadline": lambda c: day(Application.stage_deadline, c),
+        }
 
     def joins(self, query):
         return (query.join(_P, Application.person_id == _P.id)

@@ -22,6 +22,7 @@ from app import personal_data
 from views.shell.access import view_of
 from ground.extensions import db
 from app.scope import SCOPE_FILTER
+from ground.roles import BUSINESS_ROLES
 
 from views.formatting import PERSONAL_FORMATTERS, dash_if_empty, yes_no
 from views.interface import PanelInterface
@@ -78,8 +79,6 @@ class PanelSpec:
         return perms
 
     def grants(self) -> dict[str, list[tuple[str, str]]]:
-        from ground.roles import BUSINESS_ROLES
-
         result = {}
         for role in BUSINESS_ROLES:
             pairs = [(self.name, p) for p in self.permissions(role)]
@@ -89,6 +88,24 @@ class PanelSpec:
             if pairs:
                 result[role] = pairs
         return result
+
+    def register(self, appbuilder, categories):
+        """The generated view (with its menu entry) and its REST resource."""
+        view = build_view(self)
+        if self.menu:
+            appbuilder.add_view(view, self.menu_name, label=self.label, icon=self.icon, category=self.category,
+                                category_label=categories[self.category])
+        else:
+            appbuilder.add_view_no_menu(view)
+        if self.api:
+            appbuilder.add_api(build_api(self, base=self.api.get("base", ScopedRestApi)))
+
+    def labels(self) -> dict:
+        """Its permission views (view, menu entry, API) → their names on the roles page."""
+        labels = {self.name: self.label, **({self.menu_name: self.label} if self.menu else {})}
+        if self.api:
+            labels[self.api_name] = _l("%(view)s (API)", view=self.label)
+        return labels
 
     @property
     def menu_name(self):

@@ -32,6 +32,7 @@ from models import (Application, AuditLog, Certificate, Enterprise, Person, Regi
                     application_specialty)
 from models.choices import CERTIFICATE_STATUSES, GENDERS, REALNAME_STATUSES, REGISTRATION_STATUSES, Bilingual
 from models.dictionary import PROVINCES, SPECIALTIES
+from models.labels import LABELS
 from reports import exports as X
 
 CAN_EXPORT = "can_export"
@@ -268,8 +269,6 @@ class ExportView(ExportAccess, ModelView):
         abort(404)
 
     def __init__(self, spec: X.ExportSpec, name, search, sortable):
-        from views.registry import LABELS
-
         self.spec = spec
         columns = spec.columns
         self.column_list = [c.key for c in columns]

@@ -139,12 +139,9 @@ class HelpView(BaseView):
                                     **_facts())
 
 
-def register(appbuilder):
-    """The view, a top-level menu entry for everyone, and the `support_contact()` template global."""
-    app = current_app._get_current_object()
-    appbuilder.add_view_no_menu(HelpView)
-    appbuilder.add_link(HELP_MENU, href="HelpView.index", label=_l("Help"), icon="fa-question-circle")
-    # The guide is public: its menu entry needs no menu_access grant (FAB checks one per role for menus).
+def install(app):
+    """The `support_contact()` and `page_link()` template globals; the help's menu entry (views.registry)
+    shown to everyone: it needs no menu_access grant (FAB checks one per role for menus)."""
     fab_visible = app.jinja_env.filters["is_menu_visible"]
     app.jinja_env.filters["is_menu_visible"] = lambda item: item.name == HELP_MENU or fab_visible(item)
     app.jinja_env.globals["support_contact"] = support_contact

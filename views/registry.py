@@ -1,29 +1,43 @@
-"""THE panel registry: one spec per model; views, API resources, menus and role grants derive from it."""
+"""THE site registry: every page, menu entry, REST resource and role grant of the web derives from it.
+
+PANEL holds one spec per model panel (views.base.PanelSpec); SITE lists, in menu order, everything
+views/__init__.py registers (the panels, the pages of their own, the menu links: views.declarations);
+BUILT_IN declares the grants on the views FAB builds itself. views/grants.py reads nothing else.
+Columns come from the models' column declarations (models/columns.py), labels from models/labels.py.
+"""
+from flask_appbuilder.api.manager import OpenApi, SwaggerView
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Optional
 
 from app import personal_data, workflow
-from ground.roles import ADMIN, APPLICANT, ENTERPRISE, MINISTRY, PROVINCE, ROLE_LABELS
-from models.labels import LABELS
+from ground.roles import (ADMIN, APPLICANT, BUSINESS_ROLES, ENTERPRISE, EXPORTS, MINISTRY, PERSONAL_DATA, PROVINCE,
+                          ROLE_LABELS)
 from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certificate, Enterprise, Person, Province,
                     Qualification, Registration, SmsOutbox, Specialty, TransitionLog)
 from models.choices import (ATTACHMENT_KINDS, CERTIFICATE_STATUSES, DEGREES, EDUCATION_LEVELS, ETHNICITIES, REALNAME_STATUSES,
                             REGISTRATION_STATUSES, SMS_BACKENDS, SMS_PURPOSES)
+from models.columns import COLUMNS
+from models.labels import LABELS
 
 from views import audit_display
-from views.base import PanelSpec
-from views.formatting import DATETIME_FORMATTERS, ONSITE_ID_NUMBER, deadline_with_days_left
+from views.account import ChangePasswordView, MyAccountView, RealnameQueueView, RealnameSimulatorView
 from views.api import ApplicationInput, ApplicationRestApi, ApplicationUpdate
-from views.forms import CreditCode, IdNumber, Mobile
-from views.panel_views import AttachmentView, CertificateView, QualificationView
-from views.workflow_views import AnnouncementView, ApplicationPanelView, QueueView, bulk_permission, bulk_transitions, transition_permission
-from views.account import MyAccountView, RealnameQueueView
 from views.apply import QUALIFICATION_KINDS, ApplyView, ProgressView
-from views.dashboard import DashboardView
+from views.base import PanelSpec
+from views.dashboard import BadFilters, DashboardView, back_to_dashboard
+from views.declarations import MENU_ACCESS, BuiltInSpec, LinkSpec, Menu, PageSpec, RateLimit
 from views.enterprise import EnterpriseProfileView
+from views.exports import CAN_EXPORT
+from views.formatting import DATETIME_FORMATTERS, ONSITE_ID_NUMBER, deadline_with_days_left
+from views.forms import CreditCode, IdNumber, Mobile
+from views.help import HELP_MENU, HelpView
+from views.panel_views import AttachmentView, CertificateView, QualificationView
+from views.public import CaptchaView, PublicView, RegistryView
 from views.roster import RosterImportView
+from views.signup import PasswordResetView, SignUpView
+from views.workflow_views import AnnouncementView, ApplicationPanelView, QueueView, bulk_permission, bulk_transitions, transition_permission
 
 STAFF = {ENTERPRISE, PROVINCE, MINISTRY}
 EVERYONE = {APPLICANT, ENTERPRISE, PROVINCE, MINISTRY}
@@ -62,13 +76,6 @@ _APPLICATION_SEARCH = {
     "state": _select(_l("State"), _state_choices),
     "business_type": _select(_l("Business type"), _type_choices),
 }
-_APPLICATION_LIST = ["number", "business_type_label", "person.name", "enterprise.name", "specialty_names",
-                     "state_label", "state_changed_at", "stage_deadline"]
-_APPLICATION_SHOW = ["number", "business_type_label", "state_label", "person", "enterprise", "previous_enterprise",
-                     "province", "registration", "specialty_names", "contract_start", "contract_end",
-                     "continuing_education", "pass_certificate_no", "reason_label", "reason_text", "new_name",
-                     "new_id_number", "submitted_at", "state_changed_at", "stage_deadline", "last_opinion",
-                     "announcement"]
 _API_INPUT = [name for name in ApplicationInput().fields if name != "version"]
 _PERSON_PROFILE = ["phone", "email", "ethnicity", "education", "degree", "school", "graduation_date", "major"]
 _PERSON_FIELDS = {
@@ -93,6 +100,19 @@ AUDIT_COLUMNS = {
 }
 
 
+def _pages(model, list_set="list", show_set="show") -> dict:
+    """A panel's list and show columns: named sets of the model's column declaration (models.columns)."""
+    columns = COLUMNS[model]
+    sets = {"list": columns.list, "show": columns.show, **columns.other}
+    return {"list_columns": list(sets[list_set]), "show_columns": list(sets[show_set]) or None}
+
+
+def _api(model) -> dict:
+    """A REST resource's list and detail columns, from the model's column declaration."""
+    columns = COLUMNS[model]
+    return {"list_columns": list(columns.api_list), "show_columns": list(columns.api_show)}
+
+
 def _transition_grants():
     grants = {}
     for t in workflow.TRANSITIONS.values():
@@ -103,7 +123,7 @@ def _transition_grants():
 PANEL = [
     PanelSpec(
         Application, "MyQueue", _l("My queue"), "Workflow", "fa-inbox", base_class=QueueView,
-        list_columns=_APPLICATION_LIST, show_columns=_APPLICATION_SHOW,
+        **_pages(Application),
         search_columns=["number", "business_type", "state", "submitted_at", "stage_deadline"],
         read=EVERYONE, menu_roles=STAFF_MENU, label_columns=LABELS,
         formatters_columns={**DATETIME_FORMATTERS, "stage_deadline": deadline_with_days_left},
@@ -114,7 +134,7 @@ PANEL = [
     ),
     PanelSpec(
         Application, "Applications", _l("All applications"), "Workflow", "fa-file-alt",
-        base_class=ApplicationPanelView, list_columns=_APPLICATION_LIST, show_columns=_APPLICATION_SHOW,
+        base_class=ApplicationPanelView, **_pages(Application),
         search_columns=["number", "business_type", "state", "submitted_at", "stage_deadline"],
         # Applicants add and edit through the personal edition's forms; the panel's add and edit lead there.
         read=EVERYONE, menu_roles=STAFF_MENU, add={APPLICANT}, edit={APPLICANT}, label_columns=LABELS,
@@ -122,15 +142,7 @@ PANEL = [
         order_columns=["number", "state_changed_at", "stage_deadline"], base_order=("id", "desc"),
         extra_permissions={**_transition_grants(), "can_pdf": EVERYONE},
         search_form_extra_fields=_APPLICATION_SEARCH,
-        api={"resource": "application",
-             "list_columns": ["id", "number", "business_type", "state", "version", "person.name",
-                              "enterprise.name", "province.name", "submitted_at", "state_changed_at",
-                              "stage_deadline"],
-             "show_columns": ["id", "number", "business_type", "state", "version", "person.name",
-                              "person.id_number", "enterprise.name", "enterprise.credit_code", "province.name",
-                              "contract_start", "contract_end", "specialties.code", "reason", "reason_text",
-                              "new_name", "new_id_number", "pass_certificate_no", "continuing_education",
-                              "submitted_at", "state_changed_at", "stage_deadline", "last_opinion"],
+        api={"resource": "application", **_api(Application),
              "search_columns": ["number", "business_type", "state", "submitted_at"],
              "write": True, "base": ApplicationRestApi,
              "add_model_schema": ApplicationInput(), "edit_model_schema": ApplicationUpdate(),
@@ -138,9 +150,7 @@ PANEL = [
     ),
     PanelSpec(
         AnnouncementBatch, "Announcements", _l("Announcements"), "Workflow", "fa-bullhorn",
-        base_class=AnnouncementView, list_columns=["number", "title", "state_label", "published_on"],
-        add_label=_l("New announcement batch"),
-        show_columns=["number", "title", "state_label", "published_on", "created_at"],
+        base_class=AnnouncementView, **_pages(AnnouncementBatch), add_label=_l("New announcement batch"),
         search_columns=["title", "state", "published_on"], read=EVERYONE | {ADMIN},
         menu_roles=STAFF_MENU, add={MINISTRY},
         edit={MINISTRY}, add_columns=["title"], edit_columns=["title"], label_columns=LABELS,
@@ -149,9 +159,7 @@ PANEL = [
     ),
     PanelSpec(
         Person, "RealnameQueue", _l("On-site verification"), "Workflow", "fa-id-badge", base_class=RealnameQueueView,
-        list_columns=["name", "id_number", "gender_label", "phone", "realname_requested_at"],
-        show_columns=["name", "id_number", "gender_label", "birth_date", "phone", "realname_label",
-                      "realname_province", "realname_requested_at"],
+        **_pages(Person, "onsite_list", "onsite_show"),
         search_columns=["name", "id_number", "realname_requested_at"], read={PROVINCE}, label_columns=LABELS,
         formatters_columns={**DATETIME_FORMATTERS, "id_number": ONSITE_ID_NUMBER},
         order_columns=["realname_requested_at", "name"],
@@ -159,8 +167,7 @@ PANEL = [
     ),
     PanelSpec(
         TransitionLog, "TransitionLog", _l("Transition log"), "Workflow", "fa-history",
-        list_columns=["created_at", "application.number", "action_label", "from_label", "to_label", "username",
-                      "role_label", "opinion"],
+        **_pages(TransitionLog),
         computed_columns={"role_label": lambda row: ROLE_LABELS.get(row.role, row.role)},
         search_columns=["action", "role", "username", "created_at"], read=EVERYONE,
         search_form_extra_fields={"action": _select(_l("Action"), _action_choices),
@@ -171,10 +178,7 @@ PANEL = [
     ),
     PanelSpec(
         Person, "Persons", _l("Persons"), "Registry", "fa-user",
-        list_columns=["name", "id_number", "gender_label", "birth_date", "phone", "realname_label"],
-        show_columns=["name", "id_number", "gender_label", "birth_date", "ethnicity_label", "phone", "email",
-                      "education_label", "degree_label", "school", "graduation_date", "major", "realname_label",
-                      "realname_province", "realname_verified_at"],
+        **_pages(Person),
         search_columns=["name", "id_number", "phone", "realname_status"], read=EVERYONE, menu_roles=STAFF_MENU,
         add={MINISTRY}, edit={APPLICANT, MINISTRY},
         # The mobile changes only through 个人信息 → 修改手机号 (SMS code to the new number), never on this form.
@@ -184,18 +188,14 @@ PANEL = [
         search_form_extra_fields={"realname_status": _select(_l("Real-name status"),
                                                              lambda: REALNAME_STATUSES.choices(blank=True))},
         label_columns=LABELS, formatters_columns=DATETIME_FORMATTERS, order_columns=["name", "birth_date"],
-        api={"resource": "person",
-             "list_columns": ["id", "name", "id_number", "gender", "birth_date", "realname_status"],
-             "show_columns": ["id", "name", "id_number", "gender", "birth_date", "ethnicity", "phone", "email",
-                              "education", "degree", "school", "graduation_date", "major", "realname_status"],
+        api={"resource": "person", **_api(Person),
              "order_columns": ["name", "birth_date"],
              "search_columns": ["name", "id_number", "realname_status"]},
     ),
     PanelSpec(
         Qualification, "Qualifications", _l("Qualifications"), "Registry", "fa-graduation-cap",
         base_class=QualificationView,
-        list_columns=["person.name", "certificate_no", "specialty", "qualified_on", "is_temporary"],
-        show_columns=["person", "certificate_no", "specialty", "qualified_on", "is_temporary"],
+        **_pages(Qualification),
         search_columns=["certificate_no", "specialty", "qualified_on", "is_temporary"], read=EVERYONE,
         menu_roles=STAFF_MENU,
         add={MINISTRY}, edit={MINISTRY},
@@ -207,51 +207,37 @@ PANEL = [
     ),
     PanelSpec(
         Registration, "Registrations", _l("Registrations"), "Registry", "fa-id-card",
-        list_columns=["number", "person.name", "enterprise.name", "status_label", "specialty_summary",
-                      "registered_on"],
-        show_columns=["number", "person", "enterprise", "status_label", "specialty_summary", "registered_on",
-                      "contract_start", "contract_end", "is_temporary", "cancelled_on", "cancel_reason_label"],
+        **_pages(Registration),
         search_columns=["number", "status", "registered_on"], read=EVERYONE, menu_roles=STAFF_MENU,
         search_form_extra_fields={"status": _select(_l("Status"), lambda: REGISTRATION_STATUSES.choices(blank=True))},
         label_columns=LABELS, order_columns=["number", "registered_on"],
     ),
     PanelSpec(
         Certificate, "Certificates", _l("Certificates"), "Registry", "fa-certificate", base_class=CertificateView,
-        list_columns=["number", "holder_name", "registration_number", "enterprise_name", "status_label",
-                      "issued_on", "valid_until"],
-        show_columns=["number", "holder_name", "registration_number", "enterprise_name", "specialty_summary",
-                      "status_label", "issued_on", "valid_until", "revoked_on", "revoke_reason", "replaced_by"],
+        **_pages(Certificate),
         search_columns=["number", "holder_name", "registration_number", "status", "valid_until"], read=EVERYONE,
         menu_roles=STAFF_MENU,
         search_form_extra_fields={"status": _select(_l("Status"), lambda: CERTIFICATE_STATUSES.choices(blank=True))},
         label_columns=LABELS, order_columns=["number", "issued_on", "valid_until"],
         extra_permissions={"can_pdf": EVERYONE, "can_batch": {MINISTRY}},
-        api={"resource": "certificate",
-             "list_columns": ["id", "number", "holder_name", "registration_number", "enterprise_name", "status",
-                              "issued_on", "valid_until"],
-             "show_columns": ["id", "number", "holder_name", "registration_number", "enterprise_name", "status",
-                              "issued_on", "valid_until", "specialties", "revoked_on"],
+        api={"resource": "certificate", **_api(Certificate),
              "search_columns": ["number", "holder_name", "registration_number", "status"]},
     ),
     PanelSpec(
         Enterprise, "Enterprises", _l("Enterprises"), "Registry", "fa-building",
-        list_columns=["name", "credit_code", "province", "legal_representative"],
-        show_columns=["name", "credit_code", "province", "address", "legal_representative", "contact_phone"],
+        **_pages(Enterprise),
         search_columns=["name", "credit_code", "province"], read=EVERYONE | {ADMIN}, menu_roles=STAFF_MENU,
         add={MINISTRY, ADMIN}, edit={MINISTRY, ADMIN},
         add_columns=["credit_code", "name", "province", "address", "legal_representative", "contact_phone"],
         edit_columns=["name", "province", "address", "legal_representative", "contact_phone"],
         validators_columns={"credit_code": [CreditCode()], "contact_phone": [Optional(), Mobile()]},
         label_columns={**LABELS, "name": _l("Enterprise name")}, order_columns=["name", "credit_code"],
-        api={"resource": "enterprise",
-             "list_columns": ["id", "name", "credit_code", "province.code", "province.name"],
-             "show_columns": ["id", "name", "credit_code", "province.code", "province.name", "address",
-                              "legal_representative"],
+        api={"resource": "enterprise", **_api(Enterprise),
              "search_columns": ["name", "credit_code"]},
     ),
     PanelSpec(
         Attachment, "Attachments", _l("Materials"), "Registry", "fa-paperclip", base_class=AttachmentView,
-        list_columns=["person.name", "kind_label", "filename", "size", "created_at"],
+        **_pages(Attachment),
         search_columns=["kind", "created_at"], read=EVERYONE, menu_roles=STAFF_MENU, label_columns=LABELS,
         search_form_extra_fields={"kind": _select(_l("Kind"), lambda: ATTACHMENT_KINDS.choices(blank=True))},
         formatters_columns=DATETIME_FORMATTERS, order_columns=["created_at"], base_order=("id", "desc"),
@@ -259,10 +245,7 @@ PANEL = [
     ),
     PanelSpec(
         AuditLog, "AuditLog", _l("Audit log"), "System", "fa-clipboard-list",
-        list_columns=["created_at", "actor", "role_label", "action_label", "object_label", "object_id", "summary_text",
-                      "ip"],
-        show_columns=["created_at", "actor", "role_label", "ip", "action_label", "object_label", "object_id",
-                      "summary_text", "detail_text"],
+        **_pages(AuditLog),
         computed_columns=AUDIT_COLUMNS,
         search_columns=["username", "action", "object_type", "object_id", "created_at", "ip"],
         search_form_extra_fields={"action": _select(_l("Action"), audit_display.action_choices),
@@ -273,7 +256,7 @@ PANEL = [
     ),
     PanelSpec(
         SmsOutbox, "SmsOutbox", _l("SMS outbox"), "System", "fa-envelope",
-        list_columns=["created_at", "phone", "purpose_label", "text", "backend_label"],
+        **_pages(SmsOutbox),
         computed_columns={"purpose_label": lambda row: SMS_PURPOSES.label(row.purpose),
                           "backend_label": lambda row: SMS_BACKENDS.label(row.backend)},
         search_columns=["phone", "purpose", "created_at"], read={ADMIN}, label_columns=LABELS,
@@ -282,67 +265,116 @@ PANEL = [
     ),
     PanelSpec(
         Province, "Provinces", _l("Provinces"), "System", "fa-map",
-        list_columns=["code", "name", "abbr", "name_en"], search_columns=["code", "name", "abbr"],
+        **_pages(Province), search_columns=["code", "name", "abbr"],
         read=STAFF | {ADMIN}, edit={ADMIN}, edit_columns=["name", "name_en", "abbr"],
         label_columns={**LABELS, "name": _l("Province name")},
         order_columns=["code"], base_order=("code", "asc"), scoped=False,
     ),
     PanelSpec(
         Specialty, "Specialties", _l("Specialties"), "System", "fa-list",
-        list_columns=["code", "name", "name_en", "needs_industry_opinion"], search_columns=["code", "name"],
+        **_pages(Specialty), search_columns=["code", "name"],
         read=STAFF | {ADMIN}, edit={ADMIN}, edit_columns=["name", "name_en", "needs_industry_opinion"],
         label_columns={**LABELS, "name": _l("Specialty name")}, order_columns=["sort_order"], base_order=("sort_order", "asc"), scoped=False,
     ),
 ]
 
 
-# --- The personal edition's own pages (not generated from a model) -------------------------------
-# Which roles open them; FAB names a page's permission "can_<method>" on the view class.
-SELF_SERVICE_VIEWS = {APPLICANT: (MyAccountView, ApplyView, ProgressView), MINISTRY: (RosterImportView, DashboardView),
-                      PROVINCE: (DashboardView,), ENTERPRISE: (EnterpriseProfileView, DashboardView)}
+# --- Pages, links and FAB's own views ----------------------------------------------------------------
+APPLICANT_ONLY = frozenset({APPLICANT})
+NOT_APPLICANTS = frozenset(BUSINESS_ROLES) - APPLICANT_ONLY
+ADMIN_ONLY = frozenset({ADMIN})
+LOGIN_LIMIT = RateLimit("AUTH_RATE_LIMIT", methods=("POST",), with_login_limit=True)  # they send SMS
+PUBLIC_LIMIT = RateLimit("PUBLIC_RATE_LIMIT")  # certificate verification and the public register: any method
 
 
 def _personal_links():
-    # 注册申报 and 进度查询 each open with the 执业资格 (一级建造师 / 一级建造师临时), as in the user manual.
-    links = [(f"Apply_{code}", label, f"/apply/?kind={code}", "Apply") for code, label in QUALIFICATION_KINDS.items()]
-    links += [(f"Progress_{code}", label, f"/progress/?kind={code}", "Progress")
+    """The personal edition's menus, as in the user manual: 注册申报 and 进度查询 each open with the 执业资格
+    (一级建造师 / 一级建造师临时), then 个人信息."""
+    links = [LinkSpec(f"Apply_{code}", label, f"/apply/?kind={code}", "Apply", roles=APPLICANT_ONLY)
+             for code, label in QUALIFICATION_KINDS.items()]
+    links += [LinkSpec(f"Progress_{code}", label, f"/progress/?kind={code}", "Progress", roles=APPLICANT_ONLY)
               for code, label in QUALIFICATION_KINDS.items()]
-    links += [
-        ("MyAccount", _l("My account"), "MyAccountView.steps", "Personal"),
-        ("MyMaterials", _l("Attachments"), "MyAccountView.materials", "Personal"),
-        ("MyProfile", _l("Profile"), "MyAccountView.profile", "Personal"),
-        ("MyVerification", _l("Real-name verification"), "MyAccountView.verify", "Personal"),
-        ("MyPhone", _l("Change mobile"), "MyAccountView.phone", "Personal"),
-        ("MyPassword", _l("Change password"), "MyAccountView.password", "Personal"),
-        ("MyTrail", _l("Operation trail"), "MyAccountView.trail", "Personal"),
-        ("MyCertificates", _l("My certificates"), "MyAccountView.certificates", "Personal"),
-    ]
+    links += [LinkSpec(name, label, href, "Personal", roles=APPLICANT_ONLY) for name, label, href in (
+        ("MyAccount", _l("My account"), "MyAccountView.steps"),
+        ("MyMaterials", _l("Attachments"), "MyAccountView.materials"),
+        ("MyProfile", _l("Profile"), "MyAccountView.profile"),
+        ("MyVerification", _l("Real-name verification"), "MyAccountView.verify"),
+        ("MyPhone", _l("Change mobile"), "MyAccountView.phone"),
+        ("MyPassword", _l("Change password"), "MyAccountView.password"),
+        ("MyTrail", _l("Operation trail"), "MyAccountView.trail"),
+        ("MyCertificates", _l("My certificates"), "MyAccountView.certificates"),
+    )]
     return links
 
 
-# (menu name, label, URL or endpoint, category) → shown to applicants (SELF_SERVICE_MENUS).
-MENU_LINKS = _personal_links()
+# Everything views/__init__.py registers, in menu order: the personal edition first, then the public pages,
+# the panel, the staff pages and the help.
+SITE = [
+    PageSpec(ApplyView, _l("Registration applications"), APPLICANT_ONLY),
+    PageSpec(ProgressView, _l("Progress query"), APPLICANT_ONLY),
+    PageSpec(MyAccountView, _l("Personal information"), APPLICANT_ONLY),
+    *_personal_links(),
+    PageSpec(CaptchaView),
+    PageSpec(RealnameSimulatorView),
+    # Password change with the current password, for every account (not FAB's reset).
+    PageSpec(ChangePasswordView, _l("Change password"), frozenset(BUSINESS_ROLES)),
+    PageSpec(SignUpView, rate_limit=LOGIN_LIMIT),
+    PageSpec(PasswordResetView, rate_limit=LOGIN_LIMIT),
+    PageSpec(PublicView, rate_limit=PUBLIC_LIMIT),
+    PageSpec(RegistryView, rate_limit=PUBLIC_LIMIT),
+    *PANEL,
+    PageSpec(RosterImportView, _l("Import qualification roster"), frozenset({MINISTRY}),
+             Menu("RosterImport", "Registry", "fa-upload")),
+    PageSpec(DashboardView, _l("Statistics dashboard"), frozenset({MINISTRY, PROVINCE, ENTERPRISE}),
+             Menu("Dashboard", "Statistics", "fa-chart-bar"), error_handlers={BadFilters: back_to_dashboard}),
+    PageSpec(EnterpriseProfileView, _l("Enterprise profile"), frozenset({ENTERPRISE}),
+             Menu("EnterpriseProfile", "Registry", "fa-building")),
+    # The ministry's data exports: Flask-Admin at /exports/ (views/exports.py) checks can_export on EXPORTS.
+    # Full ID and mobile numbers in them need EXPORT_UNMASKED: granted to no role here (ops.cli creates it).
+    LinkSpec(EXPORTS, _l("Data exports"), "/exports/", "Registry", "fa-download", frozenset({MINISTRY}),
+             permissions={CAN_EXPORT: {MINISTRY}}),
+    LinkSpec("EnterpriseConstructors", _l("Our registered constructors"), "EnterpriseProfileView.constructors",
+             "Registry", "fa-users", frozenset({ENTERPRISE})),
+    # 使用帮助 (/help/): public, its menu entry needs no grant (views.help.install).
+    PageSpec(HelpView, _l("Help")),
+    LinkSpec(HELP_MENU, _l("Help"), "HelpView.index", None, "fa-question-circle"),
+]
+
+# The views FAB builds itself (security, API docs) and the permission view of full numbers on pages.
+# FAB names a view's permissions after its class: views.shell.security's classes keep these names.
+_USERS = "AppUserDBModelView"
+BUILT_IN = [
+    BuiltInSpec(_USERS, _l("Accounts"), {
+        "can_userinfo": BUSINESS_ROLES,  # every signed-in user sees their account
+        # Staff edit their display name and e-mail; an applicant's name is the person's, changed only
+        # through a personal-information change application.
+        "userinfoedit": NOT_APPLICANTS,
+        # The administrator manages accounts; they are deactivated, never deleted (audit rows name them).
+        **{perm: ADMIN_ONLY for perm in ("can_list", "can_show", "can_add", "can_edit", "resetpasswords", "unlock")},
+    }),
+    BuiltInSpec("UserInfoEditView", _l("Own details"),
+                {"can_this_form_get": NOT_APPLICANTS, "can_this_form_post": NOT_APPLICANTS}),
+    BuiltInSpec("ResetPasswordView", _l("Set a password"),
+                {"can_this_form_get": ADMIN_ONLY, "can_this_form_post": ADMIN_ONLY}),
+    BuiltInSpec("RoleModelView", _l("Roles"), {"can_list": ADMIN_ONLY, "can_show": ADMIN_ONLY}),
+    BuiltInSpec("List Users", _l("Accounts"), {MENU_ACCESS: ADMIN_ONLY}),
+    BuiltInSpec("List Roles", _l("Roles"), {MENU_ACCESS: ADMIN_ONLY}),
+    BuiltInSpec("Security", _l("Security"), {MENU_ACCESS: ADMIN_ONLY}),
+    # The REST API's description (OpenAPI) and its browsable docs.
+    BuiltInSpec(OpenApi.__name__, _l("API description"), {"can_get": BUSINESS_ROLES}),
+    BuiltInSpec(SwaggerView.__name__, _l("API documentation"), {"can_show": BUSINESS_ROLES}),
+    BuiltInSpec(PERSONAL_DATA, _l("Personal data")),  # VIEW_UNMASKED: no role here (app.personal_data)
+]
 
 
-def view_permissions(view_class) -> list[str]:
-    return sorted(f"can_{name}" for name, fn in vars(view_class).items() if hasattr(fn, "_permission_name"))
+def declarations() -> list:
+    """Every entry that grants permissions or names a permission view."""
+    return SITE + BUILT_IN
 
 
-# (menu name, category) of each role's self-service menu entries: the personal links are the applicant's.
-SELF_SERVICE_MENUS = {
-    APPLICANT: [(name, category) for name, _label, _href, category in MENU_LINKS],
-    MINISTRY: [("RosterImport", "Registry"), ("Dashboard", "Statistics")],
-    PROVINCE: [("Dashboard", "Statistics")],
-    ENTERPRISE: [("EnterpriseProfile", "Registry"), ("EnterpriseConstructors", "Registry"),
-                 ("Dashboard", "Statistics")],
-}
-
-
-def self_service_grants() -> dict[str, list[tuple[str, str]]]:
-    grants = {}
-    for role, classes in SELF_SERVICE_VIEWS.items():
-        pairs = [(cls.__name__, perm) for cls in classes for perm in view_permissions(cls)]
-        for name, category in SELF_SERVICE_MENUS.get(role, ()):
-            pairs += [(name, "menu_access"), (category, "menu_access")]
-        grants[role] = pairs
-    return grants
+def view_labels() -> dict:
+    """Every permission view name → its label: the entries' views, menus and APIs, and the categories."""
+    labels = dict(CATEGORIES)
+    for entry in declarations():
+        labels.update(entry.labels())
+    return labels

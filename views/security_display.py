@@ -5,6 +5,7 @@ from markupsafe import Markup, escape
 
 from ground import roles as R
 from app import workflow
+from views.registry import view_labels
 
 PUBLIC_ROLE = "Public"  # FAB's role of visitors who have not signed in (AUTH_ROLE_PUBLIC)
 
@@ -33,34 +34,6 @@ _PERMISSIONS = {
     "unlock": _l("unlock"), "userinfoedit": _l("edit own details"), "can_this_form_get": _l("open the form"),
     "can_this_form_post": _l("send the form"),
 }
-
-_VIEWS = {
-    "AppUserDBModelView": _l("Accounts"), "List Users": _l("Accounts"), "RoleModelView": _l("Roles"),
-    "List Roles": _l("Roles"), "Security": _l("Security"), "ChangePasswordView": _l("Change password"),
-    "UserInfoEditView": _l("Own details"), "ResetPasswordView": _l("Set a password"), "OpenApi": _l("API description"),
-    "SwaggerView": _l("API documentation"), R.EXPORTS: _l("Data exports"), R.PERSONAL_DATA: _l("Personal data"),
-    "ApplyView": _l("Registration applications"), "ProgressView": _l("Progress query"),
-    "MyAccountView": _l("Personal information"), "RosterImportView": _l("Import qualification roster"),
-    "RosterImport": _l("Import qualification roster"), "DashboardView": _l("Statistics dashboard"),
-    "Dashboard": _l("Statistics dashboard"), "EnterpriseProfileView": _l("Enterprise profile"),
-    "EnterpriseProfile": _l("Enterprise profile"), "EnterpriseConstructors": _l("Our registered constructors"),
-    "HelpView": _l("Help"),
-}
-
-
-def view_labels() -> dict:
-    """Every permission view name → its label: the panel's views, menus and APIs, categories, personal links."""
-    from views.registry import CATEGORIES, MENU_LINKS, PANEL  # reason: the registry imports the views that import this module
-
-    labels = dict(_VIEWS)
-    labels.update(CATEGORIES)
-    for spec in PANEL:
-        labels[spec.name] = labels[spec.menu_name] = spec.label
-        labels[spec.api_name] = _l("%(view)s (API)", view=spec.label)
-    for name, label, _href, _category in MENU_LINKS:
-        labels[name] = label
-    return labels
-
 
 def permission_label(permission: str) -> str:
     if permission in _PERMISSIONS:
