@@ -437,7 +437,7 @@ class _Life:
 
     __slots__ = ("pid", "province", "birth", "male", "id_number", "name", "kind", "quals", "initial_specs",
                  "qual_rows", "employer", "first_employer", "reg_id", "reg_s", "reg_status", "registered_on",
-                 "specs", "reg_contract", "cancel", "last_issue", "temporary")
+                 "specs", "reg_contract", "cancel", "last_issue", "revoked", "temporary")
 
     def __init__(self, pid, province, birth, male, id_number, name, kind, quals, initial_specs):
         self.pid, self.province, self.birth, self.male = pid, province, birth, male
@@ -449,6 +449,7 @@ class _Life:
         self.reg_id = self.reg_status = self.registered_on = None
         self.reg_s = NULL
         self.reg_contract = self.cancel = self.last_issue = None
+        self.revoked = None  # (day, reason) the shown certificate was revoked, if it was
         self.temporary = False
 
 
@@ -1131,6 +1132,7 @@ class _Generator:
         else:
             old_until = today - 1 - int(rnd() * 699)
         valid_from = add_years(old_until + 1, -validity)
+        old_until = self._validity_end(valid_from)  # the same day, unless the next one is a 29 February
         window_day = (self.window_start + CST) // DAY
         oldest = max(today - 3653, add_years(life.birth, 25))
         # Registered some whole validity periods before the current one, as close to a uniform date
@@ -1147,6 +1149,8 @@ class _Generator:
             life.specs[code] = [valid_from, old_until, "active"]
             self._qualify(life, code, life.registered_on)
         life.reg_status = "active"
+        # The certificate of the current period, issued before the window (unless one is issued in it).
+        life.last_issue = (min(valid_from * DAY - CST + 36000, self.now - DAY), NULL)
 
     def _application(self, out, life, bt, final, steps, times, created):
         """One application's row, its specialties and its transition log; its approval changes `life`."""
@@ -1170,9 +1174,14 @@ class _Generator:
         approved = f.approve_day is not None
         if f.contract is not None and approved:
             life.reg_contract = f.contract
+        # The certificate policy (app/workflow.py): "revoke" revokes the valid certificate at approval; the
+        # others issue a new one at the issue stage, to an active registration only (app/effects.py).
+        policy = BUSINESS_TYPES[bt].certificate
+        if approved and policy == "revoke":
+            life.revoked = (f.approve_day, f.reason_text)
         issue = _index(steps, CERTIFICATE_STAGE)
-        if life.reg_status == "active" and issue is not None and BUSINESS_TYPES[bt].certificate != "revoke":
-            life.last_issue = (times[issue], app_id)
+        if life.reg_status == "active" and issue is not None and policy != "revoke":
+            life.last_issue, life.revoked = (times[issue], app_id), None
 
         # The transition log, in time order; the last entry's time is the state's.
         enterprise = f.enterprise
@@ -1407,14 +1416,10 @@ class _Generator:
             out["registration_specialty"].append(f"{self._take_id('registration_specialty')}\t{life.reg_id}\t{code}\t"
                                                  f"{ds[valid_from]}\t{ds[valid_until]}\t{held_status}")
             shown.append((code, valid_until, held_status))
-        if life.last_issue is None and life.kind == "W":
+        if life.last_issue is None:
             return  # approved, the certificate not issued yet
         active = [s for s in shown if s[2] == "active"] or shown
-        if life.last_issue is not None:
-            issued_ts, cert_app = life.last_issue
-        else:
-            issued_ts = min(max(s[0] for s in specs.values()) * DAY - CST + 36000, self.now - DAY)
-            cert_app = NULL
+        issued_ts, cert_app = life.last_issue
         issued_day = (issued_ts + CST) // DAY
         cert_year = int(ds[issued_day][:4])
         cert_serial = self._serial(certificate_counter(cert_year), self.used_cert,
@@ -1422,12 +1427,12 @@ class _Generator:
         names = self.spec_names
         specialties = "[" + ", ".join(f'{{"code": "{c}", "name": "{names[c]}", "valid_until": "{ds[u]}"}}'
                                       for c, u, _s in active) + "]"
-        revoked = cancel is not None and life.reg_status == "cancelled"
+        revoked = life.revoked
         out["certificate"].append(
             f"{self._take_id('certificate')}\t{format_certificate_number(cert_year, cert_serial)}\t{life.reg_id}\t"
             f"{life.pid}\t{cert_app}\t{'revoked' if revoked else 'valid'}\t{ds[issued_day]}\t"
             f"{ds[max(s[1] for s in active)]}\t{life.name}\t{number}\t{employer[2]}\t{specialties}\t"
-            f"{ds[cancel[0]] if revoked else NULL}\t{cancel[2] if revoked else NULL}\t{self._ts(issued_ts)}")
+            f"{ds[revoked[0]] if revoked else NULL}\t{revoked[1] if revoked else NULL}\t{self._ts(issued_ts)}")
 
     def _specialty_order(self, rng):
         codes = list(self.spec_codes)
