@@ -2,10 +2,14 @@
 
 Fills a set-up database (schema, dictionaries, roles) with enterprises, persons, qualifications,
 registrations with per-specialty validity, certificates, announcement batches and applications of all
-eight business types in every state, each with the transition log that led there. Rows follow the rules
-of app/workflow.py, app/effects.py and app/services/numbering.py: one open application per person,
-numbers in the real formats, counters raised past every serial used. Nothing goes through the ORM, so no
-audit rows are written (bulk data is nobody's action).
+eight business types in every state, each with the transition log that led there. Nothing goes through
+the ORM (so no audit rows: bulk data is nobody's action), but nothing restates the engine either: every
+step of a history is the transition of app/workflow.py that makes it (action, role, what kind of stage it
+leaves), numbers and counter names come from app/services/numbering.py, validity periods from
+app/services/validity.py, deadlines from app/services/workdays.py, certificates follow each type's
+certificate policy. What a type's approval changes is one filler per type (FILLERS), mirroring
+app/effects.py on day numbers. One open application per person; counters raised past every serial used.
+tests/app/test_generate_replay.py walks every generated history through the engine's table.
 
 Time: applications are created over the last two years up to now; registrations go back ten years
 (older ones came from the previous system, without applications here).
