@@ -2,10 +2,14 @@
 
 Fills a set-up database (schema, dictionaries, roles) with enterprises, persons, qualifications,
 registrations with per-specialty validity, certificates, announcement batches and applications of all
-eight business types in every state, each with the transition log that led there. Rows follow the rules
-of app/workflow.py, app/effects.py and app/services/numbering.py: one open application per person,
-numbers in the real formats, counters raised past every serial used. Nothing goes through the ORM, so no
-audit rows are written (bulk data is nobody's action).
+eight business types in every state, each with the transition log that led there. Nothing goes through
+the ORM (so no audit rows: bulk data is nobody's action), but nothing restates the engine either: every
+step of a history is the transition of app/workflow.py that makes it (action, role, what kind of stage it
+leaves), numbers and counter names come from app/services/numbering.py, validity periods from
+app/services/validity.py, deadlines from app/services/workdays.py, certificates follow each type's
+certificate policy. What a type's approval changes is one filler per type (FILLERS), mirroring
+app/effects.py on day numbers. One open application per person; counters raised past every serial used.
+tests/app/test_generate_replay.py walks every generated history through the engine's table.
 
 Time: applications are created over the last two years up to now; registrations go back ten years
 (older ones came from the previous system, without applications here).
@@ -29,16 +33,26 @@ import time
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
+from typing import NamedTuple
 
 from faker.providers.person.zh_CN import Provider as _FakerNames
 from faker.providers.phone_number.zh_CN import Provider as _FakerPhones
-from sqlalchemy import text
+from flask import current_app, has_app_context
+from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, text
+from sqlalchemy.engine import Connection, Engine
 
-from models.dictionary import PROVINCES, SPECIALTIES
-
+from app.services.numbering import (announcement_counter, application_counter, certificate_counter,
+                                    format_application_number, format_certificate_number,
+                                    format_registration_digits, format_registration_number, registration_counter)
+from app.services.validity import renewed_period, validity_end
+from app.services.workdays import add_working_days, is_workday
+from app.workflow import BUSINESS_TYPES, TRANSITIONS, acting_role, states_of
 from ground import roles as R
 from ground.clock import now_utc
-from app.workflow import BUSINESS_TYPES, STAGE_OWNER, State, states_of
+from ground.identifiers import make_credit_code
+from ground.vocabulary import EDITABLE_STATES, FINAL_STATES, State
+from models import Model
+from models.dictionary import PROVINCES, SPECIALTIES
 
 # --- Distributions ------------------------------------------------------------------------------
 # Relative number of registered constructors per province (bigger construction markets weigh more).
@@ -95,6 +109,7 @@ OUTCOMES = {
 OPEN_STATE_WEIGHTS = {State.DRAFT: 10, State.RETURNED: 8, State.ENTERPRISE: 22, State.PROVINCE: 30,
                       State.MINISTRY: 18, State.ANNOUNCE: 8, State.ISSUE: 4}
 WITHDRAW_FROM = {State.DRAFT: 20, State.RETURNED: 15, State.ENTERPRISE: 35, State.PROVINCE: 30}
+_WITHDRAW_ORDER = list(WITHDRAW_FROM)  # sampling order (the engine says where withdrawing is possible)
 REFUSAL_WEIGHTS = (("not_qualified", 28), ("contract_invalid", 18), ("continuing_education", 15),
                    ("dual_employment", 14), ("materials_false", 10), ("other", 8), ("penalty", 5), ("over_age", 2))
 CANCELLATION_WEIGHTS = (("contract_ended", 55), ("registration_expired", 12), ("other", 11),
@@ -104,6 +119,10 @@ CANCELLATION_WEIGHTS = (("contract_ended", 55), ("registration_expired", 12), ("
 
 # --- Texts --------------------------------------------------------------------------------------
 PASS_OPINIONS = ("材料齐全，符合条件。", "经审查，符合注册条件，同意上报。", "资料完整，予以通过。", "同意。")
+# Opinions written with a move: (share of moves that carry one, sample texts); a move the engine requires an
+# opinion for always has one. Approvals say what was approved; refusals give their coded reason's text.
+OPINIONS = {"withdraw": (0.5, ("个人原因，申请撤回。",)), "confirm": (0.5, ("情况属实，同意上报。",)),
+            "pass": (1, PASS_OPINIONS)}
 APPROVE_OPINIONS = {"initial": "同意注册。", "re_registration": "同意重新注册。", "add_specialty": "同意增项注册。",
                     "change": "同意变更注册。", "renewal": "同意延续注册。", "cancellation": "同意注销注册。",
                     "replacement": "同意更换证书。", "info_change": "同意变更个人信息。"}
@@ -111,6 +130,7 @@ RETURN_OPINIONS = ("劳动合同起始日期与社保记录不一致，请核对
                    "继续教育证明缺失，请补充。", "一寸照片背景不符合要求，请重新上传。",
                    "单位名称与营业执照不一致，请核对。", "社保缴纳证明缺失，请补充近三个月社保记录。",
                    "劳动合同未加盖单位公章，请补充。")
+OPINIONS["return"] = (1, RETURN_OPINIONS)
 REFUSAL_TEXTS = {
     "not_qualified": "经核查，申请人不具备相应专业的资格条件，不予注册。",
     "materials_false": "经核查，申报材料与实际情况不符，不予注册。",
@@ -170,14 +190,76 @@ SERIAL_TABLES = tuple(t for t in TABLES if "id" in COLUMNS[t])
 
 NULL = "\\N"  # COPY text format's NULL; rows are tuples of strings or ready tab-separated lines
 _E, _P, _M, _A, _I = State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ANNOUNCE, State.ISSUE
-REVIEW = frozenset({_E, _P, _M})
-EXIT = {_E: "confirm", _P: "pass", _M: "approve", _A: "publish", _I: "issue"}
-FINAL = frozenset({State.COMPLETED, State.REFUSED, State.WITHDRAWN})
+FINAL = FINAL_STATES
 DAY = 86400
 CST = 8 * 3600  # China Standard Time offset; timestamps are naive UTC
 _EPOCH = date(1950, 1, 1)
 _EPOCH_ORD = _EPOCH.toordinal()
 _EPOCH_DT = datetime(1950, 1, 1)
+
+
+# --- Paths: the engine's table, read once per (business type, source, target) -------------------------
+class _Step(NamedTuple):
+    """One move of an application's history, as app/workflow.py declares it."""
+
+    action: str
+    source: str
+    target: str
+    role: str  # who takes it (acting_role over all business roles)
+    forward: bool  # along the type's pipeline (submission, confirmation, ..., issue)
+    batch_only: bool  # published with an announcement batch
+    auto: bool  # fires by itself on entering its source
+    needs_opinion: bool
+    coded_reason: bool  # the actor picks a coded reason (a refusal)
+
+
+@lru_cache(maxsize=None)
+def _step(code: str, source: str, target: str) -> _Step:
+    """The one transition of the engine that leads an application of type `code` from `source` to `target`."""
+    btype = BUSINESS_TYPES[code]
+    found = [t for t in TRANSITIONS.values() if source in t.sources and t.target_in(btype, source) == target]
+    if len(found) != 1:
+        raise LookupError(f"{code}: {len(found)} transitions lead from {source} to {target}")
+    t = found[0]
+    return _Step(t.action, source, target, acting_role(t, source, R.BUSINESS_ROLES),
+                 target == btype.next_stage(source), t.batch_only, t.auto, t.needs_opinion, bool(t.reason_choices))
+
+
+def _path_of(code: str, states) -> list[_Step]:
+    """The engine's steps through a sequence of states (LookupError if one is not a legal move)."""
+    return [_step(code, a, b) for a, b in itertools.pairwise(states)]
+
+
+@lru_cache(maxsize=None)
+def _states_leading_to(code: str, target: str) -> tuple[str, ...]:
+    """States of the type (before completion) from which one move leads to `target`, in pipeline order."""
+    btype = BUSINESS_TYPES[code]
+    return tuple(s for s in (State.DRAFT, State.RETURNED, *btype.stages)
+                 if any(s in t.sources and t.target_in(btype, s) == target for t in TRANSITIONS.values()))
+
+
+@lru_cache(maxsize=None)
+def _stage_kinds(code: str) -> dict[str, str]:
+    """How time passes in each stage of the type: "review" (a reviewer may send it back; deadlines),
+    "batch" (left with an announcement batch) or "auto" (left by itself, e.g. the certificate issue)."""
+    btype = BUSINESS_TYPES[code]
+    returnable = set(_states_leading_to(code, State.RETURNED))
+    kinds = {}
+    for stage in btype.stages:
+        forward = _step(code, stage, btype.next_stage(stage))
+        kinds[stage] = ("review" if stage in returnable else
+                        "batch" if forward.batch_only else "auto" if forward.auto else "review")
+    return kinds
+
+
+def _index(steps, source):
+    """Index of the forward step out of `source` (None: the path never left it forward)."""
+    return next((i for i, s in enumerate(steps) if s.source == source and s.forward), None)
+
+
+# Approval is the ministry's forward move (app/effects.py's outcome runs there); the certificate is
+# issued on leaving the issue stage.
+APPROVAL_STAGE, CERTIFICATE_STAGE = State.MINISTRY, State.ISSUE
 
 
 class _Random(random.Random):
@@ -302,10 +384,6 @@ class _CoreSink:
     """Core executemany inserts (SQLite and anything without COPY): values converted to column types."""
 
     def __init__(self, connection, stats):
-        from sqlalchemy import JSON, Boolean, Date, DateTime, Integer
-
-        from models import Model
-
         self.connection, self.stats = connection, stats
         self.converters = {}
         for table in TABLES:
@@ -356,6 +434,44 @@ class _Stats:
             self.seconds[table] += seconds
 
 
+# --- One person's story, one application's columns ------------------------------------------------------
+class _Life:
+    """A person while their applications are generated, in time order: what the approvals changed so far
+    (employer, registration status, specialties' validity, the last certificate issue)."""
+
+    __slots__ = ("pid", "province", "birth", "male", "id_number", "name", "kind", "quals", "initial_specs",
+                 "qual_rows", "employer", "first_employer", "reg_id", "reg_s", "reg_status", "registered_on",
+                 "specs", "reg_contract", "cancel", "last_issue", "revoked", "temporary")
+
+    def __init__(self, pid, province, birth, male, id_number, name, kind, quals, initial_specs):
+        self.pid, self.province, self.birth, self.male = pid, province, birth, male
+        self.id_number, self.name, self.kind = id_number, name, kind
+        self.quals, self.initial_specs = quals, initial_specs
+        self.qual_rows = {}  # specialty code -> (day, qualification certificate number)
+        self.specs = {}  # specialty code -> [valid_from, valid_until, status]
+        self.employer = self.first_employer = None  # (id, province code, name)
+        self.reg_id = self.reg_status = self.registered_on = None
+        self.reg_s = NULL
+        self.reg_contract = self.cancel = self.last_issue = None
+        self.revoked = None  # (day, reason) the shown certificate was revoked, if it was
+        self.temporary = False
+
+
+class _Filing:
+    """The columns of one application that its business type decides."""
+
+    __slots__ = ("bt", "final", "cday", "end_day", "approve_day", "enterprise", "previous", "contract", "reason",
+                 "reason_text", "new_name", "pass_no", "codes", "continuing", "registration")
+
+    def __init__(self, bt, final, cday, end_day, approve_day):
+        self.bt, self.final, self.cday, self.end_day = bt, final, cday, end_day
+        self.approve_day = approve_day  # day of the approval, None if not approved
+        self.enterprise = self.previous = self.contract = self.reason = self.reason_text = None
+        self.new_name = self.pass_no = self.registration = None
+        self.codes = ()
+        self.continuing = False
+
+
 # --- The generator -------------------------------------------------------------------------------------
 class _Generator:
     """Generates the rows person by person; times are integer seconds (naive UTC) and days are integer
@@ -383,10 +499,9 @@ class _Generator:
 
     # -- set-up ---------------------------------------------------------------------------------
     def _calendar(self):
-        from app.services.workdays import is_workday
-
         last = _dn(date(2070, 12, 31))
-        self.ds = [_date(n).isoformat() for n in range(last)]
+        self.dates = [_date(n) for n in range(last)]
+        self.ds = [d.isoformat() for d in self.dates]
         self.dsc = [d.replace("-", "") for d in self.ds]
         self.hms = [f"{h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60) for s in range(60)]
         self.wd_base = self.today - 1500
@@ -449,6 +564,7 @@ class _Generator:
         self.used_app = {v for (v,) in conn.execute(text("SELECT number FROM application WHERE number IS NOT NULL"))}
         self.serials = {}  # counter name -> last serial used by us
         self._years_memo = {}
+        self._validity_memo = {}
 
     def _serial(self, name, used=None, fmt=None):
         value = self.serials.get(name) or self.counters.get(name, 0)
@@ -530,10 +646,10 @@ class _Generator:
             ent_id = self._take_id("enterprise")
             region, county = rng.choice(self.county_names[code])
             serial = 40_000_000 + ent_id
-            credit = _credit_code(region, serial)
+            credit = make_credit_code(region, serial)
             while credit in self.used_credit:
                 serial += 1_000_003
-                credit = _credit_code(region, serial % 100_000_000)
+                credit = make_credit_code(region, serial % 100_000_000)
             self.used_credit.add(credit)
             prefecture = self.prefectures.get(region[:4] + "00", "")
             city = prefecture[:-1] if prefecture.endswith("市") else ""
@@ -601,7 +717,7 @@ class _Generator:
         for ts in times:
             batch_id = self._take_id("announcement_batch")
             year = int(self.ds[(ts + CST) // DAY][:4])
-            sequence = self._serial(f"announcement:{year}")
+            sequence = self._serial(announcement_counter(year))
             rows.append((str(batch_id), f"一级建造师注册公告（{year}年第{sequence}批）", str(year), str(sequence),
                          "published", self.ds[(ts + CST) // DAY], self._ts(ts - 3 * DAY)))
             ids.append(batch_id)
@@ -796,29 +912,32 @@ class _Generator:
 
     # -- paths and times ---------------------------------------------------------------------------
     def _path(self, bt, final):
-        """The (action, from, to) steps that lead a new draft to `final`, returns included."""
+        """The engine's steps that lead a new draft to `final`, returns included: the states are chosen
+        here, each move between two of them is the transition of app/workflow.py that makes it."""
         rng = self.rng
         stages = BUSINESS_TYPES[bt].stages
         if final == State.DRAFT:
             return []
         where = None
         if final == State.WITHDRAWN:
-            allowed = [s for s in WITHDRAW_FROM if s in (State.DRAFT, State.RETURNED) or s in stages]
+            allowed = sorted(_states_leading_to(bt, State.WITHDRAWN), key=_WITHDRAW_ORDER.index)
             cw = list(itertools.accumulate(WITHDRAW_FROM[s] for s in allowed))
             where = allowed[bisect.bisect_right(cw, rng.random() * cw[-1])]
             if where == State.DRAFT:
-                return [("withdraw", State.DRAFT, State.WITHDRAWN)]
+                return _path_of(bt, (State.DRAFT, State.WITHDRAWN))
         if final == State.COMPLETED:
             last = len(stages) - 1
-        elif final == State.REFUSED:
-            last = stages.index(_P if _P in stages and rng.random() < 0.65 else _M)
+        elif final == State.REFUSED:  # mostly at the first stage that may refuse
+            refusing = _states_leading_to(bt, State.REFUSED)
+            last = stages.index(refusing[0] if len(refusing) > 1 and rng.random() < 0.65 else refusing[-1])
         elif final == State.WITHDRAWN and where != State.RETURNED:
             last = stages.index(where)
         elif final in (State.RETURNED, State.WITHDRAWN):
             last = len(stages) - 1
         else:
             last = stages.index(final)
-        review = [i for i, s in enumerate(stages) if s in REVIEW and i <= last]
+        returnable = _states_leading_to(bt, State.RETURNED)
+        review = [i for i, s in enumerate(stages) if s in returnable and i <= last]
         u = rng.random()
         loops = 0 if u < 0.86 else (1 if u < 0.97 else 2)
         ends_returned = final == State.RETURNED or where == State.RETURNED
@@ -826,58 +945,46 @@ class _Generator:
             loops = max(loops, 1)
         if not review:
             loops = 0
-        steps = []
-        previous = State.DRAFT
-
-        def advance(upto):
-            steps.append(("submit", previous, stages[0]))
-            for i in range(upto):
-                steps.append((EXIT[stages[i]], stages[i], stages[i + 1]))
-
+        states = [State.DRAFT]
         for _ in range(loops):
             at = rng.choice(review)
-            advance(at)
-            steps.append(("return", stages[at], State.RETURNED))
-            previous = State.RETURNED
+            states += [*stages[:at + 1], State.RETURNED]
         if ends_returned:
             if final == State.WITHDRAWN:
-                steps.append(("withdraw", State.RETURNED, State.WITHDRAWN))
-            return steps
-        advance(last)
-        if final == State.COMPLETED:
-            steps.append((EXIT[stages[last]], stages[last], State.COMPLETED))
-        elif final == State.REFUSED:
-            steps.append(("refuse", stages[last], State.REFUSED))
-        elif final == State.WITHDRAWN:
-            steps.append(("withdraw", stages[last], State.WITHDRAWN))
-        return steps
+                states.append(State.WITHDRAWN)
+            return _path_of(bt, states)
+        states += stages[:last + 1]
+        if final in FINAL:
+            states.append(final)
+        return _path_of(bt, states)
 
     def _end_time(self, steps, cursor):
         """Time of the last step of a finished application, at or before `cursor`."""
-        action = steps[-1][0]
-        if action == "issue" and len(steps) > 1 and steps[-2][0] == "publish":
+        last = steps[-1]
+        if last.auto and len(steps) > 1 and steps[-2].batch_only:
             k = self._batch_before(cursor - 1)
             return None if k < 0 else self.batch_times[k] + 1
-        if action == "publish":
+        if last.batch_only:
             k = self._batch_before(cursor)
             return None if k < 0 else self.batch_times[k]
-        if action in ("submit", "withdraw"):
+        if last.role == R.APPLICANT:
             return cursor - self.rng.randrange(60, 2 * DAY)
         return self._workday_back(cursor, 0)
 
     def _open_time(self, bt, state, steps):
         """When an application still open now entered its state."""
         rng = self.rng
-        if state in REVIEW:
+        kind = _stage_kinds(bt).get(state)
+        if kind == "review":
             limit = self.limits.get(bt, {}).get(state) or 10
             days = limit + 1 + int(rng.random() * limit * 1.5) if rng.random() < OVERDUE_SHARE else rng.randrange(limit + 1)
             return self._workday_back(self.now, days)
-        if state == _A:  # approved after the last batch was published
+        if kind == "batch":  # approved after the last batch was published
             last = self.batch_times[-1] if self.batch_times else self.now - 30 * DAY
             t = self._workday_back(self.now - rng.randrange(0, max(1, self.now - last - 3600)), 0)
             return t if t > last else last + rng.randrange(60, 3600)
-        if state == _I:  # the certificate waits (no signature on file, for example)
-            if steps[-1][0] == "publish":
+        if kind == "auto":  # the certificate waits (no signature on file, for example)
+            if steps[-1].batch_only:
                 k = self._batch_before(self.now - DAY) - rng.randrange(3)
                 return self.batch_times[max(k, 0)]
             return self._workday_back(self.now, rng.randrange(1, 25))
@@ -888,19 +995,21 @@ class _Generator:
     def _times(self, bt, steps, t_last):
         """Times of the steps, from the last one backwards through the time spent in each state."""
         rng = self.rng
+        kinds = _stage_kinds(bt)
         n = len(steps)
         times = [0] * n
         times[-1] = t_last
         for i in range(n - 2, -1, -1):
-            state = steps[i][2]
+            state = steps[i].target
+            kind = kinds.get(state)
             after = times[i + 1]
-            if state in REVIEW:
+            if kind == "review":
                 t = self._workday_back(after, self._dwell(bt, state))
             elif state == State.RETURNED:
                 t = after - rng.randrange(3 * 3600, 20 * DAY)
-            elif state == _I:
+            elif kind == "auto":
                 t = after - 1
-            elif state == _A:  # approved between the previous batch and the one that published it
+            elif kind == "batch":  # approved between the previous batch and the one that published it
                 k = self._batch_before(after)
                 low = self.batch_times[k - 1] + 3600 if k > 0 else after - 35 * DAY
                 t = self._workday_back(rng.randrange(low, max(low + 1, after - DAY)), 0)
@@ -974,256 +1083,284 @@ class _Generator:
             end = self._add_years(must_cover, self.rng.choice((1, 2, 3)))
         return start, end
 
+    def _validity_end(self, day):
+        """Last valid day (day number) of a period starting on `day` (app/services/validity.py)."""
+        found = self._validity_memo.get(day)
+        if found is None:
+            found = self._validity_memo[day] = _dn(validity_end(_date(day), self.validity))
+        return found
+
+    def _renewed_period(self, valid_until):
+        start, end = renewed_period(_date(valid_until), self.validity)
+        return _dn(start), _dn(end)
+
     def _emit(self, out, pid, province, birth, male, id_number, name, kind, quals, initial_specs, apps):
         """Rows of one person: qualifications, applications with their logs, the person, the registration
         with its specialties and certificate, as COPY text lines. The registration follows from the
         approved applications, in time order (app/effects.py)."""
-        rng = self.rng
-        rnd = rng.random
-        ds, dsc, hms = self.ds, self.dsc, self.hms
-        today, validity, add_years = self.today, self.validity, self._add_years
-        next_id, serials, counters, used_app = self.next_id, self.serials, self.counters, self.used_app
-        wd_last, wd_base, wd_span = self.wd_last, self.wd_base, self.wd_span
-        employer = self._enterprise(province if rnd() < 0.85 else None)
-        first_employer = employer
-        reg_id = None
+        life = _Life(pid, province, birth, male, id_number, name, kind, quals, initial_specs)
+        life.employer = life.first_employer = self._enterprise(province if self.rng.random() < 0.85 else None)
         if kind != "U":
-            reg_id = next_id["registration"]
-            next_id["registration"] = reg_id + 1
-        reg_s = str(reg_id) if reg_id else NULL
-
-        # Qualifications: one per specialty held, dated before it was first used, numbered at once.
-        first_created = apps[0][4] if apps else None
-        qual_rows = {}  # code -> (day, certificate number)
-
-        def qualify(code, before_day):
-            day = before_day - 20 - int(rnd() * 1480)
-            earliest = add_years(birth, 23)
-            day = min(earliest if day < earliest else day, before_day - 1)
-            year = ds[day][:4]
-            serial = self._serial("__qualification__", self.used_qualification, lambda v: f"JZ{year}{province}{v:08d}")
-            qual_rows[code] = (day, f"JZ{year}{province}{serial:08d}")
-
-        # Registered before the window: the current validity period follows from the renewal, if any.
-        specs = {}  # code -> [valid_from, valid_until, status]
-        R0 = None
+            life.reg_id = self._take_id("registration")
+        life.reg_s = str(life.reg_id) if life.reg_id else NULL
         if kind == "P":
-            renewal = next((a for a in apps if a[0] == "renewal"), None)
-            if renewal is not None:
-                sub = next((t for (a, _f, _t), t in zip(renewal[2], renewal[3], strict=True) if a == "submit"),
-                           renewal[4])
-                old_until = (sub + CST) // DAY + 1 + int(rnd() * 30)
-            elif rnd() < 0.9:
-                old_until = today + int(rnd() * 365)
-            else:
-                old_until = today - 1 - int(rnd() * 699)
-            valid_from = add_years(old_until + 1, -validity)
-            window_day = (self.window_start + CST) // DAY
-            oldest = max(today - 3653, add_years(birth, 25))
-            # Registered some whole validity periods before the current one, as close to a uniform date
-            # over the years before the window as the periods allow; or any time before it (the cycle
-            # restarted with a re-registration after a lapse, before the window).
-            target = oldest + int(rnd() * max(1, window_day - oldest))
-            if rnd() < 0.5:
-                R0 = min(target, valid_from)
-            else:
-                choices = [n for n in range(5) if oldest <= add_years(valid_from, -validity * n) < window_day]
-                n = min(choices, key=lambda m: abs(add_years(valid_from, -validity * m) - target)) if choices else 0
-                R0 = add_years(valid_from, -validity * n)
-            for code in initial_specs:
-                specs[code] = [valid_from, old_until, "active"]
-                qualify(code, R0)
-        reg_status = "active" if kind == "P" else None
-        cancel = reg_contract = last_issue = None
-        temporary = any(a[0] == "change" for a in apps) or rnd() < 0.03
-
-        app_rows, log_rows, spec_rows = out["application"], out["transition_log"], out["application_specialty"]
-        app_id = next_id["application"] - 1
-        log_id = next_id["transition_log"] - 1
+            self._registered_before_window(life, apps)
+        life.temporary = any(a[0] == "change" for a in apps) or self.rng.random() < 0.03
         for bt, final, steps, times, created, _extra in apps:
-            app_id += 1
-            cday = (created + CST) // DAY
-            compact = dsc[cday]
-            counter = "application:" + compact
-            if used_app:
-                serial = self._serial(counter, used_app, lambda v, c=compact: f"SQ{c}{v:06d}")
+            self._application(out, life, bt, final, steps, times, created)
+        first_created = apps[0][4] if apps else None
+        self._qualification_rows(out, life, first_created)
+        self._person_row(out, life, first_created, apps)
+        self._registration_rows(out, life, apps)
+
+    def _qualify(self, life, code, before_day):
+        """A qualification in `code`, dated before it was first used, numbered at once."""
+        rnd = self.rng.random
+        day = before_day - 20 - int(rnd() * 1480)
+        earliest = self._add_years(life.birth, 23)
+        day = min(earliest if day < earliest else day, before_day - 1)
+        year, province = self.ds[day][:4], life.province
+        serial = self._serial("__qualification__", self.used_qualification, lambda v: f"JZ{year}{province}{v:08d}")
+        life.qual_rows[code] = (day, f"JZ{year}{province}{serial:08d}")
+
+    def _registered_before_window(self, life, apps):
+        """Registered before the window: the current validity period follows from the renewal, if any."""
+        rnd, today, validity, add_years = self.rng.random, self.today, self.validity, self._add_years
+        renewal = next((a for a in apps if a[0] == "renewal"), None)
+        if renewal is not None:
+            submitted = next((t for step, t in zip(renewal[2], renewal[3], strict=True)
+                              if step.forward and step.source in EDITABLE_STATES), renewal[4])
+            old_until = (submitted + CST) // DAY + 1 + int(rnd() * 30)
+        elif rnd() < 0.9:
+            old_until = today + int(rnd() * 365)
+        else:
+            old_until = today - 1 - int(rnd() * 699)
+        valid_from = add_years(old_until + 1, -validity)
+        old_until = self._validity_end(valid_from)  # the same day, unless the next one is a 29 February
+        window_day = (self.window_start + CST) // DAY
+        oldest = max(today - 3653, add_years(life.birth, 25))
+        # Registered some whole validity periods before the current one, as close to a uniform date
+        # over the years before the window as the periods allow; or any time before it (the cycle
+        # restarted with a re-registration after a lapse, before the window).
+        target = oldest + int(rnd() * max(1, window_day - oldest))
+        if rnd() < 0.5:
+            life.registered_on = min(target, valid_from)
+        else:
+            choices = [n for n in range(5) if oldest <= add_years(valid_from, -validity * n) < window_day]
+            n = min(choices, key=lambda m: abs(add_years(valid_from, -validity * m) - target)) if choices else 0
+            life.registered_on = add_years(valid_from, -validity * n)
+        for code in life.initial_specs:
+            life.specs[code] = [valid_from, old_until, "active"]
+            self._qualify(life, code, life.registered_on)
+        life.reg_status = "active"
+        # The certificate of the current period, issued before the window (unless one is issued in it).
+        life.last_issue = (min(valid_from * DAY - CST + 36000, self.now - DAY), NULL)
+
+    def _application(self, out, life, bt, final, steps, times, created):
+        """One application's row, its specialties and its transition log; its approval changes `life`."""
+        rnd = self.rng.random
+        ds, hms, wd_last, wd_base, wd_span = self.ds, self.hms, self.wd_last, self.wd_base, self.wd_span
+        app_id = self._take_id("application")
+        cday = (created + CST) // DAY
+        day = self.dates[cday]
+        counter = application_counter(day)
+        if self.used_app:
+            serial = self._serial(counter, self.used_app, lambda v: format_application_number(day, v))
+        else:
+            serial = (self.serials.get(counter) or self.counters.get(counter, 0)) + 1
+            self.serials[counter] = serial
+        approval = _index(steps, APPROVAL_STAGE)
+        f = _Filing(bt, final, cday, (times[-1] + CST) // DAY if steps else cday,
+                    (times[approval] + CST) // DAY if approval is not None else None)
+        f.enterprise = life.employer
+        f.registration = life.reg_s if life.reg_status is not None else NULL
+        FILLERS[bt](self, life, f)
+        approved = f.approve_day is not None
+        if f.contract is not None and approved:
+            life.reg_contract = f.contract
+        # The certificate policy (app/workflow.py): "revoke" revokes the valid certificate at approval; the
+        # others issue a new one at the issue stage, to an active registration only (app/effects.py).
+        policy = BUSINESS_TYPES[bt].certificate
+        if approved and policy == "revoke":
+            life.revoked = (f.approve_day, f.reason_text)
+        issue = _index(steps, CERTIFICATE_STAGE)
+        if life.reg_status == "active" and issue is not None and policy != "revoke":
+            life.last_issue, life.revoked = (times[issue], app_id), None
+
+        # The transition log, in time order; the last entry's time is the state's.
+        enterprise = f.enterprise
+        prov_code = enterprise[1] if enterprise else (life.id_number[:2] if life.id_number[:2] in self.provinces
+                                                       else None)
+        staff = self.province_users.get(prov_code)
+        users = {R.APPLICANT: life.id_number,
+                 R.ENTERPRISE: f"enterprise-{enterprise[0]}" if enterprise else "enterprise",
+                 R.PROVINCE: staff[int(rnd() * 3)] if staff else "province",
+                 R.MINISTRY: self.ministry_users[int(rnd() * 5)]}
+        opinion = NULL
+        batch_before = False
+        submitted = None
+        prov_s = prov_code or NULL
+        # Working days spent in each state, as workdays.stage_working_days counts them (the day of
+        # entry excluded): differences of "index of the last working day on or before".
+        offset = cday - wd_base
+        entered = wd_last[offset if offset < wd_span else wd_span] if offset > 0 else 0
+        log_rows = out["transition_log"]
+        for step, t in zip(steps, times, strict=True):
+            if step.forward and step.source in EDITABLE_STATES:
+                submitted = t
+            if step.batch_only or (step.auto and batch_before):  # the batch's publisher
+                user = self.batch_users[self._batch_before(t - step.auto)]
             else:
-                serial = (serials.get(counter) or counters.get(counter, 0)) + 1
-                serials[counter] = serial
-            actions = [s[0] for s in steps]
-            approved = "approve" in actions
-            approve_day = (times[actions.index("approve")] + CST) // DAY if approved else None
-            end_day = (times[-1] + CST) // DAY if steps else cday
-            enterprise = employer if bt != "info_change" or reg_status is not None else None
-            previous = contract = reason = reason_text = new_name = pass_no = None
-            codes = ()
-            continuing = False
-            registration = reg_s if reg_status is not None else NULL
-            if bt == "initial":
-                if final == State.COMPLETED or approved:
-                    enterprise = first_employer
-                elif rnd() >= 0.7:
-                    enterprise = self._enterprise(province)
-                codes = initial_specs
-                for code in codes:
-                    if code not in qual_rows:
-                        qualify(code, cday)
-                continuing = min(qual_rows[c][0] for c in codes) < add_years(cday, -3)
-                contract = self._contract(cday - int(rnd() * 150), end_day + 30)
-                registration = reg_s if approved else NULL
-                if approved:
-                    R0, reg_status = approve_day, "active"
-                    for code in codes:
-                        specs[code] = [approve_day, add_years(approve_day, validity) - 1, "active"]
-            elif bt == "renewal":
-                codes = [c for c in initial_specs if c in specs]
-                continuing = True
-                start = reg_contract[0] if reg_contract else cday - 100 - int(rnd() * 900)
-                contract = self._contract(start, end_day + 30)
-                if approved:
-                    for code in codes:
-                        start_day = specs[code][1] + 1
-                        specs[code] = [start_day, add_years(start_day, validity) - 1, "active"]
-            elif bt == "change":
-                previous = employer
-                enterprise = self._enterprise(employer[1] if rnd() < 0.7 else None, other_than=employer[0])
-                contract = self._contract(cday - int(rnd() * 60), end_day + 30)
-                if approved:
-                    employer = enterprise
-            elif bt == "add_specialty":
-                held = set(specs) | set(initial_specs)
-                spare = [c for c in quals if c not in held]
-                code = spare[0] if spare else next(c for c in self._specialty_order(rng) if c not in held)
-                if code not in quals:
-                    quals.append(code)
-                if code not in qual_rows:
-                    qualify(code, cday)
-                codes = (code,)
-                pass_no = qual_rows[code][1]
-                start = reg_contract[0] if reg_contract else cday - 100 - int(rnd() * 900)
-                contract = self._contract(start, end_day + 30)
-                if approved:
-                    specs[code] = [approve_day, add_years(approve_day, validity) - 1, "active"]
-            elif bt == "cancellation":
-                reason = self._pick(self.cancel_values, self.cancel_cw)
-                reason_text = CANCELLATION_TEXTS[reason]
-                if approved:
-                    reg_status = "cancelled"
-                    cancel = (approve_day, reason, reason_text)
-                    for held in specs.values():
-                        held[2] = "cancelled"
-            elif bt == "re_registration":
-                codes = list(specs) or initial_specs
-                enterprise = self._enterprise(employer[1] if rnd() < 0.6 else None,
-                                              other_than=employer[0] if rnd() < 0.7 else None)
-                continuing = rnd() < 0.7
-                contract = self._contract(cday - int(rnd() * 150), end_day + 30)
-                if approved:
-                    employer, reg_status, cancel = enterprise, "active", None
-                    for code in codes:
-                        specs[code] = [approve_day, add_years(approve_day, validity) - 1, "active"]
-            elif bt == "replacement":
-                reason = "lost" if rnd() < 0.6 else "damaged"
-                reason_text = "证书遗失。" if reason == "lost" else "证书污损，无法辨认。"
-            else:  # info_change
-                new_name = name if final == State.COMPLETED or approved else self._name(male)
-                reason_text = "户籍姓名变更。"
-            if contract is not None and approved:
-                reg_contract = contract
-            if reg_status == "active" and "issue" in actions and bt != "cancellation":
-                last_issue = (times[actions.index("issue")], app_id)
+                user = users[step.role]
+            opinion, refusal = self._opinion(step, bt)
+            offset = (t + CST) // DAY - wd_base
+            left = wd_last[offset if offset < wd_span else wd_span] if offset > 0 else 0
+            log_rows.append(f"{self._take_id('transition_log')}\t{app_id}\t{step.action}\t{step.source}\t"
+                            f"{step.target}\t{user}\t{step.role}\t{opinion}\t{refusal}\t{bt}\t{prov_s}\t"
+                            f"{left - entered}\t{ds[t // DAY]} {hms[t % DAY]}")
+            batch_before, entered = step.batch_only, left
+        changed = times[-1] if steps else created
+        changed_s = f"{ds[changed // DAY]} {hms[changed % DAY]}"
+        deadline = NULL
+        limit = self.limits.get(bt, {}).get(final)
+        if limit:
+            deadline = _deadline(_date((changed + CST) // DAY), limit)
+        announcement = NULL
+        published = next((i for i, s in enumerate(steps) if s.batch_only), None)
+        if published is not None:
+            announcement = self.batch_ids[self._batch_before(times[published])]
+        elif _stage_kinds(bt).get(final) == "batch" and changed < self.now - 3 * DAY and rnd() < 0.6:
+            announcement = self.draft_batch
+        contract, previous = f.contract, f.previous
+        out["application"].append(
+            f"{app_id}\t{format_application_number(day, serial)}\t{bt}\t{life.pid}\t"
+            f"{enterprise[0] if enterprise else NULL}\t{previous[0] if previous else NULL}\t{prov_code or NULL}\t"
+            f"{f.registration}\t{final}\t{len(steps) + 1}\t{self._ts(submitted) if submitted is not None else NULL}\t"
+            f"{changed_s}\t{deadline}\t{opinion if steps else NULL}\t{ds[contract[0]] if contract else NULL}\t"
+            f"{ds[contract[1]] if contract else NULL}\t{f.reason or NULL}\t{f.reason_text or NULL}\t"
+            f"{f.new_name or NULL}\t{NULL}\t{f.pass_no or NULL}\t{'t' if f.continuing else 'f'}\t{announcement}\t"
+            f"{ds[created // DAY]} {hms[created % DAY]}\t{changed_s}")
+        codes = f.codes
+        if len(codes) > 1:
+            codes = sorted(codes, key=self.spec_order.get)
+        for code in codes:
+            out["application_specialty"].append(f"{app_id}\t{code}")
 
-            # The transition log, in time order; the last entry's time is the state's.
-            prov_code = enterprise[1] if enterprise else (id_number[:2] if id_number[:2] in self.provinces else None)
-            staff = self.province_users.get(prov_code)
-            prov_user = staff[int(rnd() * 3)] if staff else "province"
-            enterprise_user = f"enterprise-{enterprise[0]}" if enterprise else "enterprise"
-            ministry_user = self.ministry_users[int(rnd() * 5)]
-            opinion = NULL
-            before = submitted = None
-            prov_s = prov_code or NULL
-            # Working days spent in each state, as workdays.stage_working_days counts them (the day of
-            # entry excluded): differences of "index of the last working day on or before".
-            offset = (created + CST) // DAY - wd_base
-            entered = wd_last[offset if offset < wd_span else wd_span] if offset > 0 else 0
-            for (action, source, target), t in zip(steps, times, strict=True):
-                refusal = NULL
-                if action == "submit":
-                    role, user, opinion, submitted = R.APPLICANT, id_number, NULL, t
-                elif action == "withdraw":
-                    role, user = R.APPLICANT, id_number
-                    opinion = "个人原因，申请撤回。" if rnd() < 0.5 else NULL
-                else:
-                    role = STAGE_OWNER[source]
-                    if role == R.ENTERPRISE:
-                        user = enterprise_user
-                        opinion = "情况属实，同意上报。" if action == "confirm" and rnd() < 0.5 else NULL
-                    elif role == R.PROVINCE:
-                        user = prov_user
-                    elif action == "publish" or (action == "issue" and before == "publish"):
-                        user = self.batch_users[self._batch_before(t - (action == "issue"))]
-                    else:
-                        user = ministry_user
-                    if action == "pass":
-                        opinion = PASS_OPINIONS[int(rnd() * 4)]
-                    elif action == "approve":
-                        opinion = APPROVE_OPINIONS[bt]
-                    elif action == "return":
-                        opinion = RETURN_OPINIONS[int(rnd() * len(RETURN_OPINIONS))]
-                    elif action == "refuse":
-                        refusal = self._pick(self.refusal_values, self.refusal_cw)
-                        opinion = REFUSAL_TEXTS[refusal]
-                    elif action != "confirm":
-                        opinion = NULL
-                offset = (t + CST) // DAY - wd_base
-                left = wd_last[offset if offset < wd_span else wd_span] if offset > 0 else 0
-                log_id += 1
-                log_rows.append(f"{log_id}\t{app_id}\t{action}\t{source}\t{target}\t{user}\t{role}\t{opinion}\t"
-                                f"{refusal}\t{bt}\t{prov_s}\t{left - entered}\t{ds[t // DAY]} {hms[t % DAY]}")
-                before, entered = action, left
-            changed = times[-1] if steps else created
-            changed_s = f"{ds[changed // DAY]} {hms[changed % DAY]}"
-            deadline = NULL
-            if final in REVIEW:
-                limit = self.limits.get(bt, {}).get(final)
-                if limit:
-                    deadline = _deadline(_date((changed + CST) // DAY), limit)
-            announcement = NULL
-            if "publish" in actions:
-                announcement = self.batch_ids[self._batch_before(times[actions.index("publish")])]
-            elif final == _A and changed < self.now - 3 * DAY and rnd() < 0.6:
-                announcement = self.draft_batch
-            app_rows.append(
-                f"{app_id}\tSQ{compact}{serial:06d}\t{bt}\t{pid}\t{enterprise[0] if enterprise else NULL}\t"
-                f"{previous[0] if previous else NULL}\t{prov_code or NULL}\t{registration}\t{final}\t{len(steps) + 1}\t"
-                f"{self._ts(submitted) if submitted is not None else NULL}\t{changed_s}\t{deadline}\t"
-                f"{opinion if steps else NULL}\t{ds[contract[0]] if contract else NULL}\t"
-                f"{ds[contract[1]] if contract else NULL}\t{reason or NULL}\t{reason_text or NULL}\t{new_name or NULL}\t"
-                f"{NULL}\t{pass_no or NULL}\t{'t' if continuing else 'f'}\t{announcement}\t"
-                f"{ds[created // DAY]} {hms[created % DAY]}\t{changed_s}")
-            if len(codes) > 1:
-                codes = sorted(codes, key=self.spec_order.get)
-            for code in codes:
-                spec_rows.append(f"{app_id}\t{code}")
-        next_id["application"] = app_id + 1
-        next_id["transition_log"] = log_id + 1
+    def _opinion(self, step, bt):
+        """(opinion, coded reason) written with a step: always where the engine needs one, else sometimes."""
+        rnd = self.rng.random
+        if step.coded_reason:
+            reason = self._pick(self.refusal_values, self.refusal_cw)
+            return REFUSAL_TEXTS[reason], reason
+        if step.source == APPROVAL_STAGE and step.forward:
+            return APPROVE_OPINIONS[bt], NULL
+        share, texts = OPINIONS.get(step.action, (0, ()))
+        if not texts or (share < 1 and not step.needs_opinion and rnd() >= share):
+            return NULL, NULL
+        return (texts[int(rnd() * len(texts))] if len(texts) > 1 else texts[0]), NULL
 
-        for code in quals:
-            if code not in qual_rows:
-                qualify(code, (first_created + CST) // DAY if first_created else today - 30 - int(rnd() * 1470))
-        stamp = self._ts(min(self.now, (min(d for d, _n in qual_rows.values()) + 30) * DAY))
-        flag = "t" if temporary else "f"
-        qid = next_id["qualification"]
-        for code, (day, certificate_no) in qual_rows.items():
-            out["qualification"].append(f"{qid}\t{pid}\t{certificate_no}\t{code}\t{ds[day]}\t{flag}\t{stamp}\t{stamp}")
-            qid += 1
-        next_id["qualification"] = qid
+    # -- one function per business type: the columns its applications carry, what approval changes ----
+    def _fill_initial(self, life, f):
+        rnd = self.rng.random
+        if f.final == State.COMPLETED or f.approve_day is not None:
+            f.enterprise = life.first_employer
+        elif rnd() >= 0.7:
+            f.enterprise = self._enterprise(life.province)
+        f.codes = life.initial_specs
+        for code in f.codes:
+            if code not in life.qual_rows:
+                self._qualify(life, code, f.cday)
+        f.continuing = min(life.qual_rows[c][0] for c in f.codes) < self._add_years(f.cday, -3)
+        f.contract = self._contract(f.cday - int(rnd() * 150), f.end_day + 30)
+        f.registration = life.reg_s if f.approve_day is not None else NULL
+        if f.approve_day is not None:
+            life.registered_on, life.reg_status = f.approve_day, "active"
+            for code in f.codes:
+                life.specs[code] = [f.approve_day, self._validity_end(f.approve_day), "active"]
 
-        # The person: verified before the first application (or the registration), unless still waiting.
+    def _fill_renewal(self, life, f):
+        f.codes = [c for c in life.initial_specs if c in life.specs]
+        f.continuing = True
+        start = life.reg_contract[0] if life.reg_contract else f.cday - 100 - int(self.rng.random() * 900)
+        f.contract = self._contract(start, f.end_day + 30)
+        if f.approve_day is not None:
+            for code in f.codes:
+                life.specs[code] = [*self._renewed_period(life.specs[code][1]), "active"]
+
+    def _fill_change(self, life, f):
+        f.previous = life.employer
+        f.enterprise = self._enterprise(life.employer[1] if self.rng.random() < 0.7 else None,
+                                        other_than=life.employer[0])
+        f.contract = self._contract(f.cday - int(self.rng.random() * 60), f.end_day + 30)
+        if f.approve_day is not None:
+            life.employer = f.enterprise
+
+    def _fill_add_specialty(self, life, f):
+        held = set(life.specs) | set(life.initial_specs)
+        spare = [c for c in life.quals if c not in held]
+        code = spare[0] if spare else next(c for c in self._specialty_order(self.rng) if c not in held)
+        if code not in life.quals:
+            life.quals.append(code)
+        if code not in life.qual_rows:
+            self._qualify(life, code, f.cday)
+        f.codes = (code,)
+        f.pass_no = life.qual_rows[code][1]
+        start = life.reg_contract[0] if life.reg_contract else f.cday - 100 - int(self.rng.random() * 900)
+        f.contract = self._contract(start, f.end_day + 30)
+        if f.approve_day is not None:
+            life.specs[code] = [f.approve_day, self._validity_end(f.approve_day), "active"]
+
+    def _fill_cancellation(self, life, f):
+        f.reason = self._pick(self.cancel_values, self.cancel_cw)
+        f.reason_text = CANCELLATION_TEXTS[f.reason]
+        if f.approve_day is not None:
+            life.reg_status = "cancelled"
+            life.cancel = (f.approve_day, f.reason, f.reason_text)
+            for held in life.specs.values():
+                held[2] = "cancelled"
+
+    def _fill_re_registration(self, life, f):
+        rnd = self.rng.random
+        f.codes = list(life.specs) or life.initial_specs
+        f.enterprise = self._enterprise(life.employer[1] if rnd() < 0.6 else None,
+                                        other_than=life.employer[0] if rnd() < 0.7 else None)
+        f.continuing = rnd() < 0.7
+        f.contract = self._contract(f.cday - int(rnd() * 150), f.end_day + 30)
+        if f.approve_day is not None:
+            life.employer, life.reg_status, life.cancel = f.enterprise, "active", None
+            for code in f.codes:
+                life.specs[code] = [f.approve_day, self._validity_end(f.approve_day), "active"]
+
+    def _fill_replacement(self, life, f):
+        """Nothing changes on approval; the certificate is replaced when it is issued."""
+        f.reason = "lost" if self.rng.random() < 0.6 else "damaged"
+        f.reason_text = "证书遗失。" if f.reason == "lost" else "证书污损，无法辨认。"
+
+    def _fill_info_change(self, life, f):
+        if life.reg_status is None:
+            f.enterprise = None
+        f.new_name = life.name if f.final == State.COMPLETED or f.approve_day is not None else self._name(life.male)
+        f.reason_text = "户籍姓名变更。"
+
+    # -- the person's other rows ------------------------------------------------------------------------
+    def _qualification_rows(self, out, life, first_created):
+        for code in life.quals:
+            if code not in life.qual_rows:
+                self._qualify(life, code, (first_created + CST) // DAY if first_created
+                              else self.today - 30 - int(self.rng.random() * 1470))
+        stamp = self._ts(min(self.now, (min(d for d, _n in life.qual_rows.values()) + 30) * DAY))
+        flag = "t" if life.temporary else "f"
+        for code, (day, certificate_no) in life.qual_rows.items():
+            out["qualification"].append(f"{self._take_id('qualification')}\t{life.pid}\t{certificate_no}\t{code}\t"
+                                        f"{self.ds[day]}\t{flag}\t{stamp}\t{stamp}")
+
+    def _person_row(self, out, life, first_created, apps):
+        """The person: verified before the first application (or the registration), unless still waiting."""
+        rng, rnd, ds, province = self.rng, self.rng.random, self.ds, life.province
         anchor = first_created if first_created is not None else self.now - DAY - int(rnd() * 699 * DAY)
-        if kind == "P":
-            anchor = min(anchor, R0 * DAY - CST)
-        if kind != "U" or rnd() < 0.6 or any(a[2] for a in apps):
+        if life.kind == "P":
+            anchor = min(anchor, life.registered_on * DAY - CST)
+        if life.kind != "U" or rnd() < 0.6 or any(a[2] for a in apps):
             status, method = "verified", ("online" if rnd() < 0.55 else "onsite")
             verified = anchor - 3600 - int(rnd() * 60 * DAY)
             requested, note = NULL, NULL
@@ -1243,61 +1380,63 @@ class _Generator:
             ethnicity = (MINORITY_OF_PROVINCE.get(province) if rnd() < 0.6 else None) or rng.choice(MINORITIES)
         school = rng.choice(SCHOOLS) if education in ("bachelor", "master", "doctorate") else \
             f"{self.short[province]}建筑职业技术学院"
-        graduation = f"{int(ds[birth][:4]) + GRADUATION_AGE[education]}-07-01"
+        graduation = f"{int(ds[life.birth][:4]) + GRADUATION_AGE[education]}-07-01"
         email = f"{self._phone()}@{rng.choice(EMAIL_DOMAINS)}" if rnd() < 0.4 else NULL
         out["person"].append(
-            f"{pid}\t{id_number}\t{name}\t{'M' if male else 'F'}\t{ds[birth]}\t{ethnicity}\t{self._phone()}\t{email}\t"
-            f"{education}\t{DEGREE_OF.get(education, 'none')}\t{school}\t{graduation}\t{rng.choice(MAJORS[quals[0]])}\t"
-            f"{status}\t{method or NULL}\t{self._ts(verified) if verified is not None else NULL}\t{requested}\t{note}\t"
+            f"{life.pid}\t{life.id_number}\t{life.name}\t{'M' if life.male else 'F'}\t{ds[life.birth]}\t{ethnicity}\t"
+            f"{self._phone()}\t{email}\t{education}\t{DEGREE_OF.get(education, 'none')}\t{school}\t{graduation}\t"
+            f"{rng.choice(MAJORS[life.quals[0]])}\t{status}\t{method or NULL}\t"
+            f"{self._ts(verified) if verified is not None else NULL}\t{requested}\t{note}\t"
             f"{realname_province or NULL}\t{self._ts(person_created)}\t{self._ts(max(person_created, verified or 0))}")
 
-        # The registration, its specialties and its certificate.
-        if kind == "U" or R0 is None:
+    def _registration_rows(self, out, life, apps):
+        """The registration, its specialties and its certificate (the last one issued)."""
+        rnd, ds = self.rng.random, self.ds
+        registered_on = life.registered_on
+        if life.kind == "U" or registered_on is None:
             return
-        if reg_contract is None:
-            reg_contract = self._contract(R0 - int(rnd() * 200), today + 30 + int(rnd() * 870))
-        qual_year = min(int(ds[qual_rows[c][0]][:4]) for c in initial_specs if c in qual_rows)
-        year = int(ds[R0][:4])
-        first_province = first_employer[1]
-        serial = self._serial(f"registration:{first_province}:{year}", self.used_digits,
-                              lambda v: f"1{first_province}{qual_year:04d}{year:04d}{v:05d}")
-        digits = f"1{first_province}{qual_year:04d}{year:04d}{serial:05d}"
-        number = self.provinces[employer[1]][1] + digits
-        updated = max(a[3][-1] if a[3] else a[4] for a in apps) if apps else R0 * DAY
+        if life.reg_contract is None:
+            life.reg_contract = self._contract(registered_on - int(rnd() * 200),
+                                               self.today + 30 + int(rnd() * 870))
+        contract, cancel, employer = life.reg_contract, life.cancel, life.employer
+        qual_year = min(int(ds[life.qual_rows[c][0]][:4]) for c in life.initial_specs if c in life.qual_rows)
+        year = int(ds[registered_on][:4])
+        first_province = life.first_employer[1]
+        serial = self._serial(registration_counter(first_province, year), self.used_digits,
+                              lambda v: format_registration_digits(first_province, qual_year, year, v))
+        digits = format_registration_digits(first_province, qual_year, year, serial)
+        number = format_registration_number(self.provinces[employer[1]][1], digits)
+        updated = max(a[3][-1] if a[3] else a[4] for a in apps) if apps else registered_on * DAY
+        flag = "t" if life.temporary else "f"
         out["registration"].append(
-            f"{reg_id}\t{pid}\t{number}\t{digits}\t{employer[0]}\t{reg_status}\t{first_province}\t{ds[R0]}\t"
-            f"{ds[reg_contract[0]]}\t{ds[reg_contract[1]]}\t{flag}\t{ds[cancel[0]] if cancel else NULL}\t"
-            f"{cancel[1] if cancel else NULL}\t{cancel[2] if cancel else NULL}\t{self._ts(R0 * DAY - CST + 36000)}\t"
-            f"{self._ts(updated)}")
+            f"{life.reg_id}\t{life.pid}\t{number}\t{digits}\t{employer[0]}\t{life.reg_status}\t{first_province}\t"
+            f"{ds[registered_on]}\t{ds[contract[0]]}\t{ds[contract[1]]}\t{flag}\t{ds[cancel[0]] if cancel else NULL}\t"
+            f"{cancel[1] if cancel else NULL}\t{cancel[2] if cancel else NULL}\t"
+            f"{self._ts(registered_on * DAY - CST + 36000)}\t{self._ts(updated)}")
         shown = []
-        rsid = next_id["registration_specialty"]
+        specs = life.specs
         for code in (sorted(specs, key=self.spec_order.get) if len(specs) > 1 else specs):
             valid_from, valid_until, held_status = specs[code]
-            out["registration_specialty"].append(
-                f"{rsid}\t{reg_id}\t{code}\t{ds[valid_from]}\t{ds[valid_until]}\t{held_status}")
-            rsid += 1
+            out["registration_specialty"].append(f"{self._take_id('registration_specialty')}\t{life.reg_id}\t{code}\t"
+                                                 f"{ds[valid_from]}\t{ds[valid_until]}\t{held_status}")
             shown.append((code, valid_until, held_status))
-        next_id["registration_specialty"] = rsid
-        if last_issue is None and kind == "W":
+        if life.last_issue is None:
             return  # approved, the certificate not issued yet
         active = [s for s in shown if s[2] == "active"] or shown
-        if last_issue is not None:
-            issued_ts, cert_app = last_issue
-        else:
-            issued_ts = min(max(s[0] for s in specs.values()) * DAY - CST + 36000, self.now - DAY)
-            cert_app = NULL
+        issued_ts, cert_app = life.last_issue
         issued_day = (issued_ts + CST) // DAY
-        cert_year = ds[issued_day][:4]
-        cert_serial = self._serial(f"certificate:{cert_year}", self.used_cert, lambda v: f"{cert_year}{v:08d}")
+        cert_year = int(ds[issued_day][:4])
+        cert_serial = self._serial(certificate_counter(cert_year), self.used_cert,
+                                   lambda v: format_certificate_number(cert_year, v))
         names = self.spec_names
         specialties = "[" + ", ".join(f'{{"code": "{c}", "name": "{names[c]}", "valid_until": "{ds[u]}"}}'
                                       for c, u, _s in active) + "]"
-        revoked = cancel is not None and reg_status == "cancelled"
+        revoked = life.revoked
         out["certificate"].append(
-            f"{self._take_id('certificate')}\t{cert_year}{cert_serial:08d}\t{reg_id}\t{pid}\t{cert_app}\t"
-            f"{'revoked' if revoked else 'valid'}\t{ds[issued_day]}\t{ds[max(s[1] for s in active)]}\t{name}\t"
-            f"{number}\t{employer[2]}\t{specialties}\t{ds[cancel[0]] if revoked else NULL}\t"
-            f"{cancel[2] if revoked else NULL}\t{self._ts(issued_ts)}")
+            f"{self._take_id('certificate')}\t{format_certificate_number(cert_year, cert_serial)}\t{life.reg_id}\t"
+            f"{life.pid}\t{cert_app}\t{'revoked' if revoked else 'valid'}\t{ds[issued_day]}\t"
+            f"{ds[max(s[1] for s in active)]}\t{life.name}\t{number}\t{employer[2]}\t{specialties}\t"
+            f"{ds[revoked[0]] if revoked else NULL}\t{revoked[1] if revoked else NULL}\t{self._ts(issued_ts)}")
 
     def _specialty_order(self, rng):
         codes = list(self.spec_codes)
@@ -1318,15 +1457,7 @@ class _Generator:
 
 @lru_cache(maxsize=None)
 def _deadline(day: date, limit: int) -> str:
-    from app.services.workdays import add_working_days
-
     return add_working_days(day, limit).isoformat()
-
-
-def _credit_code(region: str, serial: int) -> str:
-    from ground.identifiers import make_credit_code
-
-    return make_credit_code(region, serial)
 
 
 def _poisson(rng, lam):
@@ -1337,6 +1468,19 @@ def _poisson(rng, lam):
         k += 1
         p *= rng.random()
     return k
+
+
+# One function per business type (code -> filler), as app/workflow.py declares the types.
+FILLERS = {
+    "initial": _Generator._fill_initial,
+    "renewal": _Generator._fill_renewal,
+    "change": _Generator._fill_change,
+    "add_specialty": _Generator._fill_add_specialty,
+    "cancellation": _Generator._fill_cancellation,
+    "re_registration": _Generator._fill_re_registration,
+    "replacement": _Generator._fill_replacement,
+    "info_change": _Generator._fill_info_change,
+}
 
 
 # --- PostgreSQL bulk-load helpers ------------------------------------------------------------------------
@@ -1388,11 +1532,9 @@ def _pg_sequences(conn):
 
 
 def _settings():
-    from flask import current_app, has_app_context
-
     if has_app_context():
         return current_app.config
-    import config
+    import config  # only outside an app: importing the settings module reads the environment and instance/
 
     return {"RULES": config.RULES, "STAGE_TIME_LIMITS": config.STAGE_TIME_LIMITS}
 
@@ -1407,8 +1549,6 @@ def generate(session_or_engine, persons=10000, enterprises=None, applications_pe
     indexes and foreign keys during the load and rebuild them before the commit; default for 50,000
     persons or more. `progress`: a callable that receives progress lines.
     """
-    from sqlalchemy.engine import Connection, Engine
-
     options = {"persons": persons, "enterprises": max(50, int(persons * 0.03)) if enterprises is None else enterprises,
                "per_person": applications_per_person, "registered_share": registered_share, "seed": seed,
                "chunk_size": chunk_size, "drop_indexes": drop_indexes, "say": progress or (lambda _line: None)}
