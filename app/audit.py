@@ -22,6 +22,7 @@ from models import AuditLog
 
 from ground.clock import now_utc
 from ground.extensions import db
+from ground.identifiers import looks_like_id_number, mask_id_number
 
 
 def actor_fields(user=None) -> dict:
@@ -151,3 +152,15 @@ def install():
     """The model hook, once per process (the response hook is the web shell's: views/shell/audit_responses.py)."""
     if not event.contains(Session, "after_flush", _after_flush):
         event.listen(Session, "after_flush", _after_flush)
+
+
+def record_login_event(action: str, user=None, username: str | None = None, summary: str = ""):
+    """An audit row for sign-in events (the account is the object; the actor is whoever signs in)."""
+    actor = actor_fields(user if action in ("login", "logout", "password_reset") else None)
+    name = getattr(user, "username", None) or username or ""
+    if actor["username"] is None:
+        actor["username"] = mask_id_number(name) if looks_like_id_number(name) else name[:100]
+    db.session.execute(AuditLog.__table__.insert(), [{
+        "created_at": now_utc(), "action": action, "object_type": "AppUser",
+        "object_id": str(user.id) if user is not None else None, "summary": summary[:200], "detail": None,
+        **actor}])

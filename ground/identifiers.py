@@ -96,6 +96,11 @@ def clean_mobile(value: str) -> str:
     return phone
 
 
+def looks_like_id_number(name: str) -> bool:
+    """An account name shaped like an ID number (the applicants' accounts)."""
+    return len(name) == 18 and name[:17].isdigit()
+
+
 # --- Making valid numbers (demo and bulk data, roster samples, tests) ------------------------------
 def make_id_number(region: str, birth: date, sequence: int) -> str:
     body = f"{region}{birth:%Y%m%d}{sequence:03d}"

@@ -26,7 +26,7 @@ from app.services import images, realname, sms, storage
 from views import audit_display
 from views.base import ScopedModelView, signed_in_person
 from views.forms import Mobile, add_error
-from views.shell.security import record_login_event
+from app.audit import record_login_event
 
 
 UPLOAD_KINDS = ("photo", "id_front", "id_back", "id_handheld", "signature", "education_proof", "other")

@@ -18,7 +18,7 @@ from app import accounts
 from app.services import sms
 from views.forms import CaptchaForm, IdNumber, Mobile, add_error, add_errors
 from views.shell import sessions
-from views.shell.security import record_login_event
+from app.audit import record_login_event
 
 
 class SignUpForm(CaptchaForm):

@@ -30,9 +30,9 @@ from wtforms.validators import DataRequired, Length
 from ground import roles as R
 from ground.clock import now_utc
 from ground.extensions import db
-from ground.identifiers import InvalidIdentifier, clean_id_number, mask_id_number
-from models import AppUser, AuditLog, Enterprise, Person, Province
-from app.audit import actor_fields
+from ground.identifiers import InvalidIdentifier, clean_id_number, looks_like_id_number
+from models import AppUser, Enterprise, Person, Province
+from app.audit import record_login_event
 from app.services import captcha
 from views import security_display
 from views.formatting import PERSONAL_FORMATTERS, china_time, dash_if_empty, yes_no
@@ -217,26 +217,10 @@ class RoleModelView(FabRoleModelView):  # FAB's class name: its endpoints and pe
     base_order = ("id", "asc")
 
 
-def record_login_event(action: str, user=None, username: str | None = None, summary: str = ""):
-    """An audit row for sign-in events (the account is the object; the actor is whoever signs in)."""
-    actor = actor_fields(user if action in ("login", "logout", "password_reset") else None)
-    name = getattr(user, "username", None) or username or ""
-    if actor["username"] is None:
-        actor["username"] = mask_id_number(name) if _looks_like_id(name) else name[:100]
-    db.session.execute(AuditLog.__table__.insert(), [{
-        "created_at": now_utc(), "action": action, "object_type": "AppUser",
-        "object_id": str(user.id) if user is not None else None, "summary": summary[:200], "detail": None,
-        **actor}])
-
-
-def _looks_like_id(name: str) -> bool:
-    return len(name) == 18 and name[:17].isdigit()
-
-
 def normalise_username(username: str) -> str:
     """ID numbers are the applicants' accounts: accept lower-case x and surrounding spaces."""
     username = (username or "").strip()
-    return username.upper() if _looks_like_id(username) else username
+    return username.upper() if looks_like_id_number(username) else username
 
 
 class LoginForm(CaptchaForm):
