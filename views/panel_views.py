@@ -9,6 +9,7 @@ from app import audit, scope
 from ground.extensions import db
 from app.services import storage
 from models import AnnouncementBatch, Application, Certificate, Person
+from models.choices import BatchState
 
 from views.base import ScopedModelView
 
@@ -98,7 +99,7 @@ class CertificateView(ScopedModelView):
                  .filter(Application.announcement_id == batch_id, Certificate.status == "valid")
                  .options(selectinload(Certificate.person).selectinload(Person.attachments))
                  .order_by(Certificate.number).all())
-        if batch.state != "published" or not items:
+        if batch.state != BatchState.PUBLISHED or not items:
             flash(_("This announcement has no valid certificates to print."), "warning")
             return redirect(url_for("AnnouncementsView.show", pk=batch_id))
         data = render_certificates_pdf(items)
