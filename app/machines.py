@@ -113,8 +113,9 @@ def take(machine: StateMachine, action: str, subject, user=None, role: str | Non
 
     Returns the new state. Raises a WorkflowError (translated message) and changes nothing when the move
     is not possible, also when another transaction moved the subject since it was read."""
-    move, acting = check(machine, action, subject, user, role)
     session = db.session
+    with session.no_autoflush:  # reading the user's roles must not send the caller's edits out early
+        move, acting = check(machine, action, subject, user, role)
     model = type(subject)
     mapper = inspect(model)
     key = mapper.primary_key_from_instance(subject)[0]

@@ -7,13 +7,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from app import machines, workflow
+from app import announcements, machines, workflow
 from app.machines import ANNOUNCEMENT, PROVIDER, REALNAME, STAY, Move, StateMachine
+from app.services import realname
 from ground import roles as R
 from ground.extensions import db
 from models import AnnouncementBatch, AuditLog, Person
 from models.choices import ANNOUNCEMENT_STATES, REALNAME_STATUSES, BatchState, RealnameStatus
 from tests import factories as f
+from views import audit_display
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "STATE_MACHINES.md"
 
@@ -121,8 +123,6 @@ def test_publishing_records_the_move_and_the_state_change(ctx):
 
 
 def test_publishing_a_published_batch_is_refused_and_writes_nothing(ctx):
-    from app import announcements
-
     staff = f.Staff()
     batch_id = _published_batch(staff)
     before = len(_audit_rows("AnnouncementBatch", batch_id))
@@ -167,8 +167,6 @@ def test_a_subject_moved_since_it_was_read_is_refused(ctx):
 
 
 def test_verifying_a_verified_person_is_refused_and_writes_nothing(ctx):
-    from app.services import realname
-
     person_id = f.make_person(verified=True)
     person = db.session.get(Person, person_id)
     before = len(_audit_rows("Person", person_id))
@@ -184,8 +182,6 @@ def test_verifying_a_verified_person_is_refused_and_writes_nothing(ctx):
 
 
 def test_onsite_check_moves_are_recorded_with_who_took_them(ctx):
-    from app.services import realname
-
     person_id = f.make_person(verified=False)
     person = db.session.get(Person, person_id)
     realname.request_onsite(person, "44")
@@ -200,4 +196,8 @@ def test_onsite_check_moves_are_recorded_with_who_took_them(ctx):
             for r in _audit_rows("Person", person_id) if r.action.startswith("realname.")]
     assert rows == [("realname.request_onsite", ["unverified", "pending"], R.APPLICANT),
                     ("realname.reject_onsite", ["pending", "rejected"], R.PROVINCE)]
-    assert _audit_rows("Person", person_id, "realname.reject_onsite")[0].username == officer
+    row = _audit_rows("Person", person_id, "realname.reject_onsite")[0]
+    assert row.username == officer
+    # The trail reads it in words: the move's label, the status before and after.
+    assert audit_display.action_label(row) == "Reject"
+    assert "Awaiting on-site check → Rejected" in audit_display.detail_text(row, {})
