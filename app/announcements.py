@@ -1,20 +1,20 @@
 """Announcement batches (公告): gather approved applications, then publish them together.
 
 Publishing numbers the batch (2026年第12批) and applies the workflow's `publish` transition to every
-application in it, all in one transaction: either the whole batch is published or nothing is.
+application in it, all in one transaction: either the whole batch is published or nothing is. The batch's
+own states and moves (draft → published; gather, remove on a draft) are declared in app/machines.py.
 """
 from flask_babel import lazy_gettext as _l
 
 from models import AnnouncementBatch, Application
 
 from app import scope, workflow
+from app.machines import ANNOUNCEMENT, BatchError, check, take
+from app.services import numbering
 from ground.clock import today
 from ground.extensions import db
-from app.services import numbering
 
-
-class BatchError(workflow.WorkflowError):
-    status = 409
+__all__ = ["BatchError", "gather", "publish", "remove"]
 
 
 def _batch_in_scope(batch_id, user, lock=False) -> AnnouncementBatch:
@@ -33,13 +33,13 @@ def gather(batch_id, user) -> int:
     order, so one gathered at the same moment into another batch is skipped, not taken twice."""
     try:
         batch = _batch_in_scope(batch_id, user, lock=True)
-        if batch.state != "draft":
-            raise BatchError(_l("This batch is already published."))
+        check(ANNOUNCEMENT, "gather", batch, user)
         waiting = (scope.query(Application, user)
                    .filter(Application.state == workflow.State.ANNOUNCE, Application.announcement_id.is_(None))
                    .order_by(Application.id).with_for_update(of=Application).populate_existing().all())
         for application in waiting:
             application.announcement_id = batch.id
+        take(ANNOUNCEMENT, "gather", batch, user, detail={"count": len(waiting)})
         db.session.commit()
         return len(waiting)
     except Exception:
@@ -51,13 +51,13 @@ def remove(batch_id, application_id, user):
     """Take an application out of a draft batch (locked: not while the batch is being published)."""
     try:
         batch = _batch_in_scope(batch_id, user, lock=True)
-        if batch.state != "draft":
-            raise BatchError(_l("This batch is already published."))
+        check(ANNOUNCEMENT, "remove", batch, user)
         application = scope.query(Application, user).filter(Application.id == application_id,
                                                              Application.announcement_id == batch.id).one_or_none()
         if application is None:
             raise workflow.NotFound(_l("Application not found."))
         application.announcement_id = None
+        take(ANNOUNCEMENT, "remove", batch, user, detail={"application_id": application.id})
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -69,13 +69,13 @@ def publish(batch_id, user) -> AnnouncementBatch:
     session = db.session
     try:
         batch = _batch_in_scope(batch_id, user, lock=True)
-        if batch.state != "draft":
-            raise BatchError(_l("This batch is already published."))
+        check(ANNOUNCEMENT, "publish", batch, user)
         if not batch.applications:
             raise BatchError(_l("The batch is empty; gather approved applications first."))
         day = today()
         batch.year, batch.sequence = day.year, numbering.next_value(session, f"announcement:{day.year}")
-        batch.state, batch.published_on = "published", day
+        batch.published_on = day
+        take(ANNOUNCEMENT, "publish", batch, user)
         for application in list(batch.applications):
             workflow.apply(application, workflow.Move("publish", via_batch=True), user, session=session, commit=False)
         session.commit()

@@ -11,6 +11,7 @@ from sqlalchemy import and_, false, or_, select, true
 
 from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certificate, Enterprise, Person,
                     Qualification, Registration, RegistrationSpecialty, TransitionLog)
+from models.choices import BatchState
 
 from ground import roles as R
 from ground.extensions import db
@@ -95,7 +96,7 @@ def _clause_for_role(model, role, user):
     if model is AnnouncementBatch:
         if role == R.MINISTRY:
             return true()
-        return AnnouncementBatch.state == "published" if role in R.BUSINESS_ROLES else false()
+        return AnnouncementBatch.state == BatchState.PUBLISHED if role in R.BUSINESS_ROLES else false()
     if model is AuditLog:
         return true() if role in (R.MINISTRY, R.ADMIN) else false()
     return true() if role in (R.MINISTRY, R.ADMIN) else false()

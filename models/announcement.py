@@ -5,7 +5,7 @@ from sqlalchemy.orm import relationship
 from ground.clock import now_utc
 
 from models.base import Model
-from models.choices import ANNOUNCEMENT_STATES
+from models.choices import ANNOUNCEMENT_STATES, BatchState
 
 
 class AnnouncementBatch(Model):
@@ -18,7 +18,7 @@ class AnnouncementBatch(Model):
     title = Column(String(200), nullable=False, index=True)
     year = Column(Integer)  # number parts, assigned at publication: 2026年第12批
     sequence = Column(Integer)
-    state = Column(String(20), nullable=False, default="draft", index=True)
+    state = Column(String(20), nullable=False, default=BatchState.DRAFT, index=True)
     published_on = Column(Date, index=True)
     created_at = Column(DateTime, nullable=False, default=now_utc)
     created_by_id = Column(Integer, ForeignKey("ab_user.id"), index=True)

@@ -42,10 +42,27 @@ DEGREES = Choices(
     ("doctor", _l("Doctor")), ("master", _l("Master")), ("bachelor", _l("Bachelor")), ("none", _l("No degree")),
 )
 
+class RealnameStatus:
+    """States of a person's real-name verification (the machine is declared in app/machines.py)."""
+
+    UNVERIFIED = "unverified"
+    PENDING = "pending"  # queued for an on-site check
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+
+
 REALNAME_STATUSES = Choices(
-    ("unverified", _l("Not verified")), ("pending", _l("Awaiting on-site check")),
-    ("verified", _l("Verified")), ("rejected", _l("Rejected")),
+    (RealnameStatus.UNVERIFIED, _l("Not verified")), (RealnameStatus.PENDING, _l("Awaiting on-site check")),
+    (RealnameStatus.VERIFIED, _l("Verified")), (RealnameStatus.REJECTED, _l("Rejected")),
 )
+
+
+class RealnameMethod:
+    """How a person's identity was checked."""
+
+    ONSITE = "onsite"
+    ONLINE = "online"
+
 
 ATTACHMENT_KINDS = Choices(
     ("photo", _l("1-inch ID photo")), ("id_front", _l("ID card front")), ("id_back", _l("ID card back")),
@@ -87,7 +104,14 @@ CERTIFICATE_STATUSES = Choices(
     ("valid", _l("Valid")), ("revoked", _l("Revoked")), ("replaced", _l("Replaced")), ("expired", _l("Expired")),
 )
 
-ANNOUNCEMENT_STATES = Choices(("draft", _l("Being prepared")), ("published", _l("Published")))
+class BatchState:
+    """States of an announcement batch (the machine is declared in app/machines.py)."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+
+ANNOUNCEMENT_STATES = Choices((BatchState.DRAFT, _l("Being prepared")), (BatchState.PUBLISHED, _l("Published")))
 
 # Why an SMS was sent (app/services/sms.py PURPOSES) and the gateways that record it.
 SMS_PURPOSES = Choices(

@@ -7,7 +7,8 @@ from ground.clock import now_utc
 from ground.identifiers import birth_date_of, clean_id_number, clean_mobile, gender_of, mask_id_number
 
 from models.base import Model, Timestamps
-from models.choices import ATTACHMENT_KINDS, DEGREES, EDUCATION_LEVELS, ETHNICITIES, GENDERS, REALNAME_STATUSES
+from models.choices import (ATTACHMENT_KINDS, DEGREES, EDUCATION_LEVELS, ETHNICITIES, GENDERS, REALNAME_STATUSES,
+                            RealnameStatus)
 
 
 class Person(Timestamps, Model):
@@ -32,7 +33,7 @@ class Person(Timestamps, Model):
     school = Column(String(100))
     graduation_date = Column(Date)
     major = Column(String(100))
-    realname_status = Column(String(20), nullable=False, default="unverified", index=True)
+    realname_status = Column(String(20), nullable=False, default=RealnameStatus.UNVERIFIED, index=True)
     realname_method = Column(String(20))
     realname_verified_at = Column(DateTime)
     realname_requested_at = Column(DateTime, index=True)  # on-site queue: oldest first
@@ -88,7 +89,7 @@ class Person(Timestamps, Model):
 
     @property
     def is_verified(self) -> bool:
-        return self.realname_status == "verified"
+        return self.realname_status == RealnameStatus.VERIFIED
 
     def latest_attachment(self, kind):
         found = [a for a in self.attachments if a.kind == kind and a.is_current]

@@ -7,6 +7,14 @@ from ground.clock import now_utc
 from models.base import Model
 
 
+class RequestStatus:
+    """What became of an online request: waiting for the provider's answer, then verified or failed."""
+
+    PENDING = "pending"
+    VERIFIED = "verified"
+    FAILED = "failed"
+
+
 class RealnameRequest(Model):
     __tablename__ = "realname_request"
     __audited__ = True
@@ -15,7 +23,7 @@ class RealnameRequest(Model):
     person_id = Column(Integer, ForeignKey("person.id"), nullable=False, index=True)
     provider = Column(String(60), nullable=False)
     nonce = Column(String(64), nullable=False, unique=True)
-    status = Column(String(20), nullable=False, default="pending", index=True)  # pending / verified / failed
+    status = Column(String(20), nullable=False, default=RequestStatus.PENDING, index=True)
     detail = Column(String(500))
     created_at = Column(DateTime, nullable=False, default=now_utc, index=True)
     expires_at = Column(DateTime, nullable=False)

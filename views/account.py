@@ -19,14 +19,16 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length
 from ground.clock import today
 from ground.extensions import csrf, db
 from models import Attachment, AuditLog, Certificate, Province
-from models.choices import ATTACHMENT_KINDS, DEGREES, EDUCATION_LEVELS, ETHNICITIES
+from models.choices import (ATTACHMENT_KINDS, DEGREES, EDUCATION_LEVELS, ETHNICITIES, RealnameMethod,
+                            RealnameStatus)
+from models.realname import RequestStatus
 from app import accounts, personal_data, scope
+from app.audit import record_login_event
 from app.scope import SCOPE_FILTER
 from app.services import images, realname, sms, storage
 from views import audit_display
 from views.base import ScopedModelView, signed_in_person
 from views.forms import Mobile, add_error
-from app.audit import record_login_event
 
 
 UPLOAD_KINDS = ("photo", "id_front", "id_back", "id_handheld", "signature", "education_proof", "other")
@@ -109,7 +111,7 @@ class MyAccountView(BaseView):
     def _render(self, template, active, **kwargs):
         user, person = signed_in_person()
         return self.render_template(template, active=active, menu=menu_entries(), person=person, user=user,
-                                    steps=accounts.steps(person), **kwargs)
+                                    steps=accounts.steps(person), realname_status=RealnameStatus, **kwargs)
 
     @expose("/")
     @has_access
@@ -207,7 +209,7 @@ class MyAccountView(BaseView):
         form = OnsiteForm()
         if form.validate_on_submit():
             try:
-                realname.request_onsite(person, form.province.data)
+                realname.request_onsite(person, form.province.data, user)
             except realname.RealnameError as exc:
                 db.session.rollback()
                 flash(str(exc.message), "danger")
@@ -224,7 +226,7 @@ class MyAccountView(BaseView):
     def verify_online(self):
         user, person = signed_in_person()
         try:
-            req, url = realname.start_online(person)
+            req, url = realname.start_online(person, user)
         except realname.RealnameError as exc:
             db.session.rollback()
             flash(str(exc.message), "danger")
@@ -393,14 +395,15 @@ class RealnameSimulatorView(BaseView):
             db.session.rollback()
             return self.render_template("personal/simulator_done.html", ok=False, message=exc.message), 400
         db.session.commit()
-        return self.render_template("personal/simulator_done.html", ok=req.status == "verified", message=None)
+        return self.render_template("personal/simulator_done.html", ok=req.status == RequestStatus.VERIFIED,
+                                    message=None)
 
 
 class RealnameQueueView(ScopedModelView):
     """Province: persons waiting for an on-site real-name check in its province, oldest first."""
 
-    base_filters = SCOPE_FILTER + [["realname_status", FilterEqual, "pending"],
-                                   ["realname_method", FilterEqual, "onsite"]]
+    base_filters = SCOPE_FILTER + [["realname_status", FilterEqual, RealnameStatus.PENDING],
+                                   ["realname_method", FilterEqual, RealnameMethod.ONSITE]]
     show_template = "personal/onsite_show.html"
 
     @expose("/show/<pk>", methods=["GET"])

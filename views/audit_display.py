@@ -11,7 +11,7 @@ from app.audit import REDACTED
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app import workflow
+from app import machines, workflow
 from ground.roles import ROLE_LABELS
 from models.choices import (ANNOUNCEMENT_STATES, ATTACHMENT_KINDS, CANCELLATION_REASONS, CERTIFICATE_STATUSES, DEGREES,
                             EDUCATION_LEVELS, ETHNICITIES, GENDERS, REALNAME_STATUSES, REFUSAL_REASONS,
@@ -88,7 +88,7 @@ VALUE_LABELS = {
     "reason": {**REPLACEMENT_REASONS.labels, **REFUSAL_REASONS.labels, **CANCELLATION_REASONS.labels},
     "state": {**workflow.STATE_LABELS, **ANNOUNCEMENT_STATES.labels}, "from": workflow.STATE_LABELS,
     "to": workflow.STATE_LABELS, "status": {**_STATUSES, **REALNAME_REQUEST_STATUSES},
-    "provider": REALNAME_PROVIDERS, "role": ROLE_LABELS, "endpoint": ENDPOINT_LABELS,
+    "provider": REALNAME_PROVIDERS, "role": machines.ACTOR_LABELS, "endpoint": ENDPOINT_LABELS,
     "roles": ROLE_LABELS, "added": ROLE_LABELS, "removed": ROLE_LABELS,  # an account's roles (the only relation)
     "realname_method": {"onsite": _l("On-site verification"), "online": _l("Online verification")},
     "business_type": {code: t.label for code, t in workflow.BUSINESS_TYPES.items()},
@@ -123,6 +123,9 @@ def action_label(row) -> str:
     if row.action.startswith("transition."):
         t = workflow.TRANSITIONS.get(row.action.split(".", 1)[1])
         return str(t.label) if t else row.action
+    move = machines.move_of_audit_action(row.action)
+    if move is not None:
+        return str(move.label)
     return str(ACTION_LABELS.get(row.action, row.action))
 
 
@@ -183,7 +186,8 @@ def detail_text(row, field_labels: dict) -> str:
     lines = []
     for key, value in detail.items():
         name = str(field_labels.get(key) or AUDIT_FIELD_LABELS.get(key, key))
-        if isinstance(value, list) and len(value) == 2 and row.action == "update":
+        changed = row.action == "update" or machines.move_of_audit_action(row.action) is not None
+        if isinstance(value, list) and len(value) == 2 and changed:
             before, after = (_value(v, key) for v in value)
             lines.append(f"{name}：{before} → {after}")
         else:
@@ -223,6 +227,7 @@ def action_choices():
     """Search choices: every action code with its label."""
     pairs = [(code, str(label)) for code, label in ACTION_LABELS.items()]
     pairs += [(f"transition.{code}", str(t.label)) for code, t in workflow.TRANSITIONS.items()]
+    pairs += [(machine.audit_action(m), str(m.label)) for machine in machines.MACHINES for m in machine.moves]
     return [("", "—")] + pairs
 
 

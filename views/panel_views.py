@@ -7,6 +7,7 @@ from sqlalchemy.orm import selectinload
 
 from ground.extensions import db
 from models import AnnouncementBatch, Application, Certificate, Person
+from models.choices import BatchState
 from app import audit, scope
 from app.services import storage
 from reports.certificates import record_prints, render_certificate_pdf, render_certificates_pdf
@@ -96,7 +97,7 @@ class CertificateView(ScopedModelView):
                  .filter(Application.announcement_id == batch_id, Certificate.status == "valid")
                  .options(selectinload(Certificate.person).selectinload(Person.attachments))
                  .order_by(Certificate.number).all())
-        if batch.state != "published" or not items:
+        if batch.state != BatchState.PUBLISHED or not items:
             flash(_("This announcement has no valid certificates to print."), "warning")
             return redirect(url_for("AnnouncementsView.show", pk=batch_id))
         data = render_certificates_pdf(items)

@@ -11,12 +11,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app import announcements, applications, rules, workflow
+from app.machines import ANNOUNCEMENT, take
 from ground import roles as R
 from ground.extensions import db
 from ground.clock import today
 from ground.roles import ROLE_LABELS, user_role_names
 from app.scope import current_user
 from models import Application
+from models.choices import BatchState
 
 from views.base import ScopedModelView
 from views.forms import row_id
@@ -249,11 +251,14 @@ class AnnouncementView(ScopedModelView):
 
     def pre_add(self, item):
         item.created_by_id = current_user().id
-        item.state = "draft"
+        item.state = ANNOUNCEMENT.initial
 
     def pre_update(self, item):
-        if item.state != "draft":
-            self.refuse(_l("This batch is already published."))
+        """Only a draft is edited: the edit is a move of the batch (a published batch refuses it)."""
+        try:
+            take(ANNOUNCEMENT, "edit", item, current_user())
+        except workflow.WorkflowError as exc:
+            self.refuse(exc.message)
 
     @expose("/show/<pk>", methods=["GET"])
     @has_access
@@ -261,9 +266,10 @@ class AnnouncementView(ScopedModelView):
         item = self.get_in_scope(pk)
         waiting = (db.session.query(Application.id)
                    .filter(Application.state == workflow.State.ANNOUNCE, Application.announcement_id.is_(None))
-                   .count()) if item.state == "draft" else 0
+                   .count()) if ANNOUNCEMENT.allows("gather", item.state) else 0
         return self.render_template(self.show_template, pk=pk, title=self.show_title, widgets=self._show(pk),
                                     item=item, waiting=waiting, view_name=self.__class__.__name__,
+                                    moves=ANNOUNCEMENT.actions_from(item.state), published=BatchState.PUBLISHED,
                                     can_manage=self.appbuilder.sm.has_access("can_publish", self.class_permission_name))
 
     @expose("/pdf/<int:pk>")

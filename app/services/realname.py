@@ -7,7 +7,8 @@ a real service such as Alipay's: its "phone page" is served by this app and post
 signed with HMAC-SHA256, exactly as a real provider's callback would be signed with its key.
 A real provider implements the same two methods (see docs/REALNAME.md).
 
-Every decision changes the Person row, so the audit log records it.
+A person's verification status moves only through the REALNAME machine (app/machines.py), which checks
+who acts and from which status and writes the audit row of each move.
 """
 import abc
 import hashlib
@@ -21,12 +22,17 @@ from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from werkzeug.utils import import_string
 
-from models import Person, RealnameRequest
-
+from app import machines
+from app.machines import REALNAME
+from app.rules import PROVINCE_CODES
+from app.workflow import WorkflowError
+from ground import roles as R
 from ground.clock import now_utc
 from ground.errors import UserError
 from ground.extensions import db
-from app.rules import PROVINCE_CODES
+from models import Person, RealnameRequest
+from models.choices import RealnameMethod
+from models.realname import RequestStatus
 
 
 class RealnameError(UserError):
@@ -110,46 +116,62 @@ def default_province(person: Person) -> str | None:
     return code if code in PROVINCE_CODES else None
 
 
-def _require_unverified(person: Person):
-    if person.is_verified:
-        raise RealnameError(_l("Your identity is already verified."))
+def _check(action: str, person: Person, user=None, role: str | None = None):
+    try:
+        machines.check(REALNAME, action, person, user, role)
+    except WorkflowError as exc:
+        raise RealnameError(exc.message) from None
 
 
-def request_onsite(person: Person, province_code: str):
+def _take(action: str, person: Person, user=None, role: str | None = None, detail: dict | None = None):
+    try:
+        machines.take(REALNAME, action, person, user, role, detail)
+    except WorkflowError as exc:
+        raise RealnameError(exc.message) from None
+
+
+def _applicant_role(user) -> str | None:
+    """Without a signed-in user (command line), the move is taken on the person's own behalf."""
+    return R.APPLICANT if user is None else None
+
+
+def request_onsite(person: Person, province_code: str, user=None):
     """Queue the person for an on-site check in a province (the caller commits)."""
-    _require_unverified(person)
+    _check("request_onsite", person, user, _applicant_role(user))
     if province_code not in PROVINCE_CODES:
         raise RealnameError(_l("Choose a province."))
-    person.realname_status = "pending"
-    person.realname_method = "onsite"
+    person.realname_method = RealnameMethod.ONSITE
     person.realname_province_code = province_code
     person.realname_requested_at = now_utc()
     person.realname_note = None
+    _take("request_onsite", person, user, _applicant_role(user), {"realname_province_code": province_code})
 
 
 def decide_onsite(person: Person, user, verified: bool, note: str = ""):
     """A provincial officer's decision after comparing the person, the photos and the documents."""
-    if person.realname_status != "pending" or person.realname_method != "onsite":
+    action = "verify_onsite" if verified else "reject_onsite"
+    _check(action, person, user)
+    if person.realname_method != RealnameMethod.ONSITE:
         raise RealnameError(_l("This person is not waiting for an on-site check."))
     if getattr(user, "province_code", None) != person.realname_province_code:
         raise RealnameError(_l("This person is queued in another province."))
     note = (note or "").strip()
     if not verified and not note:
         raise RealnameError(_l("Give the reason for the rejection."))
-    person.realname_status = "verified" if verified else "rejected"
     person.realname_verified_at = now_utc() if verified else None
     person.realname_note = note[:500] or None
+    _take(action, person, user)
 
 
-def start_online(person: Person) -> tuple[RealnameRequest, str]:
+def start_online(person: Person, user=None) -> tuple[RealnameRequest, str]:
     """Open a request with the configured provider; returns it and the URL for the QR code."""
-    _require_unverified(person)
+    _check("start_online", person, user, _applicant_role(user))
     chosen = provider()
     minutes = current_app.config["REALNAME_SESSION_MINUTES"]
     request = RealnameRequest(person=person, provider=chosen.name, nonce=secrets.token_urlsafe(24),
-                              status="pending", expires_at=now_utc() + timedelta(minutes=minutes))
+                              status=RequestStatus.PENDING, expires_at=now_utc() + timedelta(minutes=minutes))
     db.session.add(request)
-    db.session.flush()
+    _take("start_online", person, user, _applicant_role(user), {"provider": chosen.name})
     return request, chosen.start(request)
 
 
@@ -163,7 +185,7 @@ def complete(verdict: Verdict) -> RealnameRequest:
                .with_for_update().one_or_none())
     if request is None:
         raise RealnameError(_l("Unknown verification request."))
-    if request.status != "pending":
+    if request.status != RequestStatus.PENDING:
         raise RealnameError(_l("This verification request has already been answered."))
     if request.expires_at < now_utc():
         raise RealnameError(_l("The verification request has expired; start again."))
@@ -171,12 +193,12 @@ def complete(verdict: Verdict) -> RealnameRequest:
     matches = verdict.name == person.name and verdict.id_number.upper() == person.id_number
     request.completed_at = now_utc()
     if verdict.verified and matches:
-        request.status = "verified"
-        person.realname_status = "verified"
-        person.realname_method = "online"
+        request.status = RequestStatus.VERIFIED
+        person.realname_method = RealnameMethod.ONLINE
         person.realname_verified_at = now_utc()
         person.realname_note = None
+        _take("verify_online", person, role=machines.PROVIDER, detail={"provider": request.provider})
     else:
-        request.status = "failed"
+        request.status = RequestStatus.FAILED
         request.detail = (verdict.detail or ("identity mismatch" if verdict.verified else "declined"))[:500]
     return request
