@@ -10,7 +10,7 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app import announcements, applications, rules, workflow
+from app import announcements, applications, workflow
 from ground import roles as R
 from ground.extensions import db
 from ground.clock import today
@@ -87,8 +87,9 @@ class ApplicationPanelView(ScopedModelView):
 
     def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
         """Show only what the application's business type uses, in three groups."""
-        used = [_DISPLAY.get(name, name) for name in rules.FIELDS_BY_TYPE.get(item.business_type, ())]
-        if item.business_type == "change":
+        btype = workflow.BUSINESS_TYPES.get(item.business_type)
+        used = [_DISPLAY.get(name, name) for name in (btype.fields if btype else ())]
+        if btype is not None and btype.records_previous_employer:
             used.insert(0, "previous_enterprise")
         fieldsets = [
             (_l("Application"), {"fields": ["number", "business_type_label", "state_label", "person",
