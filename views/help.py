@@ -84,6 +84,7 @@ def _facts() -> dict:
             "code": code, "label": btype.label,
             "needs": btype.guide % {"fresh": rules["QUALIFICATION_FRESH_YEARS"], "validity": rules["VALIDITY_YEARS"],
                                     "window": rules["RENEWAL_WINDOW_DAYS"]},
+            "notes": [note for switch, note in btype.guide_notes if rules.get(switch)],
             "pipeline": [STAGE_NAMES[s] for s in btype.stages],
             "limits": [limits.get(code, {}).get(s) if s in btype.stages else None for s in DEADLINE_STAGES],
         })

@@ -57,6 +57,8 @@ class BusinessType:
     confirmer: str = "named"  # one of CONFIRMERS
     records_previous_employer: bool = False  # a change of employer keeps the one it leaves
     guide: object = None  # what the type is for and what its form asks (help page); may use %(fresh)s etc.
+    # Notes the help page adds to the guide while a switch of the RULES setting is on: {rule name: text}.
+    guide_notes: tuple[tuple[str, object], ...] = ()
 
     @property
     def label(self):
@@ -123,6 +125,8 @@ class BusinessType:
         elif self.reasons is not None and any(APPLICATION_REASONS.labels.get(code) is not label
                                               for code, label in self.reasons.pairs):
             found.append(f"{self.code}: its reasons must be part of models.choices.APPLICATION_REASONS")
+        if self.guide is None:
+            found.append(f"{self.code}: no guide text for the help page")
         for name in ("eligibility", "preconditions", "eligible_specialties", "check_input", "outcome"):
             if not callable(getattr(self, name)):
                 found.append(f"{self.code}: {name} is not callable")

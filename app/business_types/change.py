@@ -44,4 +44,5 @@ CHANGE = BusinessType(
     notice=True,
     records_previous_employer=True,
     guide=_l("A new employer: find it by name or credit code, then the contract dates."),
+    guide_notes=(("CHANGE_TEMPORARY_ONLY", _l("Online only for holders of a temporary practising certificate.")),),
 )

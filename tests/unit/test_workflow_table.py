@@ -9,6 +9,7 @@ from types import SimpleNamespace as NS
 import pytest
 
 from app import rules, workflow
+from config import RULES
 from app.business_types import BUSINESS_TYPES, shared
 from app.business_types.base import BusinessType
 from app.business_types.initial import ALREADY_REGISTERED
@@ -99,6 +100,8 @@ def test_declared_facts_of_each_type():
     assert {c for c, t in BUSINESS_TYPES.items() if t.uses_contract} == {
         "initial", "change", "add_specialty", "renewal", "re_registration"}
     assert [c for c, t in BUSINESS_TYPES.items() if t.records_previous_employer] == ["change"]
+    switches = {switch for t in BUSINESS_TYPES.values() for switch, _note in t.guide_notes}
+    assert switches == {"CHANGE_TEMPORARY_ONLY"} and switches <= set(RULES)
 
 
 def test_reason_lists_never_share_a_code():
