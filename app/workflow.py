@@ -211,7 +211,8 @@ def table_problems(transitions: dict | None = None, business_types: dict | None 
             continue
         problems += btype.problems()
         for stage in btype.stages:
-            if stage in STAGE_ORDER and not any(stage in t.sources and t.target_in(btype, stage) == btype.next_stage(stage)
+            onward = btype.next_stage(stage)
+            if stage in STAGE_ORDER and not any(stage in t.sources and t.target_in(btype, stage) == onward
                                                 for t in transitions.values()):
                 problems.append(f"business type {code!r}: no transition moves on from {stage!r}")
     return problems

@@ -112,7 +112,7 @@ class BusinessType:
             found.append(f"{self.code}: no label in ground.vocabulary.TYPE_LABELS")
         if not self.stages or any(s not in STAGE_ORDER for s in self.stages):
             found.append(f"{self.code}: stages must be a non-empty subset of STAGE_ORDER")
-        elif list(self.stages) != sorted(self.stages, key=STAGE_ORDER.index) or len(set(self.stages)) != len(self.stages):
+        elif list(self.stages) != sorted(set(self.stages), key=STAGE_ORDER.index):
             found.append(f"{self.code}: stages out of STAGE_ORDER's order or repeated")
         if self.certificate not in CERTIFICATE_POLICIES:
             found.append(f"{self.code}: certificate policy {self.certificate!r} is not one of {CERTIFICATE_POLICIES}")
