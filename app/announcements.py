@@ -73,7 +73,7 @@ def publish(batch_id, user) -> AnnouncementBatch:
         if not batch.applications:
             raise BatchError(_l("The batch is empty; gather approved applications first."))
         day = today()
-        batch.year, batch.sequence = day.year, numbering.next_value(session, f"announcement:{day.year}")
+        batch.year, batch.sequence = day.year, numbering.next_value(session, numbering.announcement_counter(day.year))
         batch.published_on = day
         take(ANNOUNCEMENT, "publish", batch, user)
         for application in list(batch.applications):

@@ -1,13 +1,15 @@
 """Starting and editing drafts: shared by the panel form and the REST API.
 
 Field validation is app.rules.check_fields; state changes are app.workflow's. This module only
-decides who owns a new draft, numbers it, and drops the fields its business type does not use.
+decides who owns a new draft, numbers it, and drops the fields its business type (app/business_types/)
+does not use.
 """
 from flask_babel import lazy_gettext as _l
 
 from models import Application
 
-from app import rules, workflow
+from app import workflow
+from app.business_types import BUSINESS_TYPES
 from ground.clock import today
 from ground.roles import APPLICANT, ENTERPRISE, MINISTRY, PROVINCE, ROLE_LABELS
 from ground.extensions import db
@@ -48,7 +50,8 @@ def check_editable(item: Application):
 
 def tidy(item: Application):
     """Drop fields the business type does not use, and show the routing the submission will fix."""
-    used = rules.FIELDS_BY_TYPE.get(item.business_type, ())
+    btype = BUSINESS_TYPES.get(item.business_type)
+    used = btype.fields if btype is not None else ()
     for name in _OPTIONAL_FIELDS:
         if name not in used:
             setattr(item, name, None)
@@ -58,8 +61,9 @@ def tidy(item: Application):
         item.continuing_education = False
     if item.new_id_number:
         item.new_id_number = item.new_id_number.strip().upper()
-    for key, value in rules.routing(item).items():
-        setattr(item, key, value)
+    if btype is not None:
+        for key, value in btype.route(item).items():
+            setattr(item, key, value)
 
 
 def handling_office(item: Application, role: str | None) -> str:

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from ground.extensions import db
 from models import Application, Specialty
 from app import applications, rules, workflow
+from app.business_types import BUSINESS_TYPES
 from app.services import images, sms, storage
 
 
@@ -85,7 +86,7 @@ def _field_errors(submission: Submission, person) -> dict:
             continue  # a draft may be incomplete; only what was typed must be right
         errors.setdefault(name, []).extend(messages)
     if submission.submit:
-        for kind in rules.scans_required(submission.business_type):
+        for kind in BUSINESS_TYPES[submission.business_type].scans:
             if not submission.scans.get(kind):
                 errors.setdefault(kind, []).append(_l("Upload the new ID card scans."))
         if not submission.sms_code:
@@ -95,7 +96,7 @@ def _field_errors(submission: Submission, person) -> dict:
 
 def _processed_scans(submission: Submission, errors: dict) -> dict:
     processed = {}
-    for kind in rules.scans_required(submission.business_type):
+    for kind in BUSINESS_TYPES[submission.business_type].scans:
         data = submission.scans.get(kind)
         if data:
             try:
@@ -124,7 +125,7 @@ def _store(session, user, item: Application | None, submission: Submission) -> A
             raise workflow.Conflict(_l("This application was changed by someone else since you opened it; "
                                        "reload and try again."))
         item.business_type = submission.business_type
-    for name in rules.FIELDS_BY_TYPE[submission.business_type]:
+    for name in BUSINESS_TYPES[submission.business_type].fields:
         if name == "specialties":
             codes = [getattr(s, "code", s) for s in values.get("specialties") or []]
             item.specialties = session.query(Specialty).filter(Specialty.code.in_(codes)).all() if codes else []

@@ -13,16 +13,24 @@ Per role, what each may do (the class docstring of the rules, as the Odoo patter
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import update
+from sqlalchemy import and_, false, or_, select, update
 
+from app import effects, rules, scope
+from app.audit import actor_fields
+from app.business_types import BUSINESS_TYPES, BusinessType
+from app.services.workdays import stage_deadline, stage_working_days
 from ground import roles as R
+from ground.clock import now_utc
+from ground.extensions import db
 from ground.vocabulary import (ACTION_LABELS, EDITABLE_STATES, FINAL_STATES, IN_PROGRESS_STATES, OPEN_STATES,  # noqa: F401
                                STAGE_ORDER, STATE_LABELS, TYPE_LABELS, State)
+from models import Application, AuditLog, TransitionLog
+from models.base import Choices
+from models.choices import REFUSAL_REASONS
 
 # Who owns each state: the role whose move it is (transitions with roles=OWNER use this).
 STAGE_OWNER = {
@@ -37,48 +45,15 @@ STAGE_OWNER = {
 
 
 # --- Business types -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class BusinessType:
-    code: str
-    stages: tuple[str, ...]  # the pipeline; a skipped stage is simply absent
-    certificate: str  # what the last stage does: "new", "revoke" (at approval), "new_if_registered"
-
-    @property
-    def label(self):
-        return TYPE_LABELS[self.code]
-
-    def next_stage(self, state: str) -> str | None:
-        """The state after `state` in this type's pipeline (the first stage after a draft)."""
-        if state in EDITABLE_STATES:
-            return self.stages[0]
-        if state not in self.stages:
-            return None
-        i = self.stages.index(state)
-        return self.stages[i + 1] if i + 1 < len(self.stages) else State.COMPLETED
-
-
-_E, _P, _M, _A, _I = State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ANNOUNCE, State.ISSUE
-
-BUSINESS_TYPES = {
-    t.code: t
-    for t in (
-        BusinessType("initial", (_E, _P, _M, _A, _I), "new"),
-        BusinessType("change", (_E, _P, _M, _I), "new"),
-        BusinessType("add_specialty", (_E, _P, _M, _A, _I), "new"),
-        BusinessType("renewal", (_E, _P, _M, _I), "new"),
-        BusinessType("cancellation", (_E, _P, _M, _A), "revoke"),
-        BusinessType("re_registration", (_E, _P, _M, _A, _I), "new"),
-        BusinessType("replacement", (_M, _I), "new"),
-        BusinessType("info_change", (_P, _M, _I), "new_if_registered"),
-    )
-}
+# BUSINESS_TYPES (code → BusinessType: .code .label .stages .certificate .next_stage(state)) is declared in
+# app/business_types/, one module per type, and re-exported here.
 
 
 # --- Transitions --------------------------------------------------------------------------------
 NEXT = "<next stage>"  # target: the next stage of the application's own pipeline
 OWNER = "<stage owner>"  # roles: the role that owns the source state (STAGE_OWNER)
 
-# Guards and effects are named ("rules.x", "effects.y" in app/): the table stays data. A guard takes the
+# Guards and effects are the functions themselves (app/rules.py, app/effects.py). A guard takes the
 # application and returns a list of reasons (empty = passes); an effect takes a Context.
 
 
@@ -88,8 +63,8 @@ class Transition:
     sources: tuple[str, ...]
     target: str
     roles: object  # frozenset of role names, or OWNER
-    guards: tuple[str, ...] = ()
-    effects: tuple[str, ...] = ()
+    guards: tuple[Callable, ...] = ()
+    effects: tuple[Callable, ...] = ()
     needs_opinion: bool = False
     auto: bool = False  # fires by itself on entering a source state when its guards pass
     batch_only: bool = False  # only through an announcement batch, never one by one
@@ -101,8 +76,8 @@ class Transition:
     # A statement the actor ticks before the move, about facts of the application (e.g. the labour
     # contract period); `attestation_text()` fills it in, the engine refuses without `attested=True`.
     attestation: object = None
-    # A coded reason the actor picks (name of a Choices list in models.choices), counted in the statistics.
-    reason_choices: str | None = None
+    # A coded reason the actor picks (a Choices list of models.choices), counted in the statistics.
+    reason_choices: Choices | None = None
 
     @property
     def label(self):
@@ -110,9 +85,7 @@ class Transition:
 
     def reasons(self):
         """The Choices the actor picks the reason from, or None."""
-        if not self.reason_choices:
-            return None
-        return getattr(importlib.import_module("models.choices"), self.reason_choices)
+        return self.reason_choices
 
     def target_in(self, business_type: "BusinessType", state: str) -> str | None:
         """Where this transition leads from `state` for that business type (None: not from there)."""
@@ -126,7 +99,7 @@ TRANSITIONS: dict[str, Transition] = {
     t.action: t
     for t in (
         Transition("submit", (State.DRAFT, State.RETURNED), NEXT, frozenset({R.APPLICANT}),
-                   guards=("rules.ready_to_submit",), effects=("effects.route", "effects.mark_submitted"),
+                   guards=(rules.ready_to_submit,), effects=(effects.route, effects.mark_submitted),
                    needs_sms=True,
                    confirm=_l("Submit this application? It goes to the next reviewer and cannot be edited "
                               "unless it is returned.")),
@@ -134,7 +107,7 @@ TRANSITIONS: dict[str, Transition] = {
                    State.WITHDRAWN, frozenset({R.APPLICANT}), style="warning",
                    confirm=_l("Withdraw this application? This cannot be undone; you may apply again later.")),
         Transition("confirm", (State.ENTERPRISE,), NEXT, OWNER,
-                   guards=("rules.contract_complete",),
+                   guards=(rules.contract_complete,),
                    attestation=_l("%(name)s is employed by our enterprise with a labour contract from %(start)s "
                                   "to %(end)s."),
                    confirm=_l("Confirm that this person is employed by your enterprise for the stated contract "
@@ -142,26 +115,20 @@ TRANSITIONS: dict[str, Transition] = {
         Transition("pass", (State.PROVINCE,), NEXT, OWNER,
                    confirm=_l("Pass this application on to the ministry?")),
         Transition("approve", (State.MINISTRY,), NEXT, OWNER,
-                   guards=("rules.outcome_possible",), effects=("effects.apply_outcome",),
+                   guards=(rules.outcome_possible,), effects=(effects.apply_outcome,),
                    confirm=_l("Approve this application? The registration is changed at once.")),
         Transition("publish", (State.ANNOUNCE,), NEXT, OWNER,
-                   guards=("rules.in_announcement_batch",), batch_only=True),
+                   guards=(rules.in_announcement_batch,), batch_only=True),
         Transition("issue", (State.ISSUE,), State.COMPLETED, OWNER,
-                   guards=("rules.certificate_ready",), effects=("effects.issue_certificate",), auto=True),
+                   guards=(rules.certificate_ready,), effects=(effects.issue_certificate,), auto=True),
         Transition("return", (State.ENTERPRISE, State.PROVINCE, State.MINISTRY),
                    State.RETURNED, OWNER, needs_opinion=True, style="warning",
                    confirm=_l("Return this application to the applicant for amendment?")),
         Transition("refuse", (State.PROVINCE, State.MINISTRY), State.REFUSED, OWNER,
-                   needs_opinion=True, style="danger", reason_choices="REFUSAL_REASONS",
+                   needs_opinion=True, style="danger", reason_choices=REFUSAL_REASONS,
                    confirm=_l("Refuse this application (不予注册)? This is final.")),
     )
 }
-
-
-def _call(name: str):
-    """Resolve a guard or effect named in the table ("rules.x" → app.rules.x)."""
-    module, _, attr = name.rpartition(".")
-    return getattr(importlib.import_module(f"app.{module}"), attr)
 
 
 def attestation_text(transition: Transition, application) -> str | None:
@@ -204,10 +171,6 @@ def actionable_pairs(user_roles: Iterable[str]) -> list[tuple[str, str]]:
 
 def actionable_clause(user_roles: Iterable[str]):
     """SQL condition for the queue (待办): applications in a state where these roles have a move."""
-    from sqlalchemy import and_, false, or_
-
-    from models import Application
-
     by_state: dict[str, list[str]] = {}
     for btype, state in actionable_pairs(user_roles):
         by_state.setdefault(state, []).append(btype)
@@ -215,6 +178,51 @@ def actionable_clause(user_roles: Iterable[str]):
         return false()
     return or_(*[and_(Application.state == state, Application.business_type.in_(types))
                  for state, types in sorted(by_state.items())])
+
+
+# --- The table's own check (run at import: a broken table stops the application from starting) ---
+class WorkflowTableError(Exception):
+    """The workflow table or a business-type declaration lacks what the engine needs."""
+
+
+def table_problems(transitions: dict | None = None, business_types: dict | None = None) -> list[str]:
+    """Everything wrong with the tables (default: this module's TRANSITIONS and BUSINESS_TYPES); empty = sound."""
+    transitions = TRANSITIONS if transitions is None else transitions
+    business_types = BUSINESS_TYPES if business_types is None else business_types
+    problems = []
+    for action, t in transitions.items():
+        where = f"transition {action!r}"
+        if action != t.action or action not in ACTION_LABELS:
+            problems.append(f"{where}: keyed by its action, with a label in ground.vocabulary.ACTION_LABELS")
+        problems += [f"{where}: guard {g!r} is not callable" for g in t.guards if not callable(g)]
+        problems += [f"{where}: effect {e!r} is not callable" for e in t.effects if not callable(e)]
+        problems += [f"{where}: unknown source state {s!r}" for s in t.sources if s not in STATE_LABELS]
+        if t.target != NEXT and t.target not in STATE_LABELS:
+            problems.append(f"{where}: unknown target {t.target!r}")
+        if t.roles == OWNER:
+            problems += [f"{where}: source {s!r} has no STAGE_OWNER" for s in t.sources if s not in STAGE_OWNER]
+        elif not (isinstance(t.roles, frozenset) and t.roles and t.roles <= set(R.BUSINESS_ROLES)):
+            problems.append(f"{where}: roles must be OWNER or a non-empty frozenset of business roles")
+        if t.reason_choices is not None and not isinstance(t.reason_choices, Choices):
+            problems.append(f"{where}: reason_choices must be a models.choices list")
+    for code, btype in business_types.items():
+        if not isinstance(btype, BusinessType) or code != btype.code:
+            problems.append(f"business type {code!r}: not a BusinessType keyed by its code")
+            continue
+        problems += btype.problems()
+        for stage in btype.stages:
+            onward = btype.next_stage(stage)
+            if stage in STAGE_ORDER and not any(stage in t.sources and t.target_in(btype, stage) == onward
+                                                for t in transitions.values()):
+                problems.append(f"business type {code!r}: no transition moves on from {stage!r}")
+    return problems
+
+
+def check_table(transitions: dict | None = None, business_types: dict | None = None) -> None:
+    """Raise WorkflowTableError listing every problem of the tables (see `table_problems`)."""
+    problems = table_problems(transitions, business_types)
+    if problems:
+        raise WorkflowTableError("The workflow table is broken:\n" + "\n".join(problems))
 
 
 # --- Errors -------------------------------------------------------------------------------------
@@ -284,8 +292,6 @@ class Context:
 
 def available(application, user) -> list[Option]:
     """The moves `user` may see on `application`: allowed ones, and guard-blocked ones with reasons."""
-    from app import scope
-
     if application is None or not scope.can_see(user, application):
         return []
     roles = R.user_role_names(user)
@@ -305,7 +311,7 @@ def available(application, user) -> list[Option]:
 def _guard_reasons(t: Transition, application) -> list:
     reasons = []
     for guard in t.guards:
-        reasons.extend(_call(guard)(application))
+        reasons.extend(guard(application))
     return reasons
 
 
@@ -334,8 +340,6 @@ def apply(application, move: Move, user, *, session=None, commit: bool = True):
     the move is not possible. `session` is the unit of work (the app's by default); `commit=False` leaves
     the commit to a caller that does more in the same transaction.
     """
-    from ground.extensions import db
-
     session = session or db.session
     action, opinion, reason = move.action, move.opinion, move.reason
     try:
@@ -372,18 +376,10 @@ def _acted_at_the_same_moment() -> "Conflict":
 
 def _changed_meanwhile(session, app_obj) -> bool:
     """Another transaction moved the application after it was loaded (a fresh read, not the identity map)."""
-    from sqlalchemy import select
-
-    from models import Application
-
     return session.execute(select(Application.version).where(Application.id == app_obj.id)).scalar() != app_obj.version
 
 
 def _load_in_scope(application, user):
-    from models import Application
-
-    from app import scope
-
     app_id = application if isinstance(application, int) else getattr(application, "id", None)
     found = scope.query(Application, user).filter(Application.id == app_id).one_or_none() if app_id else None
     if found is None:
@@ -416,12 +412,6 @@ def _check(app_obj, t: Transition, user, opinion, version, via_batch) -> str:
 
 
 def _move(session, app_obj, t: Transition, user, role: str, opinion, reason=None):
-    from models import Application, AuditLog, TransitionLog
-
-    from app.audit import actor_fields
-    from ground.clock import now_utc
-    from app.services.workdays import stage_deadline, stage_working_days
-
     from_state, to_state = app_obj.state, t.target_for(app_obj)
     now = now_utc()
     entered_at = app_obj.state_changed_at
@@ -440,7 +430,7 @@ def _move(session, app_obj, t: Transition, user, role: str, opinion, reason=None
     session.refresh(app_obj)
     ctx = Context(app_obj, t, user, role, from_state, to_state, opinion, session)
     for effect in t.effects:
-        _call(effect)(ctx)
+        effect(ctx)
     actor = actor_fields(user)
     session.add(TransitionLog(application_id=app_obj.id, action=t.action, from_state=from_state,
                               to_state=to_state, user_id=actor["user_id"], username=actor["username"],
@@ -502,3 +492,6 @@ def role_action_matrix() -> str:
         suffix = " (automatic)" if t.auto else (" (batch)" if t.batch_only else "")
         rows.append(f"| {t.action}{suffix} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
+
+
+check_table()  # at import: every process that can move an application first proves the table sound

@@ -9,7 +9,7 @@ from ground.clock import now_utc
 from ground.vocabulary import ACTION_LABELS, STATE_LABELS, TYPE_LABELS
 
 from models.base import Model, Timestamps
-from models.choices import CANCELLATION_REASONS, REFUSAL_REASONS, REPLACEMENT_REASONS
+from models.choices import APPLICATION_REASONS, REFUSAL_REASONS
 
 application_specialty = Table(
     "application_specialty",
@@ -49,7 +49,7 @@ class Application(Timestamps, Model):
     stage_deadline = Column(Date, index=True)
     last_opinion = Column(Text)
 
-    # Type-specific fields (which ones a type uses: app/rules.py FIELDS_BY_TYPE).
+    # Type-specific fields (which ones a type uses: its declaration's `fields`, app/business_types/).
     contract_start = Column(Date)
     contract_end = Column(Date)
     reason = Column(String(40))
@@ -81,8 +81,7 @@ class Application(Timestamps, Model):
 
     @property
     def reason_label(self):
-        choices = REPLACEMENT_REASONS if self.business_type == "replacement" else CANCELLATION_REASONS
-        return choices.label(self.reason) if self.reason else ""
+        return APPLICATION_REASONS.label(self.reason) if self.reason else ""
 
     @property
     def specialty_names(self):

@@ -96,6 +96,10 @@ REFUSAL_REASONS = Choices(
 
 REPLACEMENT_REASONS = Choices(("lost", _l("Lost")), ("damaged", _l("Damaged")))
 
+# Every reason an applicant may give (the lists business types point to, app/business_types/): their codes
+# never overlap, so an application's reason is labelled without knowing its type.
+APPLICATION_REASONS = Choices(*CANCELLATION_REASONS.pairs, *REPLACEMENT_REASONS.pairs)
+
 REGISTRATION_STATUSES = Choices(
     ("active", _l("Registered")), ("cancelled", _l("Cancelled")), ("lapsed", _l("Lapsed")),
 )

@@ -1534,7 +1534,7 @@ def _pg_sequences(conn):
 def _settings():
     if has_app_context():
         return current_app.config
-    import config  # only outside an app: importing the settings module reads the environment and instance/
+    import config  # reason: only outside an app; importing the settings reads the environment and instance/
 
     return {"RULES": config.RULES, "STAGE_TIME_LIMITS": config.STAGE_TIME_LIMITS}
 

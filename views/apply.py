@@ -1,6 +1,6 @@
 """注册申报 and 进度查询 of the personal edition: one form per business type, and the progress timeline.
 
-A form shows only its type's fields (app.rules.FIELDS_BY_TYPE) and, before anything is typed, every
+A form shows only its type's fields (its declaration in app/business_types/) and, before anything is typed, every
 precondition the person does not meet. Submitting saves the draft and moves it with the workflow
 engine in one transaction; saving a draft needs no SMS code. A returned application reopens in its form.
 """
@@ -22,15 +22,12 @@ from ground.clock import today
 from ground.extensions import db
 from app.services import sms, workdays
 from models import Application, Enterprise, TransitionLog
-from models.choices import CANCELLATION_REASONS, REPLACEMENT_REASONS
 
 from views.base import signed_in_person
 from views.forms import IdNumber, add_error
 
-# Menu order of the user manual (3.1.3.1 - 3.1.3.8).
-MENU_ORDER = ("initial", "change", "add_specialty", "renewal", "cancellation", "re_registration", "replacement",
-              "info_change")
-NOTICE_TYPES = {"initial", "change", "add_specialty", "renewal", "re_registration", "cancellation"}
+# Menu order of the user manual (3.1.3.1 - 3.1.3.8): the order of the business-type table.
+MENU_ORDER = tuple(workflow.BUSINESS_TYPES)
 # 执业资格: the two qualifications of the old system's menus (注册申报 and 进度查询).
 QUALIFICATION_KINDS = {"regular": _l("First-class constructor"), "temporary": _l("First-class constructor (temporary)")}
 _KIND = "apply_kind"  # session key: the 执业资格 chosen on 注册申报
@@ -83,10 +80,10 @@ class ApplyForm(DynamicForm):
     @classmethod
     def for_type(cls, business_type, person, formdata=None, obj=None):
         form = cls(formdata=formdata, obj=obj)
-        used = set(rules.FIELDS_BY_TYPE[business_type]) | {"agree_commitment", "sms_code"}
-        if business_type in NOTICE_TYPES:
+        btype = workflow.BUSINESS_TYPES[business_type]
+        used = set(btype.fields) | set(btype.scans) | {"agree_commitment", "sms_code"}
+        if btype.notice:
             used.add("agree_notice")
-        used |= set(rules.scans_required(business_type))
         for name in list(form._fields):
             if name not in used and name != "csrf_token":
                 del form[name]
@@ -95,8 +92,7 @@ class ApplyForm(DynamicForm):
             if obj is not None and formdata is None:
                 form.specialties.data = [s.code for s in obj.specialties]
         if "reason" in form:
-            reasons = CANCELLATION_REASONS if business_type == "cancellation" else REPLACEMENT_REASONS
-            form.reason.choices = reasons.choices(blank=True)
+            form.reason.choices = btype.reasons.choices(blank=True)
         if "enterprise" in form and obj is not None and formdata is None and obj.enterprise is not None:
             form.enterprise.data = enterprise_label(obj.enterprise)
         return form
@@ -123,9 +119,8 @@ def find_enterprise(text: str):
 
 def _editable(person, business_type):
     """The person's draft or returned application of this type, to continue instead of starting anew."""
-    return (db.session.query(Application)
-            .filter(Application.person_id == person.id, Application.business_type == business_type,
-                    Application.state.in_(workflow.EDITABLE_STATES))
+    return (db.session.query(Application).filter_by(person_id=person.id, business_type=business_type)
+            .filter(Application.state.in_(workflow.EDITABLE_STATES))
             .order_by(Application.id.desc()).first())
 
 
@@ -276,7 +271,7 @@ class ApplyView(BaseView):
             for name in ("agree_notice", "agree_commitment"):
                 if name in form and not form[name].data:
                     errors.setdefault(name, []).append(_("Tick this box to submit."))
-        scans = {kind: form[kind].data.read() for kind in rules.scans_required(business_type) if form[kind].data}
+        scans = {kind: form[kind].data.read() for kind in workflow.BUSINESS_TYPES[business_type].scans if form[kind].data}
         proposal = submission.Submission(business_type, values, scans=scans, submit=submit,
                                          sms_code=form.sms_code.data if submit else None)
         for name, messages in submission.check(proposal, person).items():

@@ -18,14 +18,14 @@ from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.api import ModelRestApi
 from sqlalchemy import Boolean
 
-from app import personal_data
-from views.shell.access import view_of
 from ground.extensions import db
-from app.scope import SCOPE_FILTER
 from ground.roles import BUSINESS_ROLES
-
+from app import personal_data
+from app.scope import SCOPE_FILTER, current_user
 from views.formatting import PERSONAL_FORMATTERS, dash_if_empty, yes_no
 from views.interface import PanelInterface
+from views.shell.access import view_of
+
 
 @dataclass
 class PanelSpec:
@@ -199,7 +199,6 @@ class ScopedModelView(ModelView):
         raise ValueError(str(message))
 
 
-
 def add_label(view_name: str) -> str:
     """The text of a list's add button (a view's `add_label`, else "Add")."""
     return str(getattr(view_of(view_name), "add_label", None) or _("Add"))
@@ -207,7 +206,6 @@ def add_label(view_name: str) -> str:
 
 def signed_in_person():
     """(user, person) of the signed-in applicant; 403 for an account not linked to a person."""
-    from app.scope import current_user
 
     user = current_user()
     person = getattr(user, "person", None)

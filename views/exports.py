@@ -23,17 +23,18 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func
 
-from app import scope, workflow
-from app.audit import actor_fields
 from ground.clock import CHINA_TZ, now_utc
 from ground.extensions import db
 from ground.roles import EXPORT_UNMASKED, EXPORTS
-from models import (Application, AuditLog, Certificate, Enterprise, Person, Registration, RegistrationSpecialty,
-                    application_specialty)
-from models.choices import CERTIFICATE_STATUSES, GENDERS, REALNAME_STATUSES, REGISTRATION_STATUSES, Bilingual
+from models import (Application, AuditLog, Certificate, Enterprise, Person, Registration,
+                    RegistrationSpecialty, application_specialty)
+from models.choices import Bilingual, CERTIFICATE_STATUSES, GENDERS, REALNAME_STATUSES, REGISTRATION_STATUSES
 from models.dictionary import PROVINCES, SPECIALTIES
 from models.labels import LABELS
+from app import scope, workflow
+from app.audit import actor_fields
 from reports import exports as X
+from views.shell.headers import csp_nonce
 
 CAN_EXPORT = "can_export"
 MAX_PAGE = 10**6
@@ -409,7 +410,6 @@ def _admin_translations(app) -> str:
 
 def init_exports(app) -> Admin:
     """Mount the exports (call after FAB is initialised)."""
-    from views.shell.headers import csp_nonce
 
     home = ExportsHome(name=_l("Data exports"), url="/exports", endpoint="exports")
     admin = Admin(app, name=_l("Data exports"), url="/exports", endpoint="exports", index_view=home,

@@ -24,22 +24,6 @@ OPEN_TOPICS = (VISITOR, APPLICANT)  # what visitors and applicants may switch be
 _OWN_ORDER = (MINISTRY, PROVINCE, ENTERPRISE, ADMIN, APPLICANT)  # the first role a user holds chooses the guide
 HELP_MENU = "Help"
 
-# What each business type (注册申报) is for and what the form asks; the values come from RULES.
-BUSINESS_HELP = {
-    "initial": _l("For a qualified person never registered: employer, labour-contract dates and specialties. A "
-                  "qualification older than %(fresh)s years needs the continuing-education proof."),
-    "change": _l("A new employer: find it by name or credit code, then the contract dates."),
-    "add_specialty": _l("A specialty you hold a qualification in: contract dates, the specialty and the "
-                        "pass-certificate number."),
-    "renewal": _l("Extends specialties by %(validity)s years; opens %(window)s days before a specialty expires. "
-                  "Contract dates, the specialties and the continuing-education commitment."),
-    "cancellation": _l("Ends the registration: choose the reason. The certificate is revoked on approval."),
-    "re_registration": _l("After a cancelled or lapsed registration: as for initial registration; the "
-                          "registration number keeps its digits."),
-    "replacement": _l("A lost or damaged certificate: choose the reason. The ministry decides alone; a new "
-                      "certificate number is issued."),
-    "info_change": _l("A changed name or ID number: enter the new value and upload new ID scans."),
-}
 # The stages of a pipeline, in the old manual's words (企业上报, 省级审查, 部级审批, 公告, 发证).
 STAGE_NAMES = {
     "enterprise_review": _l("Enterprise submission"),
@@ -92,8 +76,6 @@ def own_topic(user) -> str:
 
 def _facts() -> dict:
     """Setting values the guides print (never hard-coded in the text)."""
-
-
     cfg = current_app.config
     rules = cfg["RULES"]
     limits = cfg.get("STAGE_TIME_LIMITS", {})
@@ -102,9 +84,9 @@ def _facts() -> dict:
         btype = BUSINESS_TYPES[code]
         types.append({
             "code": code, "label": btype.label,
-            "needs": BUSINESS_HELP[code] % {"fresh": rules["QUALIFICATION_FRESH_YEARS"],
-                                            "validity": rules["VALIDITY_YEARS"],
-                                            "window": rules["RENEWAL_WINDOW_DAYS"]},
+            "needs": btype.guide % {"fresh": rules["QUALIFICATION_FRESH_YEARS"], "validity": rules["VALIDITY_YEARS"],
+                                    "window": rules["RENEWAL_WINDOW_DAYS"]},
+            "notes": [note for switch, note in btype.guide_notes if rules.get(switch)],
             "pipeline": [STAGE_NAMES[s] for s in btype.stages],
             "limits": [limits.get(code, {}).get(s) if s in btype.stages else None for s in DEADLINE_STAGES],
         })

@@ -10,18 +10,19 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app import announcements, applications, rules, workflow
-from app.machines import ANNOUNCEMENT, take
 from ground import roles as R
-from ground.extensions import db
 from ground.clock import today
+from ground.extensions import db
 from ground.roles import ROLE_LABELS, user_role_names
+from models import Application, Certificate
+from models.choices import ATTACHMENT_KINDS, BatchState
+from app import announcements, applications, workflow
+from app.machines import ANNOUNCEMENT, take
 from app.scope import current_user
-from models import Application
-from models.choices import BatchState
-
+from reports.pdf import render_pdf
 from views.base import ScopedModelView
 from views.forms import row_id
+
 
 WORKFLOW_VIEW_NAME = "Applications"  # transition permissions live on the applications view
 
@@ -48,7 +49,6 @@ MATERIAL_KINDS = ("photo", "id_front", "id_back", "id_handheld", "signature", "e
 
 def _materials(item: Application) -> list:
     """(label, attachment) of the applicant's current materials, then those uploaded with this application."""
-    from models.choices import ATTACHMENT_KINDS
 
     person = item.person
     shown = [(ATTACHMENT_KINDS.label(kind), person.latest_attachment(kind)) for kind in MATERIAL_KINDS]
@@ -89,8 +89,9 @@ class ApplicationPanelView(ScopedModelView):
 
     def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
         """Show only what the application's business type uses, in three groups."""
-        used = [_DISPLAY.get(name, name) for name in rules.FIELDS_BY_TYPE.get(item.business_type, ())]
-        if item.business_type == "change":
+        btype = workflow.BUSINESS_TYPES.get(item.business_type)
+        used = [_DISPLAY.get(name, name) for name in (btype.fields if btype else ())]
+        if btype is not None and btype.records_previous_employer:
             used.insert(0, "previous_enterprise")
         fieldsets = [
             (_l("Application"), {"fields": ["number", "business_type_label", "state_label", "person",
@@ -143,7 +144,6 @@ class ApplicationPanelView(ScopedModelView):
     @has_access
     def pdf(self, pk):
         """The application form as a PDF (to print or file)."""
-        from reports.pdf import render_pdf
 
         item = self.get_in_scope(pk)
         data = render_pdf("application.html", item=item, role_labels=ROLE_LABELS)
@@ -281,13 +281,11 @@ class AnnouncementView(ScopedModelView):
 
         from flask import current_app
 
-        from reports.pdf import render_pdf
 
         batch = self.get_in_scope(pk)
         rows = sorted(batch.applications, key=lambda a: (a.business_type, a.id))
         groups = [(workflow.BUSINESS_TYPES[code].label, list(group))
                   for code, group in groupby(rows, key=lambda a: a.business_type)]
-        from models import Certificate
 
         certificates = {c.application_id: c for c in db.session.query(Certificate).filter(
             Certificate.application_id.in_([a.id for a in rows] or [0]))}

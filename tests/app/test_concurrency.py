@@ -1,5 +1,6 @@
 """Concurrent reviewers: exactly one transition wins (guarded UPDATE), on a real PostgreSQL server."""
 import contextlib
+import dataclasses
 import threading
 
 import pytest
@@ -152,7 +153,7 @@ def test_thirty_concurrent_publishes_give_distinct_gapless_numbers(app, backend,
         if ctx.application.id in failing:
             raise RuntimeError("injected failure after numbering")  # ...then the publish dies
 
-    monkeypatch.setattr(effects, "issue_certificate", issue_then_fail)
+    _issue_with(monkeypatch, issue_then_fail)
     barrier = threading.Barrier(len(batch_ids))
     results = {}
 
@@ -190,7 +191,7 @@ def test_thirty_concurrent_publishes_give_distinct_gapless_numbers(app, backend,
         for batch in db.session.query(AnnouncementBatch).filter(AnnouncementBatch.id.in_(failed_batches)):
             assert batch.state == "draft" and batch.sequence is None  # nothing half-published
     # Published again once the fault is gone, the five take the next five numbers.
-    monkeypatch.setattr(effects, "issue_certificate", real_issue)
+    _issue_with(monkeypatch, real_issue)
     with app.app_context():
         for batch_id in sorted(failed_batches):
             announcements.publish(batch_id, f.user(publishers[0]))
@@ -211,6 +212,12 @@ def _english(app):
         g.test_locale = "en"  # flask-babel only forces a locale where g is not empty
         with force_locale("en"):
             yield
+
+
+def _issue_with(monkeypatch, effect):
+    """Let the `issue` transition run `effect` instead of effects.issue_certificate (the table holds functions)."""
+    issue = workflow.TRANSITIONS["issue"]
+    monkeypatch.setitem(workflow.TRANSITIONS, "issue", dataclasses.replace(issue, effects=(effect,)))
 
 
 def _needs_postgresql(backend):
@@ -551,7 +558,7 @@ def test_batch_cannot_change_while_it_is_published(app, backend, monkeypatch):
             pid = ctx.session.execute(text("SELECT pg_backend_pid()")).scalar()
             _wait_until_blocked_or_done(pid, others)
 
-    monkeypatch.setattr(effects, "issue_certificate", issue_then_pause)
+    _issue_with(monkeypatch, issue_then_pause)
     outcomes = {}
 
     def attempt(name, username, step):
@@ -643,7 +650,7 @@ def test_same_batch_published_twice_through_the_pages(app, backend, monkeypatch)
         time.sleep(0.3)
         real_issue(ctx)
 
-    monkeypatch.setattr(effects, "issue_certificate", slow_issue)
+    _issue_with(monkeypatch, slow_issue)
     posts = []
     for username in users:
         client = login(app.test_client(), username)
@@ -691,7 +698,7 @@ def test_publish_killed_half_way_leaves_no_trace(app, backend, monkeypatch):
         if len(calls) == 3:
             raise RuntimeError("publish killed half-way")  # ...then the publish dies
 
-    monkeypatch.setattr(effects, "issue_certificate", issue_then_die)
+    _issue_with(monkeypatch, issue_then_die)
     with app.app_context():
         with pytest.raises(RuntimeError, match="killed half-way"):
             announcements.publish(batch_id, f.user(staff.ministry))
@@ -712,7 +719,7 @@ def test_publish_killed_half_way_leaves_no_trace(app, backend, monkeypatch):
         assert db.session.query(TransitionLog).filter(TransitionLog.id > last_log).count() == 0
         assert db.session.query(AuditLog).filter(AuditLog.id > last_audit).count() == 0
 
-    monkeypatch.setattr(effects, "issue_certificate", real_issue)
+    _issue_with(monkeypatch, real_issue)
     with app.app_context():
         announcements.publish(batch_id, f.user(staff.ministry))
         assert db.session.get(AnnouncementBatch, batch_id).sequence == counters[f"announcement:{year}"] + 1

@@ -1,0 +1,133 @@
+"""What a business type is: one declaration that the engine, the rules, the form, the API and the menus read.
+
+A declaration holds data (pipeline, fields, reason list, certificate policy, routing) and the type's own
+checks and outcome as plain functions. `limits` is the RULES setting of config.py (AGE_LIMIT,
+RENEWAL_WINDOW_DAYS, ...), passed in so the checks run without an application context.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ground.vocabulary import EDITABLE_STATES, STAGE_ORDER, TYPE_LABELS, State
+from models.base import Choices
+from models.choices import APPLICATION_REASONS
+from models.dictionary import PROVINCES
+
+# What the last stage does: a new certificate, none (the registration's certificates are revoked at
+# approval), or a new certificate only when the person holds an active registration.
+CERTIFICATE_POLICIES = ("new", "revoke", "new_if_registered")
+# Which enterprise confirms: the one the application names, or the person's current employer.
+CONFIRMERS = ("named", "current")
+PROVINCE_CODES = frozenset(code for code, *_ in PROVINCES)
+
+
+def no_reasons(*_args) -> list:
+    """A check that finds nothing (the default precondition and eligibility)."""
+    return []
+
+
+def no_field_errors(_values, _person) -> dict:
+    return {}
+
+
+def no_outcome(_ctx) -> None:
+    """Approval changes nothing."""
+
+
+@dataclass(frozen=True)
+class BusinessType:
+    code: str
+    stages: tuple[str, ...]  # the pipeline; a skipped stage is simply absent
+    certificate: str  # one of CERTIFICATE_POLICIES
+    fields: tuple[str, ...]  # Application fields the form, the API and the show page use
+    required: frozenset[str]  # the ones an applicant must fill in
+    # (application, at_submission, limits) → reasons: checked at submission and again at approval.
+    eligibility: Callable = no_reasons
+    # (person, limits) → reasons known before any field is filled in (the form's blockers).
+    preconditions: Callable = no_reasons
+    # (person) → the Specialty rows the person may choose.
+    eligible_specialties: Callable = no_reasons
+    # (values, person) → {field: [messages]}: checks of typed input beyond required fields and shared ones.
+    check_input: Callable = no_field_errors
+    outcome: Callable = no_outcome  # (workflow Context) → None: what approval does to the registration
+    reasons: Choices | None = None  # the list the applicant picks `reason` from
+    notice: bool = False  # the applicant ticks the registration notice (注册须知) to submit
+    scans: tuple[str, ...] = ()  # attachment kinds uploaded with the form (new ID card scans)
+    confirmer: str = "named"  # one of CONFIRMERS
+    records_previous_employer: bool = False  # a change of employer keeps the one it leaves
+    guide: object = None  # what the type is for and what its form asks (help page); may use %(fresh)s etc.
+    # Notes the help page adds to the guide while a switch of the RULES setting is on: {rule name: text}.
+    guide_notes: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def label(self):
+        return TYPE_LABELS[self.code]
+
+    @property
+    def uses_contract(self) -> bool:
+        """The labour contract is entered and checked (at submission and at the employer's confirmation)."""
+        return "contract_end" in self.fields
+
+    def next_stage(self, state: str) -> str | None:
+        """The state after `state` in this type's pipeline (the first stage after a draft)."""
+        if state in EDITABLE_STATES:
+            return self.stages[0]
+        if state not in self.stages:
+            return None
+        i = self.stages.index(state)
+        return self.stages[i + 1] if i + 1 < len(self.stages) else State.COMPLETED
+
+    def route(self, application) -> dict:
+        """Enterprise that confirms, previous enterprise, registration and reviewing province.
+
+        The province is the confirming enterprise's; without one (a personal-information change of an
+        unregistered person), the province of the ID number's region code (our rule).
+        """
+        person = application.person
+        registration = person.registration
+        enterprise, previous = application.enterprise, None
+        if self.confirmer == "current":
+            enterprise = registration.enterprise if registration is not None else None
+        if self.records_previous_employer and registration is not None:
+            previous = registration.enterprise
+        if enterprise is not None:
+            province_code = enterprise.province_code
+        else:
+            province_code = person.id_number[:2] if person.id_number[:2] in PROVINCE_CODES else None
+        return {"enterprise": enterprise, "previous_enterprise": previous, "registration": registration,
+                "province_code": province_code}
+
+    def prints_certificate(self, registration) -> bool:
+        """Whether the last stage prints a certificate for this registration (None: the person holds none)."""
+        if self.certificate == "revoke":
+            return False
+        active = registration is not None and registration.status == "active"
+        return active or self.certificate != "new_if_registered"
+
+    def problems(self) -> list[str]:
+        """What the engine needs and this declaration lacks (empty: complete)."""
+        found = []
+        if self.code not in TYPE_LABELS:
+            found.append(f"{self.code}: no label in ground.vocabulary.TYPE_LABELS")
+        if not self.stages or any(s not in STAGE_ORDER for s in self.stages):
+            found.append(f"{self.code}: stages must be a non-empty subset of STAGE_ORDER")
+        elif list(self.stages) != sorted(set(self.stages), key=STAGE_ORDER.index):
+            found.append(f"{self.code}: stages out of STAGE_ORDER's order or repeated")
+        if self.certificate not in CERTIFICATE_POLICIES:
+            found.append(f"{self.code}: certificate policy {self.certificate!r} is not one of {CERTIFICATE_POLICIES}")
+        if self.confirmer not in CONFIRMERS:
+            found.append(f"{self.code}: confirmer {self.confirmer!r} is not one of {CONFIRMERS}")
+        if not set(self.required) <= set(self.fields):
+            found.append(f"{self.code}: required fields {sorted(set(self.required) - set(self.fields))} not in fields")
+        if ("reason" in self.fields) != (self.reasons is not None):
+            found.append(f"{self.code}: a `reason` field needs a reason list, and a reason list a `reason` field")
+        elif self.reasons is not None and any(APPLICATION_REASONS.labels.get(code) is not label
+                                              for code, label in self.reasons.pairs):
+            found.append(f"{self.code}: its reasons must be part of models.choices.APPLICATION_REASONS")
+        if self.guide is None:
+            found.append(f"{self.code}: no guide text for the help page")
+        for name in ("eligibility", "preconditions", "eligible_specialties", "check_input", "outcome"):
+            if not callable(getattr(self, name)):
+                found.append(f"{self.code}: {name} is not callable")
+        return found
