@@ -39,11 +39,18 @@ class Submission:
     incomplete_draft_allowed: bool = True
 
 
-def save(user, submission: Submission, application: Application | None = None, *, session=None) -> Application:
-    """Store `submission` as a new draft (application None) or into `application`, and submit it if asked."""
+def save(user, submission: Submission, application: Application | None = None, *, form_errors: dict | None = None,
+         session=None) -> Application:
+    """Store `submission` as a new draft (application None) or into `application`, and submit it if asked.
+
+    `form_errors`: what the interface found wrong itself (its consent boxes, input it could not read), refused
+    together with the service's own findings so the applicant sees every correction at once.
+    """
     session = session or db.session
     person = getattr(user, "person", None)
-    errors = _field_errors(submission, person)
+    errors = {name: list(messages) for name, messages in (form_errors or {}).items()}
+    for name, messages in _field_errors(submission, person).items():
+        errors.setdefault(name, []).extend(messages)
     processed = _processed_scans(submission, errors)
     if errors:
         raise SubmissionRejected(errors)
@@ -69,13 +76,6 @@ def submit(user, application, sms_code: str | None, version: int | None = None, 
     _verify_sms(person, sms_code)
     return workflow.apply(application, workflow.Move("submit", version=version, sms_confirmed=True), user,
                           session=session)
-
-
-def check(submission: Submission, person) -> dict:
-    """Field → translated messages for what was typed and uploaded (empty: nothing to correct)."""
-    errors = _field_errors(submission, person)
-    _processed_scans(submission, errors)
-    return errors
 
 
 def _field_errors(submission: Submission, person) -> dict:

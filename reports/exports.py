@@ -15,6 +15,7 @@ import os
 import re
 import tempfile
 import zipfile
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Callable
@@ -134,16 +135,16 @@ _PV = aliased(Province, name="exp_province")
 _RS = aliased(RegistrationSpecialty, name="exp_rs")
 
 
-class ExportSpec:
+class ExportSpec(ABC):
     """One model's export: which columns, in which order, with which header (models.columns.COLUMNS), each
     computed by its SQL expression here."""
 
     model: type
     name: str  # file name stem, e.g. "registrations"
 
+    @abstractmethod
     def expressions(self) -> dict:
         """Column key → function of the Ctx giving the column's SQL expression."""
-        raise NotImplementedError
 
     @property
     def columns(self) -> list:

@@ -222,7 +222,7 @@ class ApplyView(BaseView):
             if action == "send_sms":
                 sms_sent = self._send_code(form, person)
             else:
-                result = self._save(form, business_type, user, person, item, submit=action == "submit")
+                result = self._save(form, business_type, user, item, submit=action == "submit")
                 if result is not None:
                     return result
         return self._render("personal/apply_form.html", business_type, form=form, item=item, person=person,
@@ -265,21 +265,18 @@ class ApplyView(BaseView):
             values["reason"] = None
         return values, errors
 
-    def _save(self, form, business_type, user, person, item, submit):
+    def _save(self, form, business_type, user, item, submit):
         values, errors = self._values(form)
         if submit:
             for name in ("agree_notice", "agree_commitment"):
                 if name in form and not form[name].data:
                     errors.setdefault(name, []).append(_("Tick this box to submit."))
-        scans = {kind: form[kind].data.read() for kind in workflow.BUSINESS_TYPES[business_type].scans if form[kind].data}
+        scans = {kind: form[kind].data.read() for kind in workflow.BUSINESS_TYPES[business_type].scans
+                 if form[kind].data}
         proposal = submission.Submission(business_type, values, scans=scans, submit=submit,
                                          sms_code=form.sms_code.data if submit else None)
-        for name, messages in submission.check(proposal, person).items():
-            errors.setdefault(name, []).extend(messages)
         try:
-            if errors:
-                raise submission.SubmissionRejected(errors)
-            item = submission.save(user, proposal, item)
+            item = submission.save(user, proposal, item, form_errors=errors)
         except submission.SubmissionRejected as exc:
             for name, messages in exc.fields.items():
                 if name in form:
