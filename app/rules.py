@@ -9,11 +9,10 @@ from datetime import date
 
 from flask_babel import lazy_gettext as _l
 
-from app.business_types import BUSINESS_TYPES, shared
-from app.business_types.base import PROVINCE_CODES  # noqa: F401 (app.services.realname reads it here)
 from ground.extensions import db
 from ground.vocabulary import IN_PROGRESS_STATES
 from models import Application, Person, Specialty
+from app.business_types import BUSINESS_TYPES, shared
 
 def is_empty(value):
     return value is None or value == "" or value == [] or value is False

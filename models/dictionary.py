@@ -45,6 +45,7 @@ PROVINCES = [
     ("63", "青海省", "Qinghai", "青"), ("64", "宁夏回族自治区", "Ningxia", "宁"),
     ("65", "新疆维吾尔自治区", "Xinjiang", "新"),
 ]
+PROVINCE_CODES = frozenset(code for code, *_ in PROVINCES)
 
 SPECIALTIES = [
     # code, name, English name, needs the industry ministry's opinion

@@ -9,17 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ground.vocabulary import EDITABLE_STATES, STAGE_ORDER, TYPE_LABELS, State
+from ground.vocabulary import EDITABLE_STATES, STAGE_ORDER, State, TYPE_LABELS
 from models.base import Choices
 from models.choices import APPLICATION_REASONS
-from models.dictionary import PROVINCES
+from models.dictionary import PROVINCE_CODES
 
 # What the last stage does: a new certificate, none (the registration's certificates are revoked at
 # approval), or a new certificate only when the person holds an active registration.
 CERTIFICATE_POLICIES = ("new", "revoke", "new_if_registered")
 # Which enterprise confirms: the one the application names, or the person's current employer.
 CONFIRMERS = ("named", "current")
-PROVINCE_CODES = frozenset(code for code, *_ in PROVINCES)
 
 
 def no_reasons(*_args) -> list:

@@ -22,17 +22,17 @@ from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from werkzeug.utils import import_string
 
-from app import machines
-from app.machines import REALNAME
-from app.rules import PROVINCE_CODES
-from app.workflow import WorkflowError
 from ground import roles as R
 from ground.clock import now_utc
 from ground.errors import UserError
 from ground.extensions import db
 from models import Person, RealnameRequest
 from models.choices import RealnameMethod
+from models.dictionary import PROVINCE_CODES
 from models.realname import RequestStatus
+from app import machines
+from app.machines import REALNAME
+from app.workflow import WorkflowError
 
 
 class RealnameError(UserError):
