@@ -391,14 +391,15 @@ def _check(app_obj, t: Transition, user, opinion, version, via_batch) -> str:
     roles = R.user_role_names(user)
     if not any(acting_role(t, s, roles) for s in t.sources):
         raise Forbidden(_l("Your role may not %(action)s applications.", action=t.label))
+    if version is not None and int(version) != app_obj.version:  # acted on a stale page: say what happened
+        raise Conflict(_l("This application was changed by someone else since you opened it; it is now “%(state)s”. "
+                          "Reload and try again.", state=STATE_LABELS.get(app_obj.state, app_obj.state)))
     if app_obj.state not in t.sources or t.target_for(app_obj) is None:
         raise InvalidState(_l("This application is “%(state)s”; it cannot be %(action)s now.",
                               state=STATE_LABELS.get(app_obj.state, app_obj.state), action=t.label))
     role = acting_role(t, app_obj.state, roles)
     if role is None:
         raise Forbidden(_l("It is not your role's turn to act on this application."))
-    if version is not None and int(version) != app_obj.version:
-        raise Conflict(_l("This application was changed by someone else since you opened it; reload and try again."))
     if t.needs_opinion and not (opinion or "").strip():
         raise OpinionRequired(_l("Please write an opinion explaining the decision."))
     if len(opinion or "") > OPINION_MAX_LENGTH:

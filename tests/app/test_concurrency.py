@@ -342,6 +342,13 @@ def _transition_post(app, username, app_id, action, **fields):
     return client, url, {"csrf_token": csrf_token(client, url), "version": version, **fields}
 
 
+def _flashes(page):
+    """The flash messages of a page (what the person reads), for an assertion message."""
+    import re
+
+    return re.findall(r'class="alert[^"]*"[^>]*>(.*?)</div>', page, re.S) or page[:3000]
+
+
 def _post_together(posts):
     """POST each (client, url, data) at the same moment from its own thread, then open the page it
     redirects to. Returns (POST status, redirect target, text of that page) per post."""
@@ -391,13 +398,35 @@ def test_pass_and_return_posted_at_once_through_the_pages(app, backend):
     with _english(app):
         winner_says = f"{number}: {TRANSITIONS[winner].label} done. Now: {STATE_LABELS[final]}."
         too_late = (f"This application is “{STATE_LABELS[final]}”; it cannot be {TRANSITIONS[loser].label} now.")
+        stale = (f"This application was changed by someone else since you opened it; it is now “{STATE_LABELS[final]}”. "
+                 "Reload and try again.")
     assert winner_says in results[winner][2]
     loser_page = results[loser][2]
     assert " done. Now: " not in loser_page
-    assert CONFLICT in loser_page or too_late in loser_page, loser_page[-3000:]
+    assert CONFLICT in loser_page or too_late in loser_page or stale in loser_page, _flashes(loser_page)
     with app.app_context():
         assert _moves_since(app_id, "province_review", ["pass", "return"]) == ([winner], [f"transition.{winner}"])
 
+
+
+def test_acting_on_a_page_another_reviewer_has_since_moved_says_what_happened(app):
+    """Opened, then beaten by a colleague: the message names the new state instead of a puzzling refusal."""
+    from app.workflow import STATE_LABELS
+
+    with app.app_context():
+        staff = f.Staff()
+        _, _, app_id = f.initial_application(staff, "11", "submit", "confirm")
+        first, second = staff.province("11"), f.make_user("Province", province_code="11")
+    client, url, data = _transition_post(app, second, app_id, "return", opinion="材料不全")
+    with app.app_context():
+        workflow.apply(app_id, workflow.Move("pass"), f.user(first))
+    resp = client.post(url, data=data, follow_redirects=True)
+    with _english(app):
+        stale = (f"This application was changed by someone else since you opened it; it is now "
+                 f"“{STATE_LABELS['ministry_review']}”. Reload and try again.")
+    assert stale in __import__("html").unescape(resp.get_data(as_text=True))
+    with app.app_context():
+        assert db.session.get(Application, app_id).state == "ministry_review"
 
 
 def _approved(staff, count, province="31"):
