@@ -123,6 +123,20 @@ STAGE_TIME_LIMITS = {
     "info_change": {"province_review": 5, "ministry_review": 10},
 }
 
+# --- Background jobs (Celery workers and beat; app/jobs.py, ops/schedule.py, docs/OPERATIONS.md) -----------
+# Production: redis://HOST:6379/0 (or amqp://USER:PASS@HOST:5672// for RabbitMQ). The embedded default is kombu's
+# SQLAlchemy transport on a SQLite file beside the database: one machine, no extra service.
+CELERY_BROKER_URL = _env("CELERY_BROKER_URL", f"sqla+sqlite:///{INSTANCE_DIR / 'broker.db'}")
+JOBS_EAGER = _env("JOBS_EAGER", False, bool)  # run each job inside the request that starts it (tests only)
+JOB_RESULT_FOLDER = _env("JOB_RESULT_FOLDER", str(INSTANCE_DIR / "job_results"))
+JOB_RESULT_DAYS = _env("JOB_RESULT_DAYS", 7, int)  # result files are deleted this many days after the job ends
+JOB_TIME_LIMIT_SECONDS = _env("JOB_TIME_LIMIT_SECONDS", 3 * 3600, int)  # one job's run, then it is stopped
+JOB_STALE_SECONDS = _env("JOB_STALE_SECONDS", 120, int)  # a running job silent this long has lost its worker
+JOB_MAX_ATTEMPTS = _env("JOB_MAX_ATTEMPTS", 3, int)  # runs of one job (lost workers, database hiccups)
+CERTIFICATES_PER_PART = _env("CERTIFICATES_PER_PART", 100, int)  # batch printing: certificates per rendered part
+BACKUP_FOLDER = _env("BACKUP_FOLDER", str(INSTANCE_DIR / "backups"))  # scheduled backups (ops/schedule.py)
+SCHEDULE_BACKUP = _env("SCHEDULE_BACKUP", False, bool)  # a nightly backup by the scheduler
+
 # --- Applicant self-service (issue 3) -------------------------------------------------------
 # Uploads: every image is decoded and re-encoded by Pillow (app/services/images.py).
 UPLOAD_MAX_BYTES = _env("UPLOAD_MAX_BYTES", 8 * 1024 * 1024, int)  # one uploaded file, before processing

@@ -1,8 +1,9 @@
 """The composition root: `create_app()` builds the Flask app from every floor, lowest first.
 
 config → database handle, CSRF, migrations → models → audit (domain) → FAB with roles derived from the
-panel registry (web) → views, exports, the web shell → the command line (operations). Nothing imports
-this module but the entry points (wsgi.py, `flask --app server:create_app`, tests, benchmarks).
+panel registry (web) → views, exports, the web shell → the command line and the schedule (operations) → the
+Celery app of the workers and beat. Nothing imports this module but the entry points (wsgi.py, worker.py,
+`flask --app server:create_app`, tests, benchmarks).
 """
 from pathlib import Path
 
@@ -14,9 +15,9 @@ from sqlalchemy import event
 import config
 import models  # noqa: F401  (every table on Model.metadata before FAB starts)
 import views
-from app import audit
+from app import audit, jobs
 from ground.extensions import csrf, db, migrate
-from ops import cli
+from ops import cli, schedule
 from views import grants, shell
 from views.exports import init_exports
 
@@ -28,6 +29,7 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer: web, worker and beat share the file
     cursor.close()
 
 
@@ -55,4 +57,5 @@ def create_app(overrides: dict | None = None) -> Flask:
         init_exports(app)  # Flask-Admin at /exports, after FAB
         shell.install(app)
         cli.register(app)
+        jobs.init_celery(app, schedule.beat_schedule(app.config))  # workers and beat: worker.py
     return app

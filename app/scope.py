@@ -9,7 +9,7 @@ from flask import current_app
 from flask_appbuilder.models.filters import BaseFilter
 from sqlalchemy import and_, false, or_, select, true
 
-from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certificate, Enterprise, Person,
+from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certificate, Enterprise, Job, Person,
                     Qualification, Registration, RegistrationSpecialty, TransitionLog)
 from models.choices import BatchState
 
@@ -97,6 +97,9 @@ def _clause_for_role(model, role, user):
         if role == R.MINISTRY:
             return true()
         return AnnouncementBatch.state == BatchState.PUBLISHED if role in R.BUSINESS_ROLES else false()
+    if model is Job:  # the starter's; the Ministry's officers share the Ministry's jobs
+        mine = Job.created_by_fk == user.id
+        return or_(mine, Job.shared_role == R.MINISTRY) if role == R.MINISTRY else mine
     if model is AuditLog:
         return true() if role in (R.MINISTRY, R.ADMIN) else false()
     return true() if role in (R.MINISTRY, R.ADMIN) else false()

@@ -8,6 +8,7 @@ from models.certificate import Certificate
 from models.counter import Counter
 from models.dictionary import Province, Specialty
 from models.enterprise import Enterprise
+from models.job import Job, PeriodicRun, StatisticsSnapshot, WorkerStatus
 from models.person import Attachment, Person
 from models.qualification import Qualification
 from models.registration import Registration, RegistrationSpecialty
@@ -18,7 +19,7 @@ from models.user import AppUser
 
 __all__ = [
     "AnnouncementBatch", "Application", "AppUser", "Attachment", "AuditLog", "CaptchaChallenge", "Certificate", "Counter",
-    "Enterprise", "Model", "Person", "Province", "Qualification", "RealnameRequest", "Registration",
-    "RegistrationSpecialty", "SmsCode", "SmsOutbox", "Specialty", "UserSession",
+    "Enterprise", "Job", "Model", "PeriodicRun", "Person", "Province", "Qualification", "RealnameRequest", "Registration",
+    "RegistrationSpecialty", "SmsCode", "SmsOutbox", "Specialty", "StatisticsSnapshot", "UserSession", "WorkerStatus",
     "TransitionLog", "application_specialty",
 ]

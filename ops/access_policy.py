@@ -76,7 +76,7 @@ URL_ARGS = {
 }
 DEFAULT_ARGS = {"name": "muldelete", "filename": "x.txt", "export_type": "csv", "nonce": "f" * 32, "token": "x",
                 "business_type": "initial", "action": "confirm", "locale": "en", "version": "v1",
-                "provider_name": "simulator"}
+                "provider_name": "simulator", "job_id": 999_999}
 # Endpoints outside the matrix (none: every endpoint has a row).
 SKIPPED_ENDPOINTS = frozenset()
 
@@ -186,6 +186,13 @@ POLICY: list[Row] = [
     row(_EXPORTS + ".{create_view,edit_view,details_view,delete_view,action_view,ajax_lookup,ajax_update}",
                                                      "login", "403",  "403",   "403",   "404",   "403",
         note="exports only read"),
+    # --- background jobs -------------------------------------------------------------------------------------
+    row("JobsView.{index,status}",                   "login", "403",  "ok",    "ok",    "ok",    "ok",
+        note="我的任务: own jobs (the Ministry's shared among its officers)"),
+    row("JobsView.{download,cancel,retry}",          "login", "403",  "404",   "404",   "404",   "404",
+        note="someone else's job is not found"),
+    row("JobOperationsView.index",                   "login", "403",  "403",   "403",   "403",   "ok",
+        note="workers, queues, failures"),
     # --- administration --------------------------------------------------------------------------------------
     row("AuditLogView.{list,show}",                  "login", "403",  "403",   "403",   "ok",    "ok",
         note="searchable; no add, edit or delete for anyone"),

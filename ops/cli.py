@@ -1,4 +1,6 @@
 """`flask` commands: deploy set-up (schema, dictionaries, roles), demo data, backup and restore, workflow documentation."""
+from datetime import timedelta
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -8,12 +10,12 @@ from ground.extensions import db
 from ground.roles import EXPORT_UNMASKED, EXPORT_UNMASKED_ROLE, EXPORTS, PERSONAL_DATA, VIEW_UNMASKED
 from models import AuditLog, Province, Specialty
 from models.dictionary import PROVINCES, SPECIALTIES
-from app import workflow
+from app import jobs, workflow
 from app.audit import actor_fields
 from app.personal_data import set_unmasked_view
 from app.roster import import_roster
 from views.grants import role_permissions
-from ops import access_policy
+from ops import access_policy, schedule
 from ops.backup import BackupError, create_backup, restore_backup
 from ops.demo import demo_accounts, load_demo
 from ops.generate import generate
@@ -197,6 +199,43 @@ def register(app):
         except BackupError as exc:
             raise click.ClickException(str(exc)) from None
 
+    @app.cli.group("jobs")
+    def jobs_group():
+        """Background jobs: the schedule, running a periodic job by hand, purging expired results."""
+
+    @jobs_group.command("list")
+    @with_appcontext
+    def jobs_list():
+        """The periodic jobs of ops/schedule.py: name, when, enabled, what they do."""
+        for entry in schedule.SCHEDULE:
+            state = "on " if entry.enabled(current_app.config) else "off"
+            click.echo(f"{entry.name:<22} {state}  {_when(entry.when):<28} {entry.label}")
+
+    @jobs_group.command("run")
+    @click.argument("name")
+    @click.option("--date", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+                  help="Run as of this day (YYYY-MM-DD); today in China by default.")
+    @click.option("--force", is_flag=True, help="Run again even if this day's run already happened.")
+    @with_appcontext
+    def jobs_run(name, as_of, force):
+        """Run one periodic job now, in this process."""
+        try:
+            schedule.find(name)
+        except KeyError:
+            raise click.ClickException(f"No periodic job named {name}; see `flask jobs list`.") from None
+        figures = schedule.run(name, as_of.date() if as_of else None, force=force)
+        if figures is None:
+            click.echo(f"{name}: already ran for that day (--force runs it again).")
+        else:
+            click.echo(f"{name}: " + ", ".join(f"{k} {v}" for k, v in figures.items()) if figures else f"{name}: done")
+
+    @jobs_group.command("purge")
+    @with_appcontext
+    def jobs_purge():
+        """Delete the result files of jobs past JOB_RESULT_DAYS (and files no job names)."""
+        figures = jobs.purge()
+        click.echo(f"expired results deleted: {figures['expired']}, stray files deleted: {figures['orphans']}")
+
     @app.cli.command("access-policy")
     def access_policy_command():
         """Print the access policy (who may reach which endpoint) as Markdown, for the README."""
@@ -217,6 +256,13 @@ def register(app):
             click.echo(workflow.pipelines_table())
         else:
             click.echo(workflow_markdown())
+
+
+def _when(when) -> str:
+    if isinstance(when, timedelta):
+        return f"every {int(when.total_seconds())} s"
+    return f"cron {when._orig_minute} {when._orig_hour} {when._orig_day_of_month} {when._orig_month_of_year} " \
+           f"{when._orig_day_of_week}"
 
 
 def workflow_markdown() -> str:

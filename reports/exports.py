@@ -312,22 +312,28 @@ def _header_bytes(header):
     return BOM + buf.getvalue().encode("utf-8")
 
 
-def csv_chunks(engine, stmt, header, method="auto"):
+def csv_chunks(engine, stmt, header, method="auto", on_rows=None):
     """UTF-8 CSV (with BOM) of a text-mode statement, as byte chunks.
 
     method: "copy" (PostgreSQL COPY ... TO STDOUT), "cursor" (csv module over a streamed cursor),
-    "auto" = COPY on PostgreSQL, the cursor elsewhere.
+    "auto" = COPY on PostgreSQL, the cursor elsewhere. `on_rows(n)` hears how many rows each chunk held
+    (COPY: counted by line ends, so a value with a line break counts twice).
     """
     if method == "auto":
         method = "copy" if engine.dialect.name == "postgresql" else "cursor"
     yield _header_bytes(header)
     if method == "copy":
-        yield from _copy_chunks(engine, stmt)
+        for chunk in _copy_chunks(engine, stmt):
+            if on_rows:
+                on_rows(chunk.count(b"\n"))
+            yield chunk
         return
     buf = io.StringIO()
     writer = csv.writer(buf)
     for part in _stream(engine, stmt):
         writer.writerows(part)
+        if on_rows:
+            on_rows(len(part))
         yield buf.getvalue().encode("utf-8")
         buf.seek(0)
         buf.truncate()
@@ -452,11 +458,12 @@ def _cell_writers(columns, styles):
     return writers
 
 
-def write_xlsx(engine, stmt, spec: ExportSpec, title: str, directory=None) -> str:
+def write_xlsx(engine, stmt, spec: ExportSpec, title: str, directory=None, on_rows=None) -> str:
     """Write the typed statement's rows into a new XLSX file; returns its path (the caller deletes it).
 
     Bold frozen header, dates as dates; past Excel's row limit a new sheet continues. Memory stays
-    constant: rows go from the streamed cursor straight into the compressed sheet part.
+    constant: rows go from the streamed cursor straight into the compressed sheet part. `on_rows(n)` hears
+    each chunk written.
     """
     columns = spec.columns
     with _template(columns, title, 1) as first:
@@ -466,7 +473,7 @@ def write_xlsx(engine, stmt, spec: ExportSpec, title: str, directory=None) -> st
     os.close(fd)
     try:
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=XLSX_COMPRESSLEVEL) as archive:
-            sheets = _write_sheets(archive, engine, stmt, writers, prefix, suffix)
+            sheets = _write_sheets(archive, engine, stmt, writers, prefix, suffix, on_rows)
             with _template(columns, title, sheets) as package:
                 for name in package.namelist():
                     if name.startswith("xl/worksheets/sheet"):
@@ -481,7 +488,7 @@ def write_xlsx(engine, stmt, spec: ExportSpec, title: str, directory=None) -> st
     return path
 
 
-def _write_sheets(archive, engine, stmt, writers, prefix, suffix) -> int:
+def _write_sheets(archive, engine, stmt, writers, prefix, suffix, on_rows=None) -> int:
     sheets, out, row_number = 0, None, XLSX_MAX_ROWS + 1
     parts = []
     try:
@@ -502,6 +509,8 @@ def _write_sheets(archive, engine, stmt, writers, prefix, suffix) -> int:
             if parts:
                 out.write("".join(parts).encode("utf-8"))
                 parts = []
+            if on_rows:
+                on_rows(len(chunk))
         if out is None:  # no rows: the header alone
             sheets = 1
             out = archive.open("xl/worksheets/sheet1.xml", "w")

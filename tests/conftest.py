@@ -80,6 +80,10 @@ def app_settings(database, tmp_path_factory, **overrides) -> dict:
         # Tests read captcha answers through the test-only hook; rate-limit tests turn limits on.
         "CAPTCHA_TEST_HOOK": True,
         "RATELIMIT_ENABLED": False,
+        # Jobs run inside the request that starts them; tests/jobs/ also runs real workers on Redis.
+        "JOBS_EAGER": True,
+        "CELERY_BROKER_URL": "memory://",
+        "JOB_RESULT_FOLDER": str(tmp_path_factory.mktemp("job_results")),
         # Statistics are recomputed on every request unless a test turns the cache on.
         "STATISTICS_CACHE_SECONDS": 0,
         **overrides,
@@ -240,3 +244,15 @@ def count_queries(app):
         return QueryCounter(engine)
 
     return make
+
+
+def job_result(client, url):
+    """Open a page that starts a background job (run at once in tests: JOBS_EAGER), land on 我的任务 and
+    download the file of the job it started; returns the download's response."""
+    resp = client.get(url)
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/jobs/"), (resp.status_code, url)
+    page = client.get("/jobs/").get_data(as_text=True)
+    newest = re.search(r'data-job-id="(\d+)"', page)
+    assert newest, "no job on 我的任务"
+    assert f'href="/jobs/{newest.group(1)}/download"' in page, re.findall(r'class="text-danger job-error">([^<]*)', page)
+    return client.get(f"/jobs/{newest.group(1)}/download")

@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
-from flask import Response, abort, current_app, flash, redirect, request, send_file, stream_with_context
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla import filters as F
@@ -23,16 +23,16 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func
 
-from ground.clock import CHINA_TZ, now_utc
+from ground.clock import CHINA_TZ
 from ground.extensions import db
 from ground.roles import EXPORT_UNMASKED, EXPORTS
-from models import (Application, AuditLog, Certificate, Enterprise, Person, Registration,
+from models import (Application, Certificate, Enterprise, Person, Registration,
                     RegistrationSpecialty, application_specialty)
 from models.choices import Bilingual, CERTIFICATE_STATUSES, GENDERS, REALNAME_STATUSES, REGISTRATION_STATUSES
 from models.dictionary import PROVINCES, SPECIALTIES
 from models.labels import LABELS
-from app import scope, workflow
-from app.audit import actor_fields
+from app import audit, jobs, scope, workflow
+from ground.errors import UserError
 from reports import exports as X
 from views.shell.headers import csp_nonce
 
@@ -326,6 +326,7 @@ class ExportView(ExportAccess, ModelView):
 
     @expose("/export/<export_type>/")
     def export(self, export_type):
+        """Start the export as a background job and land on 我的任务, where its progress shows."""
         if export_type not in self.export_types:
             abort(404)
         args = self._get_list_extra_args()
@@ -333,40 +334,68 @@ class ExportView(ExportAccess, ModelView):
             # Flask-Admin drops a filter it cannot read: an export must not silently hold more rows.
             flash(_("A filter in the address is not valid: nothing was exported."), "error")
             return redirect(self.get_url(".index_view", **request.args))
-        sort = self._get_column_by_idx(args.sort)
-        query, joins = self._filtered(args.search, args.filters)
-        rows = X.count_rows(db.session, query, self.model)
-        ctx = self._ctx(text=export_type == "csv")
-        self._audit(export_type, rows, args, ctx.masked)
-        query = self._sorted(query, joins, sort[0] if sort else None, args.sort_desc)
-        stmt = self.spec.statement(query, ctx)
-        filename = f"{self.spec.name}-{datetime.now(CHINA_TZ):%Y%m%d-%H%M}.{export_type}"
-        if export_type == "csv":
-            method = current_app.config.get("EXPORT_CSV_METHOD", "auto")  # auto | copy | cursor
-            chunks = X.csv_chunks(db.engine, stmt, self.spec.header(), method)
-            return Response(stream_with_context(chunks), mimetype="text/csv",
-                            headers={"Content-Disposition": _disposition(filename)})
-        path = X.write_xlsx(db.engine, stmt, self.spec, _worksheet_name(self.name))
-        handle = open(path, "rb")  # closed by the response
-        os.unlink(path)  # the open handle keeps the data until the download ends
-        response = send_file(handle, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=filename, max_age=0)
-        response.headers["Content-Disposition"] = _disposition(filename)
-        return response
+        params = {"view": self.spec.name, "format": export_type, "search": args.search or None,
+                  "filters": [list(f) for f in args.filters or []], "sort": args.sort, "sort_desc": bool(args.sort_desc),
+                  "lang": jobs.current_language()}
+        title = _("%(format)s export of %(what)s", format=export_type.upper(), what=self.name)
+        job = jobs.start("export", params, scope.current_user(), title=title)
+        if job.state == "failed":
+            flash(job.error, "error")
+        elif job.state == "done":
+            flash(_("%(title)s is ready to download.", title=job.title), "success")
+        else:
+            flash(_("%(title)s has started; it runs in the background and its progress shows here.", title=job.title),
+                  "info")
+        return redirect(url_for("JobsView.index"))
 
-    def _audit(self, fmt, rows, args, masked):
-        """Written before the first byte leaves, in its own transaction: an aborted download is traced too."""
-        filters = []
-        for idx, _name, value in args.filters or []:
+    def write(self, work, params):
+        """The export job's work, as the person who started it: the same scope, filters, sort and masking."""
+        if not may_export():
+            raise UserError(_("Your account may no longer export data."))
+        fmt = params["format"]
+        filters = [tuple(f) for f in params["filters"]]
+        sort = self._get_column_by_idx(params["sort"])
+        query, joins = self._filtered(params["search"], filters)
+        rows = X.count_rows(db.session, query, self.model)
+        work.total(rows)
+        ctx = self._ctx(text=fmt == "csv")
+        query = self._sorted(query, joins, sort[0] if sort else None, params["sort_desc"])
+        stmt = self.spec.statement(query, ctx)
+        db.session.rollback()  # the count's read transaction ends before the long stream
+        if fmt == "csv":
+            method = current_app.config.get("EXPORT_CSV_METHOD", "auto")  # auto | copy | cursor
+            with open(work.output, "wb") as out:
+                for chunk in X.csv_chunks(db.engine, stmt, self.spec.header(), method, on_rows=work.advance):
+                    out.write(chunk)
+        else:
+            path = X.write_xlsx(db.engine, stmt, self.spec, _worksheet_name(self.name), directory=work.output.parent,
+                                on_rows=work.advance)
+            os.replace(path, work.output)
+        self._audit(fmt, rows, filters, params["search"], ctx.masked)
+        filename = f"{self.spec.name}-{datetime.now(CHINA_TZ):%Y%m%d-%H%M}.{fmt}"
+        return jobs.Outcome({"rows": rows, "format": fmt, "masked": ctx.masked}, filename,
+                            "text/csv" if fmt == "csv" else XLSX_MIMETYPE)
+
+    def _audit(self, fmt, rows, filters, search, masked):
+        """The export's audit row, committed with the job's end: it exists only if the file does."""
+        described = []
+        for idx, _name, value in filters or []:
             flt = self._filters[idx]
-            filters.append({"arg": self.get_filter_arg(idx, flt), "filter": str(flt.name),
-                            "operation": str(flt.operation()), "value": value})
-        detail = {"format": fmt, "filters": filters, "search": args.search or None, "rows": rows, "masked": masked}
+            described.append({"arg": self.get_filter_arg(idx, flt), "filter": str(flt.name),
+                              "operation": str(flt.operation()), "value": value})
+        detail = {"format": fmt, "filters": described, "search": search or None, "rows": rows, "masked": masked}
         summary = _("%(format)s export of %(what)s: %(rows)s rows", format=fmt.upper(), what=self.name,
                     rows=f"{rows:,}")
-        values = {"created_at": now_utc(), "action": "export", "object_type": self.model.__name__,
-                  "summary": summary, "detail": detail, **actor_fields(scope.current_user())}
-        with db.engine.begin() as conn:
-            conn.execute(AuditLog.__table__.insert().values(**values))
+        audit.record("export", self.model.__name__, summary=summary, detail=detail)
+
+
+@jobs.job_kind("export", _l("Data export"), queue="exports", unit="rows")
+def run_export(job, work):
+    views = current_app.extensions["admin"][0]._views
+    view = next((v for v in views if isinstance(v, ExportView) and v.spec.name == work.params["view"]), None)
+    if view is None:
+        raise UserError(_("This export no longer exists."))
+    return view.write(work, work.params)
 
 
 def _disposition(filename):

@@ -35,6 +35,7 @@ from views.forms import CreditCode, IdNumber, Mobile
 from views.help import HELP_MENU, HelpView
 from views.panel_views import AttachmentView, CertificateView, QualificationView
 from views.public import CaptchaView, PublicView, RegistryView
+from views.jobs import JobOperationsView, JobsView
 from views.roster import RosterImportView
 from views.signup import PasswordResetView, SignUpView
 from views.workflow_views import AnnouncementView, ApplicationPanelView, QueueView, bulk_permission, bulk_transitions, transition_permission
@@ -335,6 +336,10 @@ SITE = [
              permissions={CAN_EXPORT: {MINISTRY}}),
     LinkSpec("EnterpriseConstructors", _l("Our registered constructors"), "EnterpriseProfileView.constructors",
              "Registry", "fa-users", frozenset({ENTERPRISE})),
+    # 我的任务: every staff role's background jobs (linked from the navbar badge); the workers and queues for the
+    # administrator.
+    PageSpec(JobsView, _l("My jobs"), frozenset({ENTERPRISE, PROVINCE, MINISTRY, ADMIN})),
+    PageSpec(JobOperationsView, _l("Background jobs"), frozenset({ADMIN}), Menu("JobOperations", "System", "fa-cogs")),
     # 使用帮助 (/help/): public, its menu entry needs no grant (views.help.install).
     PageSpec(HelpView, _l("Help")),
     LinkSpec(HELP_MENU, _l("Help"), "HelpView.index", None, "fa-question-circle"),

@@ -14,7 +14,7 @@ from ground.extensions import db
 from models import Application, AppUser, AuditLog, Person
 from tests import factories as f
 from tests import world as world_module
-from tests.conftest import api_captcha, csrf_token, form_tokens, login
+from tests.conftest import api_captcha, csrf_token, form_tokens, job_result, login
 
 IP = "127.0.0.1"  # the test client's remote address
 
@@ -101,7 +101,7 @@ def _login_failed(app, w):
 
 def _export_csv(app, w):
     client = login(app.test_client(), w.users["ministry"])
-    resp = client.get("/exports/persons/export/csv/?flt0_name=测试")
+    resp = job_result(client, "/exports/persons/export/csv/?flt0_name=测试")
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
     return w.users["ministry"], "Ministry", ("export", "Person", None)
 

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from ground.extensions import db
 from models import Application, AuditLog, Certificate, Enterprise, Person, Registration
 from tests import factories as f
-from tests.conftest import login
+from tests.conftest import job_result, login
 
 FULL_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dX](?![0-9A-Za-z])")
 
@@ -98,10 +98,10 @@ def test_csv_and_xlsx_hold_exactly_the_filtered_rows(app, data, view, query, exp
     client = login(app.test_client(), data["ministry"])
     url = f"/exports/{view}/export/{{fmt}}/?" + query.format(token=data["token"])
     want = {data[source][key] for key in expected}
-    rows = _csv(client.get(url.format(fmt="csv")))
+    rows = _csv(job_result(client, url.format(fmt="csv")))
     assert [r[column] for r in rows[1:]] and {r[column] for r in rows[1:]} == want
     assert len(rows) - 1 == len(want)
-    _workbook, xrows = _xlsx(client.get(url.format(fmt="xlsx")))
+    _workbook, xrows = _xlsx(job_result(client, url.format(fmt="xlsx")))
     assert xrows[0] == tuple(rows[0])  # the same header
     assert {r[column] for r in xrows[1:]} == want and len(xrows) - 1 == len(want)
     listing = client.get(f"/exports/{view}/?" + query.format(token=data["token"])).get_data(as_text=True)
@@ -111,14 +111,14 @@ def test_csv_and_xlsx_hold_exactly_the_filtered_rows(app, data, view, query, exp
 def test_persons_and_enterprises_with_text_and_prefix_filters(app, data):
     client = login(app.test_client(), data["ministry"])
     token = data["token"]
-    rows = _csv(client.get(f"/exports/persons/export/csv/?flt0_name={token}r&flt1_realname=verified"))
+    rows = _csv(job_result(client, f"/exports/persons/export/csv/?flt0_name={token}r&flt1_realname=verified"))
     assert sorted(r[0] for r in rows[1:]) == [f"{token}r{i}" for i in range(1, 5)]
     prefix = data["ids"]["r1"][:14]
-    rows = _csv(client.get(f"/exports/persons/export/csv/?flt0_name={token}&flt1_id_number={prefix.lower()}"))
+    rows = _csv(job_result(client, f"/exports/persons/export/csv/?flt0_name={token}&flt1_id_number={prefix.lower()}"))
     assert [r[0] for r in rows[1:]] == [f"{token}r1"]
     assert rows[0][:2] == ["Name", "ID number"]
     assert rows[1][4] == "138****5678"  # mobile masked too
-    rows = _csv(client.get(f"/exports/enterprises/export/csv/?flt0_name={token}&flt1_province=11"))
+    rows = _csv(job_result(client, f"/exports/enterprises/export/csv/?flt0_name={token}&flt1_province=11"))
     assert sorted(r[0] for r in rows[1:]) == sorted([f"{token}北京企业", f"{token}北京二企业"])
     assert {r[2] for r in rows[1:]} == {"Beijing"}
 
@@ -126,17 +126,17 @@ def test_persons_and_enterprises_with_text_and_prefix_filters(app, data):
 def test_registration_specialty_and_date_filters(app, data):
     client = login(app.test_client(), data["ministry"])
     base = f"/exports/registrations/export/csv/?flt0_employer={data['token']}&flt1_status=active"
-    rows = _csv(client.get(base + "&flt2_specialty=building"))
+    rows = _csv(job_result(client, base + "&flt2_specialty=building"))
     assert {r[0] for r in rows[1:]} == {data["regs"][k] for k in ("r1", "r2", "r3")}
     assert rows[1][7].startswith("Building Construction 2")  # specialty with its valid-until date
-    assert len(_csv(client.get(base + "&flt2_specialty=mining"))) == 1  # header only
-    rows = _csv(client.get(base + "&flt2_valid_until=2000-01-01+to+2000-12-31"))
+    assert len(_csv(job_result(client, base + "&flt2_specialty=mining"))) == 1  # header only
+    rows = _csv(job_result(client, base + "&flt2_valid_until=2000-01-01+to+2000-12-31"))
     assert len(rows) == 1
 
 
 def test_xlsx_has_bold_header_dates_as_dates_and_a_file_name(app, data):
     client = login(app.test_client(), data["ministry"])
-    resp = client.get(f"/exports/registrations/export/xlsx/?flt0_employer={data['token']}&flt1_province=11"
+    resp = job_result(client, f"/exports/registrations/export/xlsx/?flt0_employer={data['token']}&flt1_province=11"
                       "&flt2_status=active")
     workbook, rows = _xlsx(resp)
     sheet = workbook.worksheets[0]
@@ -152,7 +152,7 @@ def test_masked_exports_hold_no_full_id_number(app, data):
     client = login(app.test_client(), data["ministry"])
     for view in ("persons", "registrations", "applications"):
         for fmt in ("csv", "xlsx"):
-            resp = client.get(f"/exports/{view}/export/{fmt}/")
+            resp = job_result(client, f"/exports/{view}/export/{fmt}/")
             text = resp.data.decode("utf-8-sig") if fmt == "csv" else _xlsx_text(resp)
             assert text.count("\n") >= 1 or fmt == "xlsx"
             assert not FULL_ID.search(text), (view, fmt, FULL_ID.search(text).group(0))
@@ -162,9 +162,9 @@ def test_masked_exports_hold_no_full_id_number(app, data):
 
 def test_unmasked_permission_gives_full_numbers(app, data):
     client = login(app.test_client(), data["unmasked"])
-    rows = _csv(client.get(f"/exports/persons/export/csv/?flt0_name={data['token']}r1"))
+    rows = _csv(job_result(client, f"/exports/persons/export/csv/?flt0_name={data['token']}r1"))
     assert rows[1][1] == data["ids"]["r1"] and rows[1][4] == "13812345678"
-    text = _xlsx_text(client.get(f"/exports/registrations/export/xlsx/?flt0_employer={data['token']}"))
+    text = _xlsx_text(job_result(client, f"/exports/registrations/export/xlsx/?flt0_employer={data['token']}"))
     assert data["ids"]["r1"] in text
     with app.app_context():
         entry = db.session.query(AuditLog).filter_by(username=data["unmasked"], action="export").order_by(
@@ -178,9 +178,9 @@ def test_unmasked_exports_can_be_revoked_and_both_changes_are_audited(app, data)
     runner = app.test_cli_runner()
     assert runner.invoke(args=["grant-unmasked-export", officer]).exit_code == 0
     url = f"/exports/persons/export/csv/?flt0_name={data['token']}r1"
-    assert _csv(login(app.test_client(), officer).get(url))[1][1] == data["ids"]["r1"]
+    assert _csv(job_result(login(app.test_client(), officer), url))[1][1] == data["ids"]["r1"]
     assert runner.invoke(args=["grant-unmasked-export", officer, "--revoke"]).exit_code == 0
-    assert _csv(login(app.test_client(), officer).get(url))[1][1] != data["ids"]["r1"]
+    assert _csv(job_result(login(app.test_client(), officer), url))[1][1] != data["ids"]["r1"]
     with app.app_context():
         user_id = str(app.appbuilder.sm.find_user(username=officer).id)
         actions = [a for (a,) in db.session.query(AuditLog.action).filter_by(object_type="User", object_id=user_id)
@@ -191,11 +191,11 @@ def test_unmasked_exports_can_be_revoked_and_both_changes_are_audited(app, data)
 
 def test_drafts_are_never_exported(app, data):
     client = login(app.test_client(), data["ministry"])
-    rows = _csv(client.get(f"/exports/applications/export/csv/?flt0_employer={data['token']}"))
+    rows = _csv(job_result(client, f"/exports/applications/export/csv/?flt0_employer={data['token']}"))
     exported = {r[0] for r in rows[1:]}
     assert data["numbers"]["draft"] not in exported
     assert exported == {data["numbers"][k] for k in ("a1", "a2", "a3", "a4")}
-    _wb, xrows = _xlsx(client.get(f"/exports/applications/export/xlsx/?search={data['numbers']['draft']}"))
+    _wb, xrows = _xlsx(job_result(client, f"/exports/applications/export/xlsx/?search={data['numbers']['draft']}"))
     assert len(xrows) == 1  # header only
 
 
@@ -204,9 +204,9 @@ def test_every_export_is_audited_with_filters_and_row_count(app, data):
     token = data["token"]
     with app.app_context():
         before = db.session.query(AuditLog.id).order_by(AuditLog.id.desc()).limit(1).scalar() or 0
-    assert client.get(f"/exports/registrations/export/csv/?flt0_employer={token}&flt1_province=11"
+    assert job_result(client, f"/exports/registrations/export/csv/?flt0_employer={token}&flt1_province=11"
                       "&flt2_status=active&search=京").data
-    assert client.get(f"/exports/enterprises/export/xlsx/?flt0_name={token}").data
+    assert job_result(client, f"/exports/enterprises/export/xlsx/?flt0_name={token}").data
     with app.app_context():
         entries = (db.session.query(AuditLog).filter(AuditLog.id > before, AuditLog.action == "export")
                    .order_by(AuditLog.id).all())
@@ -267,9 +267,9 @@ def test_formulas_and_control_characters_stay_text(app, data):
         db.session.commit()
     client = login(app.test_client(), data["ministry"])
     query = f"?flt0_name={data['token']}&flt1_province=31"
-    rows = _csv(client.get("/exports/enterprises/export/csv/" + query))
+    rows = _csv(job_result(client, "/exports/enterprises/export/csv/" + query))
     assert rows[1][3].startswith("'=HYPERLINK")
-    _workbook, xrows = _xlsx(client.get("/exports/enterprises/export/xlsx/" + query))
+    _workbook, xrows = _xlsx(job_result(client, "/exports/enterprises/export/xlsx/" + query))
     assert xrows[1][3] == "'=HYPERLINK(\"x\")"  # a string, not a formula; the control character dropped
 
 
@@ -278,7 +278,7 @@ def test_xlsx_continues_on_a_new_sheet_past_the_row_limit(app, data, monkeypatch
 
     monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 3)  # header + 2 rows a sheet
     client = login(app.test_client(), data["ministry"])
-    workbook, rows = _xlsx(client.get(f"/exports/registrations/export/xlsx/?flt0_employer={data['token']}"))
+    workbook, rows = _xlsx(job_result(client, f"/exports/registrations/export/xlsx/?flt0_employer={data['token']}"))
     assert [sheet.max_row for sheet in workbook.worksheets] == [3, 3]
     assert workbook.worksheets[1].title.endswith("(2)") and workbook.worksheets[1]["A1"].font.b
     assert {r[0] for r in rows if r[0] != rows[0][0]} == set(data["regs"].values())
@@ -291,9 +291,9 @@ def test_submitted_dates_are_china_dates(app, data):
 
     client = login(app.test_client(), data["ministry"])
     base = f"/exports/applications/export/csv/?flt0_employer={data['token']}&flt1_submitted="
-    rows = _csv(client.get(base + f"{today()}+to+{today()}"))
+    rows = _csv(job_result(client, base + f"{today()}+to+{today()}"))
     assert {r[0] for r in rows[1:]} == {data["numbers"][k] for k in ("a1", "a2", "a3", "a4")}
     submitted = rows[0].index("Submitted")
     assert all(r[submitted].startswith(str(today())) for r in rows[1:])
     yesterday = today() - timedelta(days=1)
-    assert len(_csv(client.get(base + f"{yesterday}+to+{yesterday}"))) == 1
+    assert len(_csv(job_result(client, base + f"{yesterday}+to+{yesterday}"))) == 1

@@ -2,10 +2,12 @@
 access checks and error pages, installed on the Flask app by `install()` (server.py calls it)."""
 from flask import Flask
 
+from app.scope import current_user
 from app.workflow import OPINION_MAX_LENGTH
 from ground.identifiers import mask_id_number, mask_text
 from views import errors
 from views.formatting import china_time
+from views.jobs import badge_count
 from views.shell import access, audit_responses, headers, input_guard, logging_filters, sessions
 
 
@@ -18,6 +20,7 @@ def install(app: Flask):
     app.jinja_env.filters["mask_id"] = mask_id_number
     app.jinja_env.filters["mask_text"] = mask_text
     app.jinja_env.globals["opinion_max"] = OPINION_MAX_LENGTH
+    app.jinja_env.globals["jobs_badge"] = lambda: badge_count(current_user())  # navbar: 我的任务 (views/jobs.py)
     if app.config.get("TRUSTED_PROXIES"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 

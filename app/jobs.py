@@ -1,0 +1,543 @@
+"""Background jobs: long work started from a page, run by a Celery worker with progress, cancellable.
+
+A job kind is one declaration (`JobKind`: label, queue, unit, the function doing the work), registered with
+`@job_kind` by the module that holds the work (reports, views, operations). The engine here promises:
+- one run at a time per job: a guarded UPDATE claims it, so a message delivered twice changes nothing twice;
+- the result file appears only complete (written as `.part`, renamed when the job is marked done), and a
+  job that fails, is cancelled or loses its worker leaves no file behind;
+- audit rows when the job is started and when it really ends (with its figures, or the failure);
+- a lost worker's job (no heartbeat for JOB_STALE_SECONDS) runs again or, after JOB_MAX_ATTEMPTS, ends failed;
+- transient database errors are retried with backoff; anything else ends the job with a message for people.
+The work function runs as the person who started the job (their scope, masking and language: `acting_as`).
+"""
+import logging
+import os
+import secrets
+import threading
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Callable
+
+from celery import Celery, Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from flask import current_app, g, has_request_context, request
+from flask_babel import force_locale, get_locale
+from flask_babel import lazy_gettext as _l
+from kombu import Queue
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ground import roles as R
+from ground.clock import now_utc
+from ground.errors import UserError
+from ground.extensions import db
+from models import AppUser, Job, WorkerStatus
+from models.job import ACTIVE_JOB_STATES
+from app import audit, scope
+
+log = logging.getLogger(__name__)
+
+QUEUES = ("default", "exports", "documents")
+UNITS = {"rows": _l("rows"), "certificates": _l("certificates"), "steps": _l("steps"), "files": _l("files")}
+STATE_LABELS = {"queued": _l("Queued"), "running": _l("Running"), "done": _l("Done"), "failed": _l("Failed"),
+                "cancelled": _l("Cancelled")}
+PROGRESS_WRITE_SECONDS = 0.5  # progress reaches the database at most this often
+HEARTBEAT_SECONDS = 15
+RETRY_BACKOFF_SECONDS = (5, 30, 120)
+
+
+class JobCancelled(Exception):
+    """Raised inside the work when the person cancelled the job."""
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    label: object
+    run: Callable  # run(job, work) -> Outcome | None
+    queue: str = "default"
+    unit: str = "rows"
+
+
+KINDS: dict[str, JobKind] = {}
+
+
+def job_kind(name: str, label, queue: str = "default", unit: str = "rows"):
+    """Register the decorated function as the work of job kind `name`."""
+    if queue not in QUEUES or unit not in UNITS:
+        raise ValueError(f"job kind {name}: unknown queue {queue!r} or unit {unit!r}")
+
+    def register(run):
+        KINDS[name] = JobKind(name, label, run, queue, unit)
+        return run
+    return register
+
+
+@dataclass
+class Outcome:
+    """What the work produced: figures for the audit row and the page, and the download's name and type
+    when it wrote `work.output`."""
+
+    figures: dict = field(default_factory=dict)
+    filename: str | None = None
+    mimetype: str | None = None
+
+
+# --- Starting, cancelling, retrying ---------------------------------------------------------------
+
+def start(kind_name: str, params: dict, user, title=None) -> Job:
+    """Record a queued job started by `user` (None: the scheduler), audit it, commit, hand it to a worker."""
+    kind = KINDS[kind_name]
+    params = {**params, "ip": request.remote_addr} if has_request_context() else dict(params)
+    shared = R.MINISTRY if R.MINISTRY in R.user_role_names(user) else None
+    job = Job(kind=kind_name, params=dict(params), title=str(title or kind.label)[:200], unit=kind.unit,
+              created_by_fk=getattr(user, "id", None), shared_role=shared, state="queued", created_at=now_utc())
+    db.session.add(job)
+    db.session.flush()
+    audit.record("job_start", "Job", job.id, summary=job.title, detail={"kind": kind_name, "params": job.params},
+                 user=user)
+    db.session.commit()
+    dispatch(job.id)
+    return db.session.get(Job, job.id)
+
+
+def dispatch(job_id: int):
+    """Send the job to its queue. A broker that cannot be reached ends the job failed, with the reason."""
+    job = db.session.get(Job, job_id)
+    try:
+        run_job.apply_async((job_id,), queue=KINDS[job.kind].queue, retry=False)
+    except Exception as exc:  # kombu/redis connection errors differ per transport
+        if current_app.config.get("JOBS_EAGER"):
+            raise
+        log.error("job %s: the broker cannot be reached: %s", job_id, type(exc).__name__)
+        _end(job_id, "failed", error=str(_l("The background service cannot be reached; try again in a few "
+                                             "minutes, or tell the administrator.")), expected=("queued",))
+
+
+def cancel(job: Job, user) -> bool:
+    """Cancel a queued job at once; ask a running one to stop at its next step. False when already ended."""
+    if job.state == "queued" and _end(job.id, "cancelled", expected=("queued",), actor=user):
+        return True
+    if job.state in ("queued", "running"):
+        db.session.execute(update(Job).where(Job.id == job.id, Job.state.in_(ACTIVE_JOB_STATES))
+                           .values(cancel_requested=True))
+        audit.record("job_cancel", "Job", job.id, summary=job.title, user=user)
+        db.session.commit()
+        return True
+    return False
+
+
+def retry(job: Job, user) -> Job:
+    """A new job with the same work (the old one keeps its history)."""
+    return start(job.kind, job.params, user, title=job.title)
+
+
+# --- Running ------------------------------------------------------------------------------------
+
+class Work:
+    """The running job's handle: progress, heartbeat, cancellation, and the file it writes.
+
+    Progress is written in its own transaction, so work that writes rows of its own commits them before it
+    reports progress (SQLite has one writer at a time), or writes them last: they are committed with the job's end.
+    """
+
+    def __init__(self, job: Job):
+        self.job_id = job.id
+        self.params = dict(job.params or {})
+        self.done = 0
+        self.total_count = job.progress_total
+        self._written_at = 0.0
+        folder = results_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        self.token = secrets.token_hex(8)
+        self.output = folder / f"{job.id}-{self.token}.part"
+
+    def total(self, count: int):
+        self.total_count = int(count)
+        self._write(force=True)
+
+    def advance(self, count: int = 1):
+        self.done += int(count)
+        self._write()
+
+    def set(self, done: int):
+        self.done = int(done)
+        self._write()
+
+    def check(self):
+        """Raise JobCancelled when the person cancelled (called between steps)."""
+        self._write(force=True)
+
+    def _write(self, force=False):
+        import time
+
+        now = time.monotonic()
+        if not force and now - self._written_at < PROGRESS_WRITE_SECONDS:
+            return
+        self._written_at = now
+        done = self.done if self.total_count is None else min(self.done, self.total_count)
+        with db.engine.begin() as conn:  # its own transaction: visible at once, whatever the work holds open
+            conn.execute(update(Job).where(Job.id == self.job_id)
+                         .values(progress_done=done, progress_total=self.total_count, heartbeat_at=now_utc()))
+            cancelled = conn.execute(select(Job.cancel_requested).where(Job.id == self.job_id)).scalar()
+        if cancelled:
+            raise JobCancelled()
+
+    def discard(self):
+        self.output.unlink(missing_ok=True)
+
+
+class _Heartbeat(threading.Thread):
+    """Marks the job alive while its work runs, even in a long step without progress."""
+
+    def __init__(self, app, job_id):
+        super().__init__(daemon=True, name=f"job-{job_id}-heartbeat")
+        self.app, self.job_id, self.stopped = app, job_id, threading.Event()
+
+    def run(self):
+        while not self.stopped.wait(HEARTBEAT_SECONDS):
+            try:
+                with self.app.app_context(), db.engine.begin() as conn:
+                    conn.execute(update(Job).where(Job.id == self.job_id, Job.state == "running")
+                                 .values(heartbeat_at=now_utc()))
+            except Exception as exc:  # the next beat tries again; a job silent too long is reaped
+                log.warning("job %s heartbeat failed: %s", self.job_id, type(exc).__name__)
+
+
+def execute(job_id: int) -> str:
+    """Run the job once if it is waiting (or its worker was lost). Returns what happened: skipped, done,
+    cancelled, failed or retry."""
+    if not _claim(job_id):
+        return "skipped"
+    job = db.session.get(Job, job_id)
+    db.session.refresh(job)
+    kind = KINDS.get(job.kind)
+    user = db.session.get(AppUser, job.created_by_fk) if job.created_by_fk else None
+    if kind is None:
+        _end(job_id, "failed", error=f"unknown job kind {job.kind}")
+        return "failed"
+    work = Work(job)
+    heart = _Heartbeat(current_app._get_current_object(), job_id)
+    heart.start()
+    try:
+        with acting_as(user, (job.params or {}).get("lang"), (job.params or {}).get("ip")):
+            try:
+                outcome = kind.run(job, work) or Outcome()
+                _finish(job_id, work, outcome, user)
+                return "done"
+            except JobCancelled:
+                db.session.rollback()
+                _end(job_id, "cancelled", actor=user)
+                return "cancelled"
+            except (OperationalError, DBAPIError) as exc:
+                db.session.rollback()
+                if _transient(exc) and job.attempts < current_app.config["JOB_MAX_ATTEMPTS"]:
+                    _requeue(job_id)
+                    return "retry"
+                log.exception("job %s failed", job_id)
+                _end(job_id, "failed", error=_unexpected(), actor=user)
+                return "failed"
+            except UserError as exc:
+                db.session.rollback()
+                _end(job_id, "failed", error=str(exc.message), actor=user)
+                return "failed"
+            except SoftTimeLimitExceeded:
+                db.session.rollback()
+                _end(job_id, "failed", error=str(_l("The job took longer than its time limit and was stopped.")),
+                     actor=user)
+                return "failed"
+            except Exception:
+                db.session.rollback()
+                log.exception("job %s failed", job_id)
+                _end(job_id, "failed", error=_unexpected(), actor=user)
+                return "failed"
+    finally:
+        heart.stopped.set()
+        work.discard()
+
+
+def _unexpected() -> str:
+    return str(_l("The job stopped on an unexpected error; it has been logged. Try again, or tell the administrator."))
+
+
+def _transient(exc) -> bool:
+    """A lost or refused connection, a deadlock or serialization failure: worth running again."""
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    return code.startswith("08") or code in ("40001", "40P01", "57P01")
+
+
+def _claim(job_id: int) -> bool:
+    now = now_utc()
+    stale = now - timedelta(seconds=current_app.config["JOB_STALE_SECONDS"])
+    with db.engine.begin() as conn:
+        claimed = conn.execute(
+            update(Job).where(Job.id == job_id, Job.cancel_requested.is_(False),
+                              Job.attempts < current_app.config["JOB_MAX_ATTEMPTS"],
+                              or_(Job.state == "queued", and_(Job.state == "running", Job.heartbeat_at < stale)))
+            .values(state="running", attempts=Job.attempts + 1, started_at=now, heartbeat_at=now,
+                    progress_done=0)).rowcount
+    return claimed == 1
+
+
+def _requeue(job_id: int):
+    with db.engine.begin() as conn:
+        conn.execute(update(Job).where(Job.id == job_id, Job.state == "running")
+                     .values(state="queued", heartbeat_at=now_utc()))
+
+
+def _finish(job_id: int, work: Work, outcome: Outcome, user):
+    """Mark done in one transaction with the work's own rows and the audit row; the file appears with it."""
+    values = {"state": "done", "finished_at": now_utc(), "outcome": outcome.figures, "progress_done": work.done,
+              "progress_total": work.total_count if work.total_count is not None else work.done,
+              "expires_at": now_utc() + timedelta(days=current_app.config["JOB_RESULT_DAYS"])}
+    final = None
+    if outcome.filename and work.output.exists():
+        final = work.output.with_suffix(Path(outcome.filename).suffix or ".bin")
+        os.replace(work.output, final)
+        values.update(result_key=final.name, result_name=outcome.filename, result_mimetype=outcome.mimetype,
+                      result_size=final.stat().st_size)
+    try:
+        moved = db.session.execute(update(Job).where(Job.id == job_id, Job.state == "running",
+                                                     Job.cancel_requested.is_(False)).values(**values)).rowcount
+        if moved != 1:
+            raise JobCancelled()
+        job = db.session.get(Job, job_id)
+        audit.record("job_done", "Job", job_id, summary=job.title, detail={"kind": job.kind, **outcome.figures},
+                     user=user)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        if final is not None:
+            final.unlink(missing_ok=True)
+        raise
+
+
+def _end(job_id: int, state: str, error: str | None = None, expected=("running",), actor=None) -> bool:
+    """End the job (failed or cancelled) with its audit row, if it is still in an expected state."""
+    ended = db.session.execute(update(Job).where(Job.id == job_id, Job.state.in_(expected))
+                               .values(state=state, error=error, finished_at=now_utc())).rowcount == 1
+    if ended:
+        job = db.session.get(Job, job_id)
+        db.session.refresh(job)
+        audit.record(f"job_{state}", "Job", job_id, summary=job.title,
+                     detail={"kind": job.kind, "error": error} if error else {"kind": job.kind}, user=actor)
+    db.session.commit()
+    return ended
+
+
+@contextmanager
+def acting_as(user, lang=None, ip=None):
+    """Run as `user` outside a request: their row scope, permissions and masking, in their language; audit rows
+    carry the address the job was started from."""
+    if user is None:
+        with force_locale(lang or "zh"):
+            yield
+        return
+    with current_app.test_request_context("/", environ_base={"REMOTE_ADDR": ip} if ip else None):
+        g.user = user
+        g._login_user = user  # what flask_login's current_user reads
+        with force_locale(lang or "zh"):
+            yield
+
+
+def current_language() -> str:
+    return str(get_locale() or "zh")
+
+
+# --- Reading -----------------------------------------------------------------------------------
+
+def results_folder() -> Path:
+    return Path(current_app.config["JOB_RESULT_FOLDER"]).resolve()
+
+
+def result_path(job: Job) -> Path | None:
+    """The finished job's file, if it is still kept."""
+    if job.state != "done" or not job.result_key:
+        return None
+    path = (results_folder() / job.result_key).resolve()
+    if path.parent != results_folder() or not path.is_file():
+        return None
+    return path
+
+
+def visible(user):
+    """Jobs `user` may see (app/scope.py): their own; a Ministry officer also the Ministry's."""
+    return scope.clause(Job, user)
+
+
+def find(job_id: int, user) -> Job | None:
+    return db.session.execute(select(Job).where(Job.id == job_id, visible(user))).scalar_one_or_none()
+
+
+def seconds_left(job: Job, now=None) -> int | None:
+    """Time left from the rate so far (None until there is one)."""
+    if job.state != "running" or not job.started_at or not job.progress_total or not job.progress_done:
+        return None
+    elapsed = ((now or now_utc()) - job.started_at).total_seconds()
+    rate = job.progress_done / max(elapsed, 0.001)
+    return max(0, int((job.progress_total - job.progress_done) / rate))
+
+
+# --- Keeping the queue true (the scheduler runs these) -------------------------------------------
+
+def reap(now=None) -> dict:
+    """Jobs whose worker was lost run again (or end failed after the last attempt); queued jobs whose
+    message was lost are sent again; part files nobody is writing are removed. Idempotent."""
+    now = now or now_utc()
+    cfg = current_app.config
+    stale = now - timedelta(seconds=cfg["JOB_STALE_SECONDS"])
+    requeued = failed = resent = 0
+    lost = db.session.execute(select(Job.id, Job.attempts, Job.cancel_requested)
+                              .where(Job.state == "running", Job.heartbeat_at < stale)).all()
+    for job_id, attempts, cancel_requested in lost:
+        if cancel_requested:
+            _end(job_id, "cancelled", expected=("running",))
+        elif attempts < cfg["JOB_MAX_ATTEMPTS"]:
+            moved = db.session.execute(update(Job).where(Job.id == job_id, Job.state == "running",
+                                                         Job.heartbeat_at < stale)
+                                       .values(state="queued", heartbeat_at=now)).rowcount
+            db.session.commit()
+            if moved:
+                requeued += 1
+                dispatch(job_id)
+        elif _end(job_id, "failed", error=str(_l("The worker running this job stopped. Start it again.")),
+                  expected=("running",)):
+            failed += 1
+    waiting = db.session.execute(select(Job.id).where(
+        Job.state == "queued", or_(Job.heartbeat_at < stale, and_(Job.heartbeat_at.is_(None), Job.created_at < stale)))
+    ).scalars().all()
+    for job_id in waiting:
+        db.session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=now))
+        db.session.commit()
+        resent += 1
+        dispatch(job_id)
+    running = set(db.session.execute(select(Job.id).where(Job.state == "running")).scalars())
+    removed = 0
+    folder = results_folder()
+    if folder.is_dir():
+        for part in folder.glob("*.part"):
+            job_id = int(part.name.split("-", 1)[0]) if part.name.split("-", 1)[0].isdigit() else None
+            if job_id not in running:
+                part.unlink(missing_ok=True)
+                removed += 1
+    return {"requeued": requeued, "failed": failed, "resent": resent, "parts_removed": removed}
+
+
+def purge(now=None) -> dict:
+    """Delete the result files of jobs past JOB_RESULT_DAYS, and files no job names. Idempotent."""
+    now = now or now_utc()
+    expired = db.session.execute(select(Job).where(Job.expires_at < now, Job.result_key.is_not(None))).scalars().all()
+    folder = results_folder()
+    for job in expired:
+        (folder / job.result_key).unlink(missing_ok=True)
+        job.result_key = None
+    db.session.commit()
+    kept = set(db.session.execute(select(Job.result_key).where(Job.result_key.is_not(None))).scalars())
+    orphans = 0
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if path.is_file() and not path.name.endswith(".part") and path.name not in kept:
+                path.unlink(missing_ok=True)
+                orphans += 1
+    return {"expired": len(expired), "orphans": orphans}
+
+
+# --- The Celery side ------------------------------------------------------------------------------
+
+@shared_task(bind=True, name="jobs.run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def run_job(self, job_id: int):
+    if execute(job_id) == "retry":
+        delay = RETRY_BACKOFF_SECONDS[min(self.request.retries, len(RETRY_BACKOFF_SECONDS) - 1)]
+        raise self.retry(countdown=delay, max_retries=len(RETRY_BACKOFF_SECONDS))
+
+
+def init_celery(app, beat_schedule: dict | None = None) -> Celery:
+    """The Celery app of this Flask app: every task runs inside the Flask app context."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            if has_request_context():  # eager mode: already inside the request that started it
+                return self.run(*args, **kwargs)
+            with app.app_context():
+                try:
+                    return self.run(*args, **kwargs)
+                finally:
+                    db.session.remove()
+
+    cfg = app.config
+    celery = Celery(app.import_name, task_cls=FlaskTask)
+    celery.conf.update(
+        broker_url=cfg["CELERY_BROKER_URL"], task_ignore_result=True, result_backend=None,
+        task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
+        task_default_queue="default", task_queues=[Queue(name) for name in QUEUES],
+        task_soft_time_limit=cfg["JOB_TIME_LIMIT_SECONDS"], task_time_limit=cfg["JOB_TIME_LIMIT_SECONDS"] + 60,
+        task_always_eager=cfg.get("JOBS_EAGER", False), task_eager_propagates=True,
+        broker_connection_retry_on_startup=True, broker_transport_options={"visibility_timeout": 3600},
+        timezone="Asia/Shanghai", enable_utc=True, beat_schedule=beat_schedule or {},
+        worker_hijack_root_logger=False, worker_send_task_events=False,
+    )
+    celery.set_default()
+    app.extensions["celery"] = celery
+    _watch_workers(app)
+    return celery
+
+
+def _watch_workers(app):
+    """Each worker writes a heartbeat row while it lives (the operations page lists the workers alive)."""
+    from celery.signals import worker_ready, worker_shutdown
+
+    stop = threading.Event()
+
+    def beat(hostname, queues):
+        first = True
+        while first or not stop.wait(HEARTBEAT_SECONDS):
+            first = False
+            with suppress(Exception), app.app_context():
+                row = db.session.get(WorkerStatus, hostname) or WorkerStatus(hostname=hostname, started_at=now_utc())
+                row.pid, row.queues, row.seen_at = os.getpid(), queues, now_utc()
+                db.session.add(row)
+                db.session.commit()
+                db.session.remove()
+
+    @worker_ready.connect(weak=False)
+    def started(sender=None, **_kwargs):
+        queues = ",".join(sorted(q.name for q in sender.app.amqp.queues.consume_from.values())) \
+            if sender.app.amqp.queues.consume_from else ",".join(QUEUES)
+        threading.Thread(target=beat, args=(sender.hostname, queues), daemon=True, name="worker-status").start()
+
+    @worker_shutdown.connect(weak=False)
+    def stopped(sender=None, **_kwargs):
+        stop.set()
+        with suppress(Exception), app.app_context():
+            row = db.session.get(WorkerStatus, getattr(sender, "hostname", ""))
+            if row is not None:
+                db.session.delete(row)
+                db.session.commit()
+
+
+def workers_alive(now=None) -> list[WorkerStatus]:
+    cutoff = (now or now_utc()) - timedelta(seconds=HEARTBEAT_SECONDS * 3)
+    return db.session.execute(select(WorkerStatus).where(WorkerStatus.seen_at >= cutoff)
+                              .order_by(WorkerStatus.hostname)).scalars().all()
+
+
+def queue_lengths() -> dict:
+    """Messages waiting per queue, read from the broker (None when it cannot be reached)."""
+    celery = current_app.extensions["celery"]
+    lengths = {}
+    try:
+        with celery.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            channel = conn.default_channel
+            for name in QUEUES:
+                try:
+                    lengths[name] = channel.queue_declare(queue=name, passive=True).message_count
+                except Exception:
+                    lengths[name] = 0  # a queue never used yet
+    except Exception:
+        return dict.fromkeys(QUEUES)
+    return lengths
