@@ -25,7 +25,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app, g, has_request_context, request
 from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
-from kombu import Queue
+from flask_babel import lazy_pgettext as _pl
+from kombu import Exchange, Queue
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -41,8 +42,8 @@ log = logging.getLogger(__name__)
 
 QUEUES = ("default", "exports", "documents")
 UNITS = {"rows": _l("rows"), "certificates": _l("certificates"), "steps": _l("steps"), "files": _l("files")}
-STATE_LABELS = {"queued": _l("Queued"), "running": _l("Running"), "done": _l("Done"), "failed": _l("Failed"),
-                "cancelled": _l("Cancelled")}
+STATE_LABELS = {"queued": _pl("job", "Queued"), "running": _pl("job", "Running"), "done": _pl("job", "Done"),
+                "failed": _pl("job", "Failed"), "cancelled": _pl("job", "Cancelled")}
 PROGRESS_WRITE_SECONDS = 0.5  # progress reaches the database at most this often
 HEARTBEAT_SECONDS = 15
 RETRY_BACKOFF_SECONDS = (5, 30, 120)
@@ -473,10 +474,10 @@ def init_celery(app, beat_schedule: dict | None = None) -> Celery:
     celery.conf.update(
         broker_url=cfg["CELERY_BROKER_URL"], task_ignore_result=True, result_backend=None,
         task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
-        task_default_queue="default", task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue="default", task_queues=[Queue(name, Exchange(name), routing_key=name) for name in QUEUES],
         task_soft_time_limit=cfg["JOB_TIME_LIMIT_SECONDS"], task_time_limit=cfg["JOB_TIME_LIMIT_SECONDS"] + 60,
         task_always_eager=cfg.get("JOBS_EAGER", False), task_eager_propagates=True,
-        broker_connection_retry_on_startup=True, broker_transport_options={"visibility_timeout": 3600},
+        broker_connection_retry_on_startup=True, broker_transport_options=_transport_options(cfg),
         timezone="Asia/Shanghai", enable_utc=True, beat_schedule=beat_schedule or {},
         worker_hijack_root_logger=False, worker_send_task_events=False,
     )
@@ -484,6 +485,16 @@ def init_celery(app, beat_schedule: dict | None = None) -> Celery:
     app.extensions["celery"] = celery
     _watch_workers(app)
     return celery
+
+
+def _transport_options(cfg) -> dict:
+    """Redis: an unacknowledged message (its worker died) is delivered again after the longest job may run."""
+    url = cfg["CELERY_BROKER_URL"]
+    if url.startswith(("redis://", "rediss://")):
+        return {"visibility_timeout": cfg["JOB_TIME_LIMIT_SECONDS"] + 600}
+    if url.startswith("sqla+"):  # the embedded broker polls its table: 4 times a second keeps a job's start quick
+        return {"polling_interval": cfg.get("BROKER_POLLING_SECONDS", 0.25)}
+    return {}
 
 
 def _watch_workers(app):

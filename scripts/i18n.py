@@ -19,7 +19,7 @@ def run(*args):
 
 
 def main():
-    run("extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "--sort-output", "-o", str(POT), ".")
+    run("extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "-k", "_pl:1c,2", "-k", "lazy_pgettext:1c,2", "--sort-output", "-o", str(POT), ".")
     run("update", "-i", str(POT), "-d", "translations", "--no-fuzzy-matching", "--ignore-obsolete")
     en = ROOT / "translations" / "en" / "LC_MESSAGES" / "messages.po"
     with en.open("rb") as fh:
