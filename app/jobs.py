@@ -97,7 +97,7 @@ def start(kind_name: str, params: dict, user, title=None) -> Job:
               created_by_fk=getattr(user, "id", None), shared_role=shared, state="queued", created_at=now_utc())
     db.session.add(job)
     db.session.flush()
-    audit.record("job_start", "Job", job.id, summary=job.title, detail={"kind": kind_name, "params": job.params},
+    audit.record("job_start", "Job", job.id, summary=job.title, detail={"job_kind": kind_name, "params": job.params},
                  user=user)
     db.session.commit()
     dispatch(job.id)
@@ -124,7 +124,7 @@ def cancel(job: Job, user) -> bool:
     if job.state in ("queued", "running"):
         db.session.execute(update(Job).where(Job.id == job.id, Job.state.in_(ACTIVE_JOB_STATES))
                            .values(cancel_requested=True))
-        audit.record("job_cancel", "Job", job.id, summary=job.title, user=user)
+        audit.record("job_cancel", "Job", job.id, summary=job.title, detail={"job_kind": job.kind}, user=user)
         db.session.commit()
         return True
     return False
@@ -307,7 +307,7 @@ def _finish(job_id: int, work: Work, outcome: Outcome, user):
         if moved != 1:
             raise JobCancelled()
         job = db.session.get(Job, job_id)
-        audit.record("job_done", "Job", job_id, summary=job.title, detail={"kind": job.kind, **outcome.figures},
+        audit.record("job_done", "Job", job_id, summary=job.title, detail={"job_kind": job.kind, **outcome.figures},
                      user=user)
         db.session.commit()
     except BaseException:
@@ -325,7 +325,7 @@ def _end(job_id: int, state: str, error: str | None = None, expected=("running",
         job = db.session.get(Job, job_id)
         db.session.refresh(job)
         audit.record(f"job_{state}", "Job", job_id, summary=job.title,
-                     detail={"kind": job.kind, "error": error} if error else {"kind": job.kind}, user=actor)
+                     detail={"job_kind": job.kind, "error": error} if error else {"job_kind": job.kind}, user=actor)
     db.session.commit()
     return ended
 

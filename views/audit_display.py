@@ -6,12 +6,13 @@ when a page shows them. Summaries written as text by older code ("SQ…: draft �
 "photo of 110…", "simulator pending") are read token by token: a token that is a known code becomes its label.
 """
 import re
+from collections.abc import Mapping
 
 from app.audit import REDACTED
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app import machines, workflow
+from app import jobs, machines, workflow
 from ground.roles import ROLE_LABELS
 from models.choices import (ANNOUNCEMENT_STATES, ATTACHMENT_KINDS, CANCELLATION_REASONS, CERTIFICATE_STATUSES, DEGREES,
                             EDUCATION_LEVELS, ETHNICITIES, GENDERS, REALNAME_STATUSES, REFUSAL_REASONS,
@@ -24,6 +25,8 @@ ACTION_LABELS = {
     "create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted"), "print": _l("Printed (PDF)"),
     "view": _l("Viewed personal data"), "export": _l("Exported"), "import": _l("Imported"),
     "grant": _l("Permission granted"), "revoke": _l("Permission withdrawn"),
+    "job_start": _l("Job started"), "job_done": _l("Job finished"), "job_failed": _l("Job failed"),
+    "job_cancelled": _l("Job cancelled"), "job_cancel": _l("Job cancellation asked"), "download": _l("Downloaded"),
 }
 
 OBJECT_LABELS = {
@@ -33,6 +36,7 @@ OBJECT_LABELS = {
     "RegistrationSpecialty": _l("Registered specialty"), "AnnouncementBatch": _l("Announcement batch"),
     "Enterprise": _l("Enterprise"), "Qualification": _l("Qualification"), "Roster": _l("Qualification roster"),
     "Report": _l("Report"), "TransitionLog": _l("Transition log"), "AuditLog": _l("Audit log"),
+    "Job": _l("Background job"),
 }
 
 # PDFs by the endpoint that served them ("print" rows).
@@ -76,8 +80,21 @@ AUDIT_FIELD_LABELS = {
     "filters": _l("Filters"), "search": _l("Search"), "rows": _l("Rows"), "masked": _l("Masked"),
     "accepted": _l("Accepted"), "refused": _l("Refused"), "unchanged": _l("Unchanged"), "error": _l("Error"),
     "copy_valid_until": _l("Copy valid until"), "batch": _l("Announcement"),
-    "added": _l("Added"), "removed": _l("Removed"),
+    "added": _l("Added"), "removed": _l("Removed"), "job_kind": _l("Job"), "params": _l("Parameters"),
 }
+
+class _JobKindLabels(Mapping):
+    """Job kinds register as their modules load (app.jobs.KINDS): looked up when a row is shown."""
+
+    def __getitem__(self, key):
+        return jobs.KINDS[key].label
+
+    def __iter__(self):
+        return iter(jobs.KINDS)
+
+    def __len__(self):
+        return len(jobs.KINDS)
+
 
 # Coded values by the field that holds them.
 _STATUSES = {**REGISTRATION_STATUSES.labels, **CERTIFICATE_STATUSES.labels}
@@ -92,6 +109,7 @@ VALUE_LABELS = {
     "roles": ROLE_LABELS, "added": ROLE_LABELS, "removed": ROLE_LABELS,  # an account's roles (the only relation)
     "realname_method": {"onsite": _l("On-site verification"), "online": _l("Online verification")},
     "business_type": {code: t.label for code, t in workflow.BUSINESS_TYPES.items()},
+    "job_kind": _JobKindLabels(),
 }
 
 

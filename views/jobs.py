@@ -127,7 +127,7 @@ class JobsView(BaseView):
             flash(_("The file of this job is no longer kept; start the job again."), "warning")
             return redirect(url_for("JobsView.index"))
         audit.record("download", "Job", job.id, summary=job.result_name,
-                     detail={"kind": job.kind, "bytes": job.result_size, **(job.outcome or {})})
+                     detail={"job_kind": job.kind, "bytes": job.result_size, **(job.outcome or {})})
         db.session.commit()
         audit.printed()  # the download has its own audit row
         response = send_file(path, mimetype=job.result_mimetype or "application/octet-stream", as_attachment=True,
