@@ -133,6 +133,7 @@ JOB_RESULT_DAYS = _env("JOB_RESULT_DAYS", 7, int)  # result files are deleted th
 JOB_TIME_LIMIT_SECONDS = _env("JOB_TIME_LIMIT_SECONDS", 3 * 3600, int)  # one job's run, then it is stopped
 JOB_STALE_SECONDS = _env("JOB_STALE_SECONDS", 120, int)  # a running job silent this long has lost its worker
 JOB_MAX_ATTEMPTS = _env("JOB_MAX_ATTEMPTS", 3, int)  # runs of one job (lost workers, database hiccups)
+JOBS_ACTIVE_PER_USER = _env("JOBS_ACTIVE_PER_USER", 5, int)  # jobs one person may have waiting or running at once
 CERTIFICATES_PER_PART = _env("CERTIFICATES_PER_PART", 100, int)  # batch printing: certificates per rendered part
 BACKUP_FOLDER = _env("BACKUP_FOLDER", str(INSTANCE_DIR / "backups"))  # scheduled backups (ops/schedule.py)
 SCHEDULE_BACKUP = _env("SCHEDULE_BACKUP", False, bool)  # a nightly backup by the scheduler

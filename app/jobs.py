@@ -27,7 +27,7 @@ from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _pl
 from kombu import Exchange, Queue
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ground import roles as R
@@ -51,6 +51,11 @@ RETRY_BACKOFF_SECONDS = (5, 30, 120)
 
 class JobCancelled(Exception):
     """Raised inside the work when the person cancelled the job."""
+
+
+class TooManyJobs(UserError):
+    """A person may have JOBS_ACTIVE_PER_USER jobs queued or running at once (a link clicked in a loop, or a
+    page opened many times, cannot fill the queues)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,11 @@ class Outcome:
 def start(kind_name: str, params: dict, user, title=None) -> Job:
     """Record a queued job started by `user` (None: the scheduler), audit it, commit, hand it to a worker."""
     kind = KINDS[kind_name]
+    limit = current_app.config.get("JOBS_ACTIVE_PER_USER", 5)
+    if user is not None and limit and db.session.execute(select(func.count()).select_from(Job).where(
+            Job.created_by_fk == user.id, Job.state.in_(ACTIVE_JOB_STATES))).scalar() >= limit:
+        raise TooManyJobs(_l("You have %(count)s jobs waiting or running; start another when one of them has "
+                             "finished.", count=limit))
     params = {**params, "ip": request.remote_addr} if has_request_context() else dict(params)
     shared = R.MINISTRY if R.MINISTRY in R.user_role_names(user) else None
     job = Job(kind=kind_name, params=dict(params), title=str(title or kind.label)[:200], unit=kind.unit,

@@ -79,6 +79,12 @@ def badge_count(user) -> int:
         (Job.state.in_(ACTIVE_JOB_STATES)) | (Job.seen_at.is_(None) & Job.finished_at.is_not(None)))).scalar()
 
 
+def too_many_jobs(error):
+    """Error handler for app.jobs.TooManyJobs, wherever a page starts a job (views/registry.py)."""
+    flash(str(error.message), "warning")
+    return redirect(url_for("JobsView.index"))
+
+
 class JobsView(BaseView):
     """我的任务: the person's jobs (a Ministry officer also sees the Ministry's), newest first."""
 

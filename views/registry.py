@@ -12,6 +12,7 @@ from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Optional
 
 from app import personal_data, workflow
+from app.jobs import TooManyJobs
 from ground.roles import (ADMIN, APPLICANT, BUSINESS_ROLES, ENTERPRISE, EXPORTS, MINISTRY, PERSONAL_DATA, PROVINCE,
                           ROLE_LABELS)
 from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certificate, Enterprise, Person, Province,
@@ -35,7 +36,7 @@ from views.forms import CreditCode, IdNumber, Mobile
 from views.help import HELP_MENU, HelpView
 from views.panel_views import AttachmentView, CertificateView, QualificationView
 from views.public import CaptchaView, PublicView, RegistryView
-from views.jobs import JobOperationsView, JobsView
+from views.jobs import JobOperationsView, JobsView, too_many_jobs
 from views.roster import RosterImportView
 from views.signup import PasswordResetView, SignUpView
 from views.workflow_views import AnnouncementView, ApplicationPanelView, QueueView, bulk_permission, bulk_transitions, transition_permission
@@ -338,7 +339,8 @@ SITE = [
              "Registry", "fa-users", frozenset({ENTERPRISE})),
     # 我的任务: every staff role's background jobs (linked from the navbar badge); the workers and queues for the
     # administrator.
-    PageSpec(JobsView, _l("My jobs"), frozenset({ENTERPRISE, PROVINCE, MINISTRY, ADMIN})),
+    PageSpec(JobsView, _l("My jobs"), frozenset({ENTERPRISE, PROVINCE, MINISTRY, ADMIN}),
+             error_handlers={TooManyJobs: too_many_jobs}),
     PageSpec(JobOperationsView, _l("Background jobs"), frozenset({ADMIN}), Menu("JobOperations", "System", "fa-cogs")),
     # 使用帮助 (/help/): public, its menu entry needs no grant (views.help.install).
     PageSpec(HelpView, _l("Help")),

@@ -297,3 +297,29 @@ def test_submitted_dates_are_china_dates(app, data):
     assert all(r[submitted].startswith(str(today())) for r in rows[1:])
     yesterday = today() - timedelta(days=1)
     assert len(_csv(job_result(client, base + f"{yesterday}+to+{yesterday}"))) == 1
+
+
+def test_a_person_cannot_fill_the_queues(app, data):
+    """JOBS_ACTIVE_PER_USER jobs waiting or running at once; the next start is refused with a message."""
+    from models import Job
+
+    client = login(app.test_client(), data["ministry"])
+    with app.app_context():
+        user = f.user(data["ministry"])
+        waiting = [Job(kind="export", params={}, title="waiting", state="queued", created_by_fk=user.id)
+                   for _ in range(app.config["JOBS_ACTIVE_PER_USER"])]
+        db.session.add_all(waiting)
+        db.session.commit()
+        ids = [job.id for job in waiting]
+        before = db.session.query(Job).count()
+    try:
+        resp = client.get("/exports/enterprises/export/csv/")
+        assert resp.status_code == 302 and resp.headers["Location"].endswith("/jobs/")
+        page = client.get("/jobs/").get_data(as_text=True)
+        assert "jobs waiting or running" in page
+        with app.app_context():
+            assert db.session.query(Job).count() == before
+    finally:
+        with app.app_context():
+            db.session.query(Job).filter(Job.id.in_(ids)).delete()
+            db.session.commit()
