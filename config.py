@@ -142,7 +142,7 @@ SCHEDULE_BACKUP = _env("SCHEDULE_BACKUP", False, bool)  # a nightly backup by th
 # Uploads: every image is decoded and re-encoded by Pillow (app/services/images.py).
 UPLOAD_MAX_BYTES = _env("UPLOAD_MAX_BYTES", 8 * 1024 * 1024, int)  # one uploaded file, before processing
 UPLOAD_MAX_PIXELS = _env("UPLOAD_MAX_PIXELS", 40_000_000, int)  # larger images are refused (decompression bombs)
-# The statistics dashboard keeps computed figures this long per filter set (reports/statistics.py); 0 = never.
+# Statistics snapshots stay fresh this long (reports/snapshots.py, computed by a job); 0 = computed on each request.
 STATISTICS_CACHE_SECONDS = _env("STATISTICS_CACHE_SECONDS", 600, int)
 # List pages stop counting rows here and show "10,000+" (views/interface.py); 0 counts everything.
 LIST_COUNT_CAP = _env("LIST_COUNT_CAP", 10_000, int)

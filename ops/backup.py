@@ -1,7 +1,9 @@
 """Backup and restore of the platform: the database and the attachment store in one archive file.
 
 `flask backup FILE` and `flask restore FILE [--force]` (ops/cli.py) call create_backup() and
-restore_backup(); docs/OPERATIONS.md tells operators how and when to run them.
+restore_backup(); docs/OPERATIONS.md tells operators how and when to run them. The job kind "backup"
+(`flask backup` without FILE, and the schedule's nightly-backup) writes BACKUP_FOLDER/backup-YYYYmmdd-HHMMSS.tar.gz
+on a worker; the archive is never offered for download (it holds every person's data).
 
 The archive is a tar file (gzip-compressed when its name ends in .gz or .tgz) holding
   database.pgdump    PostgreSQL: pg_dump custom format of the app's schema, or
@@ -29,15 +31,19 @@ import tarfile
 import tempfile
 import zlib
 from contextlib import closing
+from datetime import timezone
 from pathlib import Path, PurePosixPath
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import create_engine, text
 
 from models import AuditLog
 
+from app import jobs
 from app.audit import actor_fields
-from ground.clock import now_utc
+from ground.clock import CHINA_TZ, now_utc
+from ground.errors import UserError
 from ground.extensions import db
 
 FORMAT = "registry-backup"
@@ -311,6 +317,45 @@ def create_backup(path, progress=_quiet) -> dict:
         "file": str(target.resolve()), "size": size, "sha256": digest, "row_counts": manifest["row_counts"],
         "attachments": len(files), "alembic_revision": manifest["alembic_revision"]})
     return manifest
+
+
+# --- the backup job -------------------------------------------------------------------------------
+
+BACKUP_STEPS = 3  # create_backup reports: database dumped, attachments archived, archive written
+
+
+def backup_folder() -> Path:
+    return Path(current_app.config["BACKUP_FOLDER"]).resolve()
+
+
+def archive_name(moment=None) -> str:
+    """backup-YYYYmmdd-HHMMSS.tar.gz in China time."""
+    moment = (moment or now_utc()).replace(tzinfo=timezone.utc).astimezone(CHINA_TZ)
+    return f"backup-{moment:%Y%m%d-%H%M%S}.tar.gz"
+
+
+@jobs.job_kind("backup", _l("Backup of the database and the attachments"), queue="default", unit="steps")
+def backup_job(job, work) -> jobs.Outcome:
+    """Write a new archive into BACKUP_FOLDER. create_backup writes it in a temporary folder beside it and
+    renames it when complete, so a failed or cancelled job leaves no file; no download (work.output unused)."""
+    folder = backup_folder()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    target = folder / archive_name()
+    work.total(BACKUP_STEPS)
+
+    def progress(_line):
+        if work.done + 1 < BACKUP_STEPS:
+            work.advance(1)
+            work.check()  # a cancelled job stops here: the temporary folder goes with it
+        else:
+            work.done += 1  # the archive is complete: nothing left to cancel
+
+    try:
+        manifest = create_backup(target, progress=progress)
+    except BackupError as exc:
+        raise UserError(str(exc)) from None
+    return jobs.Outcome({"file": target.name, "size": target.stat().st_size,
+                         "attachments": manifest["attachments"]})
 
 
 # --- restore ----------------------------------------------------------------------------------------

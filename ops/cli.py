@@ -1,4 +1,5 @@
 """`flask` commands: deploy set-up (schema, dictionaries, roles), demo data, backup and restore, workflow documentation."""
+import time
 from datetime import timedelta
 
 import click
@@ -8,7 +9,8 @@ from flask_migrate import upgrade
 
 from ground.extensions import db
 from ground.roles import EXPORT_UNMASKED, EXPORT_UNMASKED_ROLE, EXPORTS, PERSONAL_DATA, VIEW_UNMASKED
-from models import AuditLog, Province, Specialty
+from models import AuditLog, Job, Province, Specialty
+from models.job import ACTIVE_JOB_STATES
 from models.dictionary import PROVINCES, SPECIALTIES
 from app import jobs, workflow
 from app.audit import actor_fields
@@ -16,7 +18,7 @@ from app.personal_data import set_unmasked_view
 from app.roster import import_roster
 from views.grants import role_permissions
 from ops import access_policy, schedule
-from ops.backup import BackupError, create_backup, restore_backup
+from ops.backup import BackupError, backup_folder, create_backup, restore_backup
 from ops.demo import demo_accounts, load_demo
 from ops.generate import generate
 
@@ -175,16 +177,27 @@ def register(app):
             Path(report_path).write_text(report.to_csv(), encoding="utf-8-sig")
 
     @app.cli.command("backup")
-    @click.argument("output_file", type=click.Path(dir_okay=False))
+    @click.argument("output_file", required=False, type=click.Path(dir_okay=False))
+    @click.option("--wait/--no-wait", default=True, show_default=True,
+                  help="Without FILE: wait for the backup job, printing its progress, or return at once.")
     @with_appcontext
-    def backup_command(output_file):
-        """Write the database and the attachment store to one new archive (.tar, or .tar.gz to compress).
-        See docs/OPERATIONS.md."""
+    def backup_command(output_file, wait):
+        """Back up the database and the attachment store to one new archive.
 
-        try:
-            create_backup(output_file, progress=click.echo)
-        except BackupError as exc:
-            raise click.ClickException(str(exc)) from None
+        With FILE: write FILE here and now, in this process (.tar, or .tar.gz to compress).
+        Without FILE: start a background backup job (a worker writes BACKUP_FOLDER/backup-YYYYmmdd-HHMMSS.tar.gz)
+        and wait for it, or with --no-wait print the job's number and return. See docs/OPERATIONS.md."""
+
+        if output_file:
+            try:
+                create_backup(output_file, progress=click.echo)
+            except BackupError as exc:
+                raise click.ClickException(str(exc)) from None
+            return
+        job = jobs.start("backup", {"source": "cli"}, None)
+        click.echo(f"Backup job {job.id} started; it writes into {backup_folder()}.")
+        if wait:
+            _wait_for_backup(job.id)
 
     @app.cli.command("restore")
     @click.argument("input_file", type=click.Path(exists=True, dir_okay=False))
@@ -256,6 +269,30 @@ def register(app):
             click.echo(workflow.pipelines_table())
         else:
             click.echo(workflow_markdown())
+
+
+def _wait_for_backup(job_id: int, poll_seconds: float = 1.0):
+    """Print the backup job's progress until it ends; a failed or cancelled job exits non-zero."""
+    seen, waited = None, 0.0
+    while True:
+        db.session.rollback()  # a new transaction sees the worker's progress
+        job = db.session.get(Job, job_id)
+        db.session.refresh(job)
+        if (job.state, job.progress_done, job.progress_total) != seen:
+            seen = (job.state, job.progress_done, job.progress_total)
+            total = f"/{job.progress_total}" if job.progress_total is not None else ""
+            click.echo(f"Backup job {job_id}: {job.state}, step {job.progress_done}{total}")
+        if job.state not in ACTIVE_JOB_STATES:
+            break
+        if job.state == "queued" and waited <= 10 < waited + poll_seconds:
+            click.echo("Still waiting for a worker of the default queue (celery -A worker worker -Q default); "
+                       "Ctrl-C stops waiting, the job stays queued.")
+        time.sleep(poll_seconds)
+        waited += poll_seconds
+    if job.state != "done":
+        raise click.ClickException(f"Backup job {job_id} {job.state}: {job.error or 'no reason recorded'}")
+    figures = job.outcome or {}
+    click.echo(f"Backup written to {backup_folder() / figures.get('file', '?')} ({figures.get('size', 0):,} bytes).")
 
 
 def _when(when) -> str:

@@ -21,6 +21,7 @@ from ground.clock import now_utc, today
 from ground.extensions import db
 from models import PeriodicRun
 from app import jobs
+from reports import snapshots
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,11 @@ def _backup(as_of: date) -> dict:
     return {"job": job.id}
 
 
+def _statistics(as_of: date) -> dict:
+    """Today's national statistics (no filters), in each language, shared by every dashboard."""
+    return {f"job_{lang}": job_id for lang, job_id in snapshots.national(as_of).items()}
+
+
 SCHEDULE: list[Periodic] = [
     Periodic("reap-lost-jobs", _l("Run again the jobs whose worker was lost"), timedelta(minutes=1), _reap,
              once_per_day=False),
@@ -53,6 +59,8 @@ SCHEDULE: list[Periodic] = [
              _purge),
     Periodic("nightly-backup", _l("Back up the database and the files"), crontab(hour=2, minute=0), _backup,
              enabled=lambda config: config.get("SCHEDULE_BACKUP", False)),
+    Periodic("nightly-statistics", _l("Compute the national statistics for the new day"), crontab(hour=0, minute=20),
+             _statistics, enabled=lambda config: config.get("STATISTICS_CACHE_SECONDS", 0) > 0),
 ]
 
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 
 from flask import current_app
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, exists, func, literal_column, select
 
@@ -374,32 +373,91 @@ class Report:
         return self._charts
 
 
-def report(filters: Filters) -> Report:
+PARTS = ("applications", "registered", "expiring", "stage_times", "refusals")  # the steps of a report job
+
+
+def report(filters: Filters, step=None) -> Report:
+    """Every figure for these filters; `step(part)` is called after each of PARTS (a job's progress)."""
+    step = step or (lambda _part: None)
     figures = applications(filters)
-    return Report(filters, registered(filters), expiring(filters), figures, stage_times(filters, figures),
-                  refusals(filters))
+    step("applications")
+    registered_table = registered(filters)
+    step("registered")
+    expiring_table = expiring(filters)
+    step("expiring")
+    times = stage_times(filters, figures)
+    step("stage_times")
+    refused = refusals(filters)
+    step("refusals")
+    return Report(filters, registered_table, expiring_table, figures, times, refused)
 
 
-_CACHE_SIZE = 256
+# --- The report as JSON (the shared snapshot, reports/snapshots.py) -------------------------------------
+# Plain JSON, not pickle: a row read back from the database is data, never code. Every mapping is a list of
+# [key, value] pairs (keys may be None or tuples; order is kept); labels are stored as text in the report's
+# language (the snapshot's key holds the language).
+
+PAYLOAD_VERSION = 1
 
 
-def cached_report(filters: Filters, refresh: bool = False) -> Report:
-    """The report for these filters, computed at most once per STATISTICS_CACHE_SECONDS in this process.
+def filters_to_dict(filters: Filters) -> dict:
+    return {"date_from": filters.date_from.isoformat(), "date_to": filters.date_to.isoformat(),
+            "province": filters.province, "specialty": filters.specialty, "business_type": filters.business_type,
+            "expiring_days": filters.expiring_days, "enterprise_id": filters.enterprise_id}
 
-    At national scale the figures scan millions of rows (seconds); the dashboard shows when they were
-    computed and offers to recompute. 0 seconds turns the cache off (tests)."""
-    seconds = current_app.config.get("STATISTICS_CACHE_SECONDS", 0)
-    if seconds <= 0:
-        return report(filters)
-    cache = current_app.extensions.setdefault("statistics_cache", {})
-    key = (filters, today(), str(get_locale()))  # labels inside are in the reader's language
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    hit = cache.get(key)
-    if hit is not None and not refresh and (now - hit.computed_at).total_seconds() < seconds:
-        return hit
-    fresh = report(filters)
-    cache.pop(key, None)
-    cache[key] = fresh
-    while len(cache) > _CACHE_SIZE:
-        cache.pop(next(iter(cache)))
-    return fresh
+
+def filters_from_dict(data: dict) -> Filters:
+    return Filters(date.fromisoformat(data["date_from"]), date.fromisoformat(data["date_to"]), data.get("province"),
+                   data.get("specialty"), data.get("business_type"), int(data["expiring_days"]),
+                   data.get("enterprise_id"))
+
+
+def _pairs(mapping: dict | None):
+    return None if mapping is None else [[k, v] for k, v in mapping.items()]
+
+
+def _table_to_dict(table: Table) -> dict:
+    return {"rows": table.rows, "columns": table.columns,
+            "cells": [[r, c, n] for (r, c), n in table.cells.items()],
+            "row_labels": _pairs(table.row_labels), "column_labels": _pairs(table.column_labels),
+            "row_totals": _pairs(table.row_totals)}
+
+
+def _table_from_dict(data: dict) -> Table:
+    totals = data.get("row_totals")
+    return Table(list(data["rows"]), list(data["columns"]), {(r, c): n for r, c, n in data["cells"]},
+                 dict(map(tuple, data["row_labels"])), dict(map(tuple, data["column_labels"])),
+                 None if totals is None else dict(map(tuple, totals)))
+
+
+def to_dict(result: Report) -> dict:
+    """The report's figures as JSON-ready data (from_dict rebuilds an equal report)."""
+    figures = result.applications
+    return {
+        "version": PAYLOAD_VERSION, "filters": filters_to_dict(result.filters),
+        "computed_at": result.computed_at.isoformat(),
+        "registered": _table_to_dict(result.registered), "expiring": _table_to_dict(result.expiring),
+        "applications": {
+            "by_type_state": _table_to_dict(figures.by_type_state),
+            "by_province_state": _table_to_dict(figures.by_province_state),
+            "by_month": [[ym, n] for ym, n in figures.by_month], "pending": _table_to_dict(figures.pending),
+            "pending_overdue": _pairs(figures.pending_overdue), "overdue_by_stage": _pairs(figures.overdue_by_stage)},
+        "stage_times": [{"stage": t.stage, "label": str(t.label), "count": t.count, "median": t.median, "p90": t.p90,
+                         "overdue": t.overdue, "open_count": t.open_count, "open_overdue": t.open_overdue,
+                         "limit": t.limit} for t in result.stage_times],
+        "refusals": [[code, str(label), n] for code, label, n in result.refusals],
+    }
+
+
+def from_dict(data: dict) -> Report:
+    """The report of to_dict(); ValueError for data of another version."""
+    if data.get("version") != PAYLOAD_VERSION:
+        raise ValueError(f"statistics payload version {data.get('version')!r}")
+    apps = data["applications"]
+    figures = ApplicationFigures(
+        _table_from_dict(apps["by_type_state"]), _table_from_dict(apps["by_province_state"]),
+        [tuple(pair) for pair in apps["by_month"]], _table_from_dict(apps["pending"]),
+        dict(map(tuple, apps["pending_overdue"])), dict(map(tuple, apps["overdue_by_stage"])))
+    return Report(filters_from_dict(data["filters"]), _table_from_dict(data["registered"]),
+                  _table_from_dict(data["expiring"]), figures, [StageTime(**t) for t in data["stage_times"]],
+                  [tuple(r) for r in data["refusals"]], datetime.fromisoformat(data["computed_at"]))

@@ -1,5 +1,6 @@
 """The statistics dashboard (统计分析) for the ministry and, scoped to their province, provincial authorities;
-its PDF report, and the PDF roster of a province's registered constructors."""
+its PDF report, and the PDF roster of a province's registered constructors. The figures come from the shared
+snapshot that a background job computes (reports/snapshots.py), or are computed here when the cache is off."""
 from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
@@ -9,9 +10,10 @@ from ground import roles as R
 from ground.clock import today
 from ground.extensions import db
 from models import Enterprise, Person, Province, Registration, RegistrationSpecialty
-from app import workflow
+from models.job import ACTIVE_JOB_STATES
+from app import jobs, workflow
 from app.scope import current_user
-from reports import statistics
+from reports import snapshots, statistics
 from reports.pdf import render_pdf
 
 
@@ -63,26 +65,65 @@ class DashboardView(BaseView):
     @expose("/")
     @has_access
     def index(self):
-        forced, enterprise_id = _scope()
+        """The report for the filters: computed here when STATISTICS_CACHE_SECONDS is 0; otherwise the shared
+        snapshot (reports/snapshots.py), refreshed by a background job when stale or asked for."""
         filters = _filters()
-        report = statistics.cached_report(filters, refresh=request.args.get("refresh") == "1")
-        if request.args.get("refresh") == "1":
+        refresh = request.args.get("refresh") == "1"
+        if current_app.config["STATISTICS_CACHE_SECONDS"] <= 0:
+            if refresh:
+                return redirect(url_for("DashboardView.index", **filters.as_args()))
+            return self._page(statistics.report(filters))
+        lang = jobs.current_language()
+        snapshot_key = snapshots.key(filters, today(), lang)
+        if refresh:
+            if snapshots.ensure_job(filters, lang, current_user(), force=True) is not None:
+                flash(_("The statistics are being recalculated in the background."), "info")
             return redirect(url_for("DashboardView.index", **filters.as_args()))
+        found = snapshots.load(snapshot_key)
+        job = snapshots.latest_job(snapshot_key)
+        if found is None or not found.is_fresh():
+            if job is None or job.state not in ACTIVE_JOB_STATES:
+                job = snapshots.ensure_job(filters, lang, current_user()) or job
+                found = snapshots.load(snapshot_key) or found  # a quick worker (or JOBS_EAGER) has finished
+        if found is None:
+            return self._computing(filters, job)
+        active = job if job is not None and job.state in ACTIVE_JOB_STATES else None
+        return self._page(found.report, snapshot=found, refreshing=active)
+
+    def _page(self, report, snapshot=None, refreshing=None):
+        forced, enterprise_id = _scope()
+        filters = report.filters
         return self.render_template(
             "dashboard/index.html", report=report, charts=report.charts(), filters=filters,
             provinces=statistics.province_labels(), specialties=statistics.specialty_labels(),
             business_types={code: str(t.label) for code, t in workflow.BUSINESS_TYPES.items()},
             expiry_choices=statistics.EXPIRY_CHOICES, forced_province=forced, title=_("Statistics"),
             enterprise=db.session.get(Enterprise, enterprise_id) if enterprise_id else None,
+            snapshot=snapshot, stale=snapshot is not None and not snapshot.is_fresh(), refreshing=refreshing,
             cache_minutes=current_app.config["STATISTICS_CACHE_SECONDS"] // 60)
+
+    def _computing(self, filters, job):
+        """No figures yet: the page follows the job (static/js/dashboard.js polls /jobs/status) and shows
+        the report when it is done; a failed job is shown with its reason and a way to try again."""
+        user = current_user()
+        visible = job is not None and jobs.find(job.id, user) is not None
+        return self.render_template(
+            "dashboard/computing.html", filters=filters, job=job, visible=visible,
+            failed=job is not None and job.state == "failed", title=_("Statistics"),
+            show_url=url_for("DashboardView.index", **filters.as_args()),
+            retry_url=url_for("DashboardView.index", refresh="1", **filters.as_args()))
 
     @expose("/pdf")
     @has_access
     def pdf(self):
-        """The statistics report with its charts, for the filters on the page."""
+        """The statistics report with its charts, for the filters on the page: the shared snapshot when
+        there is one (whatever its age), else computed here."""
 
         filters = _filters()
-        report = statistics.cached_report(filters)
+        found = None
+        if current_app.config["STATISTICS_CACHE_SECONDS"] > 0:
+            found = snapshots.load(snapshots.key(filters, today(), jobs.current_language()))
+        report = found.report if found is not None else statistics.report(filters)
         data = render_pdf("statistics.html", report=report, charts=report.charts(),
                           provinces=statistics.province_labels(), specialties=statistics.specialty_labels(),
                           business_types={c: str(t.label) for c, t in workflow.BUSINESS_TYPES.items()})
