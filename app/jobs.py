@@ -22,7 +22,7 @@ from typing import Callable
 
 from celery import Celery, Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from flask import current_app, g, has_request_context, request
+from flask import current_app, g, has_app_context, has_request_context, request
 from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _pl
@@ -471,7 +471,7 @@ def init_celery(app, beat_schedule: dict | None = None) -> Celery:
 
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
-            if has_request_context():  # eager mode: already inside the request that started it
+            if has_app_context():  # eager mode: inside the request or command that started it, on its app
                 return self.run(*args, **kwargs)
             with app.app_context():
                 try:
