@@ -107,7 +107,9 @@ def dispatch(job_id: int):
     """Send the job to its queue. A broker that cannot be reached ends the job failed, with the reason."""
     job = db.session.get(Job, job_id)
     try:
-        run_job.apply_async((job_id,), queue=KINDS[job.kind].queue, retry=False)
+        # this Flask app's own Celery app, not the process's default (another app may have made itself that)
+        current_app.extensions["celery"].tasks[run_job.name].apply_async((job_id,), queue=KINDS[job.kind].queue,
+                                                                         retry=False)
     except Exception as exc:  # kombu/redis connection errors differ per transport
         if current_app.config.get("JOBS_EAGER"):
             raise
@@ -450,7 +452,10 @@ def purge(now=None) -> dict:
 
 @shared_task(bind=True, name="jobs.run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def run_job(self, job_id: int):
-    if execute(job_id) == "retry":
+    happened = execute(job_id)
+    while happened == "retry" and self.request.is_eager:  # eager (tests): again at once; Retry would propagate
+        happened = execute(job_id)
+    if happened == "retry":
         delay = RETRY_BACKOFF_SECONDS[min(self.request.retries, len(RETRY_BACKOFF_SECONDS) - 1)]
         raise self.retry(countdown=delay, max_retries=len(RETRY_BACKOFF_SECONDS))
 
@@ -469,6 +474,9 @@ def init_celery(app, beat_schedule: dict | None = None) -> Celery:
                     db.session.remove()
 
     cfg = app.config
+    transport = {"visibility_timeout": 3600}
+    if cfg.get("CELERY_KEY_PREFIX"):
+        transport["global_keyprefix"] = cfg["CELERY_KEY_PREFIX"]
     celery = Celery(app.import_name, task_cls=FlaskTask)
     celery.conf.update(
         broker_url=cfg["CELERY_BROKER_URL"], task_ignore_result=True, result_backend=None,
@@ -476,7 +484,7 @@ def init_celery(app, beat_schedule: dict | None = None) -> Celery:
         task_default_queue="default", task_queues=[Queue(name) for name in QUEUES],
         task_soft_time_limit=cfg["JOB_TIME_LIMIT_SECONDS"], task_time_limit=cfg["JOB_TIME_LIMIT_SECONDS"] + 60,
         task_always_eager=cfg.get("JOBS_EAGER", False), task_eager_propagates=True,
-        broker_connection_retry_on_startup=True, broker_transport_options={"visibility_timeout": 3600},
+        broker_connection_retry_on_startup=True, broker_transport_options=transport,
         timezone="Asia/Shanghai", enable_utc=True, beat_schedule=beat_schedule or {},
         worker_hijack_root_logger=False, worker_send_task_events=False,
     )
