@@ -8,6 +8,7 @@ reachable Redis the tests that need one are skipped.
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -49,7 +50,7 @@ class RealWorker:
         self.log = log
         self._out = open(log, "ab")
         self.process = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "celery"), "-A", "worker", "worker", "-Q", "default,exports,documents",
+            [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", "default,exports,documents",
              "-c", "2", "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "warning",
              "-n", f"{self.name}@%h"],
             cwd=ROOT, env=env, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True)
