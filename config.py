@@ -127,6 +127,9 @@ STAGE_TIME_LIMITS = {
 # Production: redis://HOST:6379/0 (or amqp://USER:PASS@HOST:5672// for RabbitMQ). The embedded default is kombu's
 # SQLAlchemy transport on a SQLite file beside the database: one machine, no extra service.
 CELERY_BROKER_URL = _env("CELERY_BROKER_URL", f"sqla+sqlite:///{INSTANCE_DIR / 'broker.db'}")
+# A prefix on every Redis key of the broker (kombu's global_keyprefix): several deployments, or test runs, can share
+# one Redis without taking each other's messages. Empty: none.
+CELERY_KEY_PREFIX = _env("CELERY_KEY_PREFIX", "")
 JOBS_EAGER = _env("JOBS_EAGER", False, bool)  # run each job inside the request that starts it (tests only)
 JOB_RESULT_FOLDER = _env("JOB_RESULT_FOLDER", str(INSTANCE_DIR / "job_results"))
 JOB_RESULT_DAYS = _env("JOB_RESULT_DAYS", 7, int)  # result files are deleted this many days after the job ends

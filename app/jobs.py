@@ -118,7 +118,9 @@ def dispatch(job_id: int):
     """Send the job to its queue. A broker that cannot be reached ends the job failed, with the reason."""
     job = db.session.get(Job, job_id)
     try:
-        run_job.apply_async((job_id,), queue=KINDS[job.kind].queue, retry=False)
+        # this Flask app's own Celery app, not the process's default (another app may have made itself that)
+        current_app.extensions["celery"].tasks[run_job.name].apply_async((job_id,), queue=KINDS[job.kind].queue,
+                                                                         retry=False)
     except Exception as exc:  # kombu/redis connection errors differ per transport
         if current_app.config.get("JOBS_EAGER"):
             raise
@@ -461,7 +463,10 @@ def purge(now=None) -> dict:
 
 @shared_task(bind=True, name="jobs.run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def run_job(self, job_id: int):
-    if execute(job_id) == "retry":
+    happened = execute(job_id)
+    while happened == "retry" and self.request.is_eager:  # eager (tests): again at once; Retry would propagate
+        happened = execute(job_id)
+    if happened == "retry":
         delay = RETRY_BACKOFF_SECONDS[min(self.request.retries, len(RETRY_BACKOFF_SECONDS) - 1)]
         raise self.retry(countdown=delay, max_retries=len(RETRY_BACKOFF_SECONDS))
 
@@ -501,7 +506,8 @@ def _transport_options(cfg) -> dict:
     """Redis: an unacknowledged message (its worker died) is delivered again after the longest job may run."""
     url = cfg["CELERY_BROKER_URL"]
     if url.startswith(("redis://", "rediss://")):
-        return {"visibility_timeout": cfg["JOB_TIME_LIMIT_SECONDS"] + 600}
+        prefix = {"global_keyprefix": cfg["CELERY_KEY_PREFIX"]} if cfg.get("CELERY_KEY_PREFIX") else {}
+        return {"visibility_timeout": cfg["JOB_TIME_LIMIT_SECONDS"] + 600, **prefix}
     if url.startswith("sqla+"):  # the embedded broker polls its table: 4 times a second keeps a job's start quick
         return {"polling_interval": cfg.get("BROKER_POLLING_SECONDS", 0.25)}
     return {}

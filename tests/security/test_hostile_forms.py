@@ -19,9 +19,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ground.clock import add_years, today
+from ground.clock import add_years, now_utc, today
 from ground.extensions import db
-from models import Application, Enterprise, Person
+from models import Application, Enterprise, Job, Person
+from app import jobs
 from tests import factories as f
 from tests.conftest import form_tokens
 from tests.security.helpers import (PAYLOADS, assert_no_injected_markup, changed, hostile_settings, hostile_text,
@@ -124,6 +125,29 @@ def _apply_good(w):
             "id_front": (picture(), "front.jpg"), "id_back": (picture(), "back.jpg")}
 
 
+def _make_jobs(app, client, w):
+    """我的任务's forms: a queued job to cancel and a failed one to start again (an export of a view that is gone)."""
+    with app.app_context():
+        user = f.user(w.users["ministry"])
+        failed = jobs.start("export", {"view": "no-such-view", "format": "csv"}, user, title="hostile retry")
+        queued = Job(kind="export", params={"view": "no-such-view", "format": "csv"}, title="hostile cancel",
+                     unit="rows", state="queued", created_by_fk=user.id, shared_role="Ministry", created_at=now_utc())
+        db.session.add(queued)
+        db.session.commit()
+        w.job_ids = {"retry": failed.id, "cancel": queued.id}
+
+
+def _job_url(purpose):
+    """The form's address (job 0 before the set-up made the job: the route is the same)."""
+    return lambda w: f"/jobs/{getattr(w, 'job_ids', {}).get(purpose, 0)}/{purpose}"
+
+
+def _requeue_job(w):
+    db.session.execute(Job.__table__.update().where(Job.id == w.job_ids["cancel"])
+                       .values(state="queued", cancel_requested=False, finished_at=None))
+    db.session.commit()
+
+
 _PROFILE = {"ethnicity": "01", "email": "x@example.cn", "education": "bachelor", "degree": "bachelor",
             "school": "同济大学", "graduation_date": "2008-07-01", "major": "土木工程"}
 _PASSWORD = "Build@2026x"
@@ -208,6 +232,9 @@ TARGETS = {
                               post=lambda w: f"/realnamequeue/decide/{w.persons['onsite']}", reset=_queue_onsite,
                               fingerprint=_person("onsite"), good=lambda w: {"decision": ["verify", "reject"],
                                                                             "note": "证件不符"}),
+    "jobs-cancel": Target("ministry", lambda w: "/jobs/", post=_job_url("cancel"), setup=_make_jobs,
+                          reset=_requeue_job),
+    "jobs-retry": Target("ministry", lambda w: "/jobs/", post=_job_url("retry"), setup=_make_jobs),
 }
 # POST routes fuzzed elsewhere in this folder.
 FUZZED_ELSEWHERE = {

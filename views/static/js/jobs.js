@@ -13,6 +13,7 @@
   var table = document.getElementById("jobs");
   if (!table) { return; }
   var ACTIVE = ["queued", "running"];
+  var COLOURS = {queued: "default", running: "info", done: "success", failed: "danger", cancelled: "warning"};
   var rows = {};
   table.querySelectorAll("tr[data-job-id]").forEach(function (row) { rows[row.getAttribute("data-job-id")] = row; });
 
@@ -39,7 +40,7 @@
     var before = row.getAttribute("data-state");
     row.setAttribute("data-state", job.state);
     var label = row.querySelector(".job-state .label");
-    label.className = "label job-state-" + job.state;
+    label.className = "label label-" + (COLOURS[job.state] || "default") + " job-state-" + job.state;
     label.textContent = job.state_label;
     var bar = row.querySelector(".job-bar");
     bar.style.width = job.percent + "%";
