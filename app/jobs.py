@@ -396,9 +396,11 @@ def input_path(params) -> Path | None:
 
 
 def drop_input(params):
+    """Remove the job's input file (called when the job ends; never fails the job's end)."""
     path = input_path(params)
     if path is not None:
-        path.unlink(missing_ok=True)
+        with suppress(OSError):
+            path.unlink(missing_ok=True)
 
 
 def visible(user):

@@ -138,10 +138,11 @@ def run_roster_pdf(job, work):
         raise UserError(_("Choose a province for the roster."))
     query = _roster_query(code, specialty)
     count = db.session.execute(select(db.func.count()).select_from(query.subquery())).scalar()
-    work.total(count)
     per_part = max(1, current_app.config["ROSTER_PDF_ROWS_PER_PART"])
     context = {"province": str(province), "as_of": today(), "total": count,
                "specialty_name": statistics.specialty_labels().get(specialty) if specialty else None}
+    db.session.rollback()  # the count's read transaction ends before the progress is written
+    work.total(count)
     with tempfile.TemporaryDirectory(prefix="roster-pdf-") as folder:
         parts, done, pages, last = [], 0, 0, None
         while True:
@@ -172,7 +173,7 @@ def run_roster_pdf(job, work):
             writer.write(out)
     args = {"province": code, **({"specialty": specialty} if specialty else {})}
     audit.record("print", "Report", summary="DashboardView.roster",  # committed with the job's end
-                 detail={"endpoint": "DashboardView.roster", "args": args, "rows": done, "pages": pages,
+                 detail={"endpoint": "DashboardView.roster", "args": args, "rows": done,
                          "bytes": work.output.stat().st_size})
     return jobs.Outcome({"rows": done, "pages": pages}, _filename(f"roster-{code}"), "application/pdf")
 
