@@ -149,9 +149,8 @@ UPLOAD_MAX_PIXELS = _env("UPLOAD_MAX_PIXELS", 40_000_000, int)  # larger images 
 STATISTICS_CACHE_SECONDS = _env("STATISTICS_CACHE_SECONDS", 600, int)
 # List pages stop counting rows here and show "10,000+" (views/interface.py); 0 counts everything.
 LIST_COUNT_CAP = _env("LIST_COUNT_CAP", 10_000, int)
-# Rows of one PDF list (e.g. a province's roster of registered constructors); larger lists are exported.
-REPORT_PDF_MAX_ROWS = _env("REPORT_PDF_MAX_ROWS", 5_000, int)
-ROSTER_MAX_ROWS = _env("ROSTER_MAX_ROWS", 50_000, int)  # rows of one qualification roster import (资格名单导入)
+# The province roster PDF (a job) is rendered in parts of this many rows, merged into one file (flat memory).
+ROSTER_PDF_ROWS_PER_PART = _env("ROSTER_PDF_ROWS_PER_PART", 2_000, int)
 PHOTO_SIZE_PX = (295, 413)  # 1-inch ID photo: 25 x 35 mm at 300 dpi
 PHOTO_MAX_BYTES = _env("PHOTO_MAX_BYTES", 60 * 1024, int)  # the processed photo is compressed under this
 PHOTO_MIN_BACKGROUND_LIGHTNESS = _env("PHOTO_MIN_BACKGROUND_LIGHTNESS", 180, int)  # 0-255, mean of the border

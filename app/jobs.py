@@ -6,13 +6,16 @@ A job kind is one declaration (`JobKind`: label, queue, unit, the function doing
 - the result file appears only complete (written as `.part`, renamed when the job is marked done), and a
   job that fails, is cancelled or loses its worker leaves no file behind;
 - audit rows when the job is started and when it really ends (with its figures, or the failure);
+- the file a job was started with (an upload, `keep_input`) is removed when the job ends, however it ends;
 - a lost worker's job (no heartbeat for JOB_STALE_SECONDS) runs again or, after JOB_MAX_ATTEMPTS, ends failed;
 - transient database errors are retried with backoff; anything else ends the job with a message for people.
 The work function runs as the person who started the job (their scope, masking and language: `acting_as`).
 """
 import logging
 import os
+import re
 import secrets
+import shutil
 import threading
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -322,6 +325,7 @@ def _finish(job_id: int, work: Work, outcome: Outcome, user):
         audit.record("job_done", "Job", job_id, summary=job.title, detail={"job_kind": job.kind, **outcome.figures},
                      user=user)
         db.session.commit()
+        drop_input(job.params)
     except BaseException:
         db.session.rollback()
         if final is not None:
@@ -339,6 +343,8 @@ def _end(job_id: int, state: str, error: str | None = None, expected=("running",
         audit.record(f"job_{state}", "Job", job_id, summary=job.title,
                      detail={"job_kind": job.kind, "error": error} if error else {"job_kind": job.kind}, user=actor)
     db.session.commit()
+    if ended:
+        drop_input(job.params)
     return ended
 
 
@@ -375,6 +381,39 @@ def result_path(job: Job) -> Path | None:
     if path.parent != results_folder() or not path.is_file():
         return None
     return path
+
+
+INPUT_FOLDER = "inputs"  # under the results folder: purge() and reap() look at its top level only
+_INPUT_NAME = re.compile(r"^[0-9a-f]{32}\.[a-z0-9]{1,8}$")
+
+
+def keep_input(stream, extension: str) -> str:
+    """Copy an upload to a private file for a job to read; its name goes into the job's params["input"].
+    The name is random (nothing from the request); the engine removes the file when the job ends."""
+    folder = results_folder() / INPUT_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{secrets.token_hex(16)}.{extension}"
+    if not _INPUT_NAME.fullmatch(name):
+        raise ValueError(f"input extension {extension!r}")
+    with open(folder / name, "xb") as out:
+        shutil.copyfileobj(stream, out, 1024 * 1024)
+    return name
+
+
+def input_path(params) -> Path | None:
+    """The job's input file (params["input"]), or None."""
+    name = (params or {}).get("input")
+    if not isinstance(name, str) or not _INPUT_NAME.fullmatch(name):
+        return None
+    return results_folder() / INPUT_FOLDER / name
+
+
+def drop_input(params):
+    """Remove the job's input file (called when the job ends; never fails the job's end)."""
+    path = input_path(params)
+    if path is not None:
+        with suppress(OSError):
+            path.unlink(missing_ok=True)
 
 
 def visible(user):

@@ -1,16 +1,23 @@
 """Qualification roster import (资格名单导入): the ministry uploads the exam authority's list as CSV or XLSX.
 
-`import_roster()` reads the file (type from its content, not its name), finds the header row (Chinese or
-English column names), checks every row, and writes all accepted rows in one transaction at the end.
-Every refused row carries a translated reason; refused rows change nothing. A row that is already on the
-roster exactly as written (same person, specialty, certificate number, date and temporary flag) is
-"unchanged", so the same file can be imported again after its refused rows were fixed.
+The file's type comes from its content, not its name; the header row has Chinese or English column names.
+The file is read twice: once to check it can be read to its end (and count the rows), then row by row, BATCH
+rows at a time, checked and written. Every refused row carries a translated reason; refused rows change nothing.
+A row that is already on the roster exactly as written (same person, specialty, certificate number, date and
+temporary flag) is "unchanged", so the same file can be imported again after its refused rows were fixed, and an
+import that stopped half-way can simply run again.
 
-Existing persons and certificates are looked up in batches (IN queries), never one query per row.
+Two ways in: the page starts the job "roster_import" (`run_import`: any size, each part committed, the row
+report written to a file as it goes); the command line calls `import_roster()` (one transaction, report in
+memory). Existing persons and certificates are looked up in batches (IN queries), never one query per row.
 """
+import codecs
 import csv
 import io
+import os
 import re
+import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,7 +29,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from models import AuditLog, Person, Qualification, Specialty
 
+from app import jobs
 from app.audit import actor_fields
+from app.scope import current_user
 from ground.clock import today
 from ground.errors import UserError
 from ground.extensions import db
@@ -101,12 +110,28 @@ class RowResult:
     def status_label(self) -> str:
         return str(STATUS_LABELS[self.status])
 
+    def cells(self, labels=None) -> list:
+        """The row of the report file; text from the upload made inert for spreadsheets."""
+        label = labels[self.status] if labels else self.status_label
+        return [self.row, _safe_cell(self.masked_id), _safe_cell(self.name), _safe_cell(self.specialty),
+                _safe_cell(self.certificate_no), label, _safe_cell(self.reason)]
+
+
+def _report_header() -> list:
+    return [_("Row"), _("ID number"), _("Name"), _("Specialty"), _("Qualification certificate number"), _("Result"),
+            _("Reason")]
+
 
 @dataclass
 class ImportReport:
+    """The report held in memory (the command line, small files)."""
+
     filename: str
     rows: list[RowResult] = field(default_factory=list)
     error: str = ""  # the whole file was refused, or the database refused the write
+
+    def add(self, result: RowResult):
+        self.rows.append(result)
 
     def _count(self, status) -> int:
         return sum(1 for r in self.rows if r.status == status)
@@ -142,12 +167,43 @@ class ImportReport:
         writer = csv.writer(out, lineterminator="\r\n")
         if self.error:
             writer.writerow([_safe_cell(self.error)])
-        writer.writerow([_("Row"), _("ID number"), _("Name"), _("Specialty"), _("Qualification certificate number"),
-                         _("Result"), _("Reason")])
-        for r in self.ordered():
-            writer.writerow([r.row, _safe_cell(r.masked_id), _safe_cell(r.name), _safe_cell(r.specialty),
-                             _safe_cell(r.certificate_no), r.status_label, _safe_cell(r.reason)])
+        writer.writerow(_report_header())
+        writer.writerows(r.cells() for r in self.ordered())
         return out.getvalue()
+
+
+class ReportFile:
+    """The report written as the rows are settled, in constant memory: refused, unchanged and accepted rows
+    each go to their own anonymous temporary file, joined in that order by save(). Rows must be added in file
+    order, with their final status."""
+
+    ORDER = ("refused", "unchanged", "accepted")
+
+    def __init__(self, filename: str):
+        self.filename = filename
+        self.error = ""
+        self.counts = {"rows": 0, "accepted": 0, "refused": 0, "unchanged": 0}
+        self._files = {status: tempfile.TemporaryFile("w+", encoding="utf-8", newline="") for status in self.ORDER}
+        self._writers = {status: csv.writer(f, lineterminator="\r\n") for status, f in self._files.items()}
+        self._labels = {status: str(label) for status, label in STATUS_LABELS.items()}  # translated once
+
+    def add(self, result: RowResult):
+        self._writers[result.status].writerow(result.cells(self._labels))
+        self.counts[result.status] += 1
+        self.counts["rows"] += 1
+
+    def save(self, path):
+        """The report file: UTF-8 with a BOM (Excel opens it correctly), refused rows first."""
+        with open(path, "w", encoding="utf-8-sig", newline="") as out:
+            csv.writer(out, lineterminator="\r\n").writerow(_report_header())
+            for status in self.ORDER:
+                part = self._files[status]
+                part.seek(0)
+                shutil.copyfileobj(part, out, 1024 * 1024)
+
+    def close(self):
+        for part in self._files.values():
+            part.close()
 
 
 def _safe_cell(value) -> str:
@@ -166,82 +222,117 @@ def _mask(raw: str) -> str:
 
 
 # --- reading the file -----------------------------------------------------------------------------
-def _read_bytes(stream_or_bytes) -> bytes:
+# The file is read from a function that opens it afresh (binary): an import reads it twice, once to check
+# and count, once to write. A path is read where it is; bytes and streams are held in memory.
+def _opener(source):
+    if isinstance(source, (str, os.PathLike)):
+        return lambda: open(source, "rb")
     limit = current_app.config.get("MAX_CONTENT_LENGTH") or 16 * 1024 * 1024
-    if isinstance(stream_or_bytes, (bytes, bytearray, memoryview)):
-        data = bytes(stream_or_bytes)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
     else:
-        data = stream_or_bytes.read(limit + 1)
+        data = source.read(limit + 1)
     if len(data) > limit:
-        raise RosterRefused(_l("The file is larger than %(size)s MB; split it into smaller files.",
-                               size=limit // (1024 * 1024)))
-    return data
+        raise RosterRefused(_too_large(limit))
+    return lambda: io.BytesIO(data)
 
 
-def _xlsx_rows(data: bytes):
+def _too_large(limit):
+    return _l("The file is larger than %(size)s MB; split it into smaller files.", size=limit // (1024 * 1024))
+
+
+def _xlsx_rows(open_file):
     from openpyxl import load_workbook
 
     unreadable = _l("The file could not be read as an Excel workbook (.xlsx); save it again as .xlsx or CSV.")
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            too_big = sum(info.file_size for info in archive.infolist()) > MAX_UNZIPPED_BYTES
-        if too_big:
-            raise RosterRefused(_l("This Excel file unpacks to too much data; split it into smaller files."))
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except RosterRefused:
-        raise
-    except Exception:  # a zip that is no workbook (a .docx, a damaged file): openpyxl raises many kinds
-        raise RosterRefused(unreadable) from None
-    try:
-        sheets = workbook.worksheets
-        rows = sheets[0].iter_rows(values_only=True) if sheets else ()
-        while True:
-            try:
-                values = next(rows, None)
-            except Exception:  # damaged sheet XML
-                raise RosterRefused(unreadable) from None
-            if values is None:
-                return
-            yield list(values)
-    finally:
-        workbook.close()
-
-
-def _decode(data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text" export
-        encodings = ("utf-16",)
-    else:
-        encodings = ("utf-8-sig", "gb18030")
-    for encoding in encodings:
+    with open_file() as raw:
         try:
-            text = data.decode(encoding)
+            with zipfile.ZipFile(raw) as archive:
+                too_big = sum(info.file_size for info in archive.infolist()) > MAX_UNZIPPED_BYTES
+            if too_big:
+                raise RosterRefused(_l("This Excel file unpacks to too much data; split it into smaller files."))
+            raw.seek(0)
+            workbook = load_workbook(raw, read_only=True, data_only=True)
+        except RosterRefused:
+            raise
+        except Exception:  # a zip that is no workbook (a .docx, a damaged file): openpyxl raises many kinds
+            raise RosterRefused(unreadable) from None
+        try:
+            sheets = workbook.worksheets
+            rows = sheets[0].iter_rows(values_only=True) if sheets else ()
+            while True:
+                try:
+                    values = next(rows, None)
+                except Exception:  # damaged sheet XML
+                    raise RosterRefused(unreadable) from None
+                if values is None:
+                    return
+                yield list(values)
+        finally:
+            workbook.close()
+
+
+def _encoding(open_file) -> str:
+    """The text encoding the whole file decodes with (read in pieces, never whole)."""
+    with open_file() as raw:
+        head = raw.read(2)
+    encodings = ("utf-16",) if head in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig", "gb18030")  # Excel's "Unicode text"
+    for encoding in encodings:
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with open_file() as raw:
+                while chunk := raw.read(1024 * 1024):
+                    if "\x00" in decoder.decode(chunk):
+                        raise RosterRefused(_not_text())
+                decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             continue
-        if "\x00" in text:
-            break
-        return text.lstrip("\ufeff")
-    raise RosterRefused(_l("The file is neither an Excel workbook (.xlsx) nor a CSV text file in UTF-8 or GB18030."))
+        return encoding
+    raise RosterRefused(_not_text())
 
 
-def _csv_rows(data: bytes):
-    text = _decode(data)
-    first = next((line for line in text.splitlines() if line.strip()), "")
+def _not_text():
+    return _l("The file is neither an Excel workbook (.xlsx) nor a CSV text file in UTF-8 or GB18030.")
+
+
+def _csv_rows(open_file):
+    encoding = _encoding(open_file)
+    with io.TextIOWrapper(open_file(), encoding=encoding, newline="") as text:
+        first = next((line for line in text if line.strip()), "")
     delimiter = max((",", "\t", ";"), key=first.count) if first else ","
-    try:
-        yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    except csv.Error:
-        raise RosterRefused(_l("The CSV file is malformed (check the quotation marks).")) from None
+    with io.TextIOWrapper(open_file(), encoding=encoding, newline="") as text:
+        try:
+            yield from csv.reader(text, delimiter=delimiter)
+        except csv.Error:
+            raise RosterRefused(_l("The CSV file is malformed (check the quotation marks).")) from None
 
 
-def _table(data: bytes):
-    """Rows of cell values: the first sheet of an XLSX, or the records of a CSV text."""
-    if not data.strip():
+def _empty(open_file) -> bool:
+    with open_file() as raw:
+        while chunk := raw.read(64 * 1024):
+            if chunk.strip():
+                return False
+    return True
+
+
+def _table(open_file):
+    """Rows of cell values: the first sheet of an XLSX, or the records of a CSV text (type from the content)."""
+    if _empty(open_file):
         raise RosterRefused(_l("The file is empty."))
-    if data.startswith(b"PK\x03\x04"):
-        return _xlsx_rows(data)
-    if data.startswith(b"\xd0\xcf\x11\xe0"):
+    with open_file() as raw:
+        head = raw.read(8)
+    if head.startswith(b"PK\x03\x04"):
+        return _xlsx_rows(open_file)
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise RosterRefused(_l("Old Excel files (.xls) are not accepted; save the sheet as .xlsx or CSV."))
-    return _csv_rows(data)
+    return _csv_rows(open_file)
+
+
+def file_type(open_file) -> str:
+    """"xlsx" or "csv", from the content (the upload's name says nothing)."""
+    with open_file() as raw:
+        return "xlsx" if raw.read(4) == b"PK\x03\x04" else "csv"
+
 
 
 def _blank(values) -> bool:
@@ -413,17 +504,28 @@ def _refuse(candidate, reason):
     candidate.result.reason = str(reason)
 
 
-def _cross_check(session, candidates):
-    """Rules between rows and against the database; returns the candidates to write, in file order."""
+@dataclass
+class _Seen:
+    """What the import met in the rows before, across parts: the rules between rows hold for the whole file."""
+
+    first_pair: dict = field(default_factory=dict)  # (ID number, specialty) → row
+    first_certificate: dict = field(default_factory=dict)  # certificate number → row
+    first_name: dict = field(default_factory=dict)  # ID number → (name, row)
+    created: set = field(default_factory=set)  # ID numbers of persons this import added
+    certificates: set = field(default_factory=set)  # certificate numbers this import wrote
+
+
+def _cross_check(session, candidates, seen: _Seen):
+    """Rules between rows and against the database; returns the candidates to write, in file order.
+    Rows an earlier part of this import wrote count as rows of the file, not as the database's."""
     persons, by_certificate, by_pair = _existing(session, candidates)
-    first_pair, first_certificate, first_name = {}, {}, {}
     accepted = []
     for c in candidates:
         pair = (c.id_number, c.specialty_code)
-        earlier_pair = first_pair.setdefault(pair, c.result.row)
-        earlier_certificate = first_certificate.setdefault(c.certificate_no, c.result.row)
-        earlier_name, earlier_name_row = first_name.setdefault(c.id_number, (c.name, c.result.row))
-        person = persons.get(c.id_number)
+        earlier_pair = seen.first_pair.setdefault(pair, c.result.row)
+        earlier_certificate = seen.first_certificate.setdefault(c.certificate_no, c.result.row)
+        earlier_name, earlier_name_row = seen.first_name.setdefault(c.id_number, (c.name, c.result.row))
+        person = persons.get(c.id_number) if c.id_number not in seen.created else None
         existing = by_pair.get((person[0], c.specialty_code)) if person else None
         if earlier_pair != c.result.row:
             _refuse(c, _l("Same person and specialty as row %(row)s; this row is ignored.", row=earlier_pair))
@@ -440,7 +542,7 @@ def _cross_check(session, candidates):
                 _refuse(c, _l("Already on the roster in this specialty with certificate %(number)s of %(date)s; "
                               "correct it under Qualifications.", number=existing.certificate_no,
                               date=existing.qualified_on.isoformat()))
-        elif c.certificate_no in by_certificate:
+        elif c.certificate_no in by_certificate and c.certificate_no not in seen.certificates:
             _refuse(c, _l("Certificate number %(number)s is already on the roster for another person or "
                           "specialty.", number=c.certificate_no))
         elif earlier_certificate != c.result.row:
@@ -451,7 +553,7 @@ def _cross_check(session, candidates):
     return accepted, persons
 
 
-def _write(session, accepted, persons):
+def _write(session, accepted, persons, seen: _Seen):
     """Add persons and qualifications, flushing every BATCH rows (audit rows follow each flush)."""
     person_ids = {id_number: pid for id_number, (pid, _name) in persons.items()}
     for chunk in _batches(accepted):
@@ -462,10 +564,12 @@ def _write(session, accepted, persons):
         session.add_all(new.values())
         session.flush()
         person_ids.update({id_number: p.id for id_number, p in new.items()})
+        seen.created.update(new)
         session.add_all(Qualification(person_id=person_ids[c.id_number], certificate_no=c.certificate_no,
                                       specialty_code=c.specialty_code, qualified_on=c.qualified_on,
                                       is_temporary=c.is_temporary) for c in chunk)
         session.flush()
+        seen.certificates.update(c.certificate_no for c in chunk)
 
 
 def _audit(session, report, user):
@@ -484,58 +588,142 @@ def clean_filename(filename) -> str:
     return name[:100] or "roster"
 
 
-def import_roster(stream_or_bytes, filename, user) -> "ImportReport":
-    """Check every row of the file and write the accepted ones in one transaction; the report says what
-    happened to each row. Commits (or rolls back) the session."""
+def _rows(open_file):
+    """(header columns, the numbered rows after the header row)."""
+    numbered = enumerate(_table(open_file), start=1)
+    return _header(numbered), numbered
+
+
+def check_file(source) -> str:
+    """Refuse (RosterRefused) a file that is too large, empty, of another type, a zip bomb or without the
+    required columns; cheap enough for a web request (the rows are read later). Returns "xlsx" or "csv"."""
+    if isinstance(source, (str, os.PathLike)):
+        limit = current_app.config.get("MAX_CONTENT_LENGTH") or 16 * 1024 * 1024
+        if os.path.getsize(source) > limit:
+            raise RosterRefused(_too_large(limit))
+    open_file = _opener(source)
+    table = _table(open_file)
+    try:
+        _header(enumerate(table, start=1))
+    finally:
+        table.close()  # the workbook or text file it holds open
+    return file_type(open_file)
+
+
+def count_rows(open_file, max_rows=None) -> int:
+    """Read the whole file once: the rows to import (blank ones are skipped). A file that cannot be read to its
+    end, or holds more than `max_rows`, is refused before anything is written."""
+    _columns, numbered = _rows(open_file)
+    count = 0
+    for _number, values in numbered:
+        if not _blank(values):
+            count += 1
+            if max_rows is not None and count > max_rows:
+                raise RosterRefused(_l("The file has more than %(max)s rows; split it into smaller files.",
+                                       max=max_rows))
+    return count
+
+
+def _import_rows(open_file, report, after_part=None):
+    """Check and write every row, BATCH rows at a time; each part's rows go to the report with their final
+    status before they are written. `after_part(rows)` is called after each part (the job commits there)."""
+    session = db.session
+    columns, numbered = _rows(open_file)
+    # Held for the whole import: the audit rows name each new qualification's specialty, which
+    # then comes from the session's identity map instead of a query per row.
+    specialty_rows = session.query(Specialty).all()
+    specialties = _specialty_lookup(specialty_rows)
+    labels = {s.code: str(s) for s in specialty_rows}
+    seen = _Seen()
+
+    def settle(part):
+        candidates = [c for c in part if isinstance(c, _Candidate)]
+        for c in candidates:
+            c.result.specialty = labels[c.specialty_code]
+        accepted, persons = _cross_check(session, candidates, seen)
+        for checked in part:
+            report.add(checked.result if isinstance(checked, _Candidate) else checked)
+        _write(session, accepted, persons, seen)
+        if after_part:
+            after_part(len(part))
+
+    part = []
+    for number, values in numbered:
+        if _blank(values):
+            continue
+        part.append(_check_row(number, list(values), columns, specialties))
+        if len(part) >= BATCH:
+            settle(part)
+            part = []
+    if part:
+        settle(part)
+
+
+def import_roster(source, filename, user, max_rows=None) -> "ImportReport":
+    """Check every row of the file (a path, bytes or a stream) and write the accepted ones in one transaction;
+    the report, held in memory, says what happened to each row. Commits (or rolls back) the session.
+    The page runs large files as a job instead (`run_import`)."""
     session = db.session
     report = ImportReport(filename=clean_filename(filename))
     try:
-        data = _read_bytes(stream_or_bytes)
-        numbered = enumerate(_table(data), start=1)
-        columns = _header(numbered)
-        # Held for the whole import: the audit rows name each new qualification's specialty, which
-        # then comes from the session's identity map instead of a query per row.
-        specialty_rows = session.query(Specialty).all()
-        specialties = _specialty_lookup(specialty_rows)
-        limit = current_app.config.get("ROSTER_MAX_ROWS", 200_000)
-        candidates = []
-        for number, values in numbered:
-            if _blank(values):
-                continue
-            if len(report.rows) >= limit:
-                raise RosterRefused(_l("The file has more than %(max)s rows; split it into smaller files.",
-                                       max=limit))
-            checked = _check_row(number, list(values), columns, specialties)
-            if isinstance(checked, _Candidate):
-                candidates.append(checked)
-                report.rows.append(checked.result)
-            else:
-                report.rows.append(checked)
+        open_file = _opener(source)
+        count_rows(open_file, max_rows)
+        _import_rows(open_file, report)
     except RosterRefused as exc:
+        session.rollback()
         report.rows = []
         report.error = str(exc.message)
         _audit(session, report, user)
         session.commit()
         return report
-
-    labels = {s.code: str(s) for s in specialty_rows}
-    for c in candidates:
-        c.result.specialty = labels[c.specialty_code]
-    accepted, persons = _cross_check(session, candidates)
-    try:
-        _write(session, accepted, persons)
-        _audit(session, report, user)
-        session.commit()
     except SQLAlchemyError:
         session.rollback()
         current_app.logger.exception("roster import of %s failed", report.filename)
         reason = _("The database refused the import; nothing was written.")
-        for c in accepted:
-            _refuse(c, reason)
+        for r in report.rows:
+            if r.status == "accepted":
+                r.status, r.reason = "refused", reason
         report.error = reason
         _audit(session, report, user)
         session.commit()
+        return report
     except Exception:
         session.rollback()
         raise
+    _audit(session, report, user)
+    session.commit()
     return report
+
+
+def audit_refusal(filename, message, user):
+    """The audit row of a file the page refused before any job started."""
+    report = ImportReport(filename=clean_filename(filename), error=str(message))
+    _audit(db.session, report, user)
+    db.session.commit()
+
+
+@jobs.job_kind("roster_import", _l("Qualification roster import"), queue="default", unit="rows")
+def run_import(job, work):
+    """The page's import: reads the uploaded file (the job's input) twice, writes BATCH rows per transaction
+    (each committed before the progress is reported) and leaves the row report as the job's file. Running it
+    again changes nothing twice: a row already written is "unchanged"."""
+    path = jobs.input_path(work.params)
+    if path is None or not path.is_file():
+        raise UserError(_("The uploaded file is no longer kept; upload it again."))
+    user = current_user()
+    report = ReportFile(clean_filename(work.params.get("filename")))
+
+    def after_part(rows):
+        db.session.commit()  # SQLite has one writer: the part's rows first, then the progress
+        work.advance(rows)
+
+    try:
+        open_file = _opener(path)
+        work.total(count_rows(open_file))
+        db.session.rollback()  # no read transaction stays open across the long write
+        _import_rows(open_file, report, after_part)
+        _audit(db.session, report, user)  # committed with the job's end
+        report.save(work.output)
+    finally:
+        report.close()
+    return jobs.Outcome(dict(report.counts), "roster-report.csv", "text/csv")

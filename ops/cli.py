@@ -161,16 +161,14 @@ def register(app):
     @app.cli.command("import-roster")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False))
     @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the row report (CSV).")
-    @click.option("--max-rows", type=int, default=None, help="Override ROSTER_MAX_ROWS for this import.")
+    @click.option("--max-rows", type=int, default=None, help="Refuse a file with more rows (default: no limit).")
     @with_appcontext
     def import_roster_command(path, report_path, max_rows):
-        """Import a qualification roster (CSV/XLSX) too big for a web request; same checks as the page."""
+        """Import a qualification roster (CSV/XLSX) in one transaction; same checks as the page (which runs it
+        as a background job)."""
         from pathlib import Path
 
-
-        if max_rows:
-            current_app.config["ROSTER_MAX_ROWS"] = max_rows
-        report = import_roster(Path(path).read_bytes(), Path(path).name, None)
+        report = import_roster(Path(path), Path(path).name, None, max_rows=max_rows)
         click.echo(f"rows {report.total}, accepted {report.accepted}, unchanged {report.unchanged}, "
                    f"refused {report.refused}" + (f"; {report.error}" if report.error else ""))
         if report_path:

@@ -1,17 +1,24 @@
 """The statistics dashboard (统计分析) for the ministry and, scoped to their province, provincial authorities;
-its PDF report, and the PDF roster of a province's registered constructors. The figures come from the shared
-snapshot that a background job computes (reports/snapshots.py), or are computed here when the cache is off."""
+its PDF report, and the PDF roster of a province's registered constructors (the job "roster_pdf", any size).
+The figures come from the shared snapshot that a background job computes (reports/snapshots.py), or are
+computed here when the cache is off."""
+import tempfile
+from pathlib import Path
+
 from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
-from sqlalchemy import select
+from flask_babel import lazy_gettext as _l
+from pypdf import PdfReader, PdfWriter
+from sqlalchemy import select, tuple_
 
 from ground import roles as R
 from ground.clock import today
+from ground.errors import UserError
 from ground.extensions import db
 from models import Enterprise, Person, Province, Registration, RegistrationSpecialty
 from models.job import ACTIVE_JOB_STATES
-from app import jobs, workflow
+from app import audit, jobs, workflow
 from app.scope import current_user
 from reports import snapshots, statistics
 from reports.pdf import render_pdf
@@ -132,7 +139,7 @@ class DashboardView(BaseView):
     @expose("/roster")
     @has_access
     def roster(self):
-        """Registered constructors of one province (and optionally one specialty) as a PDF list."""
+        """Start the PDF list of one province's registered constructors (optionally one specialty) as a job."""
 
         forced, enterprise_id = _scope()
         if enterprise_id:  # an enterprise's roster is 本单位注册人员
@@ -143,20 +150,74 @@ class DashboardView(BaseView):
         if province is None:
             flash(_("Choose a province for the roster."), "warning")
             return redirect(back)
-        specialty = request.args.get("specialty") or None
-        query = _roster_query(code, specialty)
-        count = db.session.execute(select(db.func.count()).select_from(query.subquery())).scalar()
-        limit = current_app.config["REPORT_PDF_MAX_ROWS"]
-        if count > limit:
-            flash(_("The roster has %(count)s constructors; a PDF holds at most %(limit)s. Choose a specialty, or "
-                    "download the registrations as a spreadsheet (Data exports).", count=f"{count:,}",
-                    limit=f"{limit:,}"), "warning")
-            return redirect(url_for("DashboardView.index", **request.args))
-        rows = db.session.execute(query).all()
+        specialty = (request.args.get("specialty") or "")[:20] or None
         specialty_name = statistics.specialty_labels().get(specialty) if specialty else None
-        data = render_pdf("roster.html", province=province, specialty_name=specialty_name, rows=rows,
-                          summaries=specialty_summaries([r.id for r in rows]), as_of=today())
-        return _pdf(data, _filename(f"roster-{code}"))
+        title = " · ".join(str(part) for part in (_("Roster of registered constructors"), province, specialty_name)
+                           if part)
+        job = jobs.start("roster_pdf", {"province": code, "specialty": specialty, "lang": jobs.current_language()},
+                         current_user(), title=title)
+        if job.state == "failed":
+            flash(job.error, "error")
+        elif job.state == "done":
+            flash(_("%(title)s is ready to download.", title=job.title), "success")
+        else:
+            flash(_("%(title)s has started; it runs in the background and its progress shows here.", title=job.title),
+                  "info")
+        return redirect(url_for("JobsView.index"))
+
+
+@jobs.job_kind("roster_pdf", _l("Roster of registered constructors (PDF)"), queue="documents", unit="rows")
+def run_roster_pdf(job, work):
+    """The province roster in parts of ROSTER_PDF_ROWS_PER_PART rows, each rendered to its own PDF (WeasyPrint's
+    memory is that of one part) and merged with pypdf; rows are read page by page on the sort key."""
+    code, specialty = work.params["province"], work.params.get("specialty")
+    user = current_user()
+    roles = R.user_role_names(user)
+    if not (R.MINISTRY in roles or (R.PROVINCE in roles and user.province_code == code)):
+        raise UserError(_("Your account may no longer print this roster."))
+    province = db.session.get(Province, code)
+    if province is None:
+        raise UserError(_("Choose a province for the roster."))
+    query = _roster_query(code, specialty)
+    count = db.session.execute(select(db.func.count()).select_from(query.subquery())).scalar()
+    per_part = max(1, current_app.config["ROSTER_PDF_ROWS_PER_PART"])
+    context = {"province": str(province), "as_of": today(), "total": count,
+               "specialty_name": statistics.specialty_labels().get(specialty) if specialty else None}
+    db.session.rollback()  # the count's read transaction ends before the progress is written
+    work.total(count)
+    with tempfile.TemporaryDirectory(prefix="roster-pdf-") as folder:
+        parts, done, pages, last = [], 0, 0, None
+        while True:
+            page_query = query.limit(per_part)
+            if last is not None:
+                page_query = page_query.where(tuple_(Enterprise.name, Registration.number, Registration.id) >
+                                              tuple_(last.enterprise, last.number, last.id))
+            rows = db.session.execute(page_query).all()
+            if not rows and parts:
+                break
+            summaries = specialty_summaries([r.id for r in rows])
+            db.session.rollback()  # no read transaction stays open while a part renders
+            data = render_pdf("roster.html", rows=rows, offset=done, first_page=pages + 1, summaries=summaries,
+                              **context)
+            path = Path(folder) / f"{len(parts):05d}.pdf"
+            path.write_bytes(data)
+            parts.append(path)
+            pages += len(PdfReader(path).pages)
+            done += len(rows)
+            work.advance(len(rows))
+            if len(rows) < per_part:
+                break
+            last = rows[-1]
+        writer = PdfWriter()
+        for path in parts:
+            writer.append(str(path))
+        with open(work.output, "wb") as out:
+            writer.write(out)
+    args = {"province": code, **({"specialty": specialty} if specialty else {})}
+    audit.record("print", "Report", summary="DashboardView.roster",  # committed with the job's end
+                 detail={"endpoint": "DashboardView.roster", "args": args, "rows": done,
+                         "bytes": work.output.stat().st_size})
+    return jobs.Outcome({"rows": done, "pages": pages}, _filename(f"roster-{code}"), "application/pdf")
 
 
 def _roster_query(province_code: str, specialty: str | None):
@@ -172,7 +233,7 @@ def _roster_query(province_code: str, specialty: str | None):
             .join(Enterprise, Enterprise.id == Registration.enterprise_id)
             .where(Enterprise.province_code == province_code, Registration.status == "active",
                    Registration.id.in_(valid))
-            .order_by(Enterprise.name, Registration.number))
+            .order_by(Enterprise.name, Registration.number, Registration.id))
 
 
 def specialty_summaries(registration_ids, day=None) -> dict:

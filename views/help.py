@@ -97,7 +97,6 @@ def _facts() -> dict:
         "sms_outbox": cfg.get("SMS_BACKEND", "").endswith(".OutboxGateway"),
         "login_failures": cfg["LOGIN_MAX_FAILURES"], "lock_minutes": cfg["LOGIN_LOCK_MINUTES"],
         "password_min": cfg["PASSWORD_MIN_LENGTH"], "copy_days": cfg["CERTIFICATE_COPY_DAYS"],
-        "roster_max": cfg["ROSTER_MAX_ROWS"],
     }
 
 

@@ -1,74 +1,27 @@
-"""Qualification roster import (资格名单导入) for the ministry: upload a CSV or XLSX, read the report,
-download it in full, download a sample file.
+"""Qualification roster import (资格名单导入) for the ministry: upload a CSV or XLSX, download a sample file.
 
-The last report of each user is kept as a CSV file under instance/roster_reports/, named by the user's
-id and a random token held in the session; nothing from the request ever becomes part of a path.
+The page checks the file (size, type, zip bomb, the header row), keeps it as the job's private input file
+(app.jobs.keep_input: a random name, nothing from the request in the path) and starts the job "roster_import"
+(app/roster.py); the person lands on 我的任务, where its progress, its figures and the row report show.
 """
 import csv
 import io
-import re
-import secrets
-import time
 from datetime import date
-from pathlib import Path
 
-from flask import Response, current_app, request, send_file, session
+from flask import current_app, flash, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.forms import DynamicForm
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
 
-from app import roster
+from app import jobs, roster
 from ground.identifiers import make_id_number
 from app.scope import current_user
-
-SHOWN_ROWS = 500  # rows of the report shown on the page; the download has them all
-_SESSION_KEY = "roster_report"
-_TOKEN = re.compile(r"^[0-9a-f]{32}$")
-_REPORT_DAYS = 7  # report files older than this are removed when the next one is written
 
 
 class RosterForm(DynamicForm):
     file = FileField(_l("Roster file (CSV or XLSX)"), validators=[FileRequired(_l("Choose a file to upload."))])
-
-
-def _folder() -> Path:
-    return Path(current_app.instance_path) / "roster_reports"
-
-
-def _report_path(user_id: int, token: str) -> Path | None:
-    if not isinstance(token, str) or not _TOKEN.match(token):
-        return None
-    return _folder() / f"{int(user_id)}-{token}.csv"
-
-
-def _prune(folder: Path):
-    cutoff = time.time() - _REPORT_DAYS * 86400
-    for old in folder.glob("*.csv"):
-        try:
-            if old.stat().st_mtime < cutoff:
-                old.unlink()
-        except OSError:
-            pass
-
-
-def _keep(report, user) -> None:
-    """Write the report for download; replaces the user's previous one in this session."""
-    folder = _folder()
-    folder.mkdir(parents=True, exist_ok=True)
-    previous = _report_path(user.id, session.get(_SESSION_KEY))
-    if previous is not None:
-        previous.unlink(missing_ok=True)
-    _prune(folder)
-    token = secrets.token_hex(16)
-    _report_path(user.id, token).write_text(report.to_csv(), encoding="utf-8-sig")
-    session[_SESSION_KEY] = token
-
-
-def _csv_response(text: str, filename: str) -> Response:
-    body = text.encode("utf-8-sig")  # Excel opens UTF-8 with a BOM correctly
-    return send_file(io.BytesIO(body), mimetype="text/csv", as_attachment=True, download_name=filename)
 
 
 def sample_csv() -> str:
@@ -82,6 +35,34 @@ def sample_csv() -> str:
     return out.getvalue()
 
 
+def _start(upload):
+    """Keep the upload, check it and start the job; the refusal's message when the file is refused."""
+    user = current_user()
+    filename = roster.clean_filename(upload.filename)
+    head = upload.stream.read(4)
+    upload.stream.seek(0)
+    name = jobs.keep_input(upload.stream, "xlsx" if head == b"PK\x03\x04" else "csv")
+    params = {"input": name, "filename": filename, "lang": jobs.current_language()}
+    try:
+        roster.check_file(jobs.input_path(params))
+    except roster.RosterRefused as exc:
+        jobs.drop_input(params)
+        roster.audit_refusal(filename, exc.message, user)
+        return str(exc.message)
+    except BaseException:
+        jobs.drop_input(params)
+        raise
+    job = jobs.start("roster_import", params, user, title=_("Roster import: %(file)s", file=filename))
+    if job.state == "failed":
+        flash(job.error, "error")
+    elif job.state == "done":
+        flash(_("%(title)s is ready to download.", title=job.title), "success")
+    else:
+        flash(_("%(title)s has started; it runs in the background and its progress shows here.", title=job.title),
+              "info")
+    return None
+
+
 class RosterImportView(BaseView):
     route_base = "/roster"
     default_view = "upload"
@@ -90,29 +71,18 @@ class RosterImportView(BaseView):
     @has_access
     def upload(self):
         form = RosterForm()
+        error = None
         if request.method == "POST" and form.validate_on_submit():
-            upload = form.file.data
-            user = current_user()
-            report = roster.import_roster(upload.stream, upload.filename, user)
-            _keep(report, user)
-            ordered = report.ordered()
-            return self.render_template("roster/report.html", report=report, shown=ordered[:SHOWN_ROWS],
-                                        shown_max=SHOWN_ROWS, title=_("Roster import report"))
-        return self.render_template("roster/upload.html", form=form, columns=roster.COLUMNS,
-                                    required=roster.REQUIRED, max_rows=current_app.config.get("ROSTER_MAX_ROWS"),
+            error = _start(form.file.data)
+            if error is None:
+                return redirect(url_for("JobsView.index"))
+        return self.render_template("roster/upload.html", form=form, columns=roster.COLUMNS, error=error,
+                                    required=roster.REQUIRED,
                                     max_mb=current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024),
                                     title=_("Import qualification roster"))
-
-    @expose("/report")
-    @has_access
-    def report(self):
-        path = _report_path(current_user().id, session.get(_SESSION_KEY))
-        if path is None or not path.is_file():
-            return self.render_template("roster/report.html", report=None, shown=[], shown_max=SHOWN_ROWS,
-                                        title=_("Roster import report")), 404
-        return send_file(path, mimetype="text/csv", as_attachment=True, download_name="roster-report.csv")
 
     @expose("/sample")
     @has_access
     def sample(self):
-        return _csv_response(sample_csv(), "roster-sample.csv")
+        body = sample_csv().encode("utf-8-sig")  # Excel opens UTF-8 with a BOM correctly
+        return send_file(io.BytesIO(body), mimetype="text/csv", as_attachment=True, download_name="roster-sample.csv")

@@ -225,11 +225,11 @@ def test_whole_file_refused_writes_nothing(ctx, content, message):
     assert audit.detail["error"] == report.error
 
 
-def test_too_many_rows_refused(app, ctx, monkeypatch):
-    monkeypatch.setitem(app.config, "ROSTER_MAX_ROWS", 2)
+def test_too_many_rows_refused(ctx):
+    """The command line's --max-rows: a file with more rows is refused whole."""
     c = _certs()
     rows = [HEADER_ZH] + [[f"人{i}", f.unique_id_number(), c[i], "建筑工程", "2020-01-01", ""] for i in range(3)]
-    report = roster.import_roster(_csv_bytes(rows), "big.csv", None)
+    report = roster.import_roster(_csv_bytes(rows), "big.csv", None, max_rows=2)
     assert "more than 2 rows" in report.error
     assert _written(c) == set()
 

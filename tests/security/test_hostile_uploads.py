@@ -131,10 +131,12 @@ def _no_stray_files(app, before_tree, before_top):
     import tempfile
 
     upload_root = os.path.realpath(app.config["UPLOAD_FOLDER"])
-    reports = os.path.realpath(os.path.join(app.instance_path, "roster_reports"))
+    results = os.path.realpath(app.config["JOB_RESULT_FOLDER"])  # roster reports (and inputs) of jobs
     new = {p for p, _size in tree(*_roots(app)) - before_tree}
-    outside = sorted(p for p in new if not os.path.realpath(p).startswith((upload_root + os.sep, reports + os.sep)))
-    assert not outside, f"files written outside UPLOAD_FOLDER: {outside}"
+    outside = sorted(p for p in new if not os.path.realpath(p).startswith((upload_root + os.sep, results + os.sep)))
+    assert not outside, f"files written outside UPLOAD_FOLDER and JOB_RESULT_FOLDER: {outside}"
+    inputs = os.path.join(results, "inputs")
+    assert not (os.path.isdir(inputs) and os.listdir(inputs)), "an uploaded roster outlived its job"
     stray_top = _top_level(os.getcwd(), tempfile.gettempdir()) - before_top
     assert not [p for p in stray_top if MARKER in p], stray_top
     marked = [p for p, _s in tree(*_roots(app)) if MARKER in p]
@@ -337,7 +339,8 @@ def _roster_files():
 
 
 def test_roster_garbage(app, world, no_stray_files):
-    """CSV and XLSX uploads of garbage, hostile cells and hostile names: a report or a refusal, escaped."""
+    """CSV and XLSX uploads of garbage, hostile cells and hostile names: a refusal on the page or a job on
+    我的任务, escaped either way."""
     client = login(app.test_client(), world.users["ministry"])
     token = form_tokens(client, "/roster/upload")["csrf_token"]
 
@@ -348,14 +351,19 @@ def test_roster_garbage(app, world, no_stray_files):
         resp = client.post("/roster/upload", data={"csrf_token": token, "file": (io.BytesIO(content), name)},
                            content_type="multipart/form-data")
         assert resp.status_code in (200, 302, 400), resp.status_code
-        assert_no_injected_markup(resp.get_data(as_text=True), "on the roster report")
+        if resp.status_code == 302:
+            resp = client.get(resp.headers["Location"])
+        assert_no_injected_markup(resp.get_data(as_text=True), "on the roster page or 我的任务")
 
     run()
-    for payload in (zipfile_not_a_workbook(), xlsx_with_cells([HEADER, ["<script>alert(1)</script>", "x" * 5000]])):
+    for payload, started in ((zipfile_not_a_workbook(), False),
+                             (xlsx_with_cells([HEADER, ["<script>alert(1)</script>", "x" * 5000]]), True)):
         resp = client.post("/roster/upload", data={"csrf_token": token, "file": (io.BytesIO(payload), "r.xlsx")},
                            content_type="multipart/form-data")
-        assert resp.status_code == 200
-        assert_no_injected_markup(resp.get_data(as_text=True), "on the roster report")
+        assert resp.status_code == (302 if started else 200)
+        if started:
+            resp = client.get(resp.headers["Location"])
+        assert_no_injected_markup(resp.get_data(as_text=True), "on the roster page or 我的任务")
 
 
 def zipfile_not_a_workbook() -> bytes:
