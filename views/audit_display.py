@@ -81,6 +81,8 @@ AUDIT_FIELD_LABELS = {
     "accepted": _l("Accepted"), "refused": _l("Refused"), "unchanged": _l("Unchanged"), "error": _l("Error"),
     "copy_valid_until": _l("Copy valid until"), "batch": _l("Announcement"),
     "added": _l("Added"), "removed": _l("Removed"), "job_kind": _l("Job"), "params": _l("Parameters"),
+    "pages": _l("Pages"), "file": _l("File"), "size": _l("Size"), "attachments": _l("Attachments"),
+    "certificates": _l("Certificates"), "parts": _l("Parts"),
 }
 
 class _JobKindLabels(Mapping):
