@@ -44,6 +44,8 @@ from app import audit, scope
 log = logging.getLogger(__name__)
 
 QUEUES = ("default", "exports", "documents")
+QUEUE_LABELS = {"default": _l("Imports, statistics, housekeeping"), "exports": _l("Data exports"),
+                "documents": _l("PDF documents")}
 UNITS = {"rows": _l("rows"), "certificates": _l("certificates"), "steps": _l("steps"), "files": _l("files")}
 STATE_LABELS = {"queued": _pl("job", "Queued"), "running": _pl("job", "Running"), "done": _pl("job", "Done"),
                 "failed": _pl("job", "Failed"), "cancelled": _pl("job", "Cancelled")}

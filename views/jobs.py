@@ -178,7 +178,8 @@ class JobOperationsView(BaseView):
         failed = db.session.execute(select(Job).where(Job.state == "failed").order_by(Job.id.desc()).limit(50)).scalars()
         return self.render_template("jobs/operations.html", workers=jobs.workers_alive(), queues=jobs.queue_lengths(),
                                     counts={s: counts.get(s, 0) for s in jobs.STATE_LABELS}, states=jobs.STATE_LABELS,
-                                    failed=[describe(job) for job in failed], title=_("Background jobs"))
+                                    failed=[describe(job) for job in failed], queue_labels=jobs.QUEUE_LABELS,
+                                    title=_("Background jobs"))
 
 
 MENU_LABEL = _l("My jobs")
