@@ -258,4 +258,4 @@ def test_the_operations_page_shows_workers_queues_and_failures(app):
     html = resp.get_data(as_text=True)
     assert f"{worker} (4242)" in html and "The roster has no rows." in html and f"<td>{failed.id}</td>" in html
     for queue in jobs.QUEUES:
-        assert f"<td>{queue}</td>" in html
+        assert f"<code>{queue}</code>" in html
