@@ -22,6 +22,7 @@ from app import audit, jobs, workflow
 from app.scope import current_user
 from reports import snapshots, statistics
 from reports.pdf import render_pdf
+from views.jobs import announce
 
 
 def _scope():
@@ -156,13 +157,7 @@ class DashboardView(BaseView):
                            if part)
         job = jobs.start("roster_pdf", {"province": code, "specialty": specialty, "lang": jobs.current_language()},
                          current_user(), title=title)
-        if job.state == "failed":
-            flash(job.error, "error")
-        elif job.state == "done":
-            flash(_("%(title)s is ready to download.", title=job.title), "success")
-        else:
-            flash(_("%(title)s has started; it runs in the background and its progress shows here.", title=job.title),
-                  "info")
+        announce(job)
         return redirect(url_for("JobsView.index"))
 
 

@@ -34,6 +34,7 @@ from models.labels import LABELS
 from app import audit, jobs, scope, workflow
 from ground.errors import UserError
 from reports import exports as X
+from views.jobs import announce
 from views.shell.headers import csp_nonce
 
 CAN_EXPORT = "can_export"
@@ -339,13 +340,7 @@ class ExportView(ExportAccess, ModelView):
                   "lang": jobs.current_language()}
         title = _("%(format)s export of %(what)s", format=export_type.upper(), what=self.name)
         job = jobs.start("export", params, scope.current_user(), title=title)
-        if job.state == "failed":
-            flash(job.error, "error")
-        elif job.state == "done":
-            flash(_("%(title)s is ready to download.", title=job.title), "success")
-        else:
-            flash(_("%(title)s has started; it runs in the background and its progress shows here.", title=job.title),
-                  "info")
+        announce(job)
         return redirect(url_for("JobsView.index"))
 
     def write(self, work, params):

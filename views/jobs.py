@@ -79,6 +79,17 @@ def badge_count(user) -> int:
         (Job.state.in_(ACTIVE_JOB_STATES)) | (Job.seen_at.is_(None) & Job.finished_at.is_not(None)))).scalar()
 
 
+def announce(job: Job):
+    """Tell the person, after a page started `job`, how it stands (it lands on 我的任务 next)."""
+    if job.state == "failed":
+        flash(job.error, "error")
+    elif job.state == "done":
+        flash(_("%(title)s is ready to download.", title=job.title), "success")
+    else:
+        flash(_("%(title)s has started; it runs in the background and its progress shows here.", title=job.title),
+              "info")
+
+
 def too_many_jobs(error):
     """Error handler for app.jobs.TooManyJobs, wherever a page starts a job (views/registry.py)."""
     flash(str(error.message), "warning")

@@ -8,7 +8,7 @@ import csv
 import io
 from datetime import date
 
-from flask import current_app, flash, redirect, request, send_file, url_for
+from flask import current_app, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.forms import DynamicForm
 from flask_babel import gettext as _
@@ -18,6 +18,7 @@ from flask_wtf.file import FileField, FileRequired
 from app import jobs, roster
 from ground.identifiers import make_id_number
 from app.scope import current_user
+from views.jobs import announce
 
 
 class RosterForm(DynamicForm):
@@ -53,13 +54,7 @@ def _start(upload):
         jobs.drop_input(params)
         raise
     job = jobs.start("roster_import", params, user, title=_("Roster import: %(file)s", file=filename))
-    if job.state == "failed":
-        flash(job.error, "error")
-    elif job.state == "done":
-        flash(_("%(title)s is ready to download.", title=job.title), "success")
-    else:
-        flash(_("%(title)s has started; it runs in the background and its progress shows here.", title=job.title),
-              "info")
+    announce(job)
     return None
 
 
