@@ -10,7 +10,17 @@ A job kind is one declaration (`JobKind`: label, queue, unit, the function doing
 - a lost worker's job (no heartbeat for JOB_STALE_SECONDS) runs again or, after JOB_MAX_ATTEMPTS, ends failed;
 - transient database errors are retried with backoff; anything else ends the job with a message for people.
 The work function runs as the person who started the job (their scope, masking and language: `acting_as`).
+
+Work split in parts (`JobKind.parts`, e.g. batch printing): the kind's function only plans, returning the list of
+parts (each a JSON list of items, kept as `<job id>-plan.json` beside the results); each part is a Celery task
+("jobs.part", on the kind's queue) so several workers render side by side; a part writes `<job id>-part-<n><suffix>`
+complete (written aside, then linked in: of two runs of one part, exactly one publishes and counts it), is never
+rendered twice, and counts itself in `parts_done`; the part that completes the count merges them into the job's file
+and ends the job through the same path as any job (the same promises: file with the done state, audit rows, cancel
+stops the remaining parts; an end other than done, or the end after the merge, deletes the part files). In eager
+mode (tests) the parts run inline, one after another.
 """
+import json
 import logging
 import os
 import re
@@ -64,24 +74,36 @@ class TooManyJobs(UserError):
 
 
 @dataclass(frozen=True)
+class Parts:
+    """How a kind's work is split: the kind's function returns the plan (a list of parts, each a JSON-able list of
+    items, in order); render(job, work, items, path) writes one part's file at `path` (as the starter);
+    merge(job, work, paths, plan) writes `work.output` from the part files, in order, and returns the Outcome."""
+
+    render: Callable
+    merge: Callable
+    suffix: str = ".pdf"
+
+
+@dataclass(frozen=True)
 class JobKind:
     name: str
     label: object
-    run: Callable  # run(job, work) -> Outcome | None
+    run: Callable  # run(job, work) -> Outcome | None; with parts: run(job, work) -> the plan (list of parts)
     queue: str = "default"
     unit: str = "rows"
+    parts: Parts | None = None
 
 
 KINDS: dict[str, JobKind] = {}
 
 
-def job_kind(name: str, label, queue: str = "default", unit: str = "rows"):
-    """Register the decorated function as the work of job kind `name`."""
+def job_kind(name: str, label, queue: str = "default", unit: str = "rows", parts: Parts | None = None):
+    """Register the decorated function as the work of job kind `name` (with `parts`: as its planner)."""
     if queue not in QUEUES or unit not in UNITS:
         raise ValueError(f"job kind {name}: unknown queue {queue!r} or unit {unit!r}")
 
     def register(run):
-        KINDS[name] = JobKind(name, label, run, queue, unit)
+        KINDS[name] = JobKind(name, label, run, queue, unit, parts)
         return run
     return register
 
@@ -119,13 +141,16 @@ def start(kind_name: str, params: dict, user, title=None) -> Job:
     return db.session.get(Job, job.id)
 
 
+def _task(shared):
+    """This Flask app's own Celery task, not the process's default app's (another app may have made itself that)."""
+    return current_app.extensions["celery"].tasks[shared.name]
+
+
 def dispatch(job_id: int):
     """Send the job to its queue. A broker that cannot be reached ends the job failed, with the reason."""
     job = db.session.get(Job, job_id)
     try:
-        # this Flask app's own Celery app, not the process's default (another app may have made itself that)
-        current_app.extensions["celery"].tasks[run_job.name].apply_async((job_id,), queue=KINDS[job.kind].queue,
-                                                                         retry=False)
+        _task(run_job).apply_async((job_id,), queue=KINDS[job.kind].queue, retry=False)
     except Exception as exc:  # kombu/redis connection errors differ per transport
         if current_app.config.get("JOBS_EAGER"):
             raise
@@ -195,16 +220,25 @@ class Work:
         if not force and now - self._written_at < PROGRESS_WRITE_SECONDS:
             return
         self._written_at = now
-        done = self.done if self.total_count is None else min(self.done, self.total_count)
         with db.engine.begin() as conn:  # its own transaction: visible at once, whatever the work holds open
-            conn.execute(update(Job).where(Job.id == self.job_id)
-                         .values(progress_done=done, progress_total=self.total_count, heartbeat_at=now_utc()))
+            conn.execute(update(Job).where(Job.id == self.job_id).values(**self._values()))
             cancelled = conn.execute(select(Job.cancel_requested).where(Job.id == self.job_id)).scalar()
         if cancelled:
             raise JobCancelled()
 
+    def _values(self) -> dict:
+        done = self.done if self.total_count is None else min(self.done, self.total_count)
+        return {"progress_done": done, "progress_total": self.total_count, "heartbeat_at": now_utc()}
+
     def discard(self):
         self.output.unlink(missing_ok=True)
+
+
+class PartWork(Work):
+    """One part's handle: heartbeat and cancellation only; the job's progress grows when a part is published."""
+
+    def _values(self) -> dict:
+        return {"heartbeat_at": now_utc()}
 
 
 class _Heartbeat(threading.Thread):
@@ -239,41 +273,189 @@ def execute(job_id: int) -> str:
     work = Work(job)
     heart = _Heartbeat(current_app._get_current_object(), job_id)
     heart.start()
+
+    def run():
+        if kind.parts is not None:
+            return _plan(job, kind, work, user)
+        _finish(job_id, work, kind.run(job, work) or Outcome(), user)
+        return "done"
+
+    def requeue():
+        if job.attempts < current_app.config["JOB_MAX_ATTEMPTS"]:
+            _requeue(job_id)
+            return True
+        return False
+
     try:
-        with acting_as(user, (job.params or {}).get("lang"), (job.params or {}).get("ip")):
-            try:
-                outcome = kind.run(job, work) or Outcome()
-                _finish(job_id, work, outcome, user)
-                return "done"
-            except JobCancelled:
-                db.session.rollback()
-                _end(job_id, "cancelled", actor=user)
-                return "cancelled"
-            except (OperationalError, DBAPIError) as exc:
-                db.session.rollback()
-                if _transient(exc) and job.attempts < current_app.config["JOB_MAX_ATTEMPTS"]:
-                    _requeue(job_id)
-                    return "retry"
-                log.exception("job %s failed", job_id)
-                _end(job_id, "failed", error=_unexpected(), actor=user)
-                return "failed"
-            except UserError as exc:
-                db.session.rollback()
-                _end(job_id, "failed", error=str(exc.message), actor=user)
-                return "failed"
-            except SoftTimeLimitExceeded:
-                db.session.rollback()
-                _end(job_id, "failed", error=str(_l("The job took longer than its time limit and was stopped.")),
-                     actor=user)
-                return "failed"
-            except Exception:
-                db.session.rollback()
-                log.exception("job %s failed", job_id)
-                _end(job_id, "failed", error=_unexpected(), actor=user)
-                return "failed"
+        with acting_as(user, *_context(job)):
+            return _guarded(job_id, user, run, requeue)
     finally:
         heart.stopped.set()
         work.discard()
+
+
+def _context(job: Job) -> tuple:
+    params = job.params or {}
+    return params.get("lang"), params.get("ip"), params.get("base_url")
+
+
+def _guarded(job_id: int, user, run, retry) -> str:
+    """Run `run()`; a job that raises ends cancelled or failed (with a message for people), or, on a transient
+    database error, returns "retry" when `retry()` says another run will come."""
+    try:
+        return run()
+    except JobCancelled:
+        db.session.rollback()
+        _end(job_id, "cancelled", actor=user)
+        return "cancelled"
+    except (OperationalError, DBAPIError) as exc:
+        db.session.rollback()
+        if _transient(exc) and retry():
+            return "retry"
+        log.exception("job %s failed", job_id)
+        _end(job_id, "failed", error=_unexpected(), actor=user)
+        return "failed"
+    except UserError as exc:
+        db.session.rollback()
+        _end(job_id, "failed", error=str(exc.message), actor=user)
+        return "failed"
+    except SoftTimeLimitExceeded:
+        db.session.rollback()
+        _end(job_id, "failed", error=str(_l("The job took longer than its time limit and was stopped.")),
+             actor=user)
+        return "failed"
+    except Exception:
+        db.session.rollback()
+        log.exception("job %s failed", job_id)
+        _end(job_id, "failed", error=_unexpected(), actor=user)
+        return "failed"
+
+
+# --- Work in parts --------------------------------------------------------------------------------
+
+def plan_path(job_id: int) -> Path:
+    return results_folder() / f"{job_id}-plan.json"
+
+
+def part_path(job_id: int, number: int, suffix: str) -> Path:
+    return results_folder() / f"{job_id}-part-{number}{suffix}"
+
+
+def _part_files(job_id: int) -> list[Path]:
+    folder = results_folder()
+    if not folder.is_dir():
+        return []
+    return [*folder.glob(f"{job_id}-part-*"), *folder.glob(f"{job_id}-plan.json")]
+
+
+def _discard_parts(job_id: int):
+    for path in _part_files(job_id):
+        path.unlink(missing_ok=True)
+
+
+def _read_plan(job_id: int) -> list | None:
+    try:
+        return json.loads(plan_path(job_id).read_text())
+    except FileNotFoundError:
+        return None
+
+
+def _plan(job: Job, kind: JobKind, work: Work, user) -> str:
+    """Plan the parts (or take the plan of an earlier run of this job), count those already rendered, and send
+    the others to the workers; with every part rendered, merge at once."""
+    plan = _read_plan(job.id)
+    if plan is None:
+        plan = [list(items) for items in kind.run(job, work) or []]
+        target = plan_path(job.id)
+        tmp = target.with_name(f"{target.name}.{work.token}.part")
+        tmp.write_text(json.dumps(plan))
+        os.replace(tmp, target)
+    done = [n for n in range(len(plan)) if part_path(job.id, n, kind.parts.suffix).exists()]
+    db.session.rollback()  # the planning's read transaction ends; the counts are written in their own
+    with db.engine.begin() as conn:
+        conn.execute(update(Job).where(Job.id == job.id).values(
+            parts_total=len(plan), parts_done=len(done), progress_total=sum(len(p) for p in plan),
+            progress_done=sum(len(plan[n]) for n in done), heartbeat_at=now_utc()))
+    missing = [n for n in range(len(plan)) if n not in done]
+    if not missing:
+        return _merge(job.id, kind, plan, user)
+    for number in missing:
+        _task(run_part).apply_async((job.id, number), queue=kind.queue, retry=False)
+    return "dispatched"
+
+
+def execute_part(job_id: int, number: int, last_try: bool = True) -> str:
+    """Render part `number` of the job once, count it, and merge when it was the last one. Returns skipped
+    (job ended, or the part already rendered), counted, done, cancelled, failed or retry."""
+    job = db.session.get(Job, job_id)
+    if job is None:
+        return "skipped"
+    db.session.refresh(job)
+    kind = KINDS.get(job.kind)
+    plan = _read_plan(job_id)
+    if job.state != "running" or kind is None or kind.parts is None or plan is None or number >= len(plan):
+        return "skipped"
+    user = db.session.get(AppUser, job.created_by_fk) if job.created_by_fk else None
+    target = part_path(job_id, number, kind.parts.suffix)
+    if target.exists():
+        return "skipped"
+    work = PartWork(job)
+    work.output = target.with_name(f"{target.stem}-{work.token}.part")
+    heart = _Heartbeat(current_app._get_current_object(), job_id)
+    heart.start()
+
+    def run():
+        work.check()
+        kind.parts.render(job, work, plan[number], work.output)
+        work.check()
+        db.session.rollback()  # the render's read transaction ends before the count is written
+        try:
+            os.link(work.output, target)  # exclusive: of two runs of this part, one publishes it
+        except FileExistsError:
+            return "skipped"
+        with db.engine.begin() as conn:
+            counted = conn.execute(update(Job).where(Job.id == job_id, Job.state == "running",
+                                                     Job.cancel_requested.is_(False))
+                                   .values(parts_done=Job.parts_done + 1, heartbeat_at=now_utc(),
+                                           progress_done=Job.progress_done + len(plan[number]))).rowcount
+            done, total = conn.execute(select(Job.parts_done, Job.parts_total).where(Job.id == job_id)).one()
+        if not counted:  # cancelled meanwhile, or ended by another part: nothing of it is kept
+            if _state(job_id) in ACTIVE_JOB_STATES:
+                raise JobCancelled()
+            _discard_parts(job_id)
+            return "skipped"
+        if done == total:
+            return _merge(job_id, kind, plan, user)
+        return "counted"
+
+    try:
+        with acting_as(user, *_context(job)):
+            return _guarded(job_id, user, run, lambda: not last_try)
+    finally:
+        heart.stopped.set()
+        work.discard()
+
+
+def _state(job_id: int) -> str | None:
+    with db.engine.connect() as conn:
+        return conn.execute(select(Job.state).where(Job.id == job_id)).scalar()
+
+
+def _merge(job_id: int, kind: JobKind, plan: list, user) -> str:
+    """Merge the parts into the job's file and end it done; the part files go with it."""
+    job = db.session.get(Job, job_id)
+    db.session.refresh(job)
+    paths = [part_path(job_id, n, kind.parts.suffix) for n in range(len(plan))]
+    if not all(path.exists() for path in paths):
+        raise RuntimeError(f"job {job_id}: a part file is missing at the merge")
+    work = Work(job)
+    work.done = work.total_count = sum(len(p) for p in plan)
+    try:
+        _finish(job_id, work, kind.parts.merge(job, work, paths, plan) or Outcome(), user)
+    finally:
+        work.discard()
+    _discard_parts(job_id)
+    return "done"
 
 
 def _unexpected() -> str:
@@ -347,18 +529,20 @@ def _end(job_id: int, state: str, error: str | None = None, expected=("running",
     db.session.commit()
     if ended:
         drop_input(job.params)
+        _discard_parts(job_id)
     return ended
 
 
 @contextmanager
-def acting_as(user, lang=None, ip=None):
+def acting_as(user, lang=None, ip=None, base_url=None):
     """Run as `user` outside a request: their row scope, permissions and masking, in their language; audit rows
-    carry the address the job was started from."""
+    carry the address the job was started from; absolute links use `base_url` (the site the job was started on)."""
     if user is None:
         with force_locale(lang or "zh"):
             yield
         return
-    with current_app.test_request_context("/", environ_base={"REMOTE_ADDR": ip} if ip else None):
+    with current_app.test_request_context("/", base_url=base_url,
+                                          environ_base={"REMOTE_ADDR": ip} if ip else None):
         g.user = user
         g._login_user = user  # what flask_login's current_user reads
         with force_locale(lang or "zh"):
@@ -440,7 +624,8 @@ def seconds_left(job: Job, now=None) -> int | None:
 
 def reap(now=None) -> dict:
     """Jobs whose worker was lost run again (or end failed after the last attempt); queued jobs whose
-    message was lost are sent again; part files nobody is writing are removed. Idempotent."""
+    message was lost are sent again; part files nobody is writing, and the parts and plans of jobs that
+    ended, are removed. Idempotent."""
     now = now or now_utc()
     cfg = current_app.config
     stale = now - timedelta(seconds=cfg["JOB_STALE_SECONDS"])
@@ -470,15 +655,27 @@ def reap(now=None) -> dict:
         resent += 1
         dispatch(job_id)
     running = set(db.session.execute(select(Job.id).where(Job.state == "running")).scalars())
+    active = set(db.session.execute(select(Job.id).where(Job.state.in_(ACTIVE_JOB_STATES))).scalars())
     removed = 0
     folder = results_folder()
     if folder.is_dir():
-        for part in folder.glob("*.part"):
-            job_id = int(part.name.split("-", 1)[0]) if part.name.split("-", 1)[0].isdigit() else None
-            if job_id not in running:
-                part.unlink(missing_ok=True)
+        for path in folder.iterdir():
+            job_id = _owner(path)
+            if (path.name.endswith(".part") and job_id not in running) or (_is_parts(path) and job_id not in active):
+                path.unlink(missing_ok=True)
                 removed += 1
     return {"requeued": requeued, "failed": failed, "resent": resent, "parts_removed": removed}
+
+
+def _owner(path: Path) -> int | None:
+    head = path.name.split("-", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def _is_parts(path: Path) -> bool:
+    """A part file or plan of work in parts (`<job id>-part-<n>…`, `<job id>-plan.json`)."""
+    rest = path.name.split("-", 1)[1] if "-" in path.name else ""
+    return _owner(path) is not None and (rest.startswith("part-") or rest == "plan.json")
 
 
 def purge(now=None) -> dict:
@@ -491,10 +688,12 @@ def purge(now=None) -> dict:
         job.result_key = None
     db.session.commit()
     kept = set(db.session.execute(select(Job.result_key).where(Job.result_key.is_not(None))).scalars())
+    active = set(db.session.execute(select(Job.id).where(Job.state.in_(ACTIVE_JOB_STATES))).scalars())
     orphans = 0
     if folder.is_dir():
         for path in folder.iterdir():
-            if path.is_file() and not path.name.endswith(".part") and path.name not in kept:
+            if path.is_file() and not path.name.endswith(".part") and path.name not in kept \
+                    and not (_is_parts(path) and _owner(path) in active):
                 path.unlink(missing_ok=True)
                 orphans += 1
     return {"expired": len(expired), "orphans": orphans}
@@ -508,6 +707,15 @@ def run_job(self, job_id: int):
     while happened == "retry" and self.request.is_eager:  # eager (tests): again at once; Retry would propagate
         happened = execute(job_id)
     if happened == "retry":
+        delay = RETRY_BACKOFF_SECONDS[min(self.request.retries, len(RETRY_BACKOFF_SECONDS) - 1)]
+        raise self.retry(countdown=delay, max_retries=len(RETRY_BACKOFF_SECONDS))
+
+
+@shared_task(bind=True, name="jobs.part", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def run_part(self, job_id: int, number: int):
+    """One part of a job split in parts (sent to the kind's queue)."""
+    last = self.request.retries >= len(RETRY_BACKOFF_SECONDS)
+    if execute_part(job_id, number, last_try=last) == "retry":
         delay = RETRY_BACKOFF_SECONDS[min(self.request.retries, len(RETRY_BACKOFF_SECONDS) - 1)]
         raise self.retry(countdown=delay, max_retries=len(RETRY_BACKOFF_SECONDS))
 

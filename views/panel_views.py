@@ -1,16 +1,15 @@
 """Panel views that add a little behaviour to the generated CRUD (kept out of the registry)."""
-from flask import Response, abort, flash, redirect, send_file, url_for
+from flask import Response, abort, flash, redirect, request, send_file, url_for
 from flask_appbuilder import expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import selectinload
 
 from ground.extensions import db
-from models import AnnouncementBatch, Application, Certificate, Person
-from models.choices import BatchState
+from models import AnnouncementBatch, Person
 from app import audit, scope
 from app.services import storage
-from reports.certificates import record_prints, render_certificate_pdf, render_certificates_pdf
+from reports import certificate_batch
+from reports.certificates import record_prints, render_certificate_pdf
 from views.base import ScopedModelView
 
 
@@ -56,7 +55,7 @@ def _pdf_response(data: bytes, filename: str) -> Response:
 
 class CertificateView(ScopedModelView):
     """Certificates: print a valid one as its electronic copy (PDF); the ministry prints a whole
-    announcement batch as one PDF. Every printed copy leaves an audit row "print"."""
+    announcement batch as one PDF (a background job). Every printed copy leaves an audit row "print"."""
 
     show_template = "certificates/show.html"
 
@@ -87,21 +86,22 @@ class CertificateView(ScopedModelView):
     @expose("/batch/<int:batch_id>")
     @has_access
     def batch(self, batch_id):
-        """The valid certificates issued for the applications of a published announcement batch, one PDF."""
+        """Print the valid certificates of a published announcement batch (in scope) as one PDF: a background job
+        rendered in parts by the workers (reports/certificate_batch.py); the page lands on 我的任务."""
 
         batch = db.session.get(AnnouncementBatch, batch_id)
         if batch is None:
             abort(404)
-        items = (scope.query(Certificate, scope.current_user())
-                 .join(Application, Certificate.application_id == Application.id)
-                 .filter(Application.announcement_id == batch_id, Certificate.status == "valid")
-                 .options(selectinload(Certificate.person).selectinload(Person.attachments))
-                 .order_by(Certificate.number).all())
-        if batch.state != BatchState.PUBLISHED or not items:
+        user = scope.current_user()
+        if not certificate_batch.printable(batch, user):
             flash(_("This announcement has no valid certificates to print."), "warning")
             return redirect(url_for("AnnouncementsView.show", pk=batch_id))
-        data = render_certificates_pdf(items)
-        record_prints(db.session, items, batch=batch.number)
-        db.session.commit()
-        audit.printed()
-        return _pdf_response(data, f"certificates-{batch.year}-{batch.sequence}.pdf")
+        job = certificate_batch.start(batch, user, request.host_url)
+        if job.state == "failed":
+            flash(job.error, "error")
+        elif job.state == "done":
+            flash(_("%(title)s is ready to download.", title=job.title), "success")
+        else:
+            flash(_("%(title)s has started; it runs in the background and its progress shows here.", title=job.title),
+                  "info")
+        return redirect(url_for("JobsView.index"))
