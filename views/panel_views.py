@@ -11,6 +11,7 @@ from app.services import storage
 from reports import certificate_batch
 from reports.certificates import record_prints, render_certificate_pdf
 from views.base import ScopedModelView
+from views.jobs import announce
 
 
 class QualificationView(ScopedModelView):
@@ -96,12 +97,5 @@ class CertificateView(ScopedModelView):
         if not certificate_batch.printable(batch, user):
             flash(_("This announcement has no valid certificates to print."), "warning")
             return redirect(url_for("AnnouncementsView.show", pk=batch_id))
-        job = certificate_batch.start(batch, user, request.host_url)
-        if job.state == "failed":
-            flash(job.error, "error")
-        elif job.state == "done":
-            flash(_("%(title)s is ready to download.", title=job.title), "success")
-        else:
-            flash(_("%(title)s has started; it runs in the background and its progress shows here.", title=job.title),
-                  "info")
+        announce(certificate_batch.start(batch, user, request.host_url))
         return redirect(url_for("JobsView.index"))
