@@ -152,10 +152,8 @@ def test_unpublished_batch_gives_a_warning_and_no_job(app, batch):
 @pytest.fixture
 def held_parts(app, monkeypatch, small_parts):
     """The parts are planned but not sent: the test runs them itself (as a worker would)."""
-    from app import jobs
-
-    sent = []
-    monkeypatch.setattr(jobs.run_part, "apply_async", lambda args, **kw: sent.append(args))
+    sent = []  # the app's own task: another app of the session may be Celery's default
+    monkeypatch.setattr(app.extensions["celery"].tasks["jobs.part"], "apply_async", lambda args, **kw: sent.append(args))
     return sent
 
 
