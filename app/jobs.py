@@ -757,9 +757,7 @@ def _transport_options(cfg) -> dict:
     if url.startswith(("redis://", "rediss://")):
         prefix = {"global_keyprefix": cfg["CELERY_KEY_PREFIX"]} if cfg.get("CELERY_KEY_PREFIX") else {}
         return {"visibility_timeout": cfg["JOB_TIME_LIMIT_SECONDS"] + 600, **prefix}
-    if url.startswith("sqla+"):  # the embedded broker polls its table: 4 times a second keeps a job's start quick
-        return {"polling_interval": cfg.get("BROKER_POLLING_SECONDS", 0.25)}
-    return {}
+    return {}  # kombu's SQLAlchemy transport hands every option to create_engine: none for it
 
 
 def _watch_workers(app):

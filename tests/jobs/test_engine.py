@@ -259,3 +259,19 @@ def test_the_operations_page_shows_workers_queues_and_failures(app):
     assert f"{worker} (4242)" in html and "The roster has no rows." in html and f"<td>{failed.id}</td>" in html
     for queue in jobs.QUEUES:
         assert f"<code>{queue}</code>" in html
+
+
+def test_the_embedded_broker_takes_a_job_and_counts_it(app, database, tmp_path_factory, tmp_path):
+    """The default broker (kombu's SQLAlchemy transport on a SQLite file) accepts what the app sends: the job
+    stays queued for a worker (not failed on a refused connection) and the queue shows it."""
+    from tests.conftest import another_app
+
+    broker = f"sqla+sqlite:///{tmp_path / 'broker.db'}"
+    with another_app(database, tmp_path_factory, JOBS_EAGER=False, CELERY_BROKER_URL=broker) as other:
+        with other.app_context():
+            job_id = _queued(f.make_user("Ministry"))
+            jobs.dispatch(job_id)
+            assert _job(job_id).state == "queued" and _job(job_id).error is None
+            assert jobs.queue_lengths()["default"] == 1
+            db.session.delete(_job(job_id))
+            db.session.commit()
