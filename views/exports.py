@@ -4,14 +4,15 @@ One Flask-Admin ModelView per model (persons, enterprises, registrations, certif
 a paged list with filters and search, and CSV / XLSX exports of exactly the filtered rows. Both read
 one SQL SELECT (reports/exports.py) with the row scope applied, stream in constant memory and never
 load ORM objects. Guarded by FAB: "can_export" on "Exports"; full ID and mobile numbers need
-"can_export_unmasked" (held by no role by default). Every export is written to the audit log first.
+"can_export_unmasked" (held by no role by default). An export is a background job (kind "export",
+app/jobs.py): the page starts it and lands on 我的任务; the worker writes the file as the person who asked, and
+the export's audit row is committed with the job's end, so it exists only when the file does.
 """
 import os
 import shutil
 import tempfile
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import Admin, AdminIndexView, expose
@@ -391,11 +392,6 @@ def run_export(job, work):
     if view is None:
         raise UserError(_("This export no longer exists."))
     return view.write(work, work.params)
-
-
-def _disposition(filename):
-    """attachment with both the plain and the RFC 5987 (UTF-8) file name."""
-    return f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}"
 
 
 def _worksheet_name(name):
