@@ -101,7 +101,40 @@ RULES = {
     "QUALIFICATION_FRESH_YEARS": _env("RULE_QUALIFICATION_FRESH_YEARS", 3, int),
     # Change registration (变更注册) online only for holders of a temporary practising certificate (user manual).
     "CHANGE_TEMPORARY_ONLY": _env("RULE_CHANGE_TEMPORARY_ONLY", True, bool),
+    # An application the employer has not confirmed after this many days expires (one province's practice).
+    "APPLICATION_EXPIRY_DAYS": _env("RULE_APPLICATION_EXPIRY_DAYS", 90, int),
+    # The previous employer may release or object to a change of employer within this many (calendar) days.
+    "OBJECTION_DAYS": _env("RULE_OBJECTION_DAYS", 7, int),
 }
+
+# --- Lifecycle: what the nightly jobs do on which dates (app/lifecycle.py; days before the date, our rules) -----
+LIFECYCLE = {
+    "UNCONFIRMED_REMIND_DAYS": (30, 7, 1),  # to the enterprise, before an unconfirmed application expires
+    "SPECIALTY_REMIND_DAYS": (90, 30, 7),  # to the holder, before a specialty's valid-until date
+    "AGE_LIMIT_REMIND_DAYS": (180, 90),  # to the holder, before the age limit
+    "COPY_REMIND_DAYS": (14,),  # to the holder, before a downloaded certificate copy's printed validity ends
+    "RETURNED_REMIND_DAYS": (7, 30),  # to the applicant, days after a return with no resubmission
+    "STAGE_REMIND_WORKING_DAYS": 2,  # to the stage's holder, working days before its statutory limit
+}
+# The applicant may remind the enterprise holding their application once per this many hours (催办).
+EMPLOYER_REMINDER_HOURS = _env("EMPLOYER_REMINDER_HOURS", 24, int)
+
+# Messages (消息中心; app/notifications.py): kept this many days; SMS for what a person must act on, at most this
+# many a day per person (the rest stay in the message centre); e-mail only when NOTIFY_EMAIL is on.
+NOTIFICATION_KEEP_DAYS = _env("NOTIFICATION_KEEP_DAYS", 365, int)
+NOTIFY_SMS_DAILY_CAP = _env("NOTIFY_SMS_DAILY_CAP", 3, int)
+NOTIFY_EMAIL = _env("NOTIFY_EMAIL", False, bool)
+MAIL_BACKEND = _env("MAIL_BACKEND", "app.services.mail.OutboxMailer")  # or app.services.mail.SmtpMailer
+MAIL_SERVER = _env("MAIL_SERVER", "localhost")
+MAIL_PORT = _env("MAIL_PORT", 25, int)
+MAIL_USE_TLS = _env("MAIL_USE_TLS", False, bool)
+MAIL_USERNAME = _env("MAIL_USERNAME", "")
+MAIL_PASSWORD = _env("MAIL_PASSWORD", "")
+MAIL_SENDER = _env("MAIL_SENDER", "noreply@jzs.example.gov.cn")
+# The working-day calendar (app/services/workdays.py): from this month on, next year's holidays are expected and
+# the administrator's home page flags a year with no data; each process re-reads the table this often.
+CALENDAR_WARN_FROM_MONTH = _env("CALENDAR_WARN_FROM_MONTH", 11, int)
+CALENDAR_CACHE_SECONDS = _env("CALENDAR_CACHE_SECONDS", 60, int)
 # A downloaded electronic-certificate copy is valid this many days at most (our rule; reports/certificates.py).
 CERTIFICATE_COPY_DAYS = _env("CERTIFICATE_COPY_DAYS", 180, int)
 # Issuing authority printed on the electronic certificate.

@@ -21,6 +21,11 @@ def mark_submitted(ctx):
     ctx.application.submitted_at = now_utc()
 
 
+def record_objection(ctx):
+    """The previous employer's objection stays on the application for the province to decide on."""
+    ctx.application.objection = (ctx.opinion or "").strip()
+
+
 def apply_outcome(ctx):
     BUSINESS_TYPES[ctx.application.business_type].outcome(ctx)
 

@@ -5,10 +5,11 @@ workflow table (`ready_to_submit`, `contract_complete`, `outcome_possible`, `cer
 `in_announcement_batch`) decide whether a move may happen. What differs per business type is in its
 declaration (app/business_types/); this module adds what every type shares and asks the database.
 """
-from datetime import date
+from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
 
+from ground.clock import china_day, today
 from ground.extensions import db
 from ground.vocabulary import IN_PROGRESS_STATES
 from models import Application, Person, Specialty
@@ -91,6 +92,10 @@ def _one_at_a_time(person: Person, exclude: Application | None) -> list:
     return []
 
 
+def _age_reasons(business_type: str, person: Person, limits) -> list:
+    return shared.age_reasons(person, limits) if BUSINESS_TYPES[business_type].age_limited else []
+
+
 def _identity_verified(person: Person) -> list:
     if person.is_verified:
         return []
@@ -107,7 +112,7 @@ def ready_to_submit(application: Application) -> list:
     reasons += shared.completeness(person)
     reasons += _one_at_a_time(person, application)
     reasons += contract_complete(application)
-    reasons += shared.age_reasons(person, limits)
+    reasons += _age_reasons(application.business_type, person, limits)
     reasons += BUSINESS_TYPES[application.business_type].eligibility(application, True, limits)
     return reasons
 
@@ -122,7 +127,7 @@ def contract_complete(application: Application) -> list:
 def outcome_possible(application: Application) -> list:
     """Re-checked at approval: the registration can still change as the business type says."""
     limits = shared.configured_limits()
-    return (shared.age_reasons(application.person, limits)
+    return (_age_reasons(application.business_type, application.person, limits)
             + BUSINESS_TYPES[application.business_type].eligibility(application, False, limits))
 
 
@@ -135,6 +140,26 @@ def certificate_ready(application: Application) -> list:
     if not shared.is_active(registration):
         reasons.append(_l("The person holds no active registration to print on a certificate."))
     return reasons
+
+
+def objection_period_over(application: Application) -> list:
+    """The previous employer's time to release or object has passed (the change proceeds on silence)."""
+    if application.stage_deadline is not None and application.stage_deadline < today():
+        return []
+    return [_l("The previous employer may release or object until %(day)s.",
+               day=application.stage_deadline.isoformat() if application.stage_deadline else "—")]
+
+
+def unconfirmed_expiry(application: Application) -> date:
+    """The day an application still waiting for the employer expires: after APPLICATION_EXPIRY_DAYS days."""
+    days = shared.configured_limits()["APPLICATION_EXPIRY_DAYS"]
+    return china_day(application.state_changed_at) + timedelta(days=days + 1)
+
+
+def unconfirmed_too_long(application: Application) -> list:
+    if today() >= unconfirmed_expiry(application):
+        return []
+    return [_l("Unconfirmed applications expire on %(day)s.", day=unconfirmed_expiry(application).isoformat())]
 
 
 def in_announcement_batch(application: Application) -> list:
@@ -158,6 +183,6 @@ def eligible_specialties(person: Person, business_type: str) -> list:
 def preconditions(person: Person, business_type: str, editing: Application | None = None) -> list:
     """Every reason, known before any field is filled in, why this person cannot submit this type now."""
     limits = shared.configured_limits()
-    reasons = _identity_verified(person) + shared.completeness(person) + shared.age_reasons(person, limits)
+    reasons = _identity_verified(person) + shared.completeness(person) + _age_reasons(business_type, person, limits)
     reasons += _one_at_a_time(person, editing)
     return reasons + BUSINESS_TYPES[business_type].preconditions(person, limits)

@@ -10,6 +10,8 @@ Per role, what each may do (the class docstring of the rules, as the Odoo patter
 - Province: pass, return or refuse (不予注册) applications of its province.
 - Ministry: approve, return or refuse; publish announcement batches; issue certificates.
 - Admin: no business decisions.
+- System (the platform, by rule): expires applications the employer never confirmed; lets a change of
+  employer proceed when the previous employer neither released nor objected in time (app/lifecycle.py).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from typing import Callable, Iterable
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, false, or_, select, update
 
-from app import effects, rules, scope
+from app import effects, notifications, rules, scope
 from app.audit import actor_fields
 from app.business_types import BUSINESS_TYPES, BusinessType
 from app.services.workdays import stage_deadline, stage_working_days
@@ -37,11 +39,20 @@ STAGE_OWNER = {
     State.DRAFT: R.APPLICANT,
     State.RETURNED: R.APPLICANT,
     State.ENTERPRISE: R.ENTERPRISE,
+    State.RELEASE: R.ENTERPRISE,
     State.PROVINCE: R.PROVINCE,
     State.MINISTRY: R.MINISTRY,
     State.ANNOUNCE: R.MINISTRY,
     State.ISSUE: R.MINISTRY,
 }
+# Which enterprise holds a stage the Enterprise role owns: the application's column naming it. The one the
+# application names (the new employer, for a change) confirms; the previous employer releases.
+STAGE_PARTY = {State.RELEASE: "previous_enterprise_id"}
+
+
+def holder_enterprise_id(application, state: str | None = None):
+    """The id of the enterprise whose turn it is in `state` (default: the application's state)."""
+    return getattr(application, STAGE_PARTY.get(state or application.state, "enterprise_id"))
 
 
 # --- Business types -----------------------------------------------------------------------------
@@ -103,7 +114,7 @@ TRANSITIONS: dict[str, Transition] = {
                    needs_sms=True,
                    confirm=_l("Submit this application? It goes to the next reviewer and cannot be edited "
                               "unless it is returned.")),
-        Transition("withdraw", (State.DRAFT, State.RETURNED, State.ENTERPRISE, State.PROVINCE),
+        Transition("withdraw", (State.DRAFT, State.RETURNED, State.ENTERPRISE, State.RELEASE, State.PROVINCE),
                    State.WITHDRAWN, frozenset({R.APPLICANT}), style="warning",
                    confirm=_l("Withdraw this application? This cannot be undone; you may apply again later.")),
         Transition("confirm", (State.ENTERPRISE,), NEXT, OWNER,
@@ -112,6 +123,17 @@ TRANSITIONS: dict[str, Transition] = {
                                   "to %(end)s."),
                    confirm=_l("Confirm that this person is employed by your enterprise for the stated contract "
                               "period and submit the application to the provincial authority?")),
+        Transition("release", (State.RELEASE,), NEXT, OWNER,
+                   confirm=_l("Release this person to the new employer? The change goes on to the provincial "
+                              "authority.")),
+        Transition("object", (State.RELEASE,), NEXT, OWNER, needs_opinion=True, style="warning",
+                   effects=(effects.record_objection,),
+                   confirm=_l("Object to this change of employer? Your reason goes to the provincial authority, "
+                              "which decides.")),
+        Transition("release_by_silence", (State.RELEASE,), NEXT, frozenset({R.SYSTEM}),
+                   guards=(rules.objection_period_over,)),
+        Transition("expire", (State.ENTERPRISE,), State.EXPIRED, frozenset({R.SYSTEM}),
+                   guards=(rules.unconfirmed_too_long,)),
         Transition("pass", (State.PROVINCE,), NEXT, OWNER,
                    confirm=_l("Pass this application on to the ministry?")),
         Transition("approve", (State.MINISTRY,), NEXT, OWNER,
@@ -140,6 +162,11 @@ def attestation_text(transition: Transition, application) -> str | None:
                                           "end": application.contract_end.isoformat()}
 
 
+def is_system(transition: Transition) -> bool:
+    """Taken by the platform on a rule's date, never by a person (app/lifecycle.py)."""
+    return transition.roles != OWNER and R.SYSTEM in transition.roles
+
+
 def roles_of(transition: Transition) -> set[str]:
     """Every role that may take this transition from some state."""
     if transition.roles == OWNER:
@@ -154,7 +181,9 @@ def acting_role(transition: Transition, state: str, user_roles: Iterable[str]) -
 
 
 def states_of(business_type: BusinessType) -> tuple[str, ...]:
-    return (State.DRAFT, *business_type.stages, State.COMPLETED, State.RETURNED, State.REFUSED, State.WITHDRAWN)
+    expires = (State.EXPIRED,) if State.ENTERPRISE in business_type.stages else ()
+    return (State.DRAFT, *business_type.stages, State.COMPLETED, State.RETURNED, State.REFUSED, State.WITHDRAWN,
+            *expires)
 
 
 def actionable_pairs(user_roles: Iterable[str]) -> list[tuple[str, str]]:
@@ -169,15 +198,23 @@ def actionable_pairs(user_roles: Iterable[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def actionable_clause(user_roles: Iterable[str]):
-    """SQL condition for the queue (待办): applications in a state where these roles have a move."""
+def actionable_clause(user_roles: Iterable[str], user=None):
+    """SQL condition for the queue (待办): applications in a state where these roles have a move. With `user`,
+    an enterprise's queue holds only the stages its enterprise holds (STAGE_PARTY)."""
+    user_roles = set(user_roles)
     by_state: dict[str, list[str]] = {}
     for btype, state in actionable_pairs(user_roles):
         by_state.setdefault(state, []).append(btype)
     if not by_state:
         return false()
-    return or_(*[and_(Application.state == state, Application.business_type.in_(types))
-                 for state, types in sorted(by_state.items())])
+    parts = []
+    for state, types in sorted(by_state.items()):
+        part = and_(Application.state == state, Application.business_type.in_(types))
+        enterprise_only = STAGE_OWNER.get(state) == R.ENTERPRISE and not (user_roles & {R.PROVINCE, R.MINISTRY})
+        if user is not None and enterprise_only:
+            part = and_(part, getattr(Application, STAGE_PARTY.get(state, "enterprise_id")) == user.enterprise_id)
+        parts.append(part)
+    return or_(*parts)
 
 
 # --- The table's own check (run at import: a broken table stops the application from starting) ---
@@ -201,8 +238,8 @@ def table_problems(transitions: dict | None = None, business_types: dict | None 
             problems.append(f"{where}: unknown target {t.target!r}")
         if t.roles == OWNER:
             problems += [f"{where}: source {s!r} has no STAGE_OWNER" for s in t.sources if s not in STAGE_OWNER]
-        elif not (isinstance(t.roles, frozenset) and t.roles and t.roles <= set(R.BUSINESS_ROLES)):
-            problems.append(f"{where}: roles must be OWNER or a non-empty frozenset of business roles")
+        elif not (isinstance(t.roles, frozenset) and t.roles and t.roles <= {*R.BUSINESS_ROLES, R.SYSTEM}):
+            problems.append(f"{where}: roles must be OWNER or a non-empty frozenset of business roles (or System)")
         if t.reason_choices is not None and not isinstance(t.reason_choices, Choices):
             problems.append(f"{where}: reason_choices must be a models.choices list")
     for code, btype in business_types.items():
@@ -299,13 +336,20 @@ def available(application, user) -> list[Option]:
     for t in TRANSITIONS.values():
         if application.state not in t.sources or not acting_role(t, application.state, roles):
             continue
-        if t.target_for(application) is None:
+        if t.target_for(application) is None or not _holds_stage(application, user, roles):
             continue
         reasons = _guard_reasons(t, application)
         if t.batch_only:
             reasons.append(_l("Published with its announcement batch (Announcements menu)."))
         options.append(Option(t, not reasons, reasons))
     return options
+
+
+def _holds_stage(application, user, roles) -> bool:
+    """An enterprise acts only on the stages its own enterprise holds (STAGE_PARTY); other roles always."""
+    if STAGE_OWNER.get(application.state) != R.ENTERPRISE or R.ENTERPRISE not in roles:
+        return True
+    return holder_enterprise_id(application) == getattr(user, "enterprise_id", None)
 
 
 def _guard_reasons(t: Transition, application) -> list:
@@ -333,22 +377,26 @@ class Move:
     via_batch: bool = False
 
 
-def apply(application, move: Move, user, *, session=None, commit: bool = True):
+def apply(application, move: Move, user, *, session=None, commit: bool = True, as_system: bool = False):
     """Take `move` on `application` as `user`: re-check everything, move, run effects, log; one transaction.
 
     `application` may be an id. Raises a WorkflowError (with a translated message) and changes nothing when
     the move is not possible. `session` is the unit of work (the app's by default); `commit=False` leaves
-    the commit to a caller that does more in the same transaction.
+    the commit to a caller that does more in the same transaction. `as_system`: the platform takes one of
+    the System's moves (no user, no row scope: app/lifecycle.py).
     """
     session = session or db.session
     action, opinion, reason = move.action, move.opinion, move.reason
     try:
-        app_obj = _load_in_scope(application, user)
+        app_obj = _load(application) if as_system else _load_in_scope(application, user)
         transition = TRANSITIONS.get(action)
         if transition is None:
             raise NotFound(_l("Unknown action."))
         try:
-            role = _check(app_obj, transition, user, opinion, move.version, move.via_batch)
+            if as_system:
+                role = _check_system(app_obj, transition)
+            else:
+                role = _check(app_obj, transition, user, opinion, move.version, move.via_batch)
         except GuardFailed:
             if _changed_meanwhile(session, app_obj):  # the guards saw the winner's effects, not the cause
                 raise _acted_at_the_same_moment() from None
@@ -379,6 +427,26 @@ def _changed_meanwhile(session, app_obj) -> bool:
     return session.execute(select(Application.version).where(Application.id == app_obj.id)).scalar() != app_obj.version
 
 
+def _load(application):
+    app_id = application if isinstance(application, int) else getattr(application, "id", None)
+    found = db.session.get(Application, app_id) if app_id else None
+    if found is None:
+        raise NotFound(_l("Application not found."))
+    return found
+
+
+def _check_system(app_obj, t: Transition) -> str:
+    if not is_system(t):
+        raise Forbidden(_l("Your role may not take this action."))
+    if app_obj.state not in t.sources or t.target_for(app_obj) is None:
+        raise InvalidState(_l("This application is “%(state)s”; it cannot be %(action)s now.",
+                              state=STATE_LABELS.get(app_obj.state, app_obj.state), action=t.label))
+    reasons = _guard_reasons(t, app_obj)
+    if reasons:
+        raise GuardFailed(_l("The application cannot be %(action)s yet.", action=t.label), reasons)
+    return R.SYSTEM
+
+
 def _load_in_scope(application, user):
     app_id = application if isinstance(application, int) else getattr(application, "id", None)
     found = scope.query(Application, user).filter(Application.id == app_id).one_or_none() if app_id else None
@@ -400,6 +468,8 @@ def _check(app_obj, t: Transition, user, opinion, version, via_batch) -> str:
     role = acting_role(t, app_obj.state, roles)
     if role is None:
         raise Forbidden(_l("It is not your role's turn to act on this application."))
+    if role == R.ENTERPRISE and holder_enterprise_id(app_obj) != getattr(user, "enterprise_id", None):
+        raise Forbidden(_l("It is not your enterprise's turn to act on this application."))
     if t.needs_opinion and not (opinion or "").strip():
         raise OpinionRequired(_l("Please write an opinion explaining the decision."))
     if len(opinion or "") > OPINION_MAX_LENGTH:
@@ -433,6 +503,8 @@ def _move(session, app_obj, t: Transition, user, role: str, opinion, reason=None
     for effect in t.effects:
         effect(ctx)
     actor = actor_fields(user)
+    if role == R.SYSTEM:
+        actor = {**actor, "user_id": None, "username": "system", "role": R.SYSTEM}
     session.add(TransitionLog(application_id=app_obj.id, action=t.action, from_state=from_state,
                               to_state=to_state, user_id=actor["user_id"], username=actor["username"],
                               role=role, opinion=opinion or None, reason=reason, created_at=now,
@@ -444,6 +516,7 @@ def _move(session, app_obj, t: Transition, user, role: str, opinion, reason=None
                          summary=f"{app_obj.number}: {from_state} → {to_state}", detail=detail, created_at=now,
                          **actor))
     session.flush()
+    notifications.after_move(ctx)
     _run_automatic(session, app_obj, user, role)
 
 
@@ -484,11 +557,12 @@ def pipelines_table() -> str:
 
 def role_action_matrix() -> str:
     """Markdown table: which role may take which action, from which states."""
-    rows = ["| action | " + " | ".join(R.BUSINESS_ROLES) + " |", "|" + "---|" * (len(R.BUSINESS_ROLES) + 1)]
+    actors = (*R.BUSINESS_ROLES, R.SYSTEM)
+    rows = ["| action | " + " | ".join(actors) + " |", "|" + "---|" * (len(actors) + 1)]
     for t in TRANSITIONS.values():
         cells = []
-        for role in R.BUSINESS_ROLES:
-            states = [s for s in t.sources if acting_role(t, s, {role})]
+        for role in actors:
+            states = [s for s in t.sources if (is_system(t) if role == R.SYSTEM else acting_role(t, s, {role}))]
             cells.append(", ".join(states) if states else "—")
         suffix = " (automatic)" if t.auto else (" (batch)" if t.batch_only else "")
         rows.append(f"| {t.action}{suffix} | " + " | ".join(cells) + " |")

@@ -2,6 +2,8 @@
 
 Tests move time by monkeypatching `now_utc`.
 """
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, timedelta, timezone
 
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -11,9 +13,30 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+_AS_OF: ContextVar[date | None] = ContextVar("as_of", default=None)
+
+
+@contextmanager
+def as_of(day: date):
+    """Within the block, `today()` is `day`: a nightly job run for a given date (`flask jobs run --date`)."""
+    token = _AS_OF.set(day)
+    try:
+        yield day
+    finally:
+        _AS_OF.reset(token)
+
+
 def today() -> date:
     """Today's date in China, the date every rule (validity, windows, age) counts from."""
+    fixed = _AS_OF.get()
+    if fixed is not None:
+        return fixed
     return now_utc().replace(tzinfo=timezone.utc).astimezone(CHINA_TZ).date()
+
+
+def china_day(moment: datetime) -> date:
+    """The date in China of a naive UTC timestamp."""
+    return moment.replace(tzinfo=timezone.utc).astimezone(CHINA_TZ).date()
 
 
 def add_years(day: date, years: int) -> date:

@@ -12,12 +12,15 @@ MINISTRY = "Ministry"
 ADMIN = "Admin"
 
 BUSINESS_ROLES = (APPLICANT, ENTERPRISE, PROVINCE, MINISTRY, ADMIN)
+# The platform itself, acting on a rule's date (the nightly lifecycle jobs): never a signed-in user's role.
+SYSTEM = "System"
 ROLE_LABELS = {
     APPLICANT: _l("Applicant"),
     ENTERPRISE: _l("Enterprise"),
     PROVINCE: _l("Provincial authority"),
     MINISTRY: _l("Ministry"),
     ADMIN: _l("Administrator"),
+    SYSTEM: _l("The platform (by rule)"),
 }
 
 # Permission names the domain checks (granted by views/grants.py and the database roles).

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 class State:
     DRAFT = "draft"
     ENTERPRISE = "enterprise_review"
+    RELEASE = "release_pending"  # a change of employer: the previous employer may release or object
     PROVINCE = "province_review"
     MINISTRY = "ministry_review"
     ANNOUNCE = "announce_pending"
@@ -18,11 +19,13 @@ class State:
     RETURNED = "returned"
     REFUSED = "refused"
     WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"  # the employer never confirmed it in time (lifecycle rule)
 
 
 STATE_LABELS = {
     State.DRAFT: _l("Draft"),
     State.ENTERPRISE: _l("Awaiting employer confirmation"),
+    State.RELEASE: _l("Awaiting release by the previous employer"),
     State.PROVINCE: _l("Awaiting provincial review"),
     State.MINISTRY: _l("Awaiting ministry approval"),
     State.ANNOUNCE: _l("Approved, awaiting announcement"),
@@ -31,14 +34,15 @@ STATE_LABELS = {
     State.RETURNED: _l("Returned for amendment"),
     State.REFUSED: _l("Refused"),
     State.WITHDRAWN: _l("Withdrawn"),
+    State.EXPIRED: _l("Expired unconfirmed"),
 }
 
 # The pipeline stages a business type may go through, in this order.
-STAGE_ORDER = (State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ANNOUNCE, State.ISSUE)
+STAGE_ORDER = (State.ENTERPRISE, State.RELEASE, State.PROVINCE, State.MINISTRY, State.ANNOUNCE, State.ISSUE)
 EDITABLE_STATES = frozenset({State.DRAFT, State.RETURNED})
 IN_PROGRESS_STATES = frozenset(STAGE_ORDER)
 OPEN_STATES = EDITABLE_STATES | IN_PROGRESS_STATES  # "an application in progress" (one at a time)
-FINAL_STATES = frozenset({State.COMPLETED, State.REFUSED, State.WITHDRAWN})
+FINAL_STATES = frozenset({State.COMPLETED, State.REFUSED, State.WITHDRAWN, State.EXPIRED})
 
 
 # --- Business types (codes and names; their rules are in app/business_types/) ----------------------
@@ -64,4 +68,8 @@ ACTION_LABELS = {
     "issue": _l("Issue certificate"),
     "return": _l("Return for amendment"),
     "refuse": _l("Refuse registration"),
+    "release": _l("Release"),
+    "object": _l("Object to the change"),
+    "release_by_silence": _l("No objection in time"),
+    "expire": _l("Expire unconfirmed"),
 }

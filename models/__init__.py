@@ -2,12 +2,14 @@
 from models.announcement import AnnouncementBatch
 from models.application import Application, TransitionLog, application_specialty
 from models.audit import AuditLog
+from models.calendar import CalendarDay
 from models.base import Model
 from models.captcha import CaptchaChallenge
 from models.certificate import Certificate
 from models.counter import Counter
 from models.dictionary import Province, Specialty
 from models.enterprise import Enterprise
+from models.notification import EmailOutbox, Notification
 from models.job import Job, PeriodicRun, StatisticsSnapshot, WorkerStatus
 from models.person import Attachment, Person
 from models.qualification import Qualification
@@ -18,8 +20,8 @@ from models.sms import SmsCode, SmsOutbox
 from models.user import AppUser
 
 __all__ = [
-    "AnnouncementBatch", "Application", "AppUser", "Attachment", "AuditLog", "CaptchaChallenge", "Certificate", "Counter",
-    "Enterprise", "Job", "Model", "PeriodicRun", "Person", "Province", "Qualification", "RealnameRequest", "Registration",
+    "AnnouncementBatch", "Application", "AppUser", "Attachment", "AuditLog", "CalendarDay", "CaptchaChallenge", "Certificate", "Counter",
+    "EmailOutbox", "Enterprise", "Job", "Model", "Notification", "PeriodicRun", "Person", "Province", "Qualification", "RealnameRequest", "Registration",
     "RegistrationSpecialty", "SmsCode", "SmsOutbox", "Specialty", "StatisticsSnapshot", "UserSession", "WorkerStatus",
     "TransitionLog", "application_specialty",
 ]

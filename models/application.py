@@ -48,6 +48,11 @@ class Application(Timestamps, Model):
     state_changed_at = Column(DateTime, nullable=False, default=now_utc, index=True)
     stage_deadline = Column(Date, index=True)
     last_opinion = Column(Text)
+    # The previous employer's objection to a change of employer (the province decides on it).
+    objection = Column(Text)
+    # The applicant's reminders to the enterprise holding the stage (催办): how many, and the last one.
+    reminder_count = Column(Integer, nullable=False, default=0)
+    last_reminded_at = Column(DateTime)
 
     # Type-specific fields (which ones a type uses: its declaration's `fields`, app/business_types/).
     contract_start = Column(Date)

@@ -33,6 +33,8 @@ class Certificate(Model):
     specialties = Column(JSON, nullable=False)  # [{"code", "name", "valid_until"}]
     revoked_on = Column(Date)
     revoke_reason = Column(Text)
+    # The validity printed on the latest copy its holder downloaded (reminded before it passes).
+    copy_valid_until = Column(Date)
     replaced_by_id = Column(Integer, ForeignKey("certificate.id"), index=True)
     created_at = Column(DateTime, nullable=False, default=now_utc)
 

@@ -104,6 +104,10 @@ REGISTRATION_STATUSES = Choices(
     ("active", _l("Registered")), ("cancelled", _l("Cancelled")), ("lapsed", _l("Lapsed")),
 )
 
+# Why a registration lapsed (注册失效) without anyone applying: the lifecycle jobs (app/lifecycle.py).
+LAPSE_REASONS = Choices(("expired", _l("Every registered specialty passed its valid-until date")),
+                        ("over_age", _l("The holder reached the age limit")))
+
 CERTIFICATE_STATUSES = Choices(
     ("valid", _l("Valid")), ("revoked", _l("Revoked")), ("replaced", _l("Replaced")), ("expired", _l("Expired")),
 )
@@ -121,6 +125,6 @@ ANNOUNCEMENT_STATES = Choices((BatchState.DRAFT, _l("Being prepared")), (BatchSt
 SMS_PURPOSES = Choices(
     ("register", _l("Open an account")), ("apply", _l("Sign an application")),
     ("change_phone", _l("Change mobile")), ("reset_password", _l("Reset password")),
-    ("unlock", _l("Unlock account")),
+    ("unlock", _l("Unlock account")), ("notice", _l("Notice")),
 )
 SMS_BACKENDS = Choices(("outbox", _l("Outbox (recorded, not sent)")))

@@ -3,7 +3,7 @@ from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import relationship
 
 from models.base import Model, Timestamps
-from models.choices import CANCELLATION_REASONS, REGISTRATION_STATUSES
+from models.choices import CANCELLATION_REASONS, LAPSE_REASONS, REGISTRATION_STATUSES
 
 
 class Registration(Timestamps, Model):
@@ -29,6 +29,9 @@ class Registration(Timestamps, Model):
     cancelled_on = Column(Date)
     cancel_reason = Column(String(40))
     cancel_note = Column(Text)
+    # Lapsed (注册失效): the day and why (models.choices.LAPSE_REASONS); set by the lifecycle jobs.
+    lapsed_on = Column(Date)
+    lapse_reason = Column(String(20))
 
     person = relationship("Person", back_populates="registration", lazy="joined")
     enterprise = relationship("Enterprise", lazy="joined")
@@ -40,6 +43,10 @@ class Registration(Timestamps, Model):
     @property
     def status_label(self):
         return REGISTRATION_STATUSES.label(self.status)
+
+    @property
+    def lapse_reason_label(self):
+        return LAPSE_REASONS.label(self.lapse_reason) if self.lapse_reason else ""
 
     @property
     def cancel_reason_label(self):
@@ -71,7 +78,8 @@ class RegistrationSpecialty(Model):
     specialty_code = Column(String(20), ForeignKey("specialty.code"), nullable=False, index=True)
     valid_from = Column(Date, nullable=False)
     valid_until = Column(Date, nullable=False, index=True)
-    status = Column(String(20), nullable=False, default="active")
+    status = Column(String(20), nullable=False, default="active")  # active, lapsed, cancelled
+    lapsed_on = Column(Date)
 
     registration = relationship("Registration", back_populates="specialties")
     specialty = relationship("Specialty", lazy="joined")

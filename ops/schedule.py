@@ -17,10 +17,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from ground.clock import now_utc, today
+from ground.clock import as_of as clock_as_of, now_utc, today
 from ground.extensions import db
 from models import PeriodicRun
-from app import jobs
+from app import jobs, lifecycle, notifications
 from reports import snapshots
 
 
@@ -52,7 +52,27 @@ def _statistics(as_of: date) -> dict:
     return {f"job_{lang}": job_id for lang, job_id in snapshots.national(as_of).items()}
 
 
+def _deliver(as_of: date) -> dict:
+    return notifications.deliver()
+
+
+_LIFECYCLE_LABELS = {
+    "lifecycle-lapse": _l("Lapse specialties and registrations past their valid-until date"),
+    "lifecycle-age-limit": _l("End registrations at the age limit"),
+    "lifecycle-expire-unconfirmed": _l("Expire applications the employer never confirmed; remind before"),
+    "lifecycle-objection-clock": _l("Let changes of employer proceed when the objection period passed in silence"),
+    "lifecycle-stage-limits": _l("Remind stage holders of statutory time limits"),
+    "lifecycle-reminders": _l("Remind people of expiries, the age limit, copies and returned applications"),
+}
+
 SCHEDULE: list[Periodic] = [
+    # The lifecycle rules, each night in this order (app/lifecycle.py): lapses before the reminders.
+    *(Periodic(name, _LIFECYCLE_LABELS[name], crontab(hour=0, minute=5 + 5 * i), work)
+      for i, (name, work) in enumerate(lifecycle.NIGHTLY)),
+    Periodic("deliver-notifications", _l("Send pending text messages and e-mails of the message centre"),
+             timedelta(minutes=1), _deliver, once_per_day=False),
+    Periodic("purge-notifications", _l("Delete messages past their keeping time"), crontab(hour=3, minute=20),
+             notifications.purge),
     Periodic("reap-lost-jobs", _l("Run again the jobs whose worker was lost"), timedelta(minutes=1), _reap,
              once_per_day=False),
     Periodic("purge-job-results", _l("Delete job results past their keeping time"), crontab(hour=3, minute=10),
@@ -95,7 +115,8 @@ def run(name: str, as_of: date | None = None, force: bool = False) -> dict | Non
                 return None
             record = None
     try:
-        figures = entry.run(as_of) or {}
+        with clock_as_of(as_of):  # the rules see `as_of` as today
+            figures = entry.run(as_of) or {}
     except Exception as exc:
         db.session.rollback()
         if record is not None:  # free the slot: the next beat (or a person) tries again

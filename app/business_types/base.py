@@ -51,6 +51,8 @@ class BusinessType:
     check_input: Callable = no_field_errors
     outcome: Callable = no_outcome  # (workflow Context) → None: what approval does to the registration
     reasons: Choices | None = None  # the list the applicant picks `reason` from
+    # The age limit stops it (DOMAIN: people over the limit may still cancel, replace a certificate, correct data).
+    age_limited: bool = True
     notice: bool = False  # the applicant ticks the registration notice (注册须知) to submit
     scans: tuple[str, ...] = ()  # attachment kinds uploaded with the form (new ID card scans)
     confirmer: str = "named"  # one of CONFIRMERS

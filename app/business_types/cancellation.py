@@ -8,12 +8,19 @@ from ground.vocabulary import State
 from models.choices import CANCELLATION_REASONS
 
 
+def _registration_reasons(registration) -> list:
+    """An active registration, or a lapsed one (注销 of a lapsed registration records why it ended)."""
+    if registration is not None and registration.status == "lapsed":
+        return []
+    return shared.needs_active(registration)
+
+
 def preconditions(person, limits) -> list:
-    return shared.needs_active(person.registration)
+    return _registration_reasons(person.registration)
 
 
 def eligibility(application, at_submission, limits) -> list:
-    return shared.needs_active(application.person.registration)
+    return _registration_reasons(application.person.registration)
 
 
 def outcome(ctx):
@@ -38,6 +45,7 @@ CANCELLATION = BusinessType(
     preconditions=preconditions,
     outcome=outcome,
     reasons=CANCELLATION_REASONS,
+    age_limited=False,
     notice=True,
     confirmer="current",
     guide=_l("Ends the registration: choose the reason. The certificate is revoked on approval."),

@@ -34,7 +34,8 @@ def outcome(ctx):
 
 CHANGE = BusinessType(
     code="change",
-    stages=(State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ISSUE),
+    # The new employer confirms, then the previous one may release or object (OBJECTION_DAYS; silence releases).
+    stages=(State.ENTERPRISE, State.RELEASE, State.PROVINCE, State.MINISTRY, State.ISSUE),
     certificate="new",
     fields=("enterprise", "contract_start", "contract_end"),
     required=frozenset({"enterprise", "contract_start", "contract_end"}),

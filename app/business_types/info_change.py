@@ -3,6 +3,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.business_types import shared
 from app.business_types.base import BusinessType
+from ground.clock import today
 from ground.identifiers import InvalidIdentifier, clean_id_number
 from ground.vocabulary import State
 from models import AppUser
@@ -48,6 +49,10 @@ def outcome(ctx):
         person.id_number = app.new_id_number
         for user in ctx.session.query(AppUser).filter(AppUser.person_id == person.id, AppUser.username == old_id):
             user.username = person.id_number  # the ID number is the applicant's login account
+        # A new ID number is a new birth date: at or past the age limit the registration ends now, no certificate.
+        registration, limits = person.registration, shared.configured_limits()
+        if shared.is_active(registration) and shared.over_age_limit(person, today(), limits):
+            shared.lapse_registration(ctx.session, registration, today(), "over_age")
 
 
 INFO_CHANGE = BusinessType(
@@ -60,6 +65,7 @@ INFO_CHANGE = BusinessType(
     check_input=check_input,
     outcome=outcome,
     scans=("id_front", "id_back"),
+    age_limited=False,
     confirmer="current",
     guide=_l("A changed name or ID number: enter the new value and upload new ID scans."),
 )

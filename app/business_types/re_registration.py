@@ -28,6 +28,7 @@ def outcome(ctx):
     app, session = ctx.application, ctx.session
     registration = app.person.registration
     registration.status, registration.cancelled_on, registration.cancel_reason = "active", None, None
+    registration.lapsed_on, registration.lapse_reason = None, None
     registration.contract_start, registration.contract_end = app.contract_start, app.contract_end
     shared.follow_employer(session, registration, app.enterprise)
     shared.register_specialties(registration, app.specialties, today())

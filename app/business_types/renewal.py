@@ -15,6 +15,10 @@ def eligible_specialties(person) -> list:
 
 def preconditions(person, limits) -> list:
     registration = person.registration
+    if registration is not None and registration.status == "lapsed":
+        return [_l("Your registration lapsed on %(day)s; renewal is closed. Apply for re-registration: your "
+                   "registration number keeps its digits.", day=registration.lapsed_on.isoformat()
+                   if registration.lapsed_on else "—")]
     if not shared.is_active(registration):
         return shared.needs_active(registration)
     held = registration.active_specialties

@@ -33,6 +33,7 @@ REPLACEMENT = BusinessType(
     preconditions=preconditions,
     outcome=no_outcome,  # nothing changes on approval; the certificate is replaced when it is issued
     reasons=REPLACEMENT_REASONS,
+    age_limited=False,
     confirmer="current",
     guide=_l("A lost or damaged certificate: choose the reason. The ministry decides alone; a new "
              "certificate number is issued."),

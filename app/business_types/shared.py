@@ -141,6 +141,33 @@ def follow_employer(session, registration, enterprise):
     registration.number = numbering.registration_number(session, registration.number_digits, enterprise.province_code)
 
 
+def lapse_registration(session, registration, day: date, reason: str) -> int:
+    """The registration lapses (注册失效) on `day` for `reason` (models.choices.LAPSE_REASONS): its specialties
+    lapse and its valid certificates expire. Returns how many certificates expired; the row audit records it."""
+    registration.status, registration.lapsed_on, registration.lapse_reason = "lapsed", day, reason
+    for held in registration.specialties:
+        if held.status == "active":
+            held.status, held.lapsed_on = "lapsed", day
+    certificates = valid_certificates(session, registration)
+    for certificate in certificates:
+        certificate.status, certificate.revoked_on = "expired", day
+        certificate.revoke_reason = reason
+    return len(certificates)
+
+
+def over_age_limit(person, day: date, limits) -> bool:
+    return age_on(person.birth_date, day) >= limits["AGE_LIMIT"]
+
+
+def age_limit_day(person, limits) -> date:
+    """The day the person reaches the age limit (for a 29 February birthday: 1 March, as `age_on` counts)."""
+    birth, limit = person.birth_date, limits["AGE_LIMIT"]
+    try:
+        return birth.replace(year=birth.year + limit)
+    except ValueError:
+        return date(birth.year + limit, 3, 1)
+
+
 def register_specialties(registration, specialties, day: date):
     """Each of `specialties` (Specialty rows) is registered from `day` for the validity period."""
     for specialty in specialties:

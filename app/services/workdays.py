@@ -1,29 +1,79 @@
-"""Working days with Chinese public holidays and make-up working days (调休), via chinese-calendar.
+"""Working days: Chinese public holidays and make-up working days (调休) from the calendar table the
+administrator keeps (models/calendar.py), chinese-calendar for the dates the table does not name in the years
+the library knows, Monday-Friday otherwise (logged once per year; the administrator's home page flags it).
 
-Years the library does not know yet fall back to Monday–Friday (logged once per year).
+Each process keeps the table in memory for CALENDAR_CACHE_SECONDS; an edit clears its own process's copy at once.
 """
 import logging
-from functools import lru_cache
-from datetime import date, datetime, timedelta, timezone
+import time
+from datetime import date, datetime, timedelta
 
 import chinese_calendar
-from flask import current_app
+from flask import current_app, has_app_context
+from sqlalchemy import extract, func, select
 
-from ground.clock import CHINA_TZ
+from ground.clock import china_day
+from ground.extensions import db
+from ground.vocabulary import State
+from models import CalendarDay
 
 log = logging.getLogger(__name__)
 _warned_years: set[int] = set()
+_table: dict = {"loaded": 0.0, "days": {}}
 
 
-@lru_cache(maxsize=16384)  # pages count working days for every row; chinese-calendar is slow per call
+def clear_cache() -> None:
+    _table["loaded"] = 0.0
+
+
+def _table_days() -> dict:
+    """{date: is_workday} of the calendar table (this process's copy)."""
+    if not has_app_context():
+        return {}
+    ttl = current_app.config.get("CALENDAR_CACHE_SECONDS", 60)
+    if time.monotonic() - _table["loaded"] > ttl:
+        _table["days"] = dict(db.session.execute(select(CalendarDay.day, CalendarDay.is_workday)).all())
+        _table["loaded"] = time.monotonic()
+    return _table["days"]
+
+
+_library_days: dict[date, bool | None] = {}
+
+
+def _library_workday(day: date):
+    """chinese-calendar's answer, or None for a year it has no data for (cached: it is slow per call)."""
+    if day not in _library_days:
+        try:
+            _library_days[day] = chinese_calendar.is_workday(day)
+        except NotImplementedError:  # chinese-calendar's signal for a year it has no holiday data for
+            _library_days[day] = None
+    return _library_days[day]
+
+
+def library_knows(year: int) -> bool:
+    return _library_workday(date(year, 6, 1)) is not None
+
+
 def is_workday(day: date) -> bool:
-    try:
-        return chinese_calendar.is_workday(day)
-    except NotImplementedError:  # chinese-calendar's signal for a year it has no holiday data for
-        if day.year not in _warned_years:
-            _warned_years.add(day.year)
-            log.warning("chinese-calendar has no holiday data for %s; counting Monday-Friday", day.year)
-        return day.weekday() < 5
+    entered = _table_days().get(day)
+    if entered is not None:
+        return entered
+    known = _library_workday(day)
+    if known is not None:
+        return known
+    if day.year not in _warned_years:
+        _warned_years.add(day.year)
+        log.warning("no holiday data for %s (calendar table or chinese-calendar); counting Monday-Friday", day.year)
+    return day.weekday() < 5
+
+
+def years_without_data(day: date) -> list[int]:
+    """The years deadlines are counted in now (this one, and the next from CALENDAR_WARN_FROM_MONTH) that have
+    neither rows in the calendar table nor chinese-calendar data."""
+    years = [day.year] + ([day.year + 1] if day.month >= current_app.config["CALENDAR_WARN_FROM_MONTH"] else [])
+    entered = set(db.session.scalars(select(extract("year", CalendarDay.day)).where(
+        CalendarDay.day >= date(years[0], 1, 1), CalendarDay.day <= date(years[-1], 12, 31)).distinct()))
+    return [y for y in years if int(y) not in {int(e) for e in entered} and not library_knows(y)]
 
 
 def add_working_days(start: date, days: int) -> date:
@@ -46,14 +96,12 @@ def working_days_between(start: date, end: date) -> int:
 
 def stage_deadline(business_type: str, state: str, entered_at: datetime) -> date | None:
     """Statutory deadline of a stage entered at `entered_at`, or None if the stage has no time limit."""
+    if state == State.RELEASE:  # the previous employer's objection period counts calendar days (our rule)
+        return china_day(entered_at) + timedelta(days=current_app.config["RULES"]["OBJECTION_DAYS"])
     limit = current_app.config["STAGE_TIME_LIMITS"].get(business_type, {}).get(state)
     if not limit:
         return None
-    return add_working_days(_china_day(entered_at), limit)
-
-
-def _china_day(moment: datetime) -> date:
-    return moment.replace(tzinfo=timezone.utc).astimezone(CHINA_TZ).date()
+    return add_working_days(china_day(entered_at), limit)
 
 
 def stage_working_days(entered_at: datetime | None, left_at: datetime) -> int | None:
@@ -61,4 +109,4 @@ def stage_working_days(entered_at: datetime | None, left_at: datetime) -> int | 
     statutory limits count them: the day of entry does not count, the day of leaving does."""
     if entered_at is None:
         return None
-    return max(0, working_days_between(_china_day(entered_at), _china_day(left_at)))
+    return max(0, working_days_between(china_day(entered_at), china_day(left_at)))
