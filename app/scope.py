@@ -1,6 +1,7 @@
 """Row scope: which rows of each model a user may see, as one SQL condition per (model, role).
 
-applicant = own records; enterprise = submitted applications naming its enterprise, and its staff;
+applicant = own records; enterprise = submitted applications naming its enterprise (or leaving it: a change of
+employer's previous employer releases), and its staff;
 province = its province (submitted applications); ministry = everything submitted; admin = accounts' reference data and the audit log.
 A user with several roles sees the union. Every list, page, action, export and API call goes
 through `clause()` (FAB base filters use FilterInScope, the workflow engine uses `query()`).
@@ -51,8 +52,11 @@ def _applications(role, user):
     submitted = Application.submitted_at.isnot(None)
     if role == R.APPLICANT:
         return Application.person_id == user.person_id if user.person_id else false()
-    if role == R.ENTERPRISE:
-        return and_(Application.enterprise_id == user.enterprise_id, submitted) if user.enterprise_id else false()
+    if role == R.ENTERPRISE:  # the enterprise it names, and the previous employer of a change (it releases)
+        if not user.enterprise_id:
+            return false()
+        return and_(or_(Application.enterprise_id == user.enterprise_id,
+                        Application.previous_enterprise_id == user.enterprise_id), submitted)
     if role == R.PROVINCE:
         return and_(Application.province_code == user.province_code, submitted) if user.province_code else false()
     return submitted if role == R.MINISTRY else false()

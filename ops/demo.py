@@ -15,7 +15,9 @@ from ground.clock import add_years, today
 from ground.extensions import db
 from ground.identifiers import make_credit_code, make_id_number
 from models import AnnouncementBatch, Application, Enterprise, Person, Qualification, Specialty
-from app import workflow
+from sqlalchemy import update
+
+from app import lifecycle, workflow
 from app.announcements import publish
 from app.applications import start_draft
 from app.services import realname, storage
@@ -67,6 +69,8 @@ PERSONS = [
     ("info", "胡斌", "440103", date(1987, 12, 12), ["water"], 1, "info_change"),
     ("rer", "郑洁", "310104", date(1985, 2, 2), ["municipal"], 2, "re_registration"),
     ("onsite", "钱程", "110108", date(1993, 5, 20), ["building"], 1, "onsite"),
+    ("exp", "冯刚", "110105", date(1990, 9, 9), ["building"], 1, "expired"),
+    ("lap", "韩梅", "310110", date(1975, 4, 4), ["municipal"], 3, "lapsed"),
 ]
 # Demo persons whose accounts the README and the start banner list, with what there is to see.
 DEMO_APPLICANTS = [
@@ -76,7 +80,8 @@ DEMO_APPLICANTS = [
 
 PERSON_ENTERPRISE = {"main": "bj1", "draft": "bj1", "ent": "bj1", "prov": "bj1", "min": "sh1", "ann": "sh1",
                      "iss": "gd1", "ret": "gd1", "ref": "bj1", "wd": "sh1", "chg": "bj2", "ren": "gd1",
-                     "can": "sh1", "rep": "bj1", "info": "gd1", "rer": "sh1", "onsite": "bj1"}
+                     "can": "sh1", "rep": "bj1", "info": "gd1", "rer": "sh1", "onsite": "bj1",
+                     "exp": "bj1", "lap": "sh1"}
 
 
 def _image(kind: str, name: str) -> bytes:
@@ -262,8 +267,16 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
         realname.request_onsite(person, "11")
         db.session.commit()
         return
-    if story in ("registered", "change", "renewal", "cancellation", "replacement", "info_change", "re_registration"):
+    if story in ("registered", "change", "renewal", "cancellation", "replacement", "info_change", "re_registration",
+                 "lapsed"):
         _register(person, applicant, enterprise, specialties, users)
+    if story == "lapsed":
+        # Seed history: registered three years ago and never renewed; the nightly lapse job has run.
+        for held in person.registration.specialties:
+            held.valid_from, held.valid_until = add_years(today(), -3), today() - timedelta(days=12)
+        db.session.commit()
+        lifecycle.lapse(today())
+        return
     if story == "registered":
         extra = db.session.get(Specialty, "mechanical")
         db.session.add(Qualification(person=person, certificate_no=f"DEMO-ADD-{person.id}", specialty_code="mechanical",
@@ -335,6 +348,14 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
         _move(app, "return", _enterprise_user(enterprise, users), "劳动合同起始日期与社保记录不一致，请核对后重新提交。")
         return
     if story == "enterprise_review":
+        return
+    if story == "expired":
+        # Seed history: submitted long ago and never confirmed; the nightly job expired it.
+        days = current_app.config["RULES"]["APPLICATION_EXPIRY_DAYS"] + 5
+        db.session.execute(update(Application).where(Application.id == app.id)
+                           .values(state_changed_at=app.state_changed_at - timedelta(days=days)))
+        db.session.commit()
+        workflow.apply(app.id, workflow.Move("expire"), None, as_system=True)
         return
     _move(app, "confirm", _enterprise_user(enterprise, users))
     if story == "province_review":

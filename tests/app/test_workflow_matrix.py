@@ -12,13 +12,14 @@ from models import AnnouncementBatch, Application
 from tests import factories as f
 
 E, P, M, A, ISS = "enterprise_review", "province_review", "ministry_review", "announce_pending", "issue_pending"
+R = "release_pending"  # a change of employer: the previous employer releases or objects
 
 # DOMAIN.md "Pipelines per business type".
 PIPELINES = {
     "initial": [E, P, M, A, ISS],
     "re_registration": [E, P, M, A, ISS],
     "add_specialty": [E, P, M, A, ISS],
-    "change": [E, P, M, ISS],
+    "change": [E, R, P, M, ISS],
     "renewal": [E, P, M, ISS],
     "cancellation": [E, P, M, A],
     "replacement": [M, ISS],
@@ -28,7 +29,7 @@ PIPELINES = {
 # Who may take which action from which state.
 EXPECTED = {
     "submit": {"Applicant": {"draft", "returned"}},
-    "withdraw": {"Applicant": {"draft", "returned", E, P}},
+    "withdraw": {"Applicant": {"draft", "returned", E, R, P}},
     "confirm": {"Enterprise": {E}},
     "pass": {"Province": {P}},
     "approve": {"Ministry": {M}},
@@ -36,8 +37,14 @@ EXPECTED = {
     "issue": {"Ministry": {ISS}},
     "return": {"Enterprise": {E}, "Province": {P}, "Ministry": {M}},
     "refuse": {"Province": {P}, "Ministry": {M}},
+    "release": {"Enterprise": {R}},  # the previous employer
+    "object": {"Enterprise": {R}},
+    # The platform's own moves (app/lifecycle.py): no signed-in role may take them.
+    "release_by_silence": {"System": {R}},
+    "expire": {"System": {E}},
 }
-FIXED_TARGET = {"withdraw": "withdrawn", "return": "returned", "refuse": "refused", "issue": "completed"}
+FIXED_TARGET = {"withdraw": "withdrawn", "return": "returned", "refuse": "refused", "issue": "completed",
+                "expire": "expired"}
 ROLES = ["Applicant", "Enterprise", "Province", "Ministry", "Admin"]
 
 
@@ -115,7 +122,9 @@ class Setup:
     def actor(self, role, application, applicant):
         return {
             "Applicant": lambda: applicant,
-            "Enterprise": lambda: self.staff.enterprise(application.enterprise_id),
+            # The enterprise holding the stage: the previous employer releases, the named one confirms.
+            "Enterprise": lambda: self.staff.enterprise(application.previous_enterprise_id if application.state == R
+                                                        else application.enterprise_id),
             "Province": lambda: self.staff.province(application.province_code),
             "Ministry": lambda: self.staff.ministry,
             "Admin": lambda: self.admin,
@@ -125,7 +134,7 @@ class Setup:
 @pytest.mark.parametrize("btype", list(PIPELINES))
 def test_matrix(ctx, btype):
     setup = Setup()
-    states = ["draft", *PIPELINES[btype], "completed", "returned", "refused", "withdrawn"]
+    states = ["draft", *PIPELINES[btype], "completed", "returned", "refused", "withdrawn", "expired"]
     tried = succeeded = 0
     for state in states:
         applicant, app_id = setup.application(btype)
