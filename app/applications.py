@@ -11,7 +11,7 @@ from models import Application
 from app import workflow
 from app.business_types import BUSINESS_TYPES
 from ground.clock import today
-from ground.roles import APPLICANT, ENTERPRISE, MINISTRY, PROVINCE, ROLE_LABELS
+from ground.roles import APPLICANT, ENTERPRISE, MINISTRY, PROVINCE, ROLE_LABELS, SYSTEM
 from ground.extensions import db
 from app.services.numbering import application_number
 
@@ -66,11 +66,16 @@ def tidy(item: Application):
             setattr(item, key, value)
 
 
-def handling_office(item: Application, role: str | None) -> str:
-    """The office behind a role on this application, as applicants read it: the enterprise by name, the
-    province's construction authority, the ministry's registration centre; the applicant themself."""
+def handling_office(item: Application, role: str | None, state: str | None = None) -> str:
+    """The office behind a role on this application in `state` (default: its current one), as applicants read
+    it: the enterprise by name (the previous employer while it may release), the province's construction
+    authority, the ministry's registration centre; the applicant themself; the platform for its own moves."""
+    if role == ENTERPRISE and (state or item.state) == workflow.State.RELEASE and item.previous_enterprise is not None:
+        return item.previous_enterprise.name
     if role == ENTERPRISE and item.enterprise is not None:
         return item.enterprise.name
+    if role == SYSTEM:
+        return str(_l("The platform (by rule)"))
     if role == PROVINCE and item.province is not None:
         return str(_l("%(province)s construction authority", province=item.province))
     if role == MINISTRY:

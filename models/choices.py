@@ -105,11 +105,11 @@ REGISTRATION_STATUSES = Choices(
 )
 
 # Why a registration lapsed (注册失效) without anyone applying: the lifecycle jobs (app/lifecycle.py).
-LAPSE_REASONS = Choices(("expired", _l("Every registered specialty passed its valid-until date")),
-                        ("over_age", _l("The holder reached the age limit")))
+LAPSE_REASONS = Choices(("expired", _l("every registered specialty passed its valid-until date")),
+                        ("over_age", _l("the holder reached the age limit")))
 
 CERTIFICATE_STATUSES = Choices(
-    ("valid", _l("Valid")), ("revoked", _l("Revoked")), ("replaced", _l("Replaced")), ("expired", _l("Expired")),
+    ("valid", _l("Valid")), ("revoked", _l("Revoked")), ("replaced", _l("Replaced")), ("expired", _l("Lapsed")),
 )
 
 class BatchState:

@@ -40,4 +40,9 @@ LABELS = {
     "object_label": _l("Object"), "summary_text": _l("Summary"), "detail_text": _l("Detail"),
     "purpose_label": _l("Purpose"), "backend_label": _l("Gateway"), "realname_verified_at": _l("Verified at"),
     "replaced_by": _l("Replaced by"),
+    "objection": _l("Objection of the previous employer"), "reminder_count": _l("Reminders from the applicant"),
+    "last_reminded_at": _l("Last reminded"), "day": _l("Date"), "is_workday": _l("Working day"),
+    "source": _l("Source"), "source_label": _l("Source"), "lapsed_on": _l("Lapsed on"),
+    "lapse_reason": _l("Lapse reason"), "lapse_reason_label": _l("Lapse reason"),
+    "copy_valid_until": _l("Downloaded copy valid until"),
 }

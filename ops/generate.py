@@ -46,7 +46,7 @@ from app.services.numbering import (announcement_counter, application_counter, c
                                     format_registration_digits, format_registration_number, registration_counter)
 from app.services.validity import renewed_period, validity_end
 from app.services.workdays import add_working_days, is_workday
-from app.workflow import BUSINESS_TYPES, TRANSITIONS, acting_role, states_of
+from app.workflow import BUSINESS_TYPES, TRANSITIONS, acting_role, is_system, states_of
 from ground import roles as R
 from ground.clock import now_utc
 from ground.identifiers import make_credit_code
@@ -106,9 +106,10 @@ OUTCOMES = {
     "initial": (90, 5, 5), "renewal": (93, 3, 4), "change": (88, 5, 7), "add_specialty": (88, 6, 6),
     "cancellation": (95, 1, 4), "re_registration": (88, 6, 6), "replacement": (96, 1, 3), "info_change": (92, 3, 5),
 }
-OPEN_STATE_WEIGHTS = {State.DRAFT: 10, State.RETURNED: 8, State.ENTERPRISE: 22, State.PROVINCE: 30,
+OPEN_STATE_WEIGHTS = {State.DRAFT: 10, State.RETURNED: 8, State.ENTERPRISE: 22, State.RELEASE: 3, State.PROVINCE: 30,
                       State.MINISTRY: 18, State.ANNOUNCE: 8, State.ISSUE: 4}
-WITHDRAW_FROM = {State.DRAFT: 20, State.RETURNED: 15, State.ENTERPRISE: 35, State.PROVINCE: 30}
+EXPIRED_SHARE = 0.5  # percent of finished applications the employer never confirmed (they expired)
+WITHDRAW_FROM = {State.DRAFT: 20, State.RETURNED: 15, State.ENTERPRISE: 35, State.RELEASE: 2, State.PROVINCE: 30}
 _WITHDRAW_ORDER = list(WITHDRAW_FROM)  # sampling order (the engine says where withdrawing is possible)
 REFUSAL_WEIGHTS = (("not_qualified", 28), ("contract_invalid", 18), ("continuing_education", 15),
                    ("dual_employment", 14), ("materials_false", 10), ("other", 8), ("penalty", 5), ("over_age", 2))
@@ -218,10 +219,12 @@ def _step(code: str, source: str, target: str) -> _Step:
     """The one transition of the engine that leads an application of type `code` from `source` to `target`."""
     btype = BUSINESS_TYPES[code]
     found = [t for t in TRANSITIONS.values() if source in t.sources and t.target_in(btype, source) == target]
+    if len(found) > 1:  # several roads (release, objection, silence): a person's plain move, as most histories go
+        found = [t for t in found if not is_system(t) and not t.needs_opinion][:1]
     if len(found) != 1:
         raise LookupError(f"{code}: {len(found)} transitions lead from {source} to {target}")
     t = found[0]
-    return _Step(t.action, source, target, acting_role(t, source, R.BUSINESS_ROLES),
+    return _Step(t.action, source, target, R.SYSTEM if is_system(t) else acting_role(t, source, R.BUSINESS_ROLES),
                  target == btype.next_stage(source), t.batch_only, t.auto, t.needs_opinion, bool(t.reason_choices))
 
 
@@ -792,16 +795,19 @@ class _Generator:
 
     # -- the plan: which applications, in which order, ending how -----------------------------------
     def _outcome(self, bt):
-        for state in (State.REFUSED, State.WITHDRAWN, State.COMPLETED):
+        for state in (State.REFUSED, State.WITHDRAWN, State.EXPIRED, State.COMPLETED):
             if (bt, state) in self.uncovered:
                 return state
         c, r_, _w = OUTCOMES[bt]
         u = self.rng.random() * 100
+        if u >= 100 - EXPIRED_SHARE and State.ENTERPRISE in BUSINESS_TYPES[bt].stages:
+            return State.EXPIRED
         return State.COMPLETED if u < c else (State.REFUSED if u < c + r_ else State.WITHDRAWN)
 
     def _failed(self, bt):
-        if (bt, State.REFUSED) in self.uncovered:
-            return State.REFUSED
+        for state in (State.REFUSED, State.EXPIRED):
+            if (bt, state) in self.uncovered:
+                return state
         return State.REFUSED if self.rng.random() < 0.45 else State.WITHDRAWN
 
     def _plan(self, kind, n_extra, open_flag, n_specs):
@@ -934,6 +940,8 @@ class _Generator:
             last = stages.index(where)
         elif final in (State.RETURNED, State.WITHDRAWN):
             last = len(stages) - 1
+        elif final == State.EXPIRED:  # never confirmed by the employer
+            last = stages.index(State.ENTERPRISE)
         else:
             last = stages.index(final)
         returnable = _states_leading_to(bt, State.RETURNED)
@@ -1195,7 +1203,7 @@ class _Generator:
         users = {R.APPLICANT: life.id_number,
                  R.ENTERPRISE: f"enterprise-{enterprise[0]}" if enterprise else "enterprise",
                  R.PROVINCE: staff[int(rnd() * 3)] if staff else "province",
-                 R.MINISTRY: self.ministry_users[int(rnd() * 5)]}
+                 R.MINISTRY: self.ministry_users[int(rnd() * 5)], R.SYSTEM: "system"}
         opinion = NULL
         batch_before = False
         submitted = None

@@ -27,6 +27,7 @@ HELP_MENU = "Help"
 # The stages of a pipeline, in the old manual's words (企业上报, 省级审查, 部级审批, 公告, 发证).
 STAGE_NAMES = {
     "enterprise_review": _l("Enterprise submission"),
+    "release_pending": _l("Release by the previous employer"),
     "province_review": _l("Provincial review"),
     "ministry_review": _l("Ministry approval"),
     "announce_pending": _l("Announcement"),

@@ -4,12 +4,13 @@ from flask_appbuilder import expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from ground.clock import today
 from ground.extensions import db
 from models import AnnouncementBatch, Person
 from app import audit, scope
 from app.services import storage
 from reports import certificate_batch
-from reports.certificates import record_prints, render_certificate_pdf
+from reports.certificates import copy_valid_until, record_prints, render_certificate_pdf
 from views.base import ScopedModelView
 from views.jobs import announce
 
@@ -79,6 +80,9 @@ class CertificateView(ScopedModelView):
                   "warning")
             return redirect(url_for(f"{self.__class__.__name__}.show", pk=pk))
         data = render_certificate_pdf(item)
+        if scope.current_user().person_id == item.person_id:  # the holder's copy: reminded before it runs out
+            until = copy_valid_until(item, today())
+            item.copy_valid_until = max(until, item.copy_valid_until or until)
         record_prints(db.session, [item])
         db.session.commit()
         audit.printed()

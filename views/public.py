@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired, Length
 from ground.clock import CHINA_TZ, today
 from ground.extensions import db
 from models import Application, Certificate, Enterprise, Person, Registration, Specialty
+from models.choices import LAPSE_REASONS
 from app.services import captcha, signing
 from app.workflow import BUSINESS_TYPES
 from views.forms import CaptchaForm
@@ -97,8 +98,11 @@ def _latest_successor(certificate):
 def certificate_verdict(certificate, day=None) -> dict:
     """What the verification page says about a certificate: its state and the facts it shows."""
     day = day or today()
+    lapse_reason = None
     if certificate.status == "revoked":
         state = "revoked"
+    elif certificate.status == "expired" and certificate.revoke_reason in LAPSE_REASONS:
+        state, lapse_reason = "lapsed", LAPSE_REASONS.label(certificate.revoke_reason)  # 注册失效 (app/lifecycle.py)
     elif certificate.status == "replaced":
         state = "replaced"
     elif certificate.status == "expired" or certificate.valid_until < day:
@@ -113,7 +117,7 @@ def certificate_verdict(certificate, day=None) -> dict:
         specialties.append({"name": names.get(item.get("code"), item.get("name")), "valid_until": until,
                             "expired": until is not None and until < day})
     return {
-        "state": state, "certificate": certificate, "specialties": specialties, "issuer": _issuer(),
+        "state": state, "lapse_reason": lapse_reason, "certificate": certificate, "specialties": specialties, "issuer": _issuer(),
         "masked_id": certificate.person.masked_id_number if certificate.person else "",
         "successor": _latest_successor(certificate) if state == "replaced" else None,
     }

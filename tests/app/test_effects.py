@@ -76,6 +76,7 @@ def test_change_moves_employer_keeps_digits_and_expiry_and_replaces_certificate(
     app_id = f.make_application(username, "change", enterprise_id=new_employer)
     f.move(app_id, "submit", username)
     f.move(app_id, "confirm", staff.enterprise(new_employer))  # the new employer confirms
+    f.move(app_id, "release", staff.enterprise(old_employer))  # the old one releases
     staff.take(app_id, username, "pass", "approve")  # in the new employer's province
 
     assert _state(app_id) == "completed"  # change has no announcement; certificate issued at once

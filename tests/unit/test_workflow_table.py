@@ -89,7 +89,7 @@ def test_declared_facts_of_each_type():
              for code, t in BUSINESS_TYPES.items()}
     assert facts == {
         "initial": ((E, P, M, A, I), "new", "named", True, (), False),
-        "change": ((E, P, M, I), "new", "named", True, (), False),
+        "change": ((E, State.RELEASE, P, M, I), "new", "named", True, (), False),
         "add_specialty": ((E, P, M, A, I), "new", "current", True, (), False),
         "renewal": ((E, P, M, I), "new", "current", True, (), False),
         "cancellation": ((E, P, M, A), "revoke", "current", True, (), True),
@@ -147,7 +147,7 @@ def test_role_action_matrix():
               for t in workflow.TRANSITIONS.values()}
     assert matrix == {
         "submit": {R.APPLICANT: [State.DRAFT, State.RETURNED]},
-        "withdraw": {R.APPLICANT: [State.DRAFT, State.RETURNED, E, P]},
+        "withdraw": {R.APPLICANT: [State.DRAFT, State.RETURNED, E, State.RELEASE, P]},
         "confirm": {R.ENTERPRISE: [E]},
         "pass": {R.PROVINCE: [P]},
         "approve": {R.MINISTRY: [M]},
@@ -155,13 +155,18 @@ def test_role_action_matrix():
         "issue": {R.MINISTRY: [I]},
         "return": {R.ENTERPRISE: [E], R.PROVINCE: [P], R.MINISTRY: [M]},
         "refuse": {R.PROVINCE: [P], R.MINISTRY: [M]},
+        "release": {R.ENTERPRISE: [State.RELEASE]},  # the previous employer (STAGE_PARTY)
+        "object": {R.ENTERPRISE: [State.RELEASE]},
+        "release_by_silence": {},  # the platform's own moves: no signed-in role takes them
+        "expire": {},
     }
+    assert {a for a, t in workflow.TRANSITIONS.items() if workflow.is_system(t)} == {"release_by_silence", "expire"}
     assert workflow.roles_of(workflow.TRANSITIONS["return"]) == {R.ENTERPRISE, R.PROVINCE, R.MINISTRY}
 
 
 def test_queues_per_role():
     enterprise = workflow.actionable_pairs({R.ENTERPRISE})
-    assert {s for _, s in enterprise} == {E}
+    assert {s for _, s in enterprise} == {E, State.RELEASE}
     assert {c for c, _ in enterprise} == {c for c, t in BUSINESS_TYPES.items() if E in t.stages}
     assert ("replacement", P) not in workflow.actionable_pairs({R.PROVINCE})  # the ministry decides alone
     assert ("info_change", P) in workflow.actionable_pairs({R.PROVINCE})

@@ -30,6 +30,8 @@ class Desk:
     def owner_of(self, application_id):
         with self.app.app_context():
             item = db.session.get(Application, application_id)
+            if item.state == "release_pending":  # the previous employer releases
+                return self.staff.enterprise(item.previous_enterprise_id)
             owner = {"enterprise_review": "Enterprise", "province_review": "Province",
                      "ministry_review": "Ministry", "announce_pending": "Ministry"}.get(item.state)
             if owner == "Enterprise":
@@ -78,7 +80,7 @@ def submitted(app, business_type):
     return application_id, person_id, employers
 
 
-DECISIONS = {"enterprise_review": ("confirm", ""), "province_review": ("pass", "材料齐全，符合条件。"),
+DECISIONS = {"enterprise_review": ("confirm", ""), "release_pending": ("release", ""), "province_review": ("pass", "材料齐全，符合条件。"),
              "ministry_review": ("approve", "同意。")}
 
 
