@@ -173,7 +173,8 @@ class FilterActionable(BaseFilter):
     arg_name = None
 
     def apply(self, query, value):
-        return query.filter(workflow.actionable_clause(user_role_names(current_user())))
+        user = current_user()
+        return query.filter(workflow.actionable_clause(user_role_names(user), user))
 
 
 def bulk_transitions():

@@ -38,6 +38,10 @@ def eligibility(application, at_submission, limits) -> list:
     reasons = []
     for code in [s.code for s in application.specialties]:
         held = registration.specialty(code)
+        if held is not None and held.status == "lapsed":
+            reasons.append(_l("%(specialty)s lapsed on %(day)s; apply for an additional specialty to register it again.",
+                              specialty=held.specialty, day=held.lapsed_on.isoformat() if held.lapsed_on else "—"))
+            continue
         if held is None or held.status != "active":
             reasons.append(_l("You are not registered in %(specialty)s.", specialty=code))
             continue
