@@ -118,7 +118,8 @@ def _api(model) -> dict:
 def _transition_grants():
     grants = {}
     for t in workflow.TRANSITIONS.values():
-        grants[transition_permission(t.action)] = workflow.roles_of(t)
+        if not workflow.is_system(t):  # the platform's own moves are nobody's permission
+            grants[transition_permission(t.action)] = workflow.roles_of(t)
     return grants
 
 
