@@ -19,6 +19,7 @@ def route(ctx):
 
 def mark_submitted(ctx):
     ctx.application.submitted_at = now_utc()
+    ctx.application.objection = None  # a new round: the previous employer decides again
 
 
 def record_objection(ctx):

@@ -14,7 +14,7 @@ from ground import roles as R
 from ground.clock import add_years, today
 from ground.extensions import db
 from ground.identifiers import make_credit_code, make_id_number
-from models import AnnouncementBatch, Application, Enterprise, Person, Qualification, Specialty
+from models import AnnouncementBatch, Application, Certificate, Enterprise, Person, Qualification, Specialty
 from sqlalchemy import update
 
 from app import lifecycle, workflow
@@ -274,6 +274,10 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
         # Seed history: registered three years ago and never renewed; the nightly lapse job has run.
         for held in person.registration.specialties:
             held.valid_from, held.valid_until = add_years(today(), -3), today() - timedelta(days=12)
+        for certificate in db.session.query(Certificate).filter_by(person_id=person.id):  # as printed back then
+            certificate.issued_on, certificate.valid_until = add_years(today(), -3), today() - timedelta(days=12)
+            certificate.specialties = [{**s, "valid_until": certificate.valid_until.isoformat()}
+                                       for s in certificate.specialties]
         db.session.commit()
         lifecycle.lapse(today())
         return
