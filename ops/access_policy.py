@@ -76,7 +76,7 @@ URL_ARGS = {
 }
 DEFAULT_ARGS = {"name": "muldelete", "filename": "x.txt", "export_type": "csv", "nonce": "f" * 32, "token": "x",
                 "business_type": "initial", "action": "confirm", "locale": "en", "version": "v1",
-                "provider_name": "simulator", "job_id": 999_999}
+                "provider_name": "simulator", "job_id": 999_999, "message_id": 999_999}
 # Endpoints outside the matrix (none: every endpoint has a row).
 SKIPPED_ENDPOINTS = frozenset()
 
@@ -192,6 +192,11 @@ POLICY: list[Row] = [
         note="someone else's job is not found"),
     row("JobOperationsView.index",                   "login", "403",  "403",   "403",   "403",   "ok",
         note="workers, queues, failures"),
+    # --- message centre --------------------------------------------------------------------------------------
+    row("MessagesView.{index,read_all}",             "login", "ok",   "ok",    "ok",    "ok",    "ok",
+        note="消息中心: own messages"),
+    row("MessagesView.{open,read}",                  "login", "404",  "404",   "404",   "404",   "404",
+        note="someone else's message is not found; open leads only to what the reader may see"),
     # --- administration --------------------------------------------------------------------------------------
     row("AuditLogView.{list,show}",                  "login", "403",  "403",   "403",   "ok",    "ok",
         note="searchable; no add, edit or delete for anyone"),

@@ -4,6 +4,7 @@ from flask import current_app
 from views import assets, language
 from views import help as help_pages
 from views.base import add_label
+from views.notifications import unread_badge
 from views.public import favicon
 from views.registry import CATEGORIES, SITE
 
@@ -12,6 +13,7 @@ def register(appbuilder):
     assets.install(current_app)  # static files cached a year, addressed by version
     language.install(current_app)
     current_app.jinja_env.globals["add_label"] = add_label
+    current_app.jinja_env.globals["messages_badge"] = unread_badge  # navbar and 个人信息's menu: 消息中心
     current_app.add_url_rule("/favicon.ico", "favicon", favicon)
     for entry in SITE:
         entry.register(appbuilder, CATEGORIES)

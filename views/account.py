@@ -46,6 +46,7 @@ def menu_entries():
         ("password", "MyAccountView.password", _l("Change password"), {}),
         ("trail", "MyAccountView.trail", _l("Operation trail"), {}),
         ("certificates", "MyAccountView.certificates", _l("My certificates"), {}),
+        ("messages", "MessagesView.index", _l("Message centre"), {}),  # views/notifications.py
     ]
 
 

@@ -37,6 +37,8 @@ from views.help import HELP_MENU, HelpView
 from views.panel_views import AttachmentView, CertificateView, QualificationView
 from views.public import CaptchaView, PublicView, RegistryView
 from views.jobs import JobOperationsView, JobsView, too_many_jobs
+from views.notifications import MENU_LABEL as MESSAGES_LABEL
+from views.notifications import MessagesView
 from views.roster import RosterImportView
 from views.signup import PasswordResetView, SignUpView
 from views.workflow_views import AnnouncementView, ApplicationPanelView, QueueView, bulk_permission, bulk_transitions, transition_permission
@@ -306,6 +308,7 @@ def _personal_links():
         ("MyPassword", _l("Change password"), "MyAccountView.password"),
         ("MyTrail", _l("Operation trail"), "MyAccountView.trail"),
         ("MyCertificates", _l("My certificates"), "MyAccountView.certificates"),
+        ("MyMessages", MESSAGES_LABEL, "MessagesView.index"),
     )]
     return links
 
@@ -343,6 +346,8 @@ SITE = [
     PageSpec(JobsView, _l("My jobs"), frozenset({ENTERPRISE, PROVINCE, MINISTRY, ADMIN}),
              error_handlers={TooManyJobs: too_many_jobs}),
     PageSpec(JobOperationsView, _l("Background jobs"), frozenset({ADMIN}), Menu("JobOperations", "System", "fa-cogs")),
+    # 消息中心: everyone's own messages (the navbar's envelope; applicants also under 个人信息).
+    PageSpec(MessagesView, MESSAGES_LABEL, frozenset(BUSINESS_ROLES)),
     # 使用帮助 (/help/): public, its menu entry needs no grant (views.help.install).
     PageSpec(HelpView, _l("Help")),
     LinkSpec(HELP_MENU, _l("Help"), "HelpView.index", None, "fa-question-circle"),

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from ground.clock import add_years, now_utc, today
 from ground.extensions import db
-from models import Application, Enterprise, Job, Person
-from app import jobs
+from models import Application, Enterprise, Job, Notification, Person
+from app import jobs, notifications
 from tests import factories as f
 from tests.conftest import form_tokens
 from tests.security.helpers import (PAYLOADS, assert_no_injected_markup, changed, hostile_settings, hostile_text,
@@ -148,6 +148,30 @@ def _requeue_job(w):
     db.session.commit()
 
 
+def _make_messages(app, client, w):
+    """消息中心's forms: an unread message of the signed-in user (the newest: first on the list)."""
+    with app.app_context():
+        w.message_ids = getattr(w, "message_ids", {})
+        for role in ("d1", "ent1"):
+            user = f.user(w.users[role])
+            event = f"hostile:{role}:{len(w.message_ids)}"
+            notifications.send("application_approved", event, [user], {"number": "HOSTILE", "type": "initial"},
+                               f"application:{w.apps['d1']}")
+            db.session.commit()
+            w.message_ids[role] = db.session.query(Notification.id).filter_by(user_id=user.id, event=event).scalar()
+
+
+def _message_url(role):
+    """The mark-read form's address (message 0 before the set-up made the message: the route is the same)."""
+    return lambda w: f"/messages/{getattr(w, 'message_ids', {}).get(role, 0)}/read"
+
+
+def _unread_messages(w):
+    db.session.execute(Notification.__table__.update().where(Notification.id.in_(w.message_ids.values()))
+                       .values(read_at=None))
+    db.session.commit()
+
+
 _PROFILE = {"ethnicity": "01", "email": "x@example.cn", "education": "bachelor", "degree": "bachelor",
             "school": "同济大学", "graduation_date": "2008-07-01", "major": "土木工程"}
 _PASSWORD = "Build@2026x"
@@ -235,6 +259,11 @@ TARGETS = {
     "jobs-cancel": Target("ministry", lambda w: "/jobs/", post=_job_url("cancel"), setup=_make_jobs,
                           reset=_requeue_job),
     "jobs-retry": Target("ministry", lambda w: "/jobs/", post=_job_url("retry"), setup=_make_jobs),
+    # 消息中心: mark one read (the applicant's edition), mark all read (staff).
+    "messages-read": Target("d1", lambda w: "/messages/", post=_message_url("d1"), setup=_make_messages,
+                            reset=_unread_messages, good=lambda w: {"show": "unread", "page": "2"}),
+    "messages-read-all": Target("ent1", lambda w: "/messages/", post=lambda w: "/messages/read-all",
+                                setup=_make_messages, reset=_unread_messages),
 }
 # POST routes fuzzed elsewhere in this folder.
 FUZZED_ELSEWHERE = {
