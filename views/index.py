@@ -17,9 +17,9 @@ class IndexView(FabIndexView):
         if not getattr(user, "is_authenticated", False):
             return self.render_template(self.index_template, user=None)
         roles = user_role_names(user)
-        queue = (scope.query(Application, user).filter(workflow.actionable_clause(roles))
+        queue = (scope.query(Application, user).filter(workflow.actionable_clause(roles, user))
                  .order_by(Application.state_changed_at).limit(5).all())
-        queue_count = scope.query(Application, user).filter(workflow.actionable_clause(roles)).count()
+        queue_count = scope.query(Application, user).filter(workflow.actionable_clause(roles, user)).count()
         own = []
         certificates = []
         next_step = None
