@@ -66,6 +66,8 @@ COLUMNS = {
                 ExportColumn("enterprise_name", 32), ExportColumn("province", 10),
                 ExportColumn("submitted_at", 19, "datetime"), ExportColumn("state_changed_at", 19, "datetime"),
                 ExportColumn("stage_deadline", 12, "date")),
+        # The queue (待办) adds the applicant's reminders (催办) to the enterprise holding each application.
+        other={"queue": (*_APPLICATION_LIST, "reminders")},
     ),
     AnnouncementBatch: ModelColumns(
         list=("number", "title", "state_label", "published_on"),

@@ -12,6 +12,7 @@ LABELS = {
     "pass_certificate_no": _l("Pass certificate number"), "continuing_education": _l("Continuing education"),
     "submitted_at": _l("Submitted"), "state_changed_at": _l("In this state since"),
     "stage_deadline": _l("Time limit"), "last_opinion": _l("Latest opinion"), "announcement": _l("Announcement"),
+    "reminders": _l("Reminders"),
     "id_number": _l("ID number"), "masked_id_number": _l("ID number"), "name": _l("Name"),
     "gender": _l("Gender"), "gender_label": _l("Gender"), "birth_date": _l("Birth date"),
     "ethnicity": _l("Ethnicity"), "ethnicity_label": _l("Ethnicity"), "phone": _l("Mobile"), "email": _l("Email"),

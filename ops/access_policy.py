@@ -125,6 +125,8 @@ POLICY: list[Row] = [
         note="needs a refresh token"),
     row("MenuApi.*",                                 "login", "403",  "403",   "403",   "403",   "403"),
     # --- personal edition (applicants) -----------------------------------------------------------------------
+    row("ProgressView.remind",                       "login", "ok",   "403",   "403",   "403",   "403", scoped=True,
+        note="催办: the applicant reminds the employer holding their application"),
     row("{ApplyView,ProgressView}.*",                "login", "ok",   "403",   "403",   "403",   "403",
         note="注册申报, 进度查询"),
     row("MyAccountView.{verify_online_page,verify_online_status}",
@@ -170,6 +172,8 @@ POLICY: list[Row] = [
         note="on-site real-name check of the province"),
     row("DashboardView.{index,pdf}",                 "login", "403",  "ok",    "ok",    "ok",    "403",
         note="statistics, forced to own enterprise / province"),
+    row("OverdueView.index",                         "login", "403",  "403",   "ok",    "ok",    "403",
+        note="超期督办: own province / all"),
     row("DashboardView.roster",                      "login", "403",  "403",   "ok",    "ok",    "403"),
     row("{PersonsView,QualificationsView}.add",      "login", "403",  "403",   "403",   "ok",    "403"),
     row("QualificationsView.edit",                   "login", "403",  "403",   "403",   "ok",    "403"),

@@ -3,6 +3,8 @@
 A form shows only its type's fields (its declaration in app/business_types/) and, before anything is typed, every
 precondition the person does not meet. Submitting saves the draft and moves it with the workflow
 engine in one transaction; saving a draft needs no SMS code. A returned application reopens in its form.
+进度查询 shows where each application is, the previous employer's objection period (and objection) of a change of
+employer, when an unconfirmed application expires, and lets the applicant remind the employer holding it (催办).
 """
 import re
 
@@ -332,7 +334,29 @@ class ProgressView(BaseView):
             options={a.id: [o for o in workflow.available(a, user) if o.allowed and o.action == "withdraw"]
                      for a in items},
             owners=workflow.STAGE_OWNER, office=applications.handling_office,
-            editable=workflow.EDITABLE_STATES, days_left=_days_left, today=today())
+            editable=workflow.EDITABLE_STATES, days_left=_days_left, today=today(),
+            reminders={a.id: applications.reminder(a, user) for a in items},
+            clocks={a.id: applications.release_clock(a) for a in items},
+            expiries={a.id: rules.unconfirmed_expiry(a) for a in items if a.state == workflow.State.ENTERPRISE},
+            in_progress=workflow.IN_PROGRESS_STATES, release_state=workflow.State.RELEASE)
+
+    @expose("/remind/<int:pk>", methods=["POST"])
+    @has_access
+    def remind(self, pk):
+        """催办: remind the enterprise holding the applicant's own application (app.applications.remind_employer)."""
+        try:
+            count = applications.remind_employer(pk, scope.current_user())
+        except workflow.NotFound:
+            abort(404)
+        except workflow.WorkflowError as exc:
+            flash(str(exc.message), "danger")
+        else:
+            item = db.session.get(Application, pk)
+            flash(_("%(enterprise)s has been reminded (reminder %(count)s).",
+                    enterprise=applications.holder_enterprise(item).name, count=count), "success")
+        kind = request.form.get("kind")
+        return redirect(url_for("ProgressView.index", kind=kind if kind in QUALIFICATION_KINDS else None,
+                                _anchor=f"application-{pk}"))
 
 
 def _days_left(application: Application):

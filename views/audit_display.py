@@ -27,6 +27,7 @@ ACTION_LABELS = {
     "grant": _l("Permission granted"), "revoke": _l("Permission withdrawn"),
     "job_start": _l("Job started"), "job_done": _l("Job finished"), "job_failed": _l("Job failed"),
     "job_cancelled": _l("Job cancelled"), "job_cancel": _l("Job cancellation asked"), "download": _l("Downloaded"),
+    "application.remind": _l("Reminded the employer"),
 }
 
 OBJECT_LABELS = {

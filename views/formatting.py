@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 
 from ground.clock import CHINA_TZ, today
 from app import personal_data
+from app.applications import REMINDABLE_STATES
 from app.services.workdays import working_days_between
 
 
@@ -33,6 +34,17 @@ def deadline_with_days_left(value):
     css = "label-warning" if left <= 2 else "label-default"
     badge = _l("%(days)s working days left", days=left)
     return Markup('{} <span class="label {}">{}</span>').format(value, css, escape(str(badge)))
+
+
+def reminders_badge(item):
+    """The applicant's reminders (催办) to the enterprise holding an application, as a badge; empty when none."""
+    from markupsafe import Markup, escape
+
+    if not item.reminder_count or item.state not in REMINDABLE_STATES:  # reminders to the enterprise holding it
+        return ""
+    text = _l("Reminders: %(count)s, the last at %(time)s", count=item.reminder_count,
+              time=china_time(item.last_reminded_at))
+    return Markup('<span class="label label-warning employer-reminders">{}</span>').format(escape(str(text)))
 
 
 def dash_if_empty(value):

@@ -31,7 +31,7 @@ from views.dashboard import BadFilters, DashboardView, back_to_dashboard
 from views.declarations import MENU_ACCESS, BuiltInSpec, LinkSpec, Menu, PageSpec, RateLimit
 from views.enterprise import EnterpriseProfileView
 from views.exports import CAN_EXPORT
-from views.formatting import DATETIME_FORMATTERS, ONSITE_ID_NUMBER, deadline_with_days_left
+from views.formatting import DATETIME_FORMATTERS, ONSITE_ID_NUMBER, deadline_with_days_left, reminders_badge
 from views.forms import CreditCode, IdNumber, Mobile
 from views.help import HELP_MENU, HelpView
 from views.panel_views import AttachmentView, CertificateView, QualificationView
@@ -39,6 +39,7 @@ from views.public import CaptchaView, PublicView, RegistryView
 from views.jobs import JobOperationsView, JobsView, too_many_jobs
 from views.notifications import MENU_LABEL as MESSAGES_LABEL
 from views.notifications import MessagesView
+from views.overdue import OverdueView
 from views.roster import RosterImportView
 from views.signup import PasswordResetView, SignUpView
 from views.workflow_views import AnnouncementView, ApplicationPanelView, QueueView, bulk_permission, bulk_transitions, transition_permission
@@ -128,7 +129,7 @@ def _transition_grants():
 PANEL = [
     PanelSpec(
         Application, "MyQueue", _l("My queue"), "Workflow", "fa-inbox", base_class=QueueView,
-        **_pages(Application),
+        **_pages(Application, "queue"), computed_columns={"reminders": reminders_badge},
         search_columns=["number", "business_type", "state", "submitted_at", "stage_deadline"],
         read=EVERYONE, menu_roles=STAFF_MENU, label_columns=LABELS,
         formatters_columns={**DATETIME_FORMATTERS, "stage_deadline": deadline_with_days_left},
@@ -330,6 +331,9 @@ SITE = [
     PageSpec(PublicView, rate_limit=PUBLIC_LIMIT),
     PageSpec(RegistryView, rate_limit=PUBLIC_LIMIT),
     *PANEL,
+    # 超期督办: applications past their stage's time limit, for the offices that supervise them.
+    PageSpec(OverdueView, _l("Overdue supervision"), frozenset({PROVINCE, MINISTRY}),
+             Menu("Overdue", "Workflow", "fa-clock")),
     PageSpec(RosterImportView, _l("Import qualification roster"), frozenset({MINISTRY}),
              Menu("RosterImport", "Registry", "fa-upload")),
     PageSpec(DashboardView, _l("Statistics dashboard"), frozenset({MINISTRY, PROVINCE, ENTERPRISE}),

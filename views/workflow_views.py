@@ -81,6 +81,7 @@ class ApplicationPanelView(ScopedModelView):
             owner=owner, owner_label=applications.handling_office(item, owner) if owner else None,
             role_labels=ROLE_LABELS,
             overdue=item.stage_deadline is not None and item.stage_deadline < today(),
+            clock=applications.release_clock(item), in_progress=workflow.IN_PROGRESS_STATES,
             view_name=self.__class__.__name__,
             editable=item.state in workflow.EDITABLE_STATES
             and self.appbuilder.sm.has_access("can_edit", WORKFLOW_VIEW_NAME),

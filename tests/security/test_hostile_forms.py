@@ -74,6 +74,22 @@ def _application(key):
     return fingerprint
 
 
+def _unreminded(key):
+    """The applicant's application back waiting for its employer, never reminded (催办 is possible)."""
+    def reset(w):
+        db.session.query(Application).filter_by(id=w.apps[key]).update(
+            {"state": "enterprise_review", "reminder_count": 0, "last_reminded_at": None})
+        db.session.commit()
+    return reset
+
+
+def _reminders(key):
+    def fingerprint(w):
+        a = db.session.get(Application, w.apps[key])
+        return (a.state, a.version, a.reminder_count, a.last_reminded_at)
+    return fingerprint
+
+
 def _person(key):
     def fingerprint(w):
         p = db.session.get(Person, w.persons[key])
@@ -244,6 +260,10 @@ TARGETS = {
     "transition-ministry-return": Target("ministry", lambda w: f"/applications/transition/{w.apps['m1']}/return",
                                          reset=_state("m1", "ministry_review"), fingerprint=_application("m1"),
                                          good=lambda w: {"opinion": "请补正"}),
+    # 催办: the applicant reminds the employer from the progress page (reminders put back before each example).
+    "progress-remind": Target("a1", lambda w: "/progress/", post=lambda w: f"/progress/remind/{w.apps['a1']}",
+                              reset=_unreminded("a1"), fingerprint=_reminders("a1"),
+                              good=lambda w: {"kind": ["regular", "temporary"]}),
     "transition-withdraw": Target("d1", lambda w: f"/applications/transition/{w.apps['d1']}/withdraw",
                                   reset=_state("d1", "draft"), fingerprint=_application("d1")),
     "bulk-return": Target("ent1", lambda w: f"/myqueue/bulk/return?ids={w.apps['a1']}",
@@ -689,6 +709,15 @@ def test_dashboard_filters_survive_hostile_query_strings(app, role):
     client = login(app.test_client(), world.users[role])
     keys = ["date_from", "date_to", "province", "specialty", "business_type", "expiring_days", "refresh"]
     _fuzz_get(client, "/dashboard/", keys, 10)
+
+
+@pytest.mark.parametrize("role", ["ministry", "prov11"])
+def test_overdue_filters_survive_hostile_query_strings(app, role):
+    world = hostile_world(app)
+    from tests.conftest import login
+
+    client = login(app.test_client(), world.users[role])
+    _fuzz_get(client, "/overdue/", ["tab", "state", "business_type", "page"], 10)
 
 
 # --- stored script ------------------------------------------------------------------------------------------
