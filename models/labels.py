@@ -40,4 +40,6 @@ LABELS = {
     "object_label": _l("Object"), "summary_text": _l("Summary"), "detail_text": _l("Detail"),
     "purpose_label": _l("Purpose"), "backend_label": _l("Gateway"), "realname_verified_at": _l("Verified at"),
     "replaced_by": _l("Replaced by"),
+    "day": _l("Date"), "weekday": _l("Weekday"), "is_workday": _l("Make-up working day"), "kind_label": _l("Kind"),
+    "source": _l("Source"), "source_label": _l("Source"),
 }
