@@ -7,8 +7,8 @@ list is the panel's, `exported()` says so instead of a second list.
 """
 from dataclasses import dataclass, field
 
-from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certificate, Enterprise, Person, Province,
-                    Qualification, Registration, SmsOutbox, Specialty, TransitionLog)
+from models import (AnnouncementBatch, Application, Attachment, AuditLog, CalendarDay, Certificate, Enterprise, Person,
+                    Province, Qualification, Registration, SmsOutbox, Specialty, TransitionLog)
 from models.labels import LABELS
 
 
@@ -138,4 +138,6 @@ COLUMNS = {
     SmsOutbox: ModelColumns(list=("created_at", "phone", "purpose_label", "text", "backend_label")),
     Province: ModelColumns(list=("code", "name", "abbr", "name_en")),
     Specialty: ModelColumns(list=("code", "name", "name_en", "needs_industry_opinion")),
+    CalendarDay: ModelColumns(list=("day", "weekday", "kind_label", "name", "source_label"),
+                              show=("day", "weekday", "kind_label", "name", "source_label", "created_at")),
 }

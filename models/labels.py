@@ -42,8 +42,9 @@ LABELS = {
     "purpose_label": _l("Purpose"), "backend_label": _l("Gateway"), "realname_verified_at": _l("Verified at"),
     "replaced_by": _l("Replaced by"),
     "objection": _l("Objection of the previous employer"), "reminder_count": _l("Reminders from the applicant"),
-    "last_reminded_at": _l("Last reminded"), "day": _l("Date"), "is_workday": _l("Working day"),
-    "source": _l("Source"), "source_label": _l("Source"), "lapsed_on": _l("Lapsed on"),
+    "last_reminded_at": _l("Last reminded"), "lapsed_on": _l("Lapsed on"),
     "lapse_reason": _l("Lapse reason"), "lapse_reason_label": _l("Lapse reason"),
     "copy_valid_until": _l("Downloaded copy valid until"),
+    "day": _l("Date"), "weekday": _l("Weekday"), "is_workday": _l("Make-up working day"), "kind_label": _l("Kind"),
+    "source": _l("Source"), "source_label": _l("Source"),
 }

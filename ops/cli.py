@@ -1,6 +1,8 @@
-"""`flask` commands: deploy set-up (schema, dictionaries, roles), demo data, backup and restore, workflow documentation."""
+"""`flask` commands: deploy set-up (schema, dictionaries, roles), demo data, backup and restore, the holiday calendar,
+workflow documentation."""
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -12,10 +14,11 @@ from ground.roles import EXPORT_UNMASKED, EXPORT_UNMASKED_ROLE, EXPORTS, PERSONA
 from models import AuditLog, Job, Province, Specialty
 from models.job import ACTIVE_JOB_STATES
 from models.dictionary import PROVINCES, SPECIALTIES
-from app import jobs, workflow
+from app import calendar, jobs, workflow
 from app.audit import actor_fields
 from app.personal_data import set_unmasked_view
 from app.roster import import_roster
+from app.services import workdays
 from views.grants import role_permissions
 from ops import access_policy, schedule
 from ops.backup import BackupError, backup_folder, create_backup, restore_backup
@@ -247,6 +250,45 @@ def register(app):
         figures = jobs.purge()
         click.echo(f"expired results deleted: {figures['expired']}, stray files deleted: {figures['orphans']}")
 
+    @app.cli.group("calendar")
+    def calendar_group():
+        """The working-day calendar (节假日与调休) deadlines count by: import, fill, show."""
+
+    @calendar_group.command("import")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @with_appcontext
+    def calendar_import(path):
+        """Import holidays and make-up days from a CSV file (date,type,name), all or nothing, as the page does."""
+        try:
+            outcome = calendar.import_csv(Path(path).read_bytes(), Path(path).name)
+        except calendar.CalendarRefused as exc:
+            for problem in exc.problems:
+                click.echo(f"line {problem.line}: {problem.reason}  [{problem.text}]", err=True)
+            raise click.ClickException(str(exc.message)) from None
+        click.echo(f"added {outcome.created}, changed {outcome.updated}, unchanged {outcome.unchanged} "
+                   f"(years {', '.join(map(str, outcome.years))})")
+
+    @calendar_group.command("fill")
+    @click.argument("year", type=int)
+    @with_appcontext
+    def calendar_fill(year):
+        """Write the year's holidays and make-up days chinese-calendar knows into the table (existing dates kept)."""
+        try:
+            outcome = calendar.fill_from_library(year)
+        except calendar.CalendarRefused as exc:
+            raise click.ClickException(str(exc.message)) from None
+        click.echo(f"{year}: added {outcome.created}, already in the table {outcome.unchanged}")
+
+    @calendar_group.command("show")
+    @click.argument("year", type=int)
+    @with_appcontext
+    def calendar_show(year):
+        """The year's holidays and make-up days as deadlines count them: the table's rows and chinese-calendar's."""
+        if not 1900 < year < 2200:
+            raise click.ClickException("Give a year such as 2027.")
+        for line in calendar_lines(year):
+            click.echo(line)
+
     @app.cli.command("access-policy")
     def access_policy_command():
         """Print the access policy (who may reach which endpoint) as Markdown, for the README."""
@@ -267,6 +309,27 @@ def register(app):
             click.echo(workflow.pipelines_table())
         else:
             click.echo(workflow_markdown())
+
+
+def calendar_lines(year: int) -> list[str]:
+    """`flask calendar show`: every date of the year that is not an ordinary Monday-Friday working day or weekend,
+    with where it comes from, then what the other dates follow."""
+    rows = {row.day: row for row in calendar.table_entries(year)}
+    known = workdays.library_knows(year)
+    library = {e.day: e for e in calendar.library_entries(year)} if known else {}
+    lines = []
+    for day in sorted(set(rows) | set(library)):
+        row = rows.get(day)
+        is_workday, name = (row.is_workday, row.name) if row else (library[day].is_workday, library[day].name)
+        source = f"table ({row.source})" if row else "chinese-calendar"
+        kind = "make-up working day" if is_workday else "holiday"
+        lines.append(f"{day.isoformat()}  {day:%a}  {kind:<20} {name or '-':<12} {source}")
+    if not lines:
+        lines.append(f"{year}: no holidays or make-up days known.")
+    basis = ("chinese-calendar" if known else "the table" if rows
+             else "Monday to Friday (NO HOLIDAY DATA: import the year's arrangement)")
+    lines.append(f"Other dates of {year}: {basis}. Rows in the table: {len(rows)}.")
+    return lines
 
 
 def _wait_for_backup(job_id: int, poll_seconds: float = 1.0):

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 
 from app import jobs, machines, workflow
 from ground.roles import ROLE_LABELS
+from models.calendar import CALENDAR_SOURCES
 from models.choices import (ANNOUNCEMENT_STATES, ATTACHMENT_KINDS, CANCELLATION_REASONS, CERTIFICATE_STATUSES, DEGREES,
                             EDUCATION_LEVELS, ETHNICITIES, GENDERS, REALNAME_STATUSES, REFUSAL_REASONS,
                             REGISTRATION_STATUSES, REPLACEMENT_REASONS)
@@ -37,7 +38,7 @@ OBJECT_LABELS = {
     "RegistrationSpecialty": _l("Registered specialty"), "AnnouncementBatch": _l("Announcement batch"),
     "Enterprise": _l("Enterprise"), "Qualification": _l("Qualification"), "Roster": _l("Qualification roster"),
     "Report": _l("Report"), "TransitionLog": _l("Transition log"), "AuditLog": _l("Audit log"),
-    "Job": _l("Background job"),
+    "Job": _l("Background job"), "CalendarDay": _l("Calendar date"), "Calendar": _l("Holiday calendar"),
 }
 
 # PDFs by the endpoint that served them ("print" rows).
@@ -84,6 +85,7 @@ AUDIT_FIELD_LABELS = {
     "added": _l("Added"), "removed": _l("Removed"), "job_kind": _l("Job"), "params": _l("Parameters"),
     "pages": _l("Pages"), "file": _l("File"), "size": _l("Size"), "attachments": _l("Attachments"),
     "certificates": _l("Certificates"), "parts": _l("Parts"),
+    "created": _l("Added"), "updated": _l("Changed"), "years": _l("Years"),
 }
 
 class _JobKindLabels(Mapping):
@@ -112,7 +114,7 @@ VALUE_LABELS = {
     "roles": ROLE_LABELS, "added": ROLE_LABELS, "removed": ROLE_LABELS,  # an account's roles (the only relation)
     "realname_method": {"onsite": _l("On-site verification"), "online": _l("Online verification")},
     "business_type": {code: t.label for code, t in workflow.BUSINESS_TYPES.items()},
-    "job_kind": _JobKindLabels(),
+    "job_kind": _JobKindLabels(), "source": CALENDAR_SOURCES.labels,
 }
 
 

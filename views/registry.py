@@ -15,8 +15,9 @@ from app import personal_data, workflow
 from app.jobs import TooManyJobs
 from ground.roles import (ADMIN, APPLICANT, BUSINESS_ROLES, ENTERPRISE, EXPORTS, MINISTRY, PERSONAL_DATA, PROVINCE,
                           ROLE_LABELS)
-from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certificate, Enterprise, Person, Province,
-                    Qualification, Registration, SmsOutbox, Specialty, TransitionLog)
+from models import (AnnouncementBatch, Application, Attachment, AuditLog, CalendarDay, Certificate, Enterprise, Person,
+                    Province, Qualification, Registration, SmsOutbox, Specialty, TransitionLog)
+from models.calendar import CALENDAR_SOURCES
 from models.choices import (ATTACHMENT_KINDS, CERTIFICATE_STATUSES, DEGREES, EDUCATION_LEVELS, ETHNICITIES, REALNAME_STATUSES,
                             REGISTRATION_STATUSES, SMS_BACKENDS, SMS_PURPOSES)
 from models.columns import COLUMNS
@@ -27,6 +28,8 @@ from views.account import ChangePasswordView, MyAccountView, RealnameQueueView, 
 from views.api import ApplicationInput, ApplicationRestApi, ApplicationUpdate
 from views.apply import QUALIFICATION_KINDS, ApplyView, ProgressView
 from views.base import PanelSpec
+from views.calendar import COMPUTED as CALENDAR_COMPUTED
+from views.calendar import CalendarDayView, entry_fields
 from views.dashboard import BadFilters, DashboardView, back_to_dashboard
 from views.declarations import MENU_ACCESS, BuiltInSpec, LinkSpec, Menu, PageSpec, RateLimit
 from views.enterprise import EnterpriseProfileView
@@ -282,6 +285,19 @@ PANEL = [
         **_pages(Specialty), search_columns=["code", "name"],
         read=STAFF | {ADMIN}, edit={ADMIN}, edit_columns=["name", "name_en", "needs_industry_opinion"],
         label_columns={**LABELS, "name": _l("Specialty name")}, order_columns=["sort_order"], base_order=("sort_order", "asc"), scoped=False,
+    ),
+    # 节假日与调休: the working-day calendar deadlines count by; its CSV import and the chinese-calendar fill.
+    PanelSpec(
+        CalendarDay, "CalendarDays", _l("Holidays and make-up days"), "System", "fa-calendar",
+        base_class=CalendarDayView, **_pages(CalendarDay), computed_columns=CALENDAR_COMPUTED,
+        search_columns=["day", "is_workday", "name", "source"],
+        search_form_extra_fields={"source": _select(_l("Source"), lambda: CALENDAR_SOURCES.choices(blank=True))},
+        read={ADMIN}, add={ADMIN}, edit={ADMIN}, delete={ADMIN},
+        add_columns=["day", "is_workday", "name"], edit_columns=["day", "is_workday", "name"],
+        add_form_extra_fields=entry_fields(), edit_form_extra_fields=entry_fields(),
+        label_columns={**LABELS, "name": _l("Holiday")}, formatters_columns=DATETIME_FORMATTERS,
+        order_columns=["day", "name", "source"], base_order=("day", "desc"), scoped=False,
+        extra_permissions={"can_upload": {ADMIN}, "can_sample": {ADMIN}, "can_fill": {ADMIN}},
     ),
 ]
 

@@ -19,11 +19,12 @@ from models import CalendarDay
 
 log = logging.getLogger(__name__)
 _warned_years: set[int] = set()
-_table: dict = {"loaded": 0.0, "days": {}}
+_table: dict = {"loaded": float("-inf"), "days": {}}
 
 
 def clear_cache() -> None:
-    _table["loaded"] = 0.0
+    # -inf, not 0: time.monotonic() may count from the machine's start, less than the cache's lifetime ago.
+    _table["loaded"] = float("-inf")
 
 
 def _table_days() -> dict:

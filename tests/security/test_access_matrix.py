@@ -9,6 +9,7 @@ the empty input), never a denial. `MATRIX_DISCOVER=1` prints what the app does, 
 """
 import os
 import re
+from datetime import date
 from urllib.parse import urlparse
 
 import pytest
@@ -17,7 +18,8 @@ from sqlalchemy import select
 from ops import access_policy as P
 from ground.extensions import db
 from app.services import realname
-from models import Application, AppUser, Attachment, AuditLog, Person, Qualification, Registration, SmsOutbox, TransitionLog
+from models import (Application, AppUser, Attachment, AuditLog, CalendarDay, Person, Qualification, Registration,
+                    SmsOutbox, TransitionLog)
 from tests import factories as f
 from tests import world as world_module
 from tests.conftest import csrf_token, login
@@ -55,6 +57,13 @@ def world(app):
             w.onsite[code] = person.id
         db.session.commit()
         w.user_ids = {k: ids(select(AppUser.id).where(AppUser.username == v)) for k, v in w.users.items()}
+        # A calendar row for 节假日与调休's pages, on a day no other test counts deadlines through.
+        w.calendar_day = ids(select(CalendarDay.id).where(CalendarDay.day == date(2099, 12, 31)))
+        if w.calendar_day is None:
+            day = CalendarDay(day=date(2099, 12, 31), is_workday=False, name="matrix", source="admin")
+            db.session.add(day)
+            db.session.commit()
+            w.calendar_day = day.id
         return w
 
 
@@ -96,7 +105,8 @@ def _pk(w, view_model, principal, own=True, endpoint=""):
             return w.e2 if principal == "Enterprise" else w.e3
         return None
     return {"Enterprise": w.e1, "AnnouncementBatch": w.batch, "AuditLog": w.audit, "SmsMessage": w.sms,
-            "Province": "11", "Specialty": "building", "AppUser": w.user_ids["r1"]}.get(view_model, 1)
+            "Province": "11", "Specialty": "building", "AppUser": w.user_ids["r1"],
+            "CalendarDay": w.calendar_day}.get(view_model, 1)
 
 
 def _view_model(app, endpoint):

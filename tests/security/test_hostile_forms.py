@@ -10,7 +10,7 @@ Query strings of the search, list, export and dashboard pages get the same treat
 """
 import io
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from html.parser import HTMLParser
 from typing import Callable
 from urllib.parse import urlencode, urlparse
@@ -21,8 +21,11 @@ from hypothesis import strategies as st
 
 from ground.clock import add_years, now_utc, today
 from ground.extensions import db
-from models import Application, Enterprise, Job, Notification, Person
+from sqlalchemy import select
+
+from models import Application, CalendarDay, Enterprise, Job, Notification, Person
 from app import jobs, notifications
+from app.services import workdays
 from tests import factories as f
 from tests.conftest import form_tokens
 from tests.security.helpers import (PAYLOADS, assert_no_injected_markup, changed, hostile_settings, hostile_text,
@@ -186,6 +189,37 @@ def _unread_messages(w):
     db.session.execute(Notification.__table__.update().where(Notification.id.in_(w.message_ids.values()))
                        .values(read_at=None))
     db.session.commit()
+def _calendar_setup(app, client, w):
+    """节假日与调休: the rows there before the first calendar target (kept), and a make-up Saturday to edit."""
+    with app.app_context():
+        if not hasattr(w, "calendar_keep"):
+            row = CalendarDay(day=date(2032, 1, 3), is_workday=True, name="调休", source="admin")
+            db.session.add(row)
+            db.session.commit()
+            w.calendar_row = row.id
+            w.calendar_keep = set(db.session.scalars(select(CalendarDay.id)))
+
+
+def _reset_calendar(w):
+    """Remove the rows the forms added (other tests count deadlines on this database); put the edited one back."""
+    db.session.execute(CalendarDay.__table__.delete().where(CalendarDay.id.not_in(w.calendar_keep)))
+    db.session.execute(CalendarDay.__table__.update().where(CalendarDay.id == w.calendar_row).values(
+        day=date(2032, 1, 3), is_workday=True, name="调休", source="admin"))
+    db.session.commit()
+    workdays.clear_cache()
+
+
+def _calendar_row(w):
+    row = db.session.get(CalendarDay, w.calendar_row)
+    return row.day, row.is_workday, row.name, row.source
+
+
+_CALENDAR_CSV = "date,type,name\r\n2031-01-01,休,元旦\r\n2031-01-04,班,元旦\r\n".encode("utf-8-sig")
+
+
+def _calendar_target(page, post=None, good=lambda w: {}, fingerprint=None):
+    return Target("admin", page, post=post, good=good, setup=_calendar_setup, reset=_reset_calendar,
+                  fingerprint=fingerprint)
 
 
 _PROFILE = {"ethnicity": "01", "email": "x@example.cn", "education": "bachelor", "degree": "bachelor",
@@ -240,6 +274,14 @@ TARGETS = {
     "specialties-edit": Target("admin", lambda w: "/specialties/edit/airport", reset=_restore_reference,
                                good=lambda w: {"name": "民航机场工程", "name_en": "Civil Airport Engineering",
                                                "needs_industry_opinion": "y"}),
+    "calendar-add": _calendar_target(lambda w: "/calendardays/add", good=lambda w: {
+        "day": ["2031-01-01", "2031-01-04"], "is_workday": ["False", "True"], "name": "元旦"}),
+    "calendar-edit": _calendar_target(lambda w: f"/calendardays/edit/{getattr(w, 'calendar_row', 0)}",
+                                      fingerprint=_calendar_row, good=lambda w: {
+                                          "day": "2032-01-03", "is_workday": ["True", "False"], "name": "元旦调休"}),
+    "calendar-upload": _calendar_target(lambda w: "/calendardays/upload",
+                                        good=lambda w: {"file": (_CALENDAR_CSV, "calendar.csv")}),
+    "calendar-fill": _calendar_target(lambda w: "/calendardays/list/", post=lambda w: "/calendardays/fill"),
     "users-add": Target("admin", lambda w: "/users/add", good=lambda w: {
         "first_name": "测", "last_name": "试", "username": "hostile-user", "email": "h@example.cn",
         "password": _PASSWORD, "conf_password": _PASSWORD, "active": "y"}),
@@ -652,7 +694,8 @@ PANEL_LISTS = [("ministry", "PersonsView", "/persons/list/"), ("ministry", "Appl
                ("ministry", "QualificationsView", "/qualifications/list/"),
                ("ministry", "RegistrationsView", "/registrations/list/"), ("ministry", "AuditLogView", "/auditlog/list/"),
                ("ministry", "TransitionLogView", "/transitionlog/list/"),
-               ("ministry", "AttachmentsView", "/attachments/list/"), ("admin", "SmsOutboxView", "/smsoutbox/list/")]
+               ("ministry", "AttachmentsView", "/attachments/list/"), ("admin", "SmsOutboxView", "/smsoutbox/list/"),
+               ("admin", "CalendarDaysView", "/calendardays/list/")]
 
 
 @pytest.mark.parametrize("role,view,url", PANEL_LISTS, ids=[v for _r, v, _u in PANEL_LISTS])

@@ -137,6 +137,8 @@ def _page_allowances() -> list[tuple[re.Pattern, set]]:
          {w for aliases in roster.COLUMNS.values() for a in aliases for w in WORD.findall(a) + CJK.findall(a)}
          | {w for v in roster._TRUE | roster._FALSE for w in WORD.findall(v) + CJK.findall(v)}
          | set(CJK.findall(roster._DATE_CN.pattern))),
+        # 节假日与调休 names the library its dates come from.
+        (re.compile(r"^/calendardays/"), {"chinese", "calendar"}),
     ]
 
 
