@@ -17,7 +17,7 @@ from ground.roles import ROLE_LABELS
 from models.calendar import CALENDAR_SOURCES
 from models.choices import (ANNOUNCEMENT_STATES, ATTACHMENT_KINDS, CANCELLATION_REASONS, CERTIFICATE_STATUSES, DEGREES,
                             EDUCATION_LEVELS, ETHNICITIES, GENDERS, REALNAME_STATUSES, REFUSAL_REASONS,
-                            REGISTRATION_STATUSES, REPLACEMENT_REASONS)
+                            LAPSE_REASONS, REGISTRATION_STATUSES, REPLACEMENT_REASONS)
 
 ACTION_LABELS = {
     "login": _l("Signed in"), "logout": _l("Signed out"), "login_failed": _l("Failed sign-in"),
@@ -29,7 +29,14 @@ ACTION_LABELS = {
     "job_start": _l("Job started"), "job_done": _l("Job finished"), "job_failed": _l("Job failed"),
     "job_cancelled": _l("Job cancelled"), "job_cancel": _l("Job cancellation asked"), "download": _l("Downloaded"),
     "application.remind": _l("Reminded the employer"),
+    # The nightly rules (app/lifecycle.py) and the message delivery: one row of figures per run.
+    "lifecycle.lapse": _l("Nightly: lapses"), "lifecycle.age_limit": _l("Nightly: age limit"),
+    "lifecycle.expire_unconfirmed": _l("Nightly: unconfirmed applications"),
+    "lifecycle.objection_clock": _l("Nightly: objection periods"),
+    "lifecycle.stage_limits": _l("Nightly: statutory time limits"), "lifecycle.reminders": _l("Nightly: reminders"),
+    "notification.deliver": _l("Messages sent by SMS and e-mail"),
 }
+FIGURE_ACTIONS = ("lifecycle.", "notification.deliver")  # rows whose detail is a set of counts
 
 OBJECT_LABELS = {
     "Person": _l("Personal information"), "Attachment": _l("Material"), "Application": _l("Application"),
@@ -39,6 +46,7 @@ OBJECT_LABELS = {
     "Enterprise": _l("Enterprise"), "Qualification": _l("Qualification"), "Roster": _l("Qualification roster"),
     "Report": _l("Report"), "TransitionLog": _l("Transition log"), "AuditLog": _l("Audit log"),
     "Job": _l("Background job"), "CalendarDay": _l("Calendar date"), "Calendar": _l("Holiday calendar"),
+    "Lifecycle": _l("Nightly rules"), "Notification": _l("Message"),
 }
 
 # PDFs by the endpoint that served them ("print" rows).
@@ -85,6 +93,17 @@ AUDIT_FIELD_LABELS = {
     "added": _l("Added"), "removed": _l("Removed"), "job_kind": _l("Job"), "params": _l("Parameters"),
     "pages": _l("Pages"), "file": _l("File"), "size": _l("Size"), "attachments": _l("Attachments"),
     "certificates": _l("Certificates"), "parts": _l("Parts"),
+    # Figures of the nightly rules and the message delivery.
+    "as_of": _l("For the day"), "specialties_lapsed": _l("Specialties lapsed"),
+    "registrations_lapsed": _l("Registrations lapsed"), "certificates_expired": _l("Certificates no longer valid"),
+    "registrations_ended": _l("Registrations ended at the age limit"), "expired": _l("Applications expired"),
+    "reminders": _l("Reminders"), "released_by_silence": _l("Changes proceeding without objection"),
+    "due": _l("Due soon"), "overdue": _l("Overdue"), "messages": _l("Messages"),
+    "specialty_expiring": _l("Specialty expiry reminders"), "age_limit_ahead": _l("Age limit reminders"),
+    "copy_expiring": _l("Copy validity reminders"), "returned_waiting": _l("Returned application reminders"),
+    "sms_sent": _l("SMS sent"), "sms_throttled": _l("SMS held back (daily cap)"), "sms_failed": _l("SMS failed"),
+    "email_sent": _l("E-mails sent"), "email_failed": _l("E-mails failed"), "no_address": _l("No mobile or address"),
+    "deleted": _l("Deleted"),
     "created": _l("Added"), "updated": _l("Changed"), "years": _l("Years"),
 }
 
@@ -106,7 +125,8 @@ _STATUSES = {**REGISTRATION_STATUSES.labels, **CERTIFICATE_STATUSES.labels}
 VALUE_LABELS = {
     "gender": GENDERS.labels, "ethnicity": ETHNICITIES.labels, "education": EDUCATION_LEVELS.labels,
     "degree": DEGREES.labels, "realname_status": REALNAME_STATUSES.labels, "kind": ATTACHMENT_KINDS.labels,
-    "cancel_reason": CANCELLATION_REASONS.labels,
+    "cancel_reason": CANCELLATION_REASONS.labels, "lapse_reason": LAPSE_REASONS.labels,
+    "revoke_reason": LAPSE_REASONS.labels,
     "reason": {**REPLACEMENT_REASONS.labels, **REFUSAL_REASONS.labels, **CANCELLATION_REASONS.labels},
     "state": {**workflow.STATE_LABELS, **ANNOUNCEMENT_STATES.labels}, "from": workflow.STATE_LABELS,
     "to": workflow.STATE_LABELS, "status": {**_STATUSES, **REALNAME_REQUEST_STATUSES},
@@ -193,6 +213,9 @@ def summary_text(row) -> str:
         match = _VIEWED.match(summary)
         if match:
             return f"{labels.get(match.group('kind'), match.group('kind'))}：{match.group('whose')}"
+    if row.action.startswith(FIGURE_ACTIONS):
+        figures = [f"{_field(k)} {v}" for k, v in detail.items() if k != "as_of" and v]
+        return "；".join(figures) or _("nothing to do")
     if summary in SUMMARY_LABELS:
         return str(SUMMARY_LABELS[summary])
     match = _GRANT.match(summary)
