@@ -188,10 +188,6 @@ def actor_label(row) -> str:
     return row.username or "—"
 
 
-def username_label(username) -> str:
-    """A user name as a column shows it: the platform's own moves say so."""
-    return _("System (automatic)") if username == SYSTEM else (username or "—")
-
 
 def summary_text(row) -> str:
     summary = row.summary or ""

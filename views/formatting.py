@@ -79,10 +79,15 @@ def _onsite_id_number(value):
     return personal_data.id_number(value, reveal=(request.endpoint or "").endswith(".show"))
 
 
+def _account(value):
+    """An account name, masked when it is an ID number; "system" (the platform's own moves) in words."""
+    return str(_l("System (automatic)")) if value == "system" else personal_data.account_name(value)
+
+
 # Columns holding personal numbers, by name: every generated view formats them so (views/base.py).
 PERSONAL_FORMATTERS = {
     "id_number": _or_dash(personal_data.id_number), "new_id_number": _or_dash(personal_data.id_number),
-    "phone": _or_dash(personal_data.mobile), "username": _or_dash(personal_data.account_name),
+    "phone": _or_dash(personal_data.mobile), "username": _or_dash(_account),
     **{name: _or_dash(_text) for name in ("email", "summary", "detail", "opinion", "last_opinion", "reason_text",
                                           "filename")},
 }

@@ -183,7 +183,7 @@ PANEL = [
                                   "role": _select(_l("Role"), lambda: [("", "—")] + [(r, str(label)) for r, label
                                                                                      in ROLE_LABELS.items()])},
         menu_roles=STAFF_MENU, label_columns=LABELS,
-        formatters_columns={**DATETIME_FORMATTERS, "username": audit_display.username_label},
+        formatters_columns=DATETIME_FORMATTERS,
         base_order=("id", "desc"), order_columns=["created_at"],
     ),
     PanelSpec(
