@@ -5,7 +5,8 @@ message's params when it is read), whether it goes out by SMS (for what the pers
 (when NOTIFY_EMAIL is on). Everyone gets it in the message centre.
 
 - `send(kind, event, users, params, subject)` writes one row per recipient in the caller's transaction. The
-  (user, event) pair is unique, so a job that runs twice, or two that race, send nothing twice.
+  (user, event) pair is unique, so a job that runs twice, or two that race, send nothing twice. `send_many` does
+  the same for the many events of a nightly job, most of them already sent.
 - `after_move(ctx)` is the workflow engine's hook: the messages a move gives rise to (`ON_MOVE`).
 - `deliver()` (the scheduler, every minute) hands pending SMS and e-mail to their gateways, at most
   NOTIFY_SMS_DAILY_CAP text messages per person a day (the rest stay in the message centre, marked throttled).
@@ -34,6 +35,7 @@ from models.base import localized
 from models.choices import LAPSE_REASONS
 
 log = logging.getLogger(__name__)
+_CHUNK = 500  # rows per statement when writing or looking up many
 
 
 @dataclass(frozen=True)
@@ -46,23 +48,24 @@ class Notice:
 
 _NOTICES = (
     # The applicant, about their application.
-    Notice("application_returned", _l("Your application %(number)s (%(type)s) was returned for amendment: %(opinion)s "
-                                      "Amend and submit it again, or withdraw it."), sms=True),
+    Notice("application_returned", _l("Your application %(number)s (%(type)s) was returned for amendment; amend and "
+                                      "submit it again, or withdraw it. Opinion: %(opinion)s"), sms=True),
     Notice("application_refused", _l("Your application %(number)s (%(type)s) was refused: %(opinion)s")),
     Notice("application_approved", _l("Your application %(number)s (%(type)s) is approved.")),
     Notice("application_completed", _l("Your application %(number)s (%(type)s) is complete.")),
     Notice("application_expired", _l("Your application %(number)s (%(type)s) expired: %(enterprise)s did not confirm "
                                      "it within %(days)s days. You may apply again."), sms=True),
-    Notice("objection_raised", _l("%(enterprise)s objected to the change of employer in application %(number)s: "
-                                  "%(opinion)s The provincial authority decides.")),
+    Notice("objection_raised", _l("%(enterprise)s objected to the change of employer in application %(number)s; "
+                                  "the provincial authority decides. Reason: %(opinion)s")),
     Notice("returned_waiting", _l("Your application %(number)s (%(type)s) has been waiting for your amendment since "
                                   "%(day)s. Amend and submit it again, or withdraw it."), sms=True),
     # The applicant, about their registration and certificate.
     Notice("specialty_expiring", _l("Your registration in %(specialty)s is valid until %(day)s. The renewal window "
                                     "opens on %(opens)s."), sms=True),
     Notice("specialty_lapsed", _l("Your registration in %(specialty)s lapsed on %(day)s (valid until %(until)s).")),
-    Notice("registration_lapsed", _l("Your registration %(registration)s lapsed on %(day)s: %(reason)s Its "
-                                     "certificate is no longer valid. Apply for re-registration to register again."),
+    Notice("registration_lapsed", _l("Your registration %(registration)s lapsed on %(day)s. Reason: %(reason)s. "
+                                     "Its certificate is no longer valid. Apply for re-registration to register "
+                                     "again."),
            sms=True),
     Notice("age_limit_ahead", _l("You reach the age limit of %(limit)s on %(day)s; your registration ends on that "
                                  "day.")),
@@ -103,8 +106,27 @@ def applicant_users(person_id) -> list[AppUser]:
     return list(db.session.scalars(select(AppUser).where(AppUser.person_id == person_id, AppUser.active.is_(True))))
 
 
+def applicant_users_of(person_ids) -> dict[int, list[AppUser]]:
+    """applicant_users for many people at once: person id → accounts (one query per 500 people)."""
+    ids, found = sorted(set(person_ids)), {}
+    for i in range(0, len(ids), _CHUNK):
+        for user in db.session.scalars(select(AppUser).where(AppUser.person_id.in_(ids[i:i + _CHUNK]),
+                                                             AppUser.active.is_(True)).order_by(AppUser.id)):
+            found.setdefault(user.person_id, []).append(user)
+    return found
+
+
 def enterprise_users(enterprise_id) -> list[AppUser]:
     return _users_with_role(R.ENTERPRISE, AppUser.enterprise_id == enterprise_id) if enterprise_id else []
+
+
+def enterprise_users_of(enterprise_ids) -> dict[int, list[AppUser]]:
+    """enterprise_users for many enterprises at once: enterprise id → accounts (one query per 500)."""
+    ids, found = sorted({i for i in enterprise_ids if i}), {}
+    for i in range(0, len(ids), _CHUNK):
+        for user in _users_with_role(R.ENTERPRISE, AppUser.enterprise_id.in_(ids[i:i + _CHUNK])):
+            found.setdefault(user.enterprise_id, []).append(user)
+    return found
 
 
 def province_users(province_code) -> list[AppUser]:
@@ -135,6 +157,29 @@ def _plain(value):
     return value if isinstance(value, (int, float, bool)) or value is None else str(value)
 
 
+def _row(notice: Notice, user, event: str, params, subject, now, email_on) -> dict:
+    return {
+        "user_id": user.id, "event": event[:160], "kind": notice.kind,
+        "params": {k: _plain(v) for k, v in (params or {}).items()}, "subject": subject, "created_at": now,
+        "sms_state": "pending" if notice.sms and user.person_id else None,
+        "email_state": "pending" if notice.email and email_on else None,
+    }
+
+
+def _insert(rows: list[dict]) -> int:
+    """Insert the rows whose (user, event) is not there yet; returns how many were new (counted by RETURNING: on
+    PostgreSQL the session's INSERT of many rows reports rowcount -1)."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    new = 0
+    for i in range(0, len(rows), _CHUNK):
+        result = db.session.execute(insert(Notification).values(rows[i:i + _CHUNK])
+                                    .on_conflict_do_nothing(index_elements=["user_id", "event"])
+                                    .returning(Notification.id))
+        new += len(result.all())
+    return new
+
+
 def send(kind: str, event: str, users, params: dict | None = None, subject: str | None = None) -> int:
     """One message of `kind` per user for `event`, unless that user already has it. Returns how many are new.
 
@@ -147,19 +192,30 @@ def send(kind: str, event: str, users, params: dict | None = None, subject: str 
         if user is None or user.id in seen:
             continue
         seen.add(user.id)
-        rows.append({
-            "user_id": user.id, "event": event[:160], "kind": kind,
-            "params": {k: _plain(v) for k, v in (params or {}).items()}, "subject": subject, "created_at": now,
-            "sms_state": "pending" if notice.sms and user.person_id else None,
-            "email_state": "pending" if notice.email and email_on else None,
-        })
-    if not rows:
-        return 0
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = db.session.execute(insert(Notification).values(rows)
-                                .on_conflict_do_nothing(index_elements=["user_id", "event"]))
-    return max(result.rowcount or 0, 0)
+        rows.append(_row(notice, user, event, params, subject, now, email_on))
+    return _insert(rows) if rows else 0
+
+
+def send_many(kind: str, messages) -> int:
+    """`send` for many events of one kind at once (the nightly jobs, where most are already sent): `messages` are
+    (event, users, params, subject). One query per 500 recipients finds what they already have; only the rest is
+    written. Returns how many are new."""
+    notice = NOTICES[kind]
+    email_on = bool(current_app.config.get("NOTIFY_EMAIL"))
+    wanted: dict[tuple[int, str], tuple] = {}
+    for event, users, params, subject in messages:
+        for user in users:
+            if user is not None:
+                wanted.setdefault((user.id, event[:160]), (user, event, params, subject))
+    user_ids = sorted({user_id for user_id, _ in wanted})
+    held: set = set()
+    for i in range(0, len(user_ids), _CHUNK):
+        held.update(db.session.execute(select(Notification.user_id, Notification.event).where(
+            Notification.user_id.in_(user_ids[i:i + _CHUNK]), Notification.kind == kind)).tuples())
+    now = now_utc()
+    rows = [_row(notice, user, event, params, subject, now, email_on)
+            for key, (user, event, params, subject) in wanted.items() if key not in held]
+    return _insert(rows) if rows else 0
 
 
 def application_params(app, **extra) -> dict:
@@ -317,8 +373,8 @@ def deliver(limit: int = 500) -> dict:
                     counts["email_failed"] += 1
         db.session.commit()
     if any(counts.values()):
-        record("notification.deliver", "Notification", None, summary=", ".join(f"{k} {v}" for k, v in counts.items() if v),
-               detail=counts)
+        record("notification.deliver", "Notification", None,
+               summary=", ".join(f"{k} {v}" for k, v in counts.items() if v), detail=counts)
         db.session.commit()
     return counts
 

@@ -1,6 +1,7 @@
 """Personal information change (个人信息变更): a new name or ID number, with new ID card scans."""
 from flask_babel import lazy_gettext as _l
 
+from app import notifications
 from app.business_types import shared
 from app.business_types.base import BusinessType
 from ground.clock import today
@@ -49,10 +50,17 @@ def outcome(ctx):
         person.id_number = app.new_id_number
         for user in ctx.session.query(AppUser).filter(AppUser.person_id == person.id, AppUser.username == old_id):
             user.username = person.id_number  # the ID number is the applicant's login account
-        # A new ID number is a new birth date: at or past the age limit the registration ends now, no certificate.
-        registration, limits = person.registration, shared.configured_limits()
-        if shared.is_active(registration) and shared.over_age_limit(person, today(), limits):
-            shared.lapse_registration(ctx.session, registration, today(), "over_age")
+    # At or past the age limit the registration ends and no certificate is printed. A new ID number is a new birth
+    # date: it ends on approval. Otherwise the nightly job has not run yet: it ends on the day the holder reached the
+    # limit, as the job dates it (app/lifecycle.py).
+    registration, limits = person.registration, shared.configured_limits()
+    if shared.is_active(registration) and shared.over_age_limit(person, today(), limits):
+        day = today() if app.new_id_number else shared.age_limit_day(person, limits)
+        shared.lapse_registration(ctx.session, registration, day, "over_age")
+        notifications.send("registration_lapsed", f"registration_lapsed:{registration.id}:{day}",
+                           notifications.applicant_users(person.id),
+                           {"registration": registration.number, "day": day, "reason": "over_age"},
+                           f"registration:{registration.id}")
 
 
 INFO_CHANGE = BusinessType(

@@ -133,6 +133,7 @@ def set_specialty(registration, code, valid_from, valid_until):
         held = RegistrationSpecialty(specialty_code=code)
         registration.specialties.append(held)
     held.valid_from, held.valid_until, held.status = valid_from, valid_until, "active"
+    held.lapsed_on = None  # registered again (re-registration, an added specialty): no longer lapsed
 
 
 def follow_employer(session, registration, enterprise):
