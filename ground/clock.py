@@ -1,6 +1,7 @@
 """Time in one place: naive UTC timestamps in the database, dates in China Standard Time.
 
-Tests move time by monkeypatching `now_utc`.
+Tests move time by monkeypatching `now_utc` (in every module that imported it). `as_of(day)` fixes `today()`
+alone, for a nightly job run for a given day; timestamps the job writes stay the real time.
 """
 from contextlib import contextmanager
 from contextvars import ContextVar

@@ -13,6 +13,7 @@ from ground.extensions import db
 from ground.identifiers import make_id_number
 from models import Application, Certificate, Notification, Person
 from tests import factories as f
+from reports.certificates import verification_token
 from tests.lifecycle.conftest import run
 
 _serial = itertools.count(500)
@@ -164,3 +165,18 @@ def test_a_name_change_over_the_limit_prints_no_certificate(ctx):
     assert (registration.status, registration.lapsed_on) == ("lapsed", today() - timedelta(days=2))
     assert _certificates(person_id) == ["expired"]
     assert db.session.get(Person, person_id).name == "新名字"
+
+
+def test_the_verification_page_says_the_registration_ended_at_the_age_limit(app, client):
+    with app.app_context():  # not around the requests (tests/conftest.py)
+        limit = ctx_limit()
+        birth = add_years(today(), -limit) + timedelta(days=2)  # reaches the limit in two days
+        _, person_id = registered_born(birth)
+        certificate = db.session.scalar(select(Certificate).where(Certificate.person_id == person_id))
+        token = verification_token(certificate, certificate.valid_until)
+        birthday = shared.age_limit_day(db.session.get(Person, person_id), {"AGE_LIMIT": limit})
+        run("lifecycle-age-limit", birthday)
+    client.get("/lang/zh")
+    page = client.get(f"/verify/{token}").get_data(as_text=True)
+    assert "注册已失效" in page and "该证书在注册信息中" not in page
+    assert f"该注册已于 {birthday.isoformat()} 失效：持证人已达到年龄上限。" in page

@@ -77,7 +77,7 @@ def test_the_registration_lapses_with_its_last_specialty(ctx):
     assert registration.specialty("building").lapsed_on == first + timedelta(days=1)
 
 
-def test_the_verification_page_shows_a_lapsed_registration_as_expired(app, client):
+def test_the_verification_page_shows_a_lapsed_registration_as_lapsed(app, client):
     with app.app_context():  # not around the requests (tests/conftest.py)
         _, person_id = f.make_registered(f.make_enterprise(), expires_in_days=3)
         until = _held(person_id).valid_until
@@ -86,11 +86,12 @@ def test_the_verification_page_shows_a_lapsed_registration_as_expired(app, clien
         before = client.get(f"/verify/{token}").get_data(as_text=True)
         run("lifecycle-lapse", until + timedelta(days=1))
 
-    assert "已过期" not in before
+    assert "注册已失效" not in before
     client.get("/lang/zh")
     page = client.get(f"/verify/{token}").get_data(as_text=True)
-    assert "已过期" in page
-    assert f"该证书已于 {until.isoformat()} 过期" in page
+    assert "注册已失效" in page  # 失效, with the day and the reason
+    lapsed_on = (until + timedelta(days=1)).isoformat()
+    assert f"该注册已于 {lapsed_on} 失效：所有注册专业均已超过有效期。本证书已不再有效。" in page
     assert number in page
 
 
