@@ -57,7 +57,7 @@ def test_a_returned_application_reaches_the_applicant_with_the_opinion(app, worl
         number = db.session.get(Application, app_id).number
         f.move(app_id, "return", enterprise_user, opinion="请补交劳动合同扫描件")
     html = login(app.test_client(), username).get("/messages/").get_data(as_text=True)
-    assert "was returned for amendment: 请补交劳动合同扫描件" in html and number in html
+    assert "was returned for amendment" in html and "Opinion: 请补交劳动合同扫描件" in html and number in html
     assert 'class="label label-primary">Unread<' in html
     # The enterprise had its own message when the application arrived, with its deadline.
     staff_html = login(app.test_client(), enterprise_user).get("/messages/").get_data(as_text=True)
