@@ -80,18 +80,26 @@ def _under_renewal():
                           application_specialty.c.specialty_code == RegistrationSpecialty.specialty_code)
 
 
+def _batches(query, key):
+    """The rows of `query` in batches of BATCH, in ascending `key`; the session commits after each batch."""
+    last = None
+    while True:
+        rows = db.session.scalars((query if last is None else query.where(key > last)).order_by(key)
+                                  .limit(BATCH)).all()
+        if not rows:
+            return
+        yield rows
+        last = getattr(rows[-1], key.key)
+        db.session.commit()
+
+
 @nightly
 def lapse(as_of: date) -> dict:
     figures = {"as_of": as_of.isoformat(), "specialties_lapsed": 0, "registrations_lapsed": 0,
                "certificates_expired": 0}
-    while True:
-        batch = db.session.scalars(
-            select(RegistrationSpecialty).join(Registration)
-            .where(RegistrationSpecialty.status == "active", RegistrationSpecialty.valid_until < as_of,
-                   Registration.status == "active", ~_under_renewal())
-            .order_by(RegistrationSpecialty.id).limit(BATCH)).all()
-        if not batch:
-            break
+    for batch in _batches(select(RegistrationSpecialty).join(Registration).where(
+            RegistrationSpecialty.status == "active", RegistrationSpecialty.valid_until < as_of,
+            Registration.status == "active", ~_under_renewal()), RegistrationSpecialty.id):
         for held in batch:
             day = held.valid_until + timedelta(days=1)
             held.status, held.lapsed_on = "lapsed", day
@@ -100,22 +108,14 @@ def lapse(as_of: date) -> dict:
                                {"specialty": held.specialty_code, "day": day, "until": held.valid_until},
                                f"registration:{held.registration_id}")
             figures["specialties_lapsed"] += 1
-        db.session.commit()
     still_active = exists().where(RegistrationSpecialty.registration_id == Registration.id,
                                   RegistrationSpecialty.status == "active")
-    last_id = 0
-    while True:
-        batch = db.session.scalars(select(Registration).where(Registration.status == "active", ~still_active,
-                                                              Registration.id > last_id)
-                                   .order_by(Registration.id).limit(BATCH)).all()
-        if not batch:
-            break
+    for batch in _batches(select(Registration).where(Registration.status == "active", ~still_active),
+                          Registration.id):
         for registration in batch:
-            last_id = registration.id
             day = max((s.lapsed_on for s in registration.specialties if s.lapsed_on), default=as_of)
             figures["certificates_expired"] += _lapse_registration(registration, day, "expired")
             figures["registrations_lapsed"] += 1
-        db.session.commit()
     return _summary("lapse", figures)
 
 
@@ -134,23 +134,16 @@ def age_limit(as_of: date) -> dict:
     limits = shared.configured_limits()
     figures = {"as_of": as_of.isoformat(), "registrations_ended": 0, "certificates_expired": 0}
     latest_birth = add_years(as_of, -limits["AGE_LIMIT"]) + timedelta(days=1)  # 29 February births: see age_on
-    last_id = 0
-    while True:
-        batch = db.session.scalars(select(Registration).join(Person, Registration.person_id == Person.id)
-                                   .where(Registration.status == "active", Person.birth_date <= latest_birth,
-                                          Registration.id > last_id)
-                                   .order_by(Registration.id).limit(BATCH)).all()
-        if not batch:
-            break
+    for batch in _batches(select(Registration).join(Person, Registration.person_id == Person.id)
+                          .where(Registration.status == "active", Person.birth_date <= latest_birth),
+                          Registration.id):
         for registration in batch:
-            last_id = registration.id
             person = registration.person
             if not shared.over_age_limit(person, as_of, limits):
                 continue
             day = shared.age_limit_day(person, limits)
             figures["certificates_expired"] += _lapse_registration(registration, day, "over_age")
             figures["registrations_ended"] += 1
-        db.session.commit()
     return _summary("age_limit", figures)
 
 

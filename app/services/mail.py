@@ -10,9 +10,9 @@ import smtplib
 from email.message import EmailMessage
 
 from flask import current_app
-from werkzeug.utils import import_string
 
 from ground import clock
+from app.services import backends
 from ground.extensions import db
 from models import EmailOutbox
 
@@ -57,11 +57,5 @@ class SmtpMailer(Mailer):
 
 
 def mailer() -> Mailer:
-    """The configured mailer, one instance per app (rebuilt if MAIL_BACKEND changes)."""
-    path = current_app.config["MAIL_BACKEND"]
-    cached = current_app.extensions.get("mailer")
-    if cached is None or cached[0] != path:
-        target = import_string(path)
-        cached = (path, target() if isinstance(target, type) else target)
-        current_app.extensions["mailer"] = cached
-    return cached[1]
+    """The configured mailer (MAIL_BACKEND)."""
+    return backends.configured("MAIL_BACKEND")

@@ -16,10 +16,10 @@ from flask import current_app
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
-from werkzeug.utils import import_string
 
 from ground import clock
 from ground.errors import UserError
+from app.services import backends
 from ground.extensions import db
 from ground.identifiers import InvalidIdentifier, clean_mobile
 from models import SmsCode, SmsOutbox
@@ -61,14 +61,8 @@ class OutboxGateway(SmsGateway):
 
 
 def gateway() -> SmsGateway:
-    """The configured gateway, one instance per app (rebuilt if SMS_BACKEND changes)."""
-    path = current_app.config["SMS_BACKEND"]
-    cached = current_app.extensions.get("sms_gateway")
-    if cached is None or cached[0] != path:
-        target = import_string(path)
-        cached = (path, target() if isinstance(target, type) else target)
-        current_app.extensions["sms_gateway"] = cached
-    return cached[1]
+    """The configured gateway (SMS_BACKEND)."""
+    return backends.configured("SMS_BACKEND")
 
 
 def mask_phone(phone) -> str:

@@ -14,29 +14,11 @@ from app.services import workdays
 from app.services.workdays import add_working_days, is_workday, stage_deadline
 from ground.extensions import db
 from models import AuditLog, CalendarDay
+from tests.calendar_fixtures import UNKNOWN, fresh_calendar, unknown_year  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
-UNKNOWN = 2027  # no State Council notice in chinese-calendar yet
 
 
-@pytest.fixture
-def fresh_calendar(app):
-    """Rows this test adds are removed afterwards (other tests count deadlines on the same database)."""
-    with app.app_context():
-        before = set(db.session.scalars(select(CalendarDay.id)))
-    workdays.clear_cache()
-    yield
-    with app.app_context():
-        db.session.execute(delete(CalendarDay).where(CalendarDay.id.not_in(before) if before else true()))
-        db.session.commit()
-    workdays.clear_cache()
-
-
-@pytest.fixture
-def unknown_year():
-    if workdays.library_knows(UNKNOWN):
-        pytest.skip(f"chinese-calendar knows {UNKNOWN} now: pick a later year for these tests")
-    return UNKNOWN
 
 
 def _add(day, is_workday=False, name="测试", source="admin"):

@@ -156,7 +156,7 @@ class BrokenGateway(sms.SmsGateway):
 
 def test_custom_gateway_from_config(app, ctx, monkeypatch):
     monkeypatch.setitem(app.config, "SMS_BACKEND", f"{__name__}.RecordingGateway")
-    monkeypatch.delitem(app.extensions, "sms_gateway", raising=False)
+    monkeypatch.delitem(app.extensions, "backend:SMS_BACKEND", raising=False)
     phone = new_phone()
     sms.send_code(phone, "apply")
     assert isinstance(sms.gateway(), RecordingGateway)
@@ -164,7 +164,7 @@ def test_custom_gateway_from_config(app, ctx, monkeypatch):
     assert purpose == "apply" and re.search(r"\d{6}", text)
     assert db.session.scalar(select(SmsOutbox.id).where(SmsOutbox.phone == phone)) is None
     sms.verify_code(phone, "apply", re.search(r"\d{6}", text).group(0))
-    app.extensions.pop("sms_gateway", None)
+    app.extensions.pop("backend:SMS_BACKEND", None)
 
 
 def test_gateway_failure_keeps_nothing(app, ctx, monkeypatch):
@@ -173,4 +173,4 @@ def test_gateway_failure_keeps_nothing(app, ctx, monkeypatch):
     with pytest.raises(sms.SmsError, match="could not be sent"):
         sms.send_code(phone, "register")
     assert db.session.scalar(select(SmsCode.id).where(SmsCode.phone == phone)) is None
-    app.extensions.pop("sms_gateway", None)
+    app.extensions.pop("backend:SMS_BACKEND", None)

@@ -14,30 +14,13 @@ from app import calendar
 from app.services import workdays
 from ground.extensions import db
 from models import CalendarDay
+from tests.calendar_fixtures import UNKNOWN, fresh_calendar, unknown_year  # noqa: F401 (fixtures)
 from tests import factories as f
 from tests.conftest import csrf_token, login
 
-UNKNOWN = 2027
 
 
-@pytest.fixture(autouse=True)
-def fresh_calendar(app):
-    """Rows a test adds are removed afterwards (other tests count deadlines on the same database)."""
-    with app.app_context():
-        before = set(db.session.scalars(select(CalendarDay.id)))
-    workdays.clear_cache()
-    yield
-    with app.app_context():
-        db.session.execute(delete(CalendarDay).where(CalendarDay.id.not_in(before) if before else true()))
-        db.session.commit()
-    workdays.clear_cache()
-
-
-@pytest.fixture
-def unknown_year():
-    if workdays.library_knows(UNKNOWN):
-        pytest.skip(f"chinese-calendar knows {UNKNOWN} now: pick a later year for these tests")
-    return UNKNOWN
+pytestmark = pytest.mark.usefixtures("fresh_calendar")
 
 
 @pytest.fixture
