@@ -20,10 +20,15 @@ def _env(name, default=None, cast=str):
 
 
 def _secret_key():
-    """SECRET_KEY from the environment, else generated once into instance/ (never a constant in git)."""
+    """SECRET_KEY from the environment or a mounted file (SECRET_KEY_FILE); in development else generated once into
+    instance/ (never a constant in git); in production nothing: server.py then refuses to start."""
     from_env = os.environ.get("SECRET_KEY")
     if from_env:
         return from_env
+    if os.environ.get("SECRET_KEY_FILE"):
+        return Path(os.environ["SECRET_KEY_FILE"]).read_text().strip()
+    if PRODUCTION:
+        return None
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     path = INSTANCE_DIR / "secret_key"
     if not path.exists():
@@ -46,6 +51,10 @@ def _database_url():
 
 
 # --- Flask / database -------------------------------------------------------------------------
+# REGISTRY_ENV=production: secrets must be given (SECRET_KEY or SECRET_KEY_FILE, CERTIFICATE_SIGNING_KEYS), never
+# generated per host, or the web servers and workers refuse to start (docs/OPERATIONS.md "Secrets and signing keys");
+# cookies only over HTTPS (Secure, the __Host- prefix), HTTPS enforced, HSTS.
+PRODUCTION = _env("REGISTRY_ENV", "development") == "production"
 SECRET_KEY = _secret_key()
 SQLALCHEMY_DATABASE_URI = _database_url()
 SQLALCHEMY_TRACK_MODIFICATIONS = False
@@ -137,6 +146,8 @@ CALENDAR_WARN_FROM_MONTH = _env("CALENDAR_WARN_FROM_MONTH", 11, int)
 CALENDAR_CACHE_SECONDS = _env("CALENDAR_CACHE_SECONDS", 60, int)
 # A downloaded electronic-certificate copy is valid this many days at most (our rule; reports/certificates.py).
 CERTIFICATE_COPY_DAYS = _env("CERTIFICATE_COPY_DAYS", 180, int)
+# The certificate signing keyring (app/services/signing.py): a folder shared by every host; default instance/signing_keys.
+CERTIFICATE_SIGNING_KEYS = _env("CERTIFICATE_SIGNING_KEYS", "")
 # Issuing authority printed on the electronic certificate.
 CERTIFICATE_ISSUER = _env("CERTIFICATE_ISSUER", "中华人民共和国住房和城乡建设部")
 # The public address of this platform (e.g. https://jzs.example.gov.cn): certificate QR codes point there,
@@ -224,8 +235,6 @@ DEMO_PASSWORD = _env("DEMO_PASSWORD", "Demo@2026")
 SESSION_IDLE_MINUTES = _env("SESSION_IDLE_MINUTES", 30, int)  # signed out after this long without a request
 SESSION_LIFETIME_HOURS = _env("SESSION_LIFETIME_HOURS", 12, int)  # and after this long in all, however active
 PERMANENT_SESSION_LIFETIME = SESSION_LIFETIME_HOURS * 3600  # the cookie itself expires then too
-# REGISTRY_ENV=production: cookies only over HTTPS (Secure, the __Host- prefix), HTTPS enforced, HSTS.
-PRODUCTION = _env("REGISTRY_ENV", "development") == "production"
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_NAME = "__Host-session"

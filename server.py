@@ -16,6 +16,7 @@ import config
 import models  # noqa: F401  (every table on Model.metadata before FAB starts)
 import views
 from app import audit, jobs
+from app.services import signing
 from ground.extensions import csrf, db, migrate
 from ops import cli, schedule
 from views import grants, shell
@@ -58,4 +59,14 @@ def create_app(overrides: dict | None = None) -> Flask:
         shell.install(app)
         cli.register(app)
         jobs.init_celery(app, schedule.beat_schedule(app.config))  # workers and beat: worker.py
+    return app
+
+
+def refuse_unsafe_production(app: Flask) -> Flask:
+    """The serving entry points (wsgi.py, worker.py) stop here, with one line, when REGISTRY_ENV=production lacks
+    a secret that would otherwise differ per host. The command line still runs (it makes the first signing key)."""
+    if app.config.get("PRODUCTION"):
+        problem = signing.production_problem(app.config, app.instance_path)
+        if problem:
+            raise SystemExit(f"refusing to start: {problem}")
     return app

@@ -13,9 +13,9 @@ in the middle of a job).
 import importlib
 import os
 
-from server import create_app
+from server import create_app, refuse_unsafe_production
 
-flask_app = create_app()
+flask_app = refuse_unsafe_production(create_app())
 celery = flask_app.extensions["celery"]
 
 for _module in filter(None, (m.strip() for m in os.environ.get("REGISTRY_EXTRA_MODULES", "").split(","))):

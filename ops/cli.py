@@ -18,7 +18,7 @@ from app import calendar, jobs, workflow
 from app.audit import actor_fields
 from app.personal_data import set_unmasked_view
 from app.roster import import_roster
-from app.services import workdays
+from app.services import signing, workdays
 from views.grants import role_permissions
 from ops import access_policy, schedule
 from ops.backup import BackupError, backup_folder, create_backup, restore_backup
@@ -288,6 +288,28 @@ def register(app):
             raise click.ClickException("Give a year such as 2027.")
         for line in calendar_lines(year):
             click.echo(line)
+
+    @app.cli.group("signing-key")
+    def signing_key_group():
+        """The certificate signing keys (app/services/signing.py): list them, rotate to a new one."""
+
+    @signing_key_group.command("list")
+    @with_appcontext
+    def signing_key_list():
+        """Every key that verifies certificate codes, the current one first."""
+        for key in signing.published_keys():
+            click.echo(f"{key['kid']}{'  (current: signs new copies)' if key['current'] else ''}")
+
+    @signing_key_group.command("rotate")
+    @with_appcontext
+    def signing_key_rotate():
+        """Make a new key the one that signs; the older keys stay and keep verifying the copies they signed."""
+        old, new = signing.rotate()
+        db.session.add(AuditLog(action="signing_key.rotate", object_type="SigningKey", object_id=new,
+                                summary=f"{old or '—'} → {new}", detail={"from": old, "to": new}, **actor_fields()))
+        db.session.commit()
+        click.echo(f"signing key {new} is current{f' (was {old}; kept for verification)' if old else ''}; "
+                   f"keyring: {signing.keyring_path()}")
 
     @app.cli.command("access-policy")
     def access_policy_command():

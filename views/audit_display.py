@@ -35,6 +35,7 @@ ACTION_LABELS = {
     "lifecycle.objection_clock": _l("Nightly: objection periods"),
     "lifecycle.stage_limits": _l("Nightly: statutory time limits"), "lifecycle.reminders": _l("Nightly: reminders"),
     "notification.deliver": _l("Messages sent by SMS and e-mail"),
+    "signing_key.rotate": _l("Certificate signing key rotated"),
 }
 FIGURE_ACTIONS = ("lifecycle.", "notification.deliver")  # rows whose detail is a set of counts
 
@@ -46,7 +47,7 @@ OBJECT_LABELS = {
     "Enterprise": _l("Enterprise"), "Qualification": _l("Qualification"), "Roster": _l("Qualification roster"),
     "Report": _l("Report"), "TransitionLog": _l("Transition log"), "AuditLog": _l("Audit log"),
     "Job": _l("Background job"), "CalendarDay": _l("Calendar date"), "Calendar": _l("Holiday calendar"),
-    "Lifecycle": _l("Nightly rules"), "Notification": _l("Message"),
+    "Lifecycle": _l("Nightly rules"), "Notification": _l("Message"), "SigningKey": _l("Certificate signing key"),
 }
 
 # PDFs by the endpoint that served them ("print" rows).

@@ -186,6 +186,14 @@ class PublicView(BaseView):
         resp.headers["Content-Disposition"] = 'inline; filename="certificate-verification-key.pem"'
         return resp
 
+    @expose("/public-keys")
+    def public_keys(self):
+        """Every key that verifies codes (JSON: id, PEM, current): a code names its key's id in `k`, and keys
+        retired by a rotation stay here so copies they signed keep verifying."""
+        resp = jsonify({"keys": signing.published_keys()})
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
 
 PAGE_SIZE = 20
 MAX_RESULTS = 200

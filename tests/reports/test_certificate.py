@@ -94,7 +94,8 @@ def test_certificate_pdf_text_fonts_and_signed_qr(app, tmp_path):
     assert page.status_code == 200 and number in page.get_data(as_text=True)
     with app.app_context():
         payload = signing.verify(token)
-        assert payload == {"c": number, "r": registration_number, "h": "欧阳明远", "u": copy_until, "t": "cert"}
+        assert payload == {"c": number, "r": registration_number, "h": "欧阳明远", "u": copy_until, "t": "cert",
+                           "k": signing.keyring().current}  # the id of the key that signed it
         body, signature = token.split(".")
         swap = "B" if body[10] != "B" else "C"
         with pytest.raises(signing.InvalidToken):
