@@ -245,6 +245,15 @@ JWT_REFRESH_TOKEN_EXPIRES = SESSION_LIFETIME_HOURS * 3600
 # client's address and HTTPS is recognised. 0 = the app faces clients directly.
 TRUSTED_PROXIES = _env("TRUSTED_PROXIES", 0, int)
 
+# --- Health checks (views/health.py, docs/OPERATIONS.md) -----------------------------------------------------------
+# GET /healthz is open to everyone (load balancers). GET /readyz reports the database, broker, Redis and storage; it
+# answers only requests from these addresses or networks (comma-separated, e.g. "127.0.0.1,::1,10.0.5.0/24"; the
+# address seen after TRUSTED_PROXIES) or carrying `Authorization: Bearer <HEALTH_TOKEN>`; anyone else gets 404.
+HEALTH_ALLOW = [a.strip() for a in _env("HEALTH_ALLOW", "127.0.0.1,::1").split(",") if a.strip()]
+HEALTH_TOKEN = _env("HEALTH_TOKEN", "")  # empty: no token is accepted
+# Redis used by the platform besides the broker (checked by /readyz when set), e.g. redis://127.0.0.1:6379/1.
+REDIS_URL = _env("REDIS_URL", "")
+
 # --- Technical support (技术支持): every page's footer, the login page and the help page (views/help.py) -----
 # Placeholders for the demo: set the real hotline, hours, address and site for a deployment. Phones are a
 # comma-separated list; hours and address have an optional English text (…_EN) shown on English pages.

@@ -36,6 +36,7 @@ from views.enterprise import EnterpriseProfileView
 from views.exports import CAN_EXPORT
 from views.formatting import DATETIME_FORMATTERS, ONSITE_ID_NUMBER, deadline_with_days_left, reminders_badge
 from views.forms import CreditCode, IdNumber, Mobile
+from views.health import HealthView
 from views.help import HELP_MENU, HelpView
 from views.panel_views import AttachmentView, CertificateView, QualificationView
 from views.public import CaptchaView, PublicView, RegistryView
@@ -339,6 +340,8 @@ SITE = [
     PageSpec(MyAccountView, _l("Personal information"), APPLICANT_ONLY),
     *_personal_links(),
     PageSpec(CaptchaView),
+    # /healthz (open, for load balancers) and /readyz (HEALTH_ALLOW addresses or HEALTH_TOKEN): no rate limit.
+    PageSpec(HealthView),
     PageSpec(RealnameSimulatorView),
     # Password change with the current password, for every account (not FAB's reset).
     PageSpec(ChangePasswordView, _l("Change password"), frozenset(BUSINESS_ROLES)),
