@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from models import AuditLog
 
+from ground import signals
 from ground.clock import now_utc
 from ground.extensions import db
 from ground.identifiers import looks_like_id_number, mask_id_number
@@ -156,6 +157,7 @@ def install():
 
 def record_login_event(action: str, user=None, username: str | None = None, summary: str = ""):
     """An audit row for sign-in events (the account is the object; the actor is whoever signs in)."""
+    signals.login_event.send(action)
     actor = actor_fields(user if action in ("login", "logout", "password_reset") else None)
     name = getattr(user, "username", None) or username or ""
     if actor["username"] is None:

@@ -516,6 +516,7 @@ def _move(session, app_obj, t: Transition, user, role: str, opinion, reason=None
                          summary=f"{app_obj.number}: {from_state} → {to_state}", detail=detail, created_at=now,
                          **actor))
     session.flush()
+    session.info.setdefault("moves", []).append(t.action)  # counted once the transaction commits (/metrics)
     notifications.after_move(ctx)
     _run_automatic(session, app_obj, user, role)
 

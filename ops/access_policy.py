@@ -115,6 +115,8 @@ POLICY: list[Row] = [
         note="liveness for load balancers: no database, no sign-in"),
     row("HealthView.readyz",                         "ok",    "ok",   "ok",    "ok",    "ok",    "ok",
         note="readiness of database, broker, Redis, storage: 404 unless from HEALTH_ALLOW or with HEALTH_TOKEN"),
+    row("MetricsView.metrics",                       "ok",    "ok",   "ok",    "ok",    "ok",    "ok",
+        note="Prometheus metrics: 404 unless from HEALTH_ALLOW or with HEALTH_TOKEN"),
     row("favicon",                                   "ok",    "ok",   "ok",    "ok",    "ok",    "ok", note="site icon"),
     row("{LocaleView,UtilView}.*",                   "ok",    "ok",   "ok",    "ok",    "ok",    "ok", note="language, back"),
     row("{static,appbuilder.static,exports.static}", "ok",    "ok",   "ok",    "ok",    "ok",    "ok",

@@ -1,7 +1,7 @@
 """Views: every page, menu entry and REST resource of views.registry.SITE, registered in its order."""
 from flask import current_app
 
-from views import assets, language
+from views import assets, language, metrics
 from views import help as help_pages
 from views.base import add_label
 from views.notifications import unread_badge
@@ -11,6 +11,7 @@ from views.registry import CATEGORIES, SITE
 
 def register(appbuilder):
     assets.install(current_app)  # static files cached a year, addressed by version
+    metrics.install(current_app)  # /metrics: request, move and sign-in counters
     language.install(current_app)
     current_app.jinja_env.globals["add_label"] = add_label
     current_app.jinja_env.globals["messages_badge"] = unread_badge  # navbar and 个人信息's menu: 消息中心

@@ -37,6 +37,7 @@ from views.exports import CAN_EXPORT
 from views.formatting import DATETIME_FORMATTERS, ONSITE_ID_NUMBER, deadline_with_days_left, reminders_badge
 from views.forms import CreditCode, IdNumber, Mobile
 from views.health import HealthView
+from views.metrics import MetricsView
 from views.help import HELP_MENU, HelpView
 from views.panel_views import AttachmentView, CertificateView, QualificationView
 from views.public import CaptchaView, PublicView, RegistryView
@@ -342,6 +343,7 @@ SITE = [
     PageSpec(CaptchaView),
     # /healthz (open, for load balancers) and /readyz (HEALTH_ALLOW addresses or HEALTH_TOKEN): no rate limit.
     PageSpec(HealthView),
+    PageSpec(MetricsView),
     PageSpec(RealnameSimulatorView),
     # Password change with the current password, for every account (not FAB's reset).
     PageSpec(ChangePasswordView, _l("Change password"), frozenset(BUSINESS_ROLES)),
