@@ -218,8 +218,21 @@ AUTH_RATE_LIMITED = True
 RATELIMIT_ENABLED = _env("RATELIMIT_ENABLED", True, bool)
 AUTH_RATE_LIMIT = _env("AUTH_RATE_LIMIT", "20 per minute")  # per client address, login and sign-up posts
 PUBLIC_RATE_LIMIT = _env("PUBLIC_RATE_LIMIT", "60 per minute")  # per address: certificate verification, public register
-# Shared limiter storage so several workers agree (e.g. redis://127.0.0.1:6379/0); memory by default.
-RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+# The limits are counted in Redis whenever REDIS_URL is set, so every worker and host counts together (per-process
+# memory would let N workers allow N times the limit); an explicit RATELIMIT_STORAGE_URI wins; else memory://
+# (one process only, development). docs/OPERATIONS.md "Rate limits across workers and hosts".
+REDIS_URL = _env("REDIS_URL")
+RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", REDIS_URL or "memory://")
+RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "registry")  # several deployments can share one Redis
+# Redis down: each process counts in its own memory (one warning in the log) instead of answering 500, and goes
+# back to Redis when it answers again (Flask-Limiter retries it with a back-off of up to ~30 s).
+RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = _env("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True, bool)
+RATELIMIT_SWALLOW_ERRORS = _env("RATELIMIT_SWALLOW_ERRORS", True, bool)  # any other storage error: log, let through
+# An unreachable Redis (a host that does not answer) costs a request at most this long, not a hanging worker.
+RATELIMIT_REDIS_TIMEOUT_SECONDS = _env("RATELIMIT_REDIS_TIMEOUT_SECONDS", 0.5, float)
+RATELIMIT_STORAGE_OPTIONS = ({"socket_connect_timeout": RATELIMIT_REDIS_TIMEOUT_SECONDS,
+                              "socket_timeout": RATELIMIT_REDIS_TIMEOUT_SECONDS}
+                             if RATELIMIT_STORAGE_URI.startswith("redis") else {})
 
 # Password rules for self-registration and password change.
 PASSWORD_MIN_LENGTH = _env("PASSWORD_MIN_LENGTH", 8, int)

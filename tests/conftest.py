@@ -80,6 +80,7 @@ def app_settings(database, tmp_path_factory, **overrides) -> dict:
         # Tests read captcha answers through the test-only hook; rate-limit tests turn limits on.
         "CAPTCHA_TEST_HOOK": True,
         "RATELIMIT_ENABLED": False,
+        "RATELIMIT_STORAGE_URI": "memory://",  # whatever REDIS_URL the shell has; Redis tests set their own
         # Jobs run inside the request that starts them; tests/jobs/ also runs real workers on Redis.
         "JOBS_EAGER": True,
         "CELERY_BROKER_URL": "memory://",
