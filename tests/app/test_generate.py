@@ -205,7 +205,9 @@ def test_registrations_certificates_and_counters(app, generated):
             specialties = json.loads(specialties) if isinstance(specialties, str) else specialties
             assert specialties and {"code", "name", "valid_until"} == set(specialties[0])
         assert Counter(c["registration_id"] for c in certificates).most_common(1)[0][1] == 1
-        assert Counter(c["status"] for c in certificates)["valid"] > 0.8 * len(certificates)
+        # One valid certificate per active registration: the same share as the registrations' (the coverage of every
+        # (type, state) pair, expired re-registrations included, makes more cancellations in a small population).
+        assert Counter(c["status"] for c in certificates)["valid"] > 0.75 * len(certificates)
 
         # The next real numbers never collide with generated ones.
         used_digits = {r["number_digits"] for r in registrations}
