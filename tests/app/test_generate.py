@@ -182,7 +182,11 @@ def test_registrations_certificates_and_counters(app, generated):
             assert int(digits[7:11]) == registration["registered_on"].year and int(digits[3:7]) <= int(digits[7:11])
             employer = enterprises[registration["enterprise_id"]]
             assert registration["number"] == abbr[employer["province_code"]] + digits
-        assert Counter(r["status"] for r in registrations)["active"] > 0.75 * len(registrations)  # moves with the day
+        # A small population covers every (type, state) pair, so cancellations weigh more than nationally; the
+        # share moves a little with the day the world is generated on.
+        statuses = Counter(r["status"] for r in registrations)
+        assert statuses["active"] > 0.6 * len(registrations)
+        assert all(r["cancelled_on"] and r["cancel_reason"] for r in registrations if r["status"] == "cancelled")
 
         validity = app.config["RULES"]["VALIDITY_YEARS"]
         held = _rows("registration_specialty", first["registration_specialty"])
@@ -205,9 +209,10 @@ def test_registrations_certificates_and_counters(app, generated):
             specialties = json.loads(specialties) if isinstance(specialties, str) else specialties
             assert specialties and {"code", "name", "valid_until"} == set(specialties[0])
         assert Counter(c["registration_id"] for c in certificates).most_common(1)[0][1] == 1
-        # One valid certificate per active registration: the same share as the registrations' (the coverage of every
-        # (type, state) pair, expired re-registrations included, makes more cancellations in a small population).
-        assert Counter(c["status"] for c in certificates)["valid"] > 0.75 * len(certificates)
+        # At most one valid certificate per registration, only for active ones, and most active ones have it.
+        valid = [c["registration_id"] for c in certificates if c["status"] == "valid"]
+        assert len(valid) == len(set(valid)) and all(by_registration[r]["status"] == "active" for r in valid)
+        assert len(valid) > 0.8 * statuses["active"]
 
         # The next real numbers never collide with generated ones.
         used_digits = {r["number_digits"] for r in registrations}
