@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
 from ground.identifiers import mask_text
+from ground.outage import database_unreachable
 
 CONTEXT_FIELDS = ("request_id", "user_id", "roles", "job_id")
 ACCESS_FIELDS = ("endpoint", "method", "path", "status", "duration_ms")
@@ -56,9 +57,12 @@ def context() -> dict:
 
 
 class ContextFilter(logging.Filter):
-    """Adds the context fields (None when unknown) to each record passing the handler."""
+    """Adds the context fields (None when unknown) to each record passing the handler. Drops the traceback a
+    library logs for a database outage (FAB's @safe): the 503 handler writes one warning line instead."""
 
     def filter(self, record):
+        if record.exc_info and record.name == "flask_appbuilder.api" and database_unreachable(record.exc_info[1]):
+            return False
         for key, value in context().items():
             if getattr(record, key, None) is None:
                 setattr(record, key, value)

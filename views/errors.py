@@ -13,6 +13,7 @@ stands in. No exception details are shown.
 """
 import logging
 import secrets
+import sys
 import time
 from urllib.parse import urlsplit
 
@@ -50,6 +51,16 @@ def wants_json() -> bool:
     if request.path.startswith("/api/"):
         return True
     return request.accept_mimetypes.best_match(("text/html", "application/json")) == "application/json"
+
+
+class OutageAwareApi:
+    """FAB's @safe answers every exception of an API endpoint with a 500: a database outage goes on to the 503."""
+
+    def response_500(self, message=None):
+        error = sys.exc_info()[1]  # response_500 is called inside @safe's except block
+        if error is not None and database_unreachable(error):
+            raise error
+        return super().response_500(message=message)
 
 
 def handle_database_error(error):
