@@ -70,7 +70,8 @@ class TcpProxy:
 
     def stop(self):
         with suppress(OSError):
-            self.listener.close()
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone would not
+        self.listener.close()
         with self.lock:
             sockets, self.sockets = self.sockets, set()
         for sock in sockets:
