@@ -89,6 +89,15 @@ class JsonFormatter(_JsonFormatter):
         kwargs.setdefault("json_ensure_ascii", False)
         super().__init__("%(message)s", **kwargs)
 
+    def format(self, record):
+        if record.exc_info and record.exc_text:  # the traceback as masked when the record was made
+            exc_info, record.exc_info = record.exc_info, None
+            try:
+                return super().format(record)
+            finally:
+                record.exc_info = exc_info
+        return super().format(record)
+
     def add_fields(self, log_data, record, message_dict):
         log_data["time"] = datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
         log_data["level"] = record.levelname

@@ -92,6 +92,18 @@ def test_a_line_written_during_the_request_carries_its_id_and_stays_masked(log_a
     assert ID_NUMBER not in raw and MOBILE not in raw
 
 
+def test_a_traceback_stays_masked(capsys):
+    with json_lines(capsys) as lines:
+        try:
+            raise ValueError(f"bad row {ID_NUMBER}\n[parameters: ('{MOBILE}',)]")
+        except ValueError:
+            logging.getLogger("tests.request_log").exception("import failed for %s", ID_NUMBER)
+    line = lines[-1]
+    assert line["level"] == "ERROR" and "ValueError" in line["exc_info"]
+    assert "[parameters: hidden]" in line["exc_info"]
+    assert ID_NUMBER not in json.dumps(line) and MOBILE not in json.dumps(line)
+
+
 def test_a_personal_number_in_the_path_is_masked(log_app, capsys):
     with json_lines(capsys) as lines:
         resp = log_app.test_client().get(f"/no-such/{ID_NUMBER}/{MOBILE}")
