@@ -49,8 +49,8 @@ def server(tmp_path):
     env.pop("GUNICORN_ACCESS_LOG", None)
     log = tmp_path / "stderr.log"
     with open(log, "w") as err:
-        process = subprocess.Popen([str(GUNICORN), "-c", "gunicorn.conf.py", "--workers", "2", "--no-control-socket", "--bind",
-                                    f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env,
+        process = subprocess.Popen([str(GUNICORN), "-c", "gunicorn.conf.py", "--workers", "2", "--no-control-socket",
+                                    "--bind", f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env,
                                    stdout=subprocess.DEVNULL, stderr=err)
     try:
         def answered():

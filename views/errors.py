@@ -53,8 +53,9 @@ def wants_json() -> bool:
     return request.accept_mimetypes.best_match(("text/html", "application/json")) == "application/json"
 
 
-class OutageAwareApi:
-    """FAB's @safe answers every exception of an API endpoint with a 500: a database outage goes on to the 503."""
+class ApiErrors:
+    """Mixed into the REST APIs: a database outage inside an endpoint goes on to the 503 (FAB's @safe would answer
+    every exception with a 500). FAB's own JSON errors get the request id in views/shell/request_log.py."""
 
     def response_500(self, message=None):
         error = sys.exc_info()[1]  # response_500 is called inside @safe's except block

@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import socket
+import sqlite3
 import threading
 from contextlib import suppress
 
@@ -180,11 +181,10 @@ def test_statement_errors_are_not_outages():
     unique = type("UniqueViolation", (Exception,), {"sqlstate": "23505"})("duplicate key")
     gone = type("AdminShutdown", (Exception,), {"sqlstate": "57P01"})("terminating connection")
     refused = type("ConnectionFailure", (Exception,), {"sqlstate": "08006"})("connection failure")
-    import sqlite3
-
     assert not database_unreachable(sa_exc.OperationalError("UPDATE", {}, lock))
     assert not database_unreachable(sa_exc.IntegrityError("INSERT", {}, unique))
-    assert not database_unreachable(sa_exc.OperationalError("UPDATE", {}, sqlite3.OperationalError("database is locked")))
+    locked = sqlite3.OperationalError("database is locked")
+    assert not database_unreachable(sa_exc.OperationalError("UPDATE", {}, locked))
     assert not database_unreachable(RuntimeError("x"))
     assert database_unreachable(sa_exc.OperationalError("SELECT", {}, gone))
     assert database_unreachable(sa_exc.OperationalError("SELECT", {}, refused))
@@ -193,9 +193,8 @@ def test_statement_errors_are_not_outages():
         "SELECT", {}, sqlite3.OperationalError("unable to open database file")))
 
 
-def test_a_statement_error_stays_a_500(outage, monkeypatch):
+def test_a_statement_error_stays_a_500(outage):
     application, _down, _up = outage
-    from views import errors  # noqa: F401
 
     @application.route("/test-outage/locked")
     def locked():

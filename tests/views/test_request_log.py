@@ -153,6 +153,10 @@ def test_api_errors_carry_the_id(log_app, capsys):
     assert any(line["request_id"] == "api-1" and line["level"] == "ERROR" for line in lines)
     resp = client.get("/api/v1/no-such-resource/")
     assert resp.status_code == 404 and resp.get_json()["request_id"] == resp.headers["X-Request-ID"]
+    resp = client.get("/api/v1/person/", headers={"X-Request-ID": "api-2"})  # FAB's own 401
+    assert resp.status_code == 401 and resp.get_json()["request_id"] == "api-2"
+    resp = client.post("/api/v1/security/login", json={}, headers={"X-Request-ID": "api-3"})  # FAB's own 400
+    assert resp.status_code == 400 and resp.get_json()["request_id"] == "api-3"
 
 
 def test_job_lines_carry_the_job_id(capsys):

@@ -1,5 +1,5 @@
-"""The web shell: log filters, request ids and the access line, template filters, proxy headers, security headers, the input guard, sessions,
-access checks and error pages, installed on the Flask app by `install()` (server.py calls it)."""
+"""The web shell: log filters, request ids and the access line, template filters, proxy headers, security headers,
+the input guard, sessions, access checks and error pages, installed on the Flask app by `install()` (server.py calls it)."""
 from flask import Flask
 
 from app.scope import current_user

@@ -2,7 +2,8 @@
 
 Each request gets an id: the incoming `X-Request-ID` when it is sane (1-64 characters of A-Z a-z 0-9 . _ -),
 else a new one (uuid4 hex). It is in flask.g, on every log line written during the request (with the user id and
-roles, ground/logs.py), in the response header `X-Request-ID`, on the error pages and in the API's JSON errors.
+roles, ground/logs.py), in the response header `X-Request-ID`, on the error pages and in the API's JSON errors
+(ours and FAB's).
 At the end of each request one access line (logger `registry.access`, INFO) gives endpoint, method, path, status
 and duration_ms. Nothing here queries the database: the user is read only as far as it is already loaded.
 """
@@ -11,7 +12,7 @@ import re
 import time
 import uuid
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 from werkzeug.local import LocalProxy
 
 from ground import logs
@@ -70,8 +71,20 @@ def _start():
 
 def _answer(response):
     response.headers[HEADER] = request_id()
+    if response.status_code >= 400 and request.path.startswith("/api/"):
+        _add_to_json_error(response)
     _access_line(response.status_code)
     return response
+
+
+def _add_to_json_error(response):
+    """FAB's and flask-jwt-extended's own JSON errors ({"message"/"msg": …}) carry request_id too."""
+    if response.is_streamed or not response.is_json:
+        return
+    body = response.get_json(silent=True)
+    if isinstance(body, dict) and "request_id" not in body:
+        body["request_id"] = request_id()
+        response.set_data(current_app.json.dumps(body))
 
 
 def _teardown(_error=None):
