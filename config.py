@@ -258,6 +258,12 @@ JWT_REFRESH_TOKEN_EXPIRES = SESSION_LIFETIME_HOURS * 3600
 # client's address and HTTPS is recognised. 0 = the app faces clients directly.
 TRUSTED_PROXIES = _env("TRUSTED_PROXIES", 0, int)
 
+# --- Logs (ground/logs.py, views/shell/request_log.py, docs/OPERATIONS.md "Logs and request ids") ------------------
+# "json": every line one JSON object (time, level, logger, message, request_id, user_id, roles, job_id; the access
+# line adds endpoint, method, path, status, duration_ms); "text": one readable line. Production defaults to json.
+LOG_FORMAT = _env("LOG_FORMAT", "json" if PRODUCTION else "text").lower()
+LOG_LEVEL = _env("LOG_LEVEL", "INFO").upper()
+
 # --- Health checks (views/health.py, docs/OPERATIONS.md) -----------------------------------------------------------
 # GET /healthz is open to everyone (load balancers). GET /readyz reports the database, broker, Redis and storage; it
 # answers only requests from these addresses or networks (comma-separated, e.g. "127.0.0.1,::1,10.0.5.0/24"; the

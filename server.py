@@ -17,6 +17,7 @@ import models  # noqa: F401  (every table on Model.metadata before FAB starts)
 import views
 from app import audit, jobs
 from app.services import signing
+from ground import logs
 from ground.extensions import csrf, db, migrate
 from ops import cli, schedule
 from views import grants, shell
@@ -50,6 +51,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         csrf.init_app(app)
         migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
         shell.install_log_filters()  # no ID or mobile number, no SQL parameter values in any log record
+        logs.configure(app.config.get("LOG_FORMAT", "text"), app.config.get("LOG_LEVEL", "INFO"))  # text or JSON
         audit.install()
         app.config["FAB_ROLES"] = grants.fab_roles()
         appbuilder = AppBuilder()

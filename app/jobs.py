@@ -43,6 +43,7 @@ from kombu import Exchange, Queue
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from ground import logs
 from ground import roles as R
 from ground.clock import now_utc
 from ground.errors import UserError
@@ -703,9 +704,10 @@ def purge(now=None) -> dict:
 
 @shared_task(bind=True, name="jobs.run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def run_job(self, job_id: int):
-    happened = execute(job_id)
-    while happened == "retry" and self.request.is_eager:  # eager (tests): again at once; Retry would propagate
+    with logs.job_context(job_id):  # every log line of the job carries job_id (ground/logs.py)
         happened = execute(job_id)
+        while happened == "retry" and self.request.is_eager:  # eager (tests): again at once; Retry would propagate
+            happened = execute(job_id)
     if happened == "retry":
         delay = RETRY_BACKOFF_SECONDS[min(self.request.retries, len(RETRY_BACKOFF_SECONDS) - 1)]
         raise self.retry(countdown=delay, max_retries=len(RETRY_BACKOFF_SECONDS))
@@ -715,7 +717,9 @@ def run_job(self, job_id: int):
 def run_part(self, job_id: int, number: int):
     """One part of a job split in parts (sent to the kind's queue)."""
     last = self.request.retries >= len(RETRY_BACKOFF_SECONDS)
-    if execute_part(job_id, number, last_try=last) == "retry":
+    with logs.job_context(job_id):
+        happened = execute_part(job_id, number, last_try=last)
+    if happened == "retry":
         delay = RETRY_BACKOFF_SECONDS[min(self.request.retries, len(RETRY_BACKOFF_SECONDS) - 1)]
         raise self.retry(countdown=delay, max_retries=len(RETRY_BACKOFF_SECONDS))
 

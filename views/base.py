@@ -25,6 +25,7 @@ from app.scope import SCOPE_FILTER, current_user
 from views.formatting import PERSONAL_FORMATTERS, dash_if_empty, yes_no
 from views.interface import PanelInterface
 from views.shell.access import view_of
+from views.errors import ApiErrors
 
 
 @dataclass
@@ -272,7 +273,7 @@ def build_view(spec: PanelSpec):
     return type(f"{spec.name}View", (base,), attrs)
 
 
-class ScopedRestApi(ModelRestApi):
+class ScopedRestApi(ApiErrors, ModelRestApi):
     """REST resource with the same row scope as the panel; browser sessions may call it too."""
 
     base_filters = SCOPE_FILTER

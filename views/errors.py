@@ -1,14 +1,19 @@
 """Error pages: the HTTP errors a visitor can meet (400/401/403/404/405/413/429/500/503) answered in the
 visitor's language inside the site layout, saying what happened and what to do next, with a link home and
-one back. API paths and clients asking for JSON get {"message": ...} with the same status instead.
+one back, and the request id to quote to technical support. API paths and clients asking for JSON get
+{"message": ..., "request_id": ...} with the same status instead.
 
-An unexpected exception is a 500 page (a database that cannot be reached: 503) only where Flask hands it
-to the 500 handler, i.e. without PROPAGATE_EXCEPTIONS (tests and debug still see the exception). The
-layout reads the user and the menu from the database; when it cannot render, a self-contained page without
-database access stands in. No exception details are shown.
+A database that cannot be reached (ground/outage.py: connection refused or lost, not a failed statement) is a 503
+with Retry-After wherever it is raised, tests included: a self-contained page (or JSON) saying so, the session
+rolled back, one warning line in the log; the next request after the database is back works (the engine's
+pool_pre_ping replaces dead connections). Any other unexpected exception is a 500 page only where Flask hands it
+to the 500 handler, i.e. without PROPAGATE_EXCEPTIONS (tests and debug still see the exception). The layout reads
+the user and the menu from the database; when it cannot render, a self-contained page without database access
+stands in. No exception details are shown.
 """
 import logging
 import secrets
+import sys
 import time
 from urllib.parse import urlsplit
 
@@ -18,14 +23,19 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from markupsafe import escape
+from markupsafe import Markup, escape
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from ground.extensions import db
+from ground.outage import database_unreachable
+from views.shell.request_log import request_id
 
 CODES = (400, 401, 403, 404, 405, 413, 429, 500, 503)
 DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError, sa_exc.TimeoutError)
+DATABASE_RETRY_AFTER_SECONDS = 30
+DATABASE_DOWN_TEXT = _l("The database cannot be reached right now. Please try again in a few minutes.")
+DATABASE_DOWN_NEXT = _l("Nothing from this request was saved. Reload the page in a few minutes.")
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +43,8 @@ log = logging.getLogger(__name__)
 def install(app):
     for code in CODES:
         app.register_error_handler(code, handle_error)
+    for error in DATABASE_DOWN:
+        app.register_error_handler(error, handle_database_error)
 
 
 def wants_json() -> bool:
@@ -41,11 +53,42 @@ def wants_json() -> bool:
     return request.accept_mimetypes.best_match(("text/html", "application/json")) == "application/json"
 
 
+class ApiErrors:
+    """Mixed into the REST APIs: a database outage inside an endpoint goes on to the 503 (FAB's @safe would answer
+    every exception with a 500). FAB's own JSON errors get the request id in views/shell/request_log.py."""
+
+    def response_500(self, message=None):
+        error = sys.exc_info()[1]  # response_500 is called inside @safe's except block
+        if error is not None and database_unreachable(error):
+            raise error
+        return super().response_500(message=message)
+
+
+def handle_database_error(error):
+    """An outage is the 503; any other database error goes on as before (500, or raised in tests)."""
+    if not database_unreachable(error):
+        raise error
+    return database_unavailable(error)
+
+
+def database_unavailable(error):
+    _rollback(quiet=True)
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+    log.warning("database unreachable, answering 503: %s: %s", type(error).__name__, reason[0][:200] if reason else "")
+    headers = {"Cache-Control": "no-store", "Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+    if wants_json():
+        return jsonify(message=str(DATABASE_DOWN_TEXT), request_id=request_id()), 503, headers
+    error = ServiceUnavailable()
+    context = _texts(error, None)
+    context.update(explanation=str(DATABASE_DOWN_TEXT), next_step=str(DATABASE_DOWN_NEXT))
+    context.update(_page_context(error.code))
+    return _fallback_page(context), 503, {**headers, "Content-Type": "text/html; charset=utf-8"}
+
+
 def handle_error(error: HTTPException):
     original = getattr(error, "original_exception", None)
-    database_down = isinstance(original, DATABASE_DOWN)
-    if database_down:
-        error = ServiceUnavailable()
+    if original is not None and database_unreachable(original):
+        return database_unavailable(original)
     _rollback()  # nothing of a failed request is kept, and the layout may query again
     if getattr(error, "response", None) is not None:  # e.g. a rate limit's own response
         return error.response
@@ -61,21 +104,32 @@ def handle_error(error: HTTPException):
     if retry:
         headers["Retry-After"] = str(retry)
     if wants_json():
-        return jsonify(message=error.name), code, headers
+        return jsonify(message=error.name, request_id=request_id()), code, headers
     context = _texts(error, retry)
-    context.update(code=code, home=(request.script_root or "") + "/", back=_back_url(),
-                   lang="en" if str(get_locale()).startswith("en") else "zh-CN")
-    page = None if database_down else _layout_page(context)
+    context.update(_page_context(code))
+    page = _layout_page(context)
     if page is None:
         page = _fallback_page(context)
     return page, code, {**headers, "Content-Type": "text/html; charset=utf-8"}
 
 
-def _rollback():
+def _page_context(code) -> dict:
+    return {"code": code, "home": (request.script_root or "") + "/", "back": _back_url(),
+            "lang": "en" if str(get_locale()).startswith("en") else "zh-CN", "support_line": _support_line()}
+
+
+def _support_line() -> Markup:
+    """"Quote this number to technical support: <code>id</code>" (the id in <code>: not a word of the page)."""
+    text = escape(_("Quote this number to technical support: %(id)s").replace("%(id)s", "\x00"))
+    before, _sep, after = str(text).partition("\x00")
+    return Markup(before) + Markup('<code class="request-id">%s</code>') % (request_id() or "-") + Markup(after)
+
+
+def _rollback(quiet=False):
     try:
         db.session.rollback()
     except Exception:  # noqa: BLE001 - a dead connection; the session is discarded at teardown
-        log.warning("rollback failed while answering an error", exc_info=True)
+        log.warning("rollback failed while answering an error", exc_info=not quiet)
 
 
 def _max_upload_mb() -> int:

@@ -1,5 +1,5 @@
-"""The web shell: log filters, template filters, proxy headers, security headers, the input guard, sessions,
-access checks and error pages, installed on the Flask app by `install()` (server.py calls it)."""
+"""The web shell: log filters, request ids and the access line, template filters, proxy headers, security headers,
+the input guard, sessions, access checks and error pages, installed on the Flask app by `install()` (server.py calls it)."""
 from flask import Flask
 
 from app.scope import current_user
@@ -8,7 +8,7 @@ from ground.identifiers import mask_id_number, mask_text
 from views import errors
 from views.formatting import china_time
 from views.jobs import badge_count
-from views.shell import access, audit_responses, headers, input_guard, logging_filters, sessions
+from views.shell import access, audit_responses, headers, input_guard, logging_filters, request_log, sessions
 
 
 def install_log_filters():
@@ -26,6 +26,7 @@ def install(app: Flask):
 
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    request_log.install(app)  # request ids (header, log lines, error pages) and one access line per request
     audit_responses.install(app)
     headers.install(app)
     input_guard.install(app)  # unusable input (NUL, broken rison, ids beyond the keys) is a 400/404

@@ -37,6 +37,7 @@ from app.services import captcha
 from views import security_display
 from views.formatting import PERSONAL_FORMATTERS, china_time, dash_if_empty, yes_no
 from views.forms import CaptchaForm
+from views.errors import ApiErrors
 from views.interface import PanelInterface
 from views.shell import sessions
 
@@ -265,7 +266,7 @@ class AppAuthDBView(AuthDBView):
         return response
 
 
-class AppSecurityApi(SecurityApi):
+class AppSecurityApi(ApiErrors, SecurityApi):
     """API sign-in under the same rules as the page: captcha (GET /captcha/new), lockout, rate limit."""
 
     @expose("/login", methods=["POST"])
