@@ -194,6 +194,10 @@ class HealthView(BaseView):
     def healthz(self):
         return jsonify({"status": "ok"}), 200, _NO_STORE
 
+    # Load balancers and probes call the host itself over plain HTTP: no redirect to HTTPS here (Talisman reads
+    # this per view).
+    healthz.talisman_view_options = {"force_https": False}
+
     @expose("/readyz")
     def readyz(self):
         if not readiness_allowed():
@@ -201,3 +205,5 @@ class HealthView(BaseView):
         report = run_checks(checks(current_app.config))
         ok = all(entry["ok"] for entry in report.values())
         return jsonify({"status": "ok" if ok else "unavailable", "checks": report}), 200 if ok else 503, _NO_STORE
+
+    readyz.talisman_view_options = {"force_https": False}

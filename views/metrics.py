@@ -106,3 +106,5 @@ class MetricsView(BaseView):
             abort(404)
         return generate_latest(_registry()), 200, {"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"}
 
+
+    metrics.talisman_view_options = {"force_https": False}  # scraped over plain HTTP inside the network

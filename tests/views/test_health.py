@@ -174,3 +174,14 @@ def test_health_endpoints_are_never_rate_limited_and_set_no_cookie(database, tmp
             assert resp.status_code == 200 and "Set-Cookie" not in resp.headers
         for _ in range(5):
             assert client.get("/readyz").status_code == 200
+
+
+def test_probes_are_not_redirected_to_https_in_production(database, tmp_path_factory):
+    """A load balancer probes the host over plain HTTP; every other page still goes to HTTPS."""
+    from tests.conftest import another_app
+    with another_app(database, tmp_path_factory, FORCE_HTTPS=True) as production:
+        client = production.test_client()
+        assert client.get("/login/").status_code in (301, 302)
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").status_code in (200, 503)
+        assert client.get("/metrics").status_code == 200
