@@ -20,7 +20,7 @@ from app.personal_data import set_unmasked_view
 from app.roster import import_roster
 from app.services import signing, workdays
 from views.grants import role_permissions
-from ops import access_policy, schedule
+from ops import access_policy, schedule, storage_cli
 from ops.backup import BackupError, backups_location, create_backup, restore_backup, stored_backup
 from ops.demo import demo_accounts, load_demo
 from ops.generate import generate
@@ -311,6 +311,8 @@ def register(app):
         db.session.commit()
         click.echo(f"signing key {new} is current{f' (was {old}; kept for verification)' if old else ''}; "
                    f"keyring: {signing.keyring_path()}")
+
+    storage_cli.register(app)  # flask storage migrate / check
 
     @app.cli.command("access-policy")
     def access_policy_command():

@@ -15,6 +15,7 @@ from flask import current_app
 from models import Attachment
 
 from .base import Missing, Store, StorageError, check_key  # noqa: F401  (the package's interface)
+from .local import LocalStore
 
 ATTACHMENTS = "attachments"
 _lock = threading.Lock()
@@ -37,12 +38,10 @@ def _settings(config) -> tuple:
 
 def make_store(settings: tuple) -> Store:
     if settings[0] == "s3":
-        from .s3 import S3Store
+        from .s3 import S3Store  # reason: boto3 is loaded only by deployments that use S3
 
         _kind, bucket, endpoint, region, prefix, access, secret = settings
         return S3Store(bucket, endpoint, region, prefix, access, secret)
-    from .local import LocalStore
-
     _kind, root, uploads, results, backups = settings
     return LocalStore(root, {ATTACHMENTS: uploads, "jobs": results, "backups": backups})
 
