@@ -20,6 +20,7 @@ from tests import factories as f
 from tests.conftest import app_on_own_database, job_result, login
 
 NAMES = ("司马青云", "欧阳晓峰", "诸葛明月")
+SLOW = b"start\nstep 0\nend\n"  # the file of the "test-slow" kind with one step
 
 
 @pytest.fixture(scope="module")
@@ -83,14 +84,14 @@ def test_attachments_are_objects_of_the_bucket_streamed_through_the_scoped_endpo
 def test_job_result_is_put_into_the_bucket_streamed_on_download_and_purged(s3app):
     with s3app.test_request_context():
         user = db.session.execute(select(AppUser).where(AppUser.username == s3app.extra["staff"].ministry)).scalar_one()
-        job = jobs.start("test-steps", {}, user)
+        job = jobs.start("test-slow", {"steps": 1, "pause": 0}, user)  # not test-steps: it counts runs by job id
         assert job.state == "done" and job.result_key
         key, job_id = f"jobs/{job.result_key}", job.id
-        assert storage.backend().get(key) == b"one\n"
+        assert storage.backend().get(key) == SLOW
     assert _files(s3app.config["JOB_RESULT_FOLDER"]) == []  # the local working file went to the bucket
     client = login(s3app.test_client(), s3app.extra["staff"].ministry)
     resp = client.get(f"/jobs/{job_id}/download")
-    assert resp.status_code == 200 and resp.data == b"one\n" and resp.headers["Cache-Control"] == "no-store"
+    assert resp.status_code == 200 and resp.data == SLOW and resp.headers["Cache-Control"] == "no-store"
     with s3app.app_context():
         db.session.execute(update(Job).where(Job.id == job_id).values(expires_at=now_utc() - timedelta(days=1)))
         storage.backend().put("jobs/999999-stray.csv", b"nobody's")
