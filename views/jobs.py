@@ -144,9 +144,8 @@ class JobsView(BaseView):
         except FileNotFoundError:
             flash(_("The file of this job is no longer kept; start the job again."), "warning")
             return redirect(url_for("JobsView.index"))
-        except OSError:
-            flash(_("The file store cannot be reached; try again in a few minutes."), "danger")
-            return redirect(url_for("JobsView.index"))
+        except OSError:  # the object store is down: the translated 503 page
+            abort(503)
         audit.record("download", "Job", job.id, summary=job.result_name,
                      detail={"job_kind": job.kind, "bytes": job.result_size, **(job.outcome or {})})
         db.session.commit()

@@ -103,6 +103,20 @@ def test_job_result_is_put_into_the_bucket_streamed_on_download_and_purged(s3app
     assert resp.status_code == 302  # "no longer kept"
 
 
+def test_a_job_input_kept_on_one_host_is_read_on_another(s3app):
+    import io
+
+    with s3app.app_context():
+        name = jobs.keep_input(io.BytesIO(b"id_number,name\n"), "csv")
+        key = f"jobs/inputs/{name}"
+        assert storage.backend().get(key) == b"id_number,name\n"
+        local = Path(s3app.config["JOB_RESULT_FOLDER"]) / "inputs" / name
+        local.unlink()  # the worker's host has no copy
+        assert jobs.input_path({"input": name}).read_bytes() == b"id_number,name\n"
+        jobs.drop_input({"input": name})
+        assert not local.exists() and not storage.backend().exists(key)
+
+
 def test_batch_printing_in_parts_keeps_parts_and_plan_in_the_bucket(s3app, monkeypatch):
     from app import announcements
     from models import AnnouncementBatch, Application
@@ -175,6 +189,11 @@ def test_readyz_checks_the_bucket_and_is_503_when_the_s3_server_stops(s3app, s3_
             photo = db.session.execute(select(Attachment.id).where(
                 Attachment.person_id == s3app.extra["person_id"], Attachment.kind == "photo")).scalars().first()
         assert officer.get(f"/attachments/file/{photo}").status_code == 503  # no 500 while the store is down
+        with s3app.app_context():
+            done = db.session.execute(select(Job.id).where(Job.state == "done", Job.result_key.is_not(None))
+                                      .order_by(Job.id.desc())).scalars().first()
+        assert done is not None
+        assert officer.get(f"/jobs/{done}/download").status_code == 503
     finally:
         s3_server.start()
     assert s3app.test_client().get("/readyz").status_code == 200
