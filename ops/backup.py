@@ -219,10 +219,12 @@ def _store_files(store) -> tuple[list[tuple[str, str]], int]:
     files = [(key, key[len(prefix):]) for key in store.list(prefix)]
     skipped = 0
     folder = store.local_path(f"{prefix}x")
-    if folder is not None and folder.parent.is_dir():  # a local store: count what it does not list
+    if folder is not None and folder.parent.is_dir():  # a local store: count what it does not list (links,
+        entries = 0                                     # special files, names no key can have)
         for parent, dirs, names in os.walk(folder.parent):
-            skipped += sum(1 for d in dirs if (Path(parent) / d).is_symlink())
-            skipped += sum(1 for n in names if (Path(parent) / n).is_symlink() or not (Path(parent) / n).is_file())
+            entries += sum(1 for d in dirs if (Path(parent) / d).is_symlink())
+            entries += sum(1 for n in names if not (n.startswith(".") and n.endswith(".tmp")))
+        skipped = entries - len(files)
     return files, skipped
 
 
@@ -578,7 +580,10 @@ def _replace_objects(staging: Path, store):
     prefix = f"{storage.ATTACHMENTS}/"
     wanted = set()
     for path in sorted(p for p in staging.rglob("*") if p.is_file()):
-        key = storage.check_key(prefix + path.relative_to(staging).as_posix())
+        try:
+            key = storage.check_key(prefix + path.relative_to(staging).as_posix())
+        except ValueError:
+            raise OSError(f"the archive's {path.relative_to(staging).as_posix()!r} cannot be a storage key") from None
         store.put_file(key, path)
         wanted.add(key)
     for key in store.list(prefix):

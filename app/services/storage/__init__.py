@@ -49,10 +49,11 @@ def make_store(settings: tuple) -> Store:
 def backend_for(config) -> Store:
     """The store this configuration names (one instance per distinct settings, shared by threads)."""
     settings = _settings(config)
+    cache_key = (os.getpid(), settings)  # a forked worker makes its own S3 client (connection pools do not fork)
     with _lock:
-        store = _stores.get(settings)
+        store = _stores.get(cache_key)
         if store is None:
-            store = _stores[settings] = make_store(settings)
+            store = _stores[cache_key] = make_store(settings)
     return store
 
 

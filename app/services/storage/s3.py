@@ -14,7 +14,8 @@ def _client(endpoint_url, region, access_key, secret_key):
     import boto3
     from botocore.config import Config
 
-    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1, "mode": "standard"},
+    # short timeouts and one retry: a request never hangs on a lost server (/readyz answers within its deadline)
+    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"},
                     signature_version="s3v4", s3={"addressing_style": "path"})
     return boto3.session.Session().client(
         "s3", endpoint_url=endpoint_url or None, region_name=region or "us-east-1",
