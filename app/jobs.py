@@ -16,8 +16,7 @@ Work split in parts (`JobKind.parts`, e.g. batch printing): the kind's function 
 parts (each a JSON list of items, kept as `jobs/<job id>-plan.json` in the object store); each part is a Celery task
 ("jobs.part", on the kind's queue) so several workers, on several hosts, render side by side; a part puts
 `jobs/<job id>-part-<n><suffix>` complete (written locally, then put exclusively: of two runs of one part, exactly
-one publishes and counts it), is never
-rendered twice, and counts itself in `parts_done`; the part that completes the count merges them into the job's file
+one publishes and counts it), is never rendered twice, and counts itself in `parts_done`; the part that completes the count merges them into the job's file
 and ends the job through the same path as any job (the same promises: file with the done state, audit rows, cancel
 stops the remaining parts; an end other than done, or the end after the merge, deletes the part files). In eager
 mode (tests) the parts run inline, one after another.
