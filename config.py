@@ -185,6 +185,19 @@ CERTIFICATES_PER_PART = _env("CERTIFICATES_PER_PART", 100, int)  # batch printin
 BACKUP_FOLDER = _env("BACKUP_FOLDER", str(INSTANCE_DIR / "backups"))  # scheduled backups (ops/schedule.py)
 SCHEDULE_BACKUP = _env("SCHEDULE_BACKUP", False, bool)  # a nightly backup by the scheduler
 
+# --- Object storage (app/services/storage/, docs/OPERATIONS.md "Object storage") ------------------------------------
+# "local" (embedded default): attachments/ under UPLOAD_FOLDER, jobs/ under JOB_RESULT_FOLDER, backups/ under
+# BACKUP_FOLDER, other areas under STORAGE_FOLDER. "s3": one private bucket shared by every web host and worker;
+# credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or STORAGE_S3_ACCESS_KEY / STORAGE_S3_SECRET_KEY.
+STORAGE_BACKEND = _env("STORAGE_BACKEND", "local")
+STORAGE_FOLDER = _env("STORAGE_FOLDER", str(INSTANCE_DIR / "storage"))
+STORAGE_S3_BUCKET = _env("STORAGE_S3_BUCKET", "")
+STORAGE_S3_ENDPOINT_URL = _env("STORAGE_S3_ENDPOINT_URL", None)  # None: AWS; else e.g. http://minio:9000
+STORAGE_S3_REGION = _env("STORAGE_S3_REGION", "us-east-1")
+STORAGE_S3_PREFIX = _env("STORAGE_S3_PREFIX", "")  # keys under this prefix (several deployments, one bucket)
+STORAGE_S3_ACCESS_KEY = _env("STORAGE_S3_ACCESS_KEY", None)
+STORAGE_S3_SECRET_KEY = _env("STORAGE_S3_SECRET_KEY", None)
+
 # --- Applicant self-service (issue 3) -------------------------------------------------------
 # Uploads: every image is decoded and re-encoded by Pillow (app/services/images.py).
 UPLOAD_MAX_BYTES = _env("UPLOAD_MAX_BYTES", 8 * 1024 * 1024, int)  # one uploaded file, before processing

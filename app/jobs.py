@@ -3,8 +3,9 @@
 A job kind is one declaration (`JobKind`: label, queue, unit, the function doing the work), registered with
 `@job_kind` by the module that holds the work (reports, views, operations). The engine here promises:
 - one run at a time per job: a guarded UPDATE claims it, so a message delivered twice changes nothing twice;
-- the result file appears only complete (written as `.part`, renamed when the job is marked done), and a
-  job that fails, is cancelled or loses its worker leaves no file behind;
+- the result file appears only complete (written locally as `.part`, put into the object store under
+  `jobs/<job id>-<token><suffix>` when the job is marked done), and a job that fails, is cancelled or loses its
+  worker leaves no file behind;
 - audit rows when the job is started and when it really ends (with its figures, or the failure);
 - the file a job was started with (an upload, `keep_input`) is removed when the job ends, however it ends;
 - a lost worker's job (no heartbeat for JOB_STALE_SECONDS) runs again or, after JOB_MAX_ATTEMPTS, ends failed;
@@ -12,10 +13,10 @@ A job kind is one declaration (`JobKind`: label, queue, unit, the function doing
 The work function runs as the person who started the job (their scope, masking and language: `acting_as`).
 
 Work split in parts (`JobKind.parts`, e.g. batch printing): the kind's function only plans, returning the list of
-parts (each a JSON list of items, kept as `<job id>-plan.json` beside the results); each part is a Celery task
-("jobs.part", on the kind's queue) so several workers render side by side; a part writes `<job id>-part-<n><suffix>`
-complete (written aside, then linked in: of two runs of one part, exactly one publishes and counts it), is never
-rendered twice, and counts itself in `parts_done`; the part that completes the count merges them into the job's file
+parts (each a JSON list of items, kept as `jobs/<job id>-plan.json` in the object store); each part is a Celery task
+("jobs.part", on the kind's queue) so several workers, on several hosts, render side by side; a part puts
+`jobs/<job id>-part-<n><suffix>` complete (written locally, then put exclusively: of two runs of one part, exactly
+one publishes and counts it), is never rendered twice, and counts itself in `parts_done`; the part that completes the count merges them into the job's file
 and ends the job through the same path as any job (the same promises: file with the done state, audit rows, cancel
 stops the remaining parts; an end other than done, or the end after the merge, deletes the part files). In eager
 mode (tests) the parts run inline, one after another.
@@ -27,10 +28,10 @@ import re
 import secrets
 import shutil
 import threading
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from celery import Celery, Task, shared_task
@@ -51,6 +52,7 @@ from ground.extensions import db
 from models import AppUser, Job, WorkerStatus
 from models.job import ACTIVE_JOB_STATES
 from app import audit, scope
+from app.services import storage
 
 log = logging.getLogger(__name__)
 
@@ -334,29 +336,31 @@ def _guarded(job_id: int, user, run, retry) -> str:
 
 # --- Work in parts --------------------------------------------------------------------------------
 
-def plan_path(job_id: int) -> Path:
-    return results_folder() / f"{job_id}-plan.json"
+JOBS = "jobs"  # the object store's area of job files
 
 
-def part_path(job_id: int, number: int, suffix: str) -> Path:
-    return results_folder() / f"{job_id}-part-{number}{suffix}"
+def plan_key(job_id: int) -> str:
+    return f"{JOBS}/{job_id}-plan.json"
 
 
-def _part_files(job_id: int) -> list[Path]:
-    folder = results_folder()
-    if not folder.is_dir():
-        return []
-    return [*folder.glob(f"{job_id}-part-*"), *folder.glob(f"{job_id}-plan.json")]
+def part_key(job_id: int, number: int, suffix: str) -> str:
+    return f"{JOBS}/{job_id}-part-{number}{suffix}"
+
+
+def _part_keys(job_id: int) -> list[str]:
+    return [key for key in storage.backend().list(f"{JOBS}/{job_id}-")
+            if "/" not in key[len(JOBS) + 1:] and _is_parts(PurePosixPath(key)) and not key.endswith(".part")]
 
 
 def _discard_parts(job_id: int):
-    for path in _part_files(job_id):
-        path.unlink(missing_ok=True)
+    store = storage.backend()
+    for key in _part_keys(job_id):
+        store.delete(key)
 
 
 def _read_plan(job_id: int) -> list | None:
     try:
-        return json.loads(plan_path(job_id).read_text())
+        return json.loads(storage.backend().get(plan_key(job_id)))
     except FileNotFoundError:
         return None
 
@@ -365,13 +369,12 @@ def _plan(job: Job, kind: JobKind, work: Work, user) -> str:
     """Plan the parts (or take the plan of an earlier run of this job), count those already rendered, and send
     the others to the workers; with every part rendered, merge at once."""
     plan = _read_plan(job.id)
+    store = storage.backend()
     if plan is None:
         plan = [list(items) for items in kind.run(job, work) or []]
-        target = plan_path(job.id)
-        tmp = target.with_name(f"{target.name}.{work.token}.part")
-        tmp.write_text(json.dumps(plan))
-        os.replace(tmp, target)
-    done = [n for n in range(len(plan)) if part_path(job.id, n, kind.parts.suffix).exists()]
+        store.put(plan_key(job.id), json.dumps(plan).encode())
+    published = set(store.list(f"{JOBS}/{job.id}-part-"))
+    done = [n for n in range(len(plan)) if part_key(job.id, n, kind.parts.suffix) in published]
     db.session.rollback()  # the planning's read transaction ends; the counts are written in their own
     with db.engine.begin() as conn:
         conn.execute(update(Job).where(Job.id == job.id).values(
@@ -397,11 +400,12 @@ def execute_part(job_id: int, number: int, last_try: bool = True) -> str:
     if job.state != "running" or kind is None or kind.parts is None or plan is None or number >= len(plan):
         return "skipped"
     user = db.session.get(AppUser, job.created_by_fk) if job.created_by_fk else None
-    target = part_path(job_id, number, kind.parts.suffix)
-    if target.exists():
+    target = part_key(job_id, number, kind.parts.suffix)
+    store = storage.backend()
+    if store.exists(target):
         return "skipped"
     work = PartWork(job)
-    work.output = target.with_name(f"{target.stem}-{work.token}.part")
+    work.output = results_folder() / f"{job_id}-part-{number}-{work.token}.part"
     heart = _Heartbeat(current_app._get_current_object(), job_id)
     heart.start()
 
@@ -410,10 +414,8 @@ def execute_part(job_id: int, number: int, last_try: bool = True) -> str:
         kind.parts.render(job, work, plan[number], work.output)
         work.check()
         db.session.rollback()  # the render's read transaction ends before the count is written
-        try:
-            os.link(work.output, target)  # exclusive: of two runs of this part, one publishes it
-        except FileExistsError:
-            return "skipped"
+        if not store.put_file(target, work.output, exclusive=True, move=True):
+            return "skipped"  # exclusive: of two runs of this part, one publishes it
         with db.engine.begin() as conn:
             counted = conn.execute(update(Job).where(Job.id == job_id, Job.state == "running",
                                                      Job.cancel_requested.is_(False))
@@ -446,13 +448,17 @@ def _merge(job_id: int, kind: JobKind, plan: list, user) -> str:
     """Merge the parts into the job's file and end it done; the part files go with it."""
     job = db.session.get(Job, job_id)
     db.session.refresh(job)
-    paths = [part_path(job_id, n, kind.parts.suffix) for n in range(len(plan))]
-    if not all(path.exists() for path in paths):
-        raise RuntimeError(f"job {job_id}: a part file is missing at the merge")
+    keys = [part_key(job_id, n, kind.parts.suffix) for n in range(len(plan))]
     work = Work(job)
     work.done = work.total_count = sum(len(p) for p in plan)
     try:
-        _finish(job_id, work, kind.parts.merge(job, work, paths, plan) or Outcome(), user)
+        with ExitStack() as stack:  # local files of the parts (the store's own when it is a local folder)
+            try:
+                paths = [stack.enter_context(storage.backend().as_file(key, kind.parts.suffix)) for key in keys]
+            except FileNotFoundError:
+                raise RuntimeError(f"job {job_id}: a part file is missing at the merge") from None
+            outcome = kind.parts.merge(job, work, paths, plan) or Outcome()
+        _finish(job_id, work, outcome, user)
     finally:
         work.discard()
     _discard_parts(job_id)
@@ -497,10 +503,12 @@ def _finish(job_id: int, work: Work, outcome: Outcome, user):
               "expires_at": now_utc() + timedelta(days=current_app.config["JOB_RESULT_DAYS"])}
     final = None
     if outcome.filename and work.output.exists():
-        final = work.output.with_suffix(Path(outcome.filename).suffix or ".bin")
-        os.replace(work.output, final)
-        values.update(result_key=final.name, result_name=outcome.filename, result_mimetype=outcome.mimetype,
-                      result_size=final.stat().st_size)
+        name = work.output.with_suffix(Path(outcome.filename).suffix or ".bin").name
+        size = work.output.stat().st_size
+        final = f"{JOBS}/{name}"
+        storage.backend().put_file(final, work.output, move=True)  # visible only complete
+        values.update(result_key=name, result_name=outcome.filename, result_mimetype=outcome.mimetype,
+                      result_size=size)
     try:
         moved = db.session.execute(update(Job).where(Job.id == job_id, Job.state == "running",
                                                      Job.cancel_requested.is_(False)).values(**values)).rowcount
@@ -514,7 +522,8 @@ def _finish(job_id: int, work: Work, outcome: Outcome, user):
     except BaseException:
         db.session.rollback()
         if final is not None:
-            final.unlink(missing_ok=True)
+            with suppress(OSError):
+                storage.backend().delete(final)
         raise
 
 
@@ -560,14 +569,39 @@ def results_folder() -> Path:
     return Path(current_app.config["JOB_RESULT_FOLDER"]).resolve()
 
 
+def result_object(job: Job) -> str | None:
+    """The finished job's key in the object store, if it is still kept (a local store is asked; S3 is trusted to
+    hold what the database names until purge() removes both)."""
+    if job.state != "done" or not job.result_key or "/" in job.result_key:
+        return None
+    try:
+        key = storage.check_key(f"{JOBS}/{job.result_key}")
+    except ValueError:
+        return None
+    store = storage.backend()
+    if store.local_path(key) is not None and not store.exists(key):
+        return None
+    return key
+
+
+def open_result(job: Job):
+    """The finished job's file as a stream. Raises FileNotFoundError when it is no longer kept, OSError when the
+    store cannot be reached."""
+    key = result_object(job)
+    if key is None:
+        raise FileNotFoundError(job.result_key)
+    return storage.backend().open(key)
+
+
+def read_result(job: Job) -> bytes:
+    with open_result(job) as fh:
+        return fh.read()
+
+
 def result_path(job: Job) -> Path | None:
-    """The finished job's file, if it is still kept."""
-    if job.state != "done" or not job.result_key:
-        return None
-    path = (results_folder() / job.result_key).resolve()
-    if path.parent != results_folder() or not path.is_file():
-        return None
-    return path
+    """The finished job's file on this machine (local store only), if it is still kept."""
+    key = result_object(job)
+    return storage.backend().local_path(key) if key else None
 
 
 INPUT_FOLDER = "inputs"  # under the results folder: purge() and reap() look at its top level only
@@ -584,7 +618,12 @@ def keep_input(stream, extension: str) -> str:
         raise ValueError(f"input extension {extension!r}")
     with open(folder / name, "xb") as out:
         shutil.copyfileobj(stream, out, 1024 * 1024)
+    storage.backend().put_file(_input_key(name), folder / name)  # the worker may run on another host
     return name
+
+
+def _input_key(name: str) -> str:
+    return f"{JOBS}/{INPUT_FOLDER}/{name}"
 
 
 def input_path(params) -> Path | None:
@@ -592,15 +631,23 @@ def input_path(params) -> Path | None:
     name = (params or {}).get("input")
     if not isinstance(name, str) or not _INPUT_NAME.fullmatch(name):
         return None
-    return results_folder() / INPUT_FOLDER / name
+    path = results_folder() / INPUT_FOLDER / name
+    if not path.exists():  # started on another host: fetched from the object store
+        with suppress(FileNotFoundError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            storage.backend().download(_input_key(name), path)
+    return path
 
 
 def drop_input(params):
     """Remove the job's input file (called when the job ends; never fails the job's end)."""
-    path = input_path(params)
-    if path is not None:
-        with suppress(OSError):
-            path.unlink(missing_ok=True)
+    name = (params or {}).get("input")
+    if not isinstance(name, str) or not _INPUT_NAME.fullmatch(name):
+        return
+    with suppress(OSError):
+        (results_folder() / INPUT_FOLDER / name).unlink(missing_ok=True)
+    with suppress(OSError, ValueError):
+        storage.backend().delete(_input_key(name))
 
 
 def visible(user):
@@ -658,22 +705,28 @@ def reap(now=None) -> dict:
     running = set(db.session.execute(select(Job.id).where(Job.state == "running")).scalars())
     active = set(db.session.execute(select(Job.id).where(Job.state.in_(ACTIVE_JOB_STATES))).scalars())
     removed = 0
-    folder = results_folder()
+    folder = results_folder()  # this machine's working files
     if folder.is_dir():
         for path in folder.iterdir():
-            job_id = _owner(path)
-            if (path.name.endswith(".part") and job_id not in running) or (_is_parts(path) and job_id not in active):
+            if path.name.endswith(".part") and path.is_file() and _owner(path) not in running:
                 path.unlink(missing_ok=True)
                 removed += 1
+    store = storage.backend()
+    for key in store.list(f"{JOBS}/"):
+        path = PurePosixPath(key)
+        if "/" not in key[len(JOBS) + 1:] and not key.endswith(".part") and _is_parts(path) \
+                and _owner(path) not in active:
+            store.delete(key)
+            removed += 1
     return {"requeued": requeued, "failed": failed, "resent": resent, "parts_removed": removed}
 
 
-def _owner(path: Path) -> int | None:
+def _owner(path) -> int | None:
     head = path.name.split("-", 1)[0]
     return int(head) if head.isdigit() else None
 
 
-def _is_parts(path: Path) -> bool:
+def _is_parts(path) -> bool:
     """A part file or plan of work in parts (`<job id>-part-<n>…`, `<job id>-plan.json`)."""
     rest = path.name.split("-", 1)[1] if "-" in path.name else ""
     return _owner(path) is not None and (rest.startswith("part-") or rest == "plan.json")
@@ -683,20 +736,22 @@ def purge(now=None) -> dict:
     """Delete the result files of jobs past JOB_RESULT_DAYS, and files no job names. Idempotent."""
     now = now or now_utc()
     expired = db.session.execute(select(Job).where(Job.expires_at < now, Job.result_key.is_not(None))).scalars().all()
-    folder = results_folder()
+    store = storage.backend()
     for job in expired:
-        (folder / job.result_key).unlink(missing_ok=True)
+        with suppress(ValueError):
+            store.delete(f"{JOBS}/{job.result_key}")
         job.result_key = None
     db.session.commit()
     kept = set(db.session.execute(select(Job.result_key).where(Job.result_key.is_not(None))).scalars())
     active = set(db.session.execute(select(Job.id).where(Job.state.in_(ACTIVE_JOB_STATES))).scalars())
     orphans = 0
-    if folder.is_dir():
-        for path in folder.iterdir():
-            if path.is_file() and not path.name.endswith(".part") and path.name not in kept \
-                    and not (_is_parts(path) and _owner(path) in active):
-                path.unlink(missing_ok=True)
-                orphans += 1
+    for key in store.list(f"{JOBS}/"):
+        name = key[len(JOBS) + 1:]
+        path = PurePosixPath(key)
+        if "/" in name or name.endswith(".part") or name in kept or (_is_parts(path) and _owner(path) in active):
+            continue  # inputs/ of running jobs, working files, kept results, parts of live jobs
+        store.delete(key)
+        orphans += 1
     return {"expired": len(expired), "orphans": orphans}
 
 

@@ -2,13 +2,18 @@
 
 `flask backup FILE` and `flask restore FILE [--force]` (ops/cli.py) call create_backup() and
 restore_backup(); docs/OPERATIONS.md tells operators how and when to run them. The job kind "backup"
-(`flask backup` without FILE, and the schedule's nightly-backup) writes BACKUP_FOLDER/backup-YYYYmmdd-HHMMSS.tar.gz
-on a worker; the archive is never offered for download (it holds every person's data).
+(`flask backup` without FILE, and the schedule's nightly-backup) writes backup-YYYYmmdd-HHMMSS.tar.gz on a worker
+and puts it into the object store under `backups/` (the local store keeps it in BACKUP_FOLDER); the archive is
+never offered for download (it holds every person's data). `flask restore` takes a local file or the name of an
+archive in the object store.
+
+The attachments are read from, and restored into, the object store (app/services/storage/: local folder or S3).
 
 The archive is a tar file (gzip-compressed when its name ends in .gz or .tgz) holding
   database.pgdump    PostgreSQL: pg_dump custom format of the app's schema, or
   database.sqlite3   SQLite: a consistent copy made with sqlite3's online backup API;
-  attachments/...    every file under UPLOAD_FOLDER, by its path relative to the folder;
+  attachments/...    every object of the store's attachments/ area, by its key below it (= the path under
+                     UPLOAD_FOLDER of the local store);
   manifest.json      format version, time (UTC), dialect, schema, alembic revision, row counts per table
                      and the sha256 of every other member.
 
@@ -42,6 +47,7 @@ from models import AuditLog
 
 from app import jobs
 from app.audit import actor_fields
+from app.services import storage
 from ground.clock import CHINA_TZ, now_utc
 from ground.errors import UserError
 from ground.extensions import db
@@ -206,20 +212,33 @@ def _store() -> Path:
     return Path(current_app.config["UPLOAD_FOLDER"]).resolve()
 
 
-def _store_files(store: Path) -> tuple[list[tuple[Path, str]], int]:
-    """(file, path relative to the store) of every regular file, and how many other entries were skipped."""
-    files, skipped = [], 0
-    if store.is_dir():
-        for folder, dirs, names in os.walk(store):
-            dirs.sort()
-            skipped += sum(1 for d in dirs if (Path(folder) / d).is_symlink())
-            for name in sorted(names):
-                path = Path(folder) / name
-                if path.is_symlink() or not path.is_file():
-                    skipped += 1
-                else:
-                    files.append((path, path.relative_to(store).as_posix()))
+def _store_files(store) -> tuple[list[tuple[str, str]], int]:
+    """(key, path relative to the attachments area) of every attachment object of the object store, and how many
+    other entries were skipped (links and special files of a local store)."""
+    prefix = f"{storage.ATTACHMENTS}/"
+    files = [(key, key[len(prefix):]) for key in store.list(prefix)]
+    skipped = 0
+    folder = store.local_path(f"{prefix}x")
+    if folder is not None and folder.parent.is_dir():  # a local store: count what it does not list (links,
+        entries = 0                                     # special files, names no key can have)
+        for parent, dirs, names in os.walk(folder.parent):
+            entries += sum(1 for d in dirs if (Path(parent) / d).is_symlink())
+            entries += sum(1 for n in names if not (n.startswith(".") and n.endswith(".tmp")))
+        skipped = entries - len(files)
     return files, skipped
+
+
+def _add_object(tar: tarfile.TarFile, name: str, store, key: str) -> tuple[str, int]:
+    """Add the object `key` as member `name`, streamed; returns (sha256, size)."""
+    info = tarfile.TarInfo(name)
+    path = store.local_path(key)
+    info.size = path.stat().st_size if path is not None else store.size(key)
+    info.mtime = int(path.stat().st_mtime) if path is not None else int(now_utc().timestamp())
+    info.mode = 0o600
+    with store.open(key) as fh:
+        reader = _HashingReader(fh)
+        tar.addfile(info, reader)
+    return reader.sha256.hexdigest(), info.size
 
 
 class _HashingReader:
@@ -274,8 +293,9 @@ def _audit(action: str, summary: str, detail: dict):
             "summary": summary[:200], "detail": detail, **actor_fields()}])
 
 
-def create_backup(path, progress=_quiet) -> dict:
-    """Write the database and the attachment store to a new archive at `path`; returns its manifest."""
+def create_backup(path, progress=_quiet, stored_as: str | None = None) -> dict:
+    """Write the database and the attachment store to a new archive at `path`; returns its manifest.
+    stored_as: where the archive will be kept (the audit row names it) when `path` is a staging file."""
     target = Path(path)
     if target.exists():
         raise BackupError(f"{target} exists already; choose a new file name.")
@@ -295,26 +315,28 @@ def create_backup(path, progress=_quiet) -> dict:
                     **described, "database": database_member, "attachments": 0, "sha256": {}}
         progress(f"Database dumped: {_describe(manifest)} ({_size(dump.stat().st_size)}).")
 
-        files, skipped = _store_files(_store())
+        files, skipped = _store_files(storage.backend())
         partial = work / "archive.partial"
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # the archive holds personal data
         with os.fdopen(fd, "wb") as out, tarfile.open(fileobj=out, mode="w:gz" if compress else "w") as tar:
             manifest["sha256"][database_member] = _add_file(tar, database_member, dump)
-            for file, relative in files:
-                manifest["sha256"][f"{ATTACHMENTS}/{relative}"] = _add_file(tar, f"{ATTACHMENTS}/{relative}", file)
+            store, stored = storage.backend(), 0
+            for key, relative in files:
+                digest, size = _add_object(tar, f"{ATTACHMENTS}/{relative}", store, key)
+                manifest["sha256"][f"{ATTACHMENTS}/{relative}"] = digest
+                stored += size
             manifest["attachments"] = len(files)
             data = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False).encode()
             info = tarfile.TarInfo(MANIFEST)
             info.size, info.mtime, info.mode = len(data), int(now_utc().timestamp()), 0o600
             tar.addfile(info, io.BytesIO(data))
-        stored = sum(file.stat().st_size for file, _ in files)
         progress(f"Attachments archived: {len(files)} files, {_size(stored)}."
                  + (f" Skipped {skipped} links or special files." if skipped else ""))
         os.replace(partial, target)
     size, digest = target.stat().st_size, _sha256_file(target)
     progress(f"Backup written to {target} ({_size(size)}, sha256 {digest}).")
     _audit("backup", f"backup to {target.name}", {
-        "file": str(target.resolve()), "size": size, "sha256": digest, "row_counts": manifest["row_counts"],
+        "file": stored_as or str(target.resolve()), "size": size, "sha256": digest, "row_counts": manifest["row_counts"],
         "attachments": len(files), "alembic_revision": manifest["alembic_revision"]})
     return manifest
 
@@ -334,13 +356,38 @@ def archive_name(moment=None) -> str:
     return f"backup-{moment:%Y%m%d-%H%M%S}.tar.gz"
 
 
+BACKUPS = "backups"  # the object store's area of archives
+
+
+def backup_key(name: str) -> str:
+    return storage.check_key(f"{BACKUPS}/{name}")
+
+
+def stored_backup(name: str) -> str:
+    """Where the archive `name` of the object store is, for people (a path, or s3://bucket/key)."""
+    store = storage.backend()
+    path = store.local_path(backup_key(name))
+    if path is not None:
+        return str(path)
+    return f"s3://{store.bucket}/{store.prefix}{backup_key(name)}"
+
+
+def backups_location() -> str:
+    """Where the backup job keeps archives, for people."""
+    return stored_backup("x")[:-2]
+
+
 @jobs.job_kind("backup", _l("Backup of the database and the attachments"), queue="default", unit="steps")
 def backup_job(job, work) -> jobs.Outcome:
-    """Write a new archive into BACKUP_FOLDER. create_backup writes it in a temporary folder beside it and
-    renames it when complete, so a failed or cancelled job leaves no file; no download (work.output unused)."""
-    folder = backup_folder()
+    """Write a new archive and put it into the object store under backups/ (BACKUP_FOLDER for the local store).
+    create_backup writes it in a temporary folder and renames it when complete, and the store shows it only
+    complete, so a failed or cancelled job leaves no file; no download (work.output unused)."""
+    folder = backup_folder()  # the local staging folder (the archive itself when the store is local)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    target = folder / archive_name()
+    name = archive_name()
+    store, key = storage.backend(), backup_key(name)
+    if store.exists(key):
+        raise UserError(f"{stored_backup(name)} exists already; choose a new file name.")
     work.total(BACKUP_STEPS)
 
     def progress(_line):
@@ -350,12 +397,16 @@ def backup_job(job, work) -> jobs.Outcome:
         else:
             work.done += 1  # the archive is complete: nothing left to cancel
 
-    try:
-        manifest = create_backup(target, progress=progress)
-    except BackupError as exc:
-        raise UserError(str(exc)) from None
-    return jobs.Outcome({"file": target.name, "size": target.stat().st_size,
-                         "attachments": manifest["attachments"]})
+    with tempfile.TemporaryDirectory(prefix=".backup-", dir=folder) as staging:
+        target = Path(staging) / name
+        try:
+            manifest = create_backup(target, progress=progress, stored_as=stored_backup(name))
+        except BackupError as exc:
+            raise UserError(str(exc)) from None
+        size = target.stat().st_size
+        if not store.put_file(key, target, exclusive=True, move=True):
+            raise UserError(f"{stored_backup(name)} exists already; choose a new file name.")
+    return jobs.Outcome({"file": name, "size": size, "attachments": manifest["attachments"]})
 
 
 # --- restore ----------------------------------------------------------------------------------------
@@ -517,24 +568,61 @@ def _swap_store(staging: Path, store: Path):
     shutil.rmtree(previous, ignore_errors=True)
 
 
+def _staging_parent() -> Path:
+    """A local folder for unpacking when the store is not a local folder."""
+    folder = backup_folder()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
+def _replace_objects(staging: Path, store):
+    """Put every unpacked attachment into the object store, then remove the objects the archive does not hold."""
+    prefix = f"{storage.ATTACHMENTS}/"
+    wanted = set()
+    for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+        try:
+            key = storage.check_key(prefix + path.relative_to(staging).as_posix())
+        except ValueError:
+            raise OSError(f"the archive's {path.relative_to(staging).as_posix()!r} cannot be a storage key") from None
+        store.put_file(key, path)
+        wanted.add(key)
+    for key in store.list(prefix):
+        if key not in wanted:
+            store.delete(key)
+
+
 def restore_backup(path, force=False, progress=_quiet) -> dict:
     """Replace the database and the attachment store with the archive's; returns its manifest.
 
     Refuses, changing nothing, an archive that is damaged, hostile, of an unknown format or another
-    dialect, and (without `force`) a target database that holds data."""
+    dialect, and (without `force`) a target database that holds data. `path` is a local file or the name of an
+    archive in the object store's backups/ (what the backup job wrote)."""
     archive = Path(path)
     if not archive.is_file():
-        raise BackupError(f"No file {archive}.")
+        name = str(path).removeprefix(f"{BACKUPS}/")
+        try:
+            key = backup_key(name)
+        except ValueError:
+            key = None
+        if key is None or "/" in name or not storage.backend().exists(key):
+            raise BackupError(f"No file {archive}.")
+        with tempfile.TemporaryDirectory(prefix=".restore-", dir=_staging_parent()) as folder:
+            local = Path(folder) / name
+            storage.backend().download(key, local)
+            return restore_backup(local, force=force, progress=progress)
     dialect = db.engine.dialect.name
     if dialect not in DATABASE_MEMBERS:
         raise BackupError(f"Backups support PostgreSQL and SQLite, not {dialect}.")
     if not force and _target_holds_data():
         raise BackupError("The database holds data; pass --force to replace it and the attachment store.")
+    objects = storage.backend()
+    local = objects.local_path(f"{storage.ATTACHMENTS}/x") is not None
     store = _store()
-    if os.path.ismount(store):
+    if local and os.path.ismount(store):
         raise BackupError(f"UPLOAD_FOLDER {store} is a mount point; point it at a folder inside the volume.")
-    store.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{store.name}.restore-", dir=store.parent) as work:
+    staging_parent = store.parent if local else _staging_parent()
+    staging_parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{store.name}.restore-", dir=staging_parent) as work:
         work = Path(work)
         manifest, digests = _unpack(archive, work)
         _check_manifest(manifest, digests, dialect)
@@ -557,10 +645,14 @@ def restore_backup(path, force=False, progress=_quiet) -> dict:
         files = [p for p in staging.rglob("*") if p.is_file()]
         stored = sum(p.stat().st_size for p in files)
         try:
-            _swap_store(staging, store)
+            if local:
+                _swap_store(staging, store)
+            else:
+                _replace_objects(staging, objects)
         except OSError as exc:
             raise BackupError(f"The database was restored, but the attachment store could not be replaced: {exc}") from None
-        progress(f"Attachments restored: {len(files)} files, {_size(stored)}, in {store}.")
+        where = store if local else f"the object store ({objects.name})"
+        progress(f"Attachments restored: {len(files)} files, {_size(stored)}, in {where}.")
     _audit("restore", f"restore from {archive.name} (made {manifest.get('created_at')})", {
         "file": str(archive.resolve()), "sha256": _sha256_file(archive), "created_at": manifest.get("created_at"),
         "row_counts": manifest["row_counts"], "attachments": len(files),

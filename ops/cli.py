@@ -20,8 +20,8 @@ from app.personal_data import set_unmasked_view
 from app.roster import import_roster
 from app.services import signing, workdays
 from views.grants import role_permissions
-from ops import access_policy, schedule
-from ops.backup import BackupError, backup_folder, create_backup, restore_backup
+from ops import access_policy, schedule, storage_cli
+from ops.backup import BackupError, backups_location, create_backup, restore_backup, stored_backup
 from ops.demo import demo_accounts, load_demo
 from ops.generate import generate
 
@@ -186,8 +186,8 @@ def register(app):
         """Back up the database and the attachment store to one new archive.
 
         With FILE: write FILE here and now, in this process (.tar, or .tar.gz to compress).
-        Without FILE: start a background backup job (a worker writes BACKUP_FOLDER/backup-YYYYmmdd-HHMMSS.tar.gz)
-        and wait for it, or with --no-wait print the job's number and return. See docs/OPERATIONS.md."""
+        Without FILE: start a background backup job (a worker puts backup-YYYYmmdd-HHMMSS.tar.gz into the object
+        store's backups/: BACKUP_FOLDER for the local store) and wait for it, or with --no-wait print the job's number and return. See docs/OPERATIONS.md."""
 
         if output_file:
             try:
@@ -196,17 +196,18 @@ def register(app):
                 raise click.ClickException(str(exc)) from None
             return
         job = jobs.start("backup", {"source": "cli"}, None)
-        click.echo(f"Backup job {job.id} started; it writes into {backup_folder()}.")
+        click.echo(f"Backup job {job.id} started; it writes into {backups_location()}.")
         if wait:
             _wait_for_backup(job.id)
 
     @app.cli.command("restore")
-    @click.argument("input_file", type=click.Path(exists=True, dir_okay=False))
+    @click.argument("input_file", type=click.Path(dir_okay=False))
     @click.option("--force", is_flag=True, help="Replace a database that holds data.")
     @with_appcontext
     def restore_command(input_file, force):
         """Replace the database and the attachment store with an archive made by `flask backup`, after checking
-        it whole. Stop the application first. See docs/OPERATIONS.md."""
+        it whole. INPUT_FILE: a local file, or the name of an archive in the object store's backups/
+        (backup-YYYYmmdd-HHMMSS.tar.gz). Stop the application first. See docs/OPERATIONS.md."""
 
         try:
             restore_backup(input_file, force=force, progress=click.echo)
@@ -311,6 +312,8 @@ def register(app):
         click.echo(f"signing key {new} is current{f' (was {old}; kept for verification)' if old else ''}; "
                    f"keyring: {signing.keyring_path()}")
 
+    storage_cli.register(app)  # flask storage migrate / check
+
     @app.cli.command("access-policy")
     def access_policy_command():
         """Print the access policy (who may reach which endpoint) as Markdown, for the README."""
@@ -375,7 +378,7 @@ def _wait_for_backup(job_id: int, poll_seconds: float = 1.0):
     if job.state != "done":
         raise click.ClickException(f"Backup job {job_id} {job.state}: {job.error or 'no reason recorded'}")
     figures = job.outcome or {}
-    click.echo(f"Backup written to {backup_folder() / figures.get('file', '?')} ({figures.get('size', 0):,} bytes).")
+    click.echo(f"Backup written to {stored_backup(figures.get('file') or 'unknown')} ({figures.get('size', 0):,} bytes).")
 
 
 def _when(when) -> str:

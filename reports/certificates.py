@@ -83,7 +83,7 @@ def _data_uri(attachment, max_px=None):
     if attachment is None:
         return None
     try:
-        data = storage.path_of(attachment).read_bytes()
+        data = storage.read(attachment)
     except (OSError, ValueError):
         return None
     content_type = attachment.content_type

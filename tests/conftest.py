@@ -21,6 +21,8 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 48)
 import pytest  # noqa: E402
 from sqlalchemy import create_engine, event, text  # noqa: E402
 
+from tests.s3_server import s3_bucket, s3_server  # noqa: E402,F401  (fixtures for every test folder)
+
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
 

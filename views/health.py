@@ -20,6 +20,7 @@ from flask import abort, current_app, jsonify, request
 from flask_appbuilder import BaseView, expose
 from sqlalchemy import create_engine, text
 
+from app.services import storage
 from ground.extensions import db
 
 CHECK_TIMEOUT = 1.0  # seconds: each check's own timeouts, and the longest the endpoint waits for all of them
@@ -97,6 +98,20 @@ def check_folders(folders: dict):
     return run
 
 
+def check_storage(config):
+    """The object store takes a small object (local: UPLOAD_FOLDER and JOB_RESULT_FOLDER take a file; S3: a probe
+    key is put and deleted), through the storage interface."""
+    try:
+        store = storage.backend_for(config)  # made here, not in the check's thread: the S3 client takes a moment
+    except Exception as exc:  # noqa: BLE001 — a bad setting is reported like an outage
+        error = exc
+
+        def fail():
+            raise error
+        return fail
+    return store.probe
+
+
 def redis_urls(config) -> list[str]:
     """The Redis servers besides the broker: REDIS_URL, the rate limiter's storage when it is Redis."""
     urls = [config.get("REDIS_URL") or "", config.get("RATELIMIT_STORAGE_URI") or ""]
@@ -113,8 +128,7 @@ def checks(config) -> dict:
               "broker": check_broker(config.get("CELERY_BROKER_URL") or "memory://")}
     for i, url in enumerate(redis_urls(config)):
         result["redis" if i == 0 else f"redis_{i + 1}"] = check_redis(url)
-    result["storage"] = check_folders({"UPLOAD_FOLDER": config.get("UPLOAD_FOLDER"),
-                                       "JOB_RESULT_FOLDER": config.get("JOB_RESULT_FOLDER")})
+    result["storage"] = check_storage(config)
     return result
 
 

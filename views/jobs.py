@@ -52,7 +52,7 @@ def describe(job: Job) -> dict:
     """What the page and the JSON show of one job, in the reader's language."""
     total, done = job.progress_total, job.progress_done or 0
     percent = 100 if job.state == "done" else (int(done * 100 / total) if total else 0)
-    downloadable = jobs.result_path(job) is not None
+    downloadable = jobs.result_object(job) is not None
     unit = str(jobs.UNITS.get(job.unit, job.unit or ""))
     return {
         "id": job.id, "title": job.title, "state": job.state, "state_label": str(jobs.STATE_LABELS[job.state]),
@@ -139,16 +139,21 @@ class JobsView(BaseView):
     @has_access
     def download(self, job_id):
         job = jobs.find(job_id, current_user()) or abort(404)
-        path = jobs.result_path(job)
-        if path is None:
+        try:
+            stream = jobs.open_result(job)  # streamed from the object store
+        except FileNotFoundError:
             flash(_("The file of this job is no longer kept; start the job again."), "warning")
             return redirect(url_for("JobsView.index"))
+        except OSError:  # the object store is down: the translated 503 page
+            abort(503)
         audit.record("download", "Job", job.id, summary=job.result_name,
                      detail={"job_kind": job.kind, "bytes": job.result_size, **(job.outcome or {})})
         db.session.commit()
         audit.printed()  # the download has its own audit row
-        response = send_file(path, mimetype=job.result_mimetype or "application/octet-stream", as_attachment=True,
-                             download_name=job.result_name, max_age=0)
+        response = send_file(stream, mimetype=job.result_mimetype or "application/octet-stream", as_attachment=True,
+                             download_name=job.result_name, max_age=0, etag=False, conditional=False)
+        if job.result_size is not None:
+            response.content_length = job.result_size
         response.headers["Content-Disposition"] = _disposition(job.result_name)
         response.headers["Cache-Control"] = "no-store"
         return response

@@ -35,17 +35,18 @@ class AttachmentView(ScopedModelView):
     def file(self, pk):
         item = self.get_in_scope(pk)
         try:
-            path = storage.path_of(item)
-        except ValueError:
+            stream = storage.open_attachment(item)  # streamed from the store (local folder or S3)
+        except (ValueError, FileNotFoundError):
             abort(404)
-        if not path.exists():
-            abort(404)
+        except OSError:
+            abort(503)
         viewer = scope.current_user()
         if getattr(viewer, "person_id", None) != item.person_id:
             audit.record("view", "Attachment", item.id, summary=f"{item.kind} of {item.person.masked_id_number}",
                          detail={"person_id": item.person_id, "kind": item.kind}, user=viewer)
             db.session.commit()
-        response = send_file(path, mimetype=item.content_type, download_name=item.filename, as_attachment=False)
+        response = send_file(stream, mimetype=item.content_type, download_name=item.filename, as_attachment=False,
+                             etag=False, last_modified=None, conditional=False)
         response.headers["Cache-Control"] = "private, no-store"  # every view goes through here, and is traced
         return response
 

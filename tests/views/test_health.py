@@ -6,6 +6,7 @@ from types import SimpleNamespace
 from sqlalchemy import create_engine, event
 
 from ground.extensions import db
+from app.services.storage import local as storage_local
 from views import health
 
 OUTSIDE = {"REMOTE_ADDR": "10.1.2.3"}
@@ -98,7 +99,7 @@ def test_readyz_is_503_naming_storage_that_is_not_writable(app, monkeypatch, tmp
             def refuse(**_kwargs):
                 raise PermissionError(13, "Permission denied")
 
-            monkeypatch.setattr(health, "tempfile", SimpleNamespace(NamedTemporaryFile=refuse))
+            monkeypatch.setattr(storage_local, "tempfile", SimpleNamespace(NamedTemporaryFile=refuse))
         monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(folder))
         resp = app.test_client().get("/readyz")
         body = resp.get_json()
