@@ -24,6 +24,7 @@ from ops import access_policy, schedule
 from ops.backup import BackupError, backup_folder, create_backup, restore_backup
 from ops.demo import demo_accounts, load_demo
 from ops.generate import generate
+from ops.setup_lock import setup_lock
 
 
 def load_dictionaries():
@@ -84,8 +85,10 @@ def register(app):
     @app.cli.command("setup")
     @with_appcontext
     def setup_command():
-        """Deploy step: migrate the schema, load dictionaries, sync roles and permissions."""
-        setup()
+        """Deploy step: migrate the schema, load dictionaries, sync roles and permissions (under the deploy lock:
+        concurrent runs wait, then find nothing to do)."""
+        with setup_lock(notify=click.echo):
+            setup()
         click.echo("Schema migrated, dictionaries loaded, roles synced.")
 
     @app.cli.command("grant-unmasked-export")
