@@ -17,6 +17,7 @@ import models  # noqa: F401  (every table on Model.metadata before FAB starts)
 import views
 from app import audit, jobs
 from app.services import signing
+from ground import cache
 from ground.extensions import csrf, db, migrate
 from ops import cli, schedule
 from views import grants, shell
@@ -48,6 +49,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
         csrf.init_app(app)
+        cache.init_app(app)  # shared cache: Redis when configured, else this process's memory
         migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
         shell.install_log_filters()  # no ID or mobile number, no SQL parameter values in any log record
         audit.install()

@@ -1,4 +1,5 @@
 """Shared extension instances (one place), initialised by create_app()."""
+from flask_caching import Cache
 from flask_appbuilder.models.sqla.base import SQLA
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
@@ -6,3 +7,4 @@ from flask_wtf.csrf import CSRFProtect
 db = SQLA()
 csrf = CSRFProtect()
 migrate = Migrate()
+cache = Cache()  # the shared cache: use it through ground/cache.py (JSON values, outage-safe)

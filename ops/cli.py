@@ -18,7 +18,7 @@ from app import calendar, jobs, workflow
 from app.audit import actor_fields
 from app.personal_data import set_unmasked_view
 from app.roster import import_roster
-from app.services import signing, workdays
+from app.services import dictionaries, signing, workdays
 from views.grants import role_permissions
 from ops import access_policy, schedule
 from ops.backup import BackupError, backup_folder, create_backup, restore_backup
@@ -39,6 +39,7 @@ def load_dictionaries():
         row.name, row.name_en, row.needs_industry_opinion, row.sort_order = name, name_en, industry, order
         db.session.add(row)
     db.session.commit()
+    dictionaries.changed()
 
 
 def sync_roles():

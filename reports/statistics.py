@@ -22,6 +22,7 @@ from models import (Application, Enterprise, Province, Registration, Registratio
                     TransitionLog, application_specialty)
 from models.choices import REFUSAL_REASONS
 from app import workflow
+from app.services import dictionaries
 from reports.charts import all_charts
 
 # Stages whose time is measured (the pipeline), in pipeline order.
@@ -143,11 +144,11 @@ def _month(column):
 
 
 def province_labels() -> dict:
-    return {p.code: str(p) for p in db.session.query(Province).order_by(Province.code)}
+    return dictionaries.labels("province")
 
 
 def specialty_labels() -> dict:
-    return {s.code: str(s) for s in db.session.query(Specialty).order_by(Specialty.sort_order)}
+    return dictionaries.labels("specialty")
 
 
 def _specialty_conditions(filters: Filters, valid_from: date, valid_to: date | None) -> list:
