@@ -18,9 +18,9 @@ from wtforms.validators import DataRequired, Length
 
 from ground.clock import CHINA_TZ, today
 from ground.extensions import db
-from models import Application, Certificate, Enterprise, Person, Registration, Specialty
+from models import Application, Certificate, Enterprise, Person, Registration
 from models.choices import LAPSE_REASONS
-from app.services import captcha, signing
+from app.services import captcha, dictionaries, signing
 from app.workflow import BUSINESS_TYPES
 from views.forms import CaptchaForm
 
@@ -76,7 +76,7 @@ def _specialty_names(codes) -> dict:
     codes = set(codes)
     if not codes:
         return {}
-    return {s.code: str(s) for s in db.session.scalars(select(Specialty).where(Specialty.code.in_(codes)))}
+    return {code: label for code, label in dictionaries.labels("specialty").items() if code in codes}
 
 
 def _iso_date(value):
