@@ -43,7 +43,11 @@ def _database_url():
     if not url:
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{INSTANCE_DIR / 'registry.db'}"
-    # Accept the common short forms and always use psycopg 3.
+    return _psycopg(url)
+
+
+def _psycopg(url: str) -> str:
+    """Accept the common short forms and always use psycopg 3."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
@@ -57,6 +61,10 @@ def _database_url():
 PRODUCTION = _env("REGISTRY_ENV", "development") == "production"
 SECRET_KEY = _secret_key()
 SQLALCHEMY_DATABASE_URI = _database_url()
+# A streaming replica for exports, statistics and the public register (ground/replica.py); empty: they read the
+# primary. Its engine options default to SQLALCHEMY_ENGINE_OPTIONS (DATABASE_REPLICA_ENGINE_OPTIONS: a dict, tests).
+DATABASE_REPLICA_URL = _psycopg(_env("DATABASE_REPLICA_URL", ""))
+DATABASE_REPLICA_ENGINE_OPTIONS = None
 SQLALCHEMY_TRACK_MODIFICATIONS = False
 SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}  # no personal data in SQL errors
 UPLOAD_FOLDER = str(INSTANCE_DIR / "uploads")

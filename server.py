@@ -17,7 +17,7 @@ import models  # noqa: F401  (every table on Model.metadata before FAB starts)
 import views
 from app import audit, jobs
 from app.services import signing
-from ground import cache
+from ground import cache, replica
 from ground.extensions import csrf, db, migrate
 from ops import cli, schedule
 from views import grants, shell
@@ -48,6 +48,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         db.init_app(app)
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
+        replica.init_app(app)  # DATABASE_REPLICA_URL: exports, statistics and the public register read there
         csrf.init_app(app)
         cache.init_app(app)  # shared cache: Redis when configured, else this process's memory
         migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))

@@ -17,6 +17,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from ground.clock import CHINA_TZ, today
+from ground import replica
 from ground.extensions import db
 from models import Application, Certificate, Enterprise, Person, Registration
 from models.choices import LAPSE_REASONS
@@ -220,6 +221,7 @@ class RegistryView(BaseView):
         return values
 
     @expose("/")
+    @replica.reading
     def search(self):
         criteria = self._criteria()
         given = {k: v for k, v in criteria.items() if v}
@@ -258,6 +260,7 @@ class RegistryView(BaseView):
         return _page(self, "public/registry_search.html", **context)
 
     @expose("/<number>")
+    @replica.reading
     def detail(self, number):
         registration = db.session.scalar(
             select(Registration).where(Registration.number == number.strip().upper(), *_registered_conditions()))
