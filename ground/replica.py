@@ -69,9 +69,7 @@ def replica_engine():
 
 def engine():
     """The engine for a long read (an export's stream): the replica when configured, else the primary."""
-    from ground.extensions import db
-
-    return replica_engine() or db.engine
+    return replica_engine() or current_app.extensions["sqlalchemy"].engine
 
 
 @contextlib.contextmanager
@@ -80,9 +78,7 @@ def reads():
     if replica_engine() is None:
         yield
         return
-    from ground.extensions import db
-
-    session = db.session()
+    session = current_app.extensions["sqlalchemy"].session()  # db.session (ground/extensions.py imports this module)
     previous = session.info.get(_FLAG, False)
     session.info[_FLAG] = True
     try:
