@@ -119,3 +119,18 @@ def test_simple_cache_keeps_values_in_the_process(app):
         assert shared_cache.cached("test-simple", lambda: pytest.fail("computed although cached")) == {"a": [1, 2]}
         shared_cache.delete("test-simple")
         assert shared_cache.get("test-simple") is None
+
+
+def test_dictionary_labels_are_cached_until_the_dictionaries_change(app):
+    from models import Province
+    from ops.cli import load_dictionaries
+
+    with app.app_context():
+        assert dictionaries.labels("province")["11"] == "北京市"
+        db.session.get(Province, "11").name = "改名"
+        db.session.commit()
+        assert dictionaries.labels("province")["11"] == "北京市"  # cached
+        dictionaries.changed()
+        assert dictionaries.labels("province")["11"] == "改名"
+        load_dictionaries()  # `flask setup` writes the names back and a new version
+        assert dictionaries.labels("province")["11"] == "北京市"
