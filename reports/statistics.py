@@ -16,8 +16,8 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, exists, func, literal_column, select
 
-from ground.clock import CHINA_TZ, today
 from ground import replica
+from ground.clock import CHINA_TZ, today
 from ground.extensions import db
 from models import (Application, Enterprise, Province, Registration, RegistrationSpecialty, Specialty,
                     TransitionLog, application_specialty)

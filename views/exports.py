@@ -24,8 +24,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func
 
-from ground.clock import CHINA_TZ
 from ground import replica
+from ground.clock import CHINA_TZ
 from ground.extensions import db
 from ground.roles import EXPORT_UNMASKED, EXPORTS
 from models import (Application, Certificate, Enterprise, Person, Registration,

@@ -16,8 +16,8 @@ from sqlalchemy.orm import contains_eager
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from ground.clock import CHINA_TZ, today
 from ground import replica
+from ground.clock import CHINA_TZ, today
 from ground.extensions import db
 from models import Application, Certificate, Enterprise, Person, Registration
 from models.choices import LAPSE_REASONS
