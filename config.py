@@ -43,7 +43,11 @@ def _database_url():
     if not url:
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{INSTANCE_DIR / 'registry.db'}"
-    # Accept the common short forms and always use psycopg 3.
+    return _psycopg(url)
+
+
+def _psycopg(url: str) -> str:
+    """Accept the common short forms and always use psycopg 3."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
@@ -57,6 +61,10 @@ def _database_url():
 PRODUCTION = _env("REGISTRY_ENV", "development") == "production"
 SECRET_KEY = _secret_key()
 SQLALCHEMY_DATABASE_URI = _database_url()
+# A streaming replica for exports, statistics and the public register (ground/replica.py); empty: they read the
+# primary. Its engine options default to SQLALCHEMY_ENGINE_OPTIONS (DATABASE_REPLICA_ENGINE_OPTIONS: a dict, tests).
+DATABASE_REPLICA_URL = _psycopg(_env("DATABASE_REPLICA_URL", ""))
+DATABASE_REPLICA_ENGINE_OPTIONS = None
 SQLALCHEMY_TRACK_MODIFICATIONS = False
 SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}  # no personal data in SQL errors
 UPLOAD_FOLDER = str(INSTANCE_DIR / "uploads")
@@ -285,6 +293,18 @@ HEALTH_ALLOW = [a.strip() for a in _env("HEALTH_ALLOW", "127.0.0.1,::1").split("
 HEALTH_TOKEN = _env("HEALTH_TOKEN", "")  # empty: no token is accepted
 # Redis used by the platform besides the broker (checked by /readyz when set), e.g. redis://127.0.0.1:6379/1.
 REDIS_URL = _env("REDIS_URL", "")
+
+# --- Shared cache (ground/cache.py, docs/OPERATIONS.md "Shared cache") ------------------------------------------------
+# Redis whenever REDIS_URL (or CACHE_REDIS_URL) is set, so every worker and host shares one cache; else SimpleCache,
+# one process's memory (the embedded default). A Redis outage: values are computed instead (one warning in the log)
+# and the cache is asked again after CACHE_RETRY_SECONDS.
+CACHE_REDIS_URL = _env("CACHE_REDIS_URL", REDIS_URL)
+CACHE_TYPE = _env("CACHE_TYPE", "RedisCache" if CACHE_REDIS_URL else "SimpleCache")
+CACHE_KEY_PREFIX = _env("CACHE_KEY_PREFIX", "registry:")  # several deployments can share one Redis
+CACHE_DEFAULT_TIMEOUT = _env("CACHE_DEFAULT_TIMEOUT", 300, int)
+DICTIONARY_CACHE_SECONDS = _env("DICTIONARY_CACHE_SECONDS", 3600, int)  # province and specialty labels
+CACHE_RETRY_SECONDS = _env("CACHE_RETRY_SECONDS", 30, int)
+CACHE_REDIS_TIMEOUT_SECONDS = _env("CACHE_REDIS_TIMEOUT_SECONDS", 0.5, float)  # an unreachable Redis costs this much
 
 # --- Technical support (技术支持): every page's footer, the login page and the help page (views/help.py) -----
 # Placeholders for the demo: set the real hotline, hours, address and site for a deployment. Phones are a

@@ -17,7 +17,7 @@ import models  # noqa: F401  (every table on Model.metadata before FAB starts)
 import views
 from app import audit, jobs
 from app.services import signing
-from ground import logs
+from ground import cache, logs, replica
 from ground.extensions import csrf, db, migrate
 from ops import cli, schedule
 from views import grants, shell
@@ -48,7 +48,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         db.init_app(app)
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
+        replica.init_app(app)  # DATABASE_REPLICA_URL: exports, statistics and the public register read there
         csrf.init_app(app)
+        cache.init_app(app)  # shared cache: Redis when configured, else this process's memory
         migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
         shell.install_log_filters()  # no ID or mobile number, no SQL parameter values in any log record
         logs.configure(app.config.get("LOG_FORMAT", "text"), app.config.get("LOG_LEVEL", "INFO"))  # text or JSON

@@ -18,12 +18,13 @@ from app import calendar, jobs, workflow
 from app.audit import actor_fields
 from app.personal_data import set_unmasked_view
 from app.roster import import_roster
-from app.services import signing, workdays
+from app.services import dictionaries, signing, workdays
 from views.grants import role_permissions
 from ops import access_policy, schedule, storage_cli
 from ops.backup import BackupError, backups_location, create_backup, restore_backup, stored_backup
 from ops.demo import demo_accounts, load_demo
 from ops.generate import generate
+from ops.setup_lock import setup_lock
 
 
 def load_dictionaries():
@@ -38,6 +39,7 @@ def load_dictionaries():
         row.name, row.name_en, row.needs_industry_opinion, row.sort_order = name, name_en, industry, order
         db.session.add(row)
     db.session.commit()
+    dictionaries.changed()
 
 
 def sync_roles():
@@ -84,8 +86,10 @@ def register(app):
     @app.cli.command("setup")
     @with_appcontext
     def setup_command():
-        """Deploy step: migrate the schema, load dictionaries, sync roles and permissions."""
-        setup()
+        """Deploy step: migrate the schema, load dictionaries, sync roles and permissions (under the deploy lock:
+        concurrent runs wait, then find nothing to do)."""
+        with setup_lock(notify=click.echo):
+            setup()
         click.echo("Schema migrated, dictionaries loaded, roles synced.")
 
     @app.cli.command("grant-unmasked-export")

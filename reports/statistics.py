@@ -16,12 +16,14 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, exists, func, literal_column, select
 
+from ground import replica
 from ground.clock import CHINA_TZ, today
 from ground.extensions import db
 from models import (Application, Enterprise, Province, Registration, RegistrationSpecialty, Specialty,
                     TransitionLog, application_specialty)
 from models.choices import REFUSAL_REASONS
 from app import workflow
+from app.services import dictionaries
 from reports.charts import all_charts
 
 # Stages whose time is measured (the pipeline), in pipeline order.
@@ -143,11 +145,11 @@ def _month(column):
 
 
 def province_labels() -> dict:
-    return {p.code: str(p) for p in db.session.query(Province).order_by(Province.code)}
+    return dictionaries.labels("province")
 
 
 def specialty_labels() -> dict:
-    return {s.code: str(s) for s in db.session.query(Specialty).order_by(Specialty.sort_order)}
+    return dictionaries.labels("specialty")
 
 
 def _specialty_conditions(filters: Filters, valid_from: date, valid_to: date | None) -> list:
@@ -377,18 +379,20 @@ PARTS = ("applications", "registered", "expiring", "stage_times", "refusals")  #
 
 
 def report(filters: Filters, step=None) -> Report:
-    """Every figure for these filters; `step(part)` is called after each of PARTS (a job's progress)."""
+    """Every figure for these filters; `step(part)` is called after each of PARTS (a job's progress). Read from the
+    replica when one is configured (ground/replica.py)."""
     step = step or (lambda _part: None)
-    figures = applications(filters)
-    step("applications")
-    registered_table = registered(filters)
-    step("registered")
-    expiring_table = expiring(filters)
-    step("expiring")
-    times = stage_times(filters, figures)
-    step("stage_times")
-    refused = refusals(filters)
-    step("refusals")
+    with replica.reads():
+        figures = applications(filters)
+        step("applications")
+        registered_table = registered(filters)
+        step("registered")
+        expiring_table = expiring(filters)
+        step("expiring")
+        times = stage_times(filters, figures)
+        step("stage_times")
+        refused = refusals(filters)
+        step("refusals")
     return Report(filters, registered_table, expiring_table, figures, times, refused)
 
 

@@ -14,12 +14,13 @@ def fresh_calendar(app):
     """Rows this test adds are removed afterwards (other tests count deadlines on the same database)."""
     with app.app_context():
         before = set(db.session.scalars(select(CalendarDay.id)))
-    workdays.clear_cache()
+    with app.app_context():
+        workdays.clear_cache()
     yield
     with app.app_context():
         db.session.execute(delete(CalendarDay).where(CalendarDay.id.not_in(before) if before else true()))
         db.session.commit()
-    workdays.clear_cache()
+        workdays.clear_cache()
 
 
 @pytest.fixture

@@ -89,6 +89,9 @@ def app_settings(database, tmp_path_factory, **overrides) -> dict:
         "JOB_RESULT_FOLDER": str(tmp_path_factory.mktemp("job_results")),
         # Statistics are recomputed on every request unless a test turns the cache on.
         "STATISTICS_CACHE_SECONDS": 0,
+        # Each test app has its own in-process cache, whatever REDIS_URL the shell has; Redis tests set their own.
+        "CACHE_TYPE": "SimpleCache", "CACHE_REDIS_URL": "",
+        "DATABASE_REPLICA_URL": "",  # replica tests set their own
         **overrides,
     }
 

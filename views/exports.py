@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func
 
+from ground import replica
 from ground.clock import CHINA_TZ
 from ground.extensions import db
 from ground.roles import EXPORT_UNMASKED, EXPORTS
@@ -317,14 +318,16 @@ class ExportView(ExportAccess, ModelView):
         return query.order_by(self.model.id) if sort_column is not None else query
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
-        """One page of plain rows (the export's own SELECT, typed values) and one count."""
-        query, joins = self._filtered(search, filters)
-        count = X.count_rows(db.session, query, self.model)
-        query = self._sorted(query, joins, sort_column, sort_desc)
-        size = page_size or self.page_size
-        page = min(page or 0, MAX_PAGE)  # an offset SQL can hold, whatever the address says
-        stmt = self.spec.statement(query, self._ctx(text=False), with_id=True).limit(size).offset(page * size)
-        return count, db.session.execute(stmt).all()
+        """One page of plain rows (the export's own SELECT, typed values) and one count (from the replica when
+        one is configured)."""
+        with replica.reads():
+            query, joins = self._filtered(search, filters)
+            count = X.count_rows(db.session, query, self.model)
+            query = self._sorted(query, joins, sort_column, sort_desc)
+            size = page_size or self.page_size
+            page = min(page or 0, MAX_PAGE)  # an offset SQL can hold, whatever the address says
+            stmt = self.spec.statement(query, self._ctx(text=False), with_id=True).limit(size).offset(page * size)
+            return count, db.session.execute(stmt).all()
 
     @expose("/export/<export_type>/")
     def export(self, export_type):
@@ -351,20 +354,22 @@ class ExportView(ExportAccess, ModelView):
         fmt = params["format"]
         filters = [tuple(f) for f in params["filters"]]
         sort = self._get_column_by_idx(params["sort"])
-        query, joins = self._filtered(params["search"], filters)
-        rows = X.count_rows(db.session, query, self.model)
-        work.total(rows)
-        ctx = self._ctx(text=fmt == "csv")
-        query = self._sorted(query, joins, sort[0] if sort else None, params["sort_desc"])
-        stmt = self.spec.statement(query, ctx)
-        db.session.rollback()  # the count's read transaction ends before the long stream
+        with replica.reads():  # the rows come from the replica when one is configured; the audit row below not
+            query, joins = self._filtered(params["search"], filters)
+            rows = X.count_rows(db.session, query, self.model)
+            work.total(rows)
+            ctx = self._ctx(text=fmt == "csv")
+            query = self._sorted(query, joins, sort[0] if sort else None, params["sort_desc"])
+            stmt = self.spec.statement(query, ctx)
+            db.session.rollback()  # the count's read transaction ends before the long stream
+        source = replica.engine()
         if fmt == "csv":
             method = current_app.config.get("EXPORT_CSV_METHOD", "auto")  # auto | copy | cursor
             with open(work.output, "wb") as out:
-                for chunk in X.csv_chunks(db.engine, stmt, self.spec.header(), method, on_rows=work.advance):
+                for chunk in X.csv_chunks(source, stmt, self.spec.header(), method, on_rows=work.advance):
                     out.write(chunk)
         else:
-            path = X.write_xlsx(db.engine, stmt, self.spec, _worksheet_name(self.name), directory=work.output.parent,
+            path = X.write_xlsx(source, stmt, self.spec, _worksheet_name(self.name), directory=work.output.parent,
                                 on_rows=work.advance)
             os.replace(path, work.output)
         self._audit(fmt, rows, filters, params["search"], ctx.masked)

@@ -1,8 +1,8 @@
 """Health and readiness endpoints for load balancers and monitoring (docs/OPERATIONS.md, "Health checks").
 
 - `GET /healthz`: the process answers. Open to everyone, no database, no sign-in, no rate limit.
-- `GET /readyz`: one entry per dependency — database, broker, Redis (when configured), storage — each
-  `{"ok", "ms", "error"}`; 200 when every check is ok, 503 otherwise. Every check runs in its own thread and
+- `GET /readyz`: one entry per dependency — database (and its read replica when configured), broker, Redis (when
+  configured), storage — each `{"ok", "ms", "error"}`; 200 when every check is ok, 503 otherwise. Every check runs in its own thread and
   the answer waits at most CHECK_TIMEOUT seconds for all of them, so a hanging dependency costs about a second.
   Only from the addresses of HEALTH_ALLOW or with `Authorization: Bearer <HEALTH_TOKEN>`; anyone else gets 404.
 """
@@ -21,6 +21,7 @@ from flask_appbuilder import BaseView, expose
 from sqlalchemy import create_engine, text
 
 from app.services import storage
+from ground import replica
 from ground.extensions import db
 
 CHECK_TIMEOUT = 1.0  # seconds: each check's own timeouts, and the longest the endpoint waits for all of them
@@ -124,8 +125,10 @@ def engine():
 
 def checks(config) -> dict:
     """name → check for this configuration, in report order."""
-    result = {"database": check_sql(engine()),
-              "broker": check_broker(config.get("CELERY_BROKER_URL") or "memory://")}
+    result = {"database": check_sql(engine())}
+    if replica.replica_engine() is not None:  # DATABASE_REPLICA_URL (ground/replica.py)
+        result["database_replica"] = check_sql(replica.replica_engine())
+    result["broker"] = check_broker(config.get("CELERY_BROKER_URL") or "memory://")
     for i, url in enumerate(redis_urls(config)):
         result["redis" if i == 0 else f"redis_{i + 1}"] = check_redis(url)
     result["storage"] = check_storage(config)

@@ -16,11 +16,12 @@ from sqlalchemy.orm import contains_eager
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from ground import replica
 from ground.clock import CHINA_TZ, today
 from ground.extensions import db
-from models import Application, Certificate, Enterprise, Person, Registration, Specialty
+from models import Application, Certificate, Enterprise, Person, Registration
 from models.choices import LAPSE_REASONS
-from app.services import captcha, signing
+from app.services import captcha, dictionaries, signing
 from app.workflow import BUSINESS_TYPES
 from views.forms import CaptchaForm
 
@@ -76,7 +77,7 @@ def _specialty_names(codes) -> dict:
     codes = set(codes)
     if not codes:
         return {}
-    return {s.code: str(s) for s in db.session.scalars(select(Specialty).where(Specialty.code.in_(codes)))}
+    return {code: label for code, label in dictionaries.labels("specialty").items() if code in codes}
 
 
 def _iso_date(value):
@@ -220,6 +221,7 @@ class RegistryView(BaseView):
         return values
 
     @expose("/")
+    @replica.reading
     def search(self):
         criteria = self._criteria()
         given = {k: v for k, v in criteria.items() if v}
@@ -258,6 +260,7 @@ class RegistryView(BaseView):
         return _page(self, "public/registry_search.html", **context)
 
     @expose("/<number>")
+    @replica.reading
     def detail(self, number):
         registration = db.session.scalar(
             select(Registration).where(Registration.number == number.strip().upper(), *_registered_conditions()))

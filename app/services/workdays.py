@@ -2,16 +2,18 @@
 administrator keeps (models/calendar.py), chinese-calendar for the dates the table does not name in the years
 the library knows, Monday-Friday otherwise (logged once per year; the administrator's home page flags it).
 
-Each process keeps the table in memory for CALENDAR_CACHE_SECONDS; an edit clears its own process's copy at once.
+The table is kept in the shared cache (ground/cache.py: Redis across hosts when configured) for
+CALENDAR_CACHE_SECONDS under a version key; an edit writes a new version, so every host reads the table again at once.
 """
 import logging
-import time
+import uuid
 from datetime import date, datetime, timedelta
 
 import chinese_calendar
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context
 from sqlalchemy import extract, func, select
 
+from ground import cache as shared_cache
 from ground.clock import china_day
 from ground.extensions import db
 from ground.vocabulary import State
@@ -19,23 +21,35 @@ from models import CalendarDay
 
 log = logging.getLogger(__name__)
 _warned_years: set[int] = set()
-_table: dict = {"loaded": float("-inf"), "days": {}}
+TABLE_KEY = "workdays:table:"  # + the calendar's version: a new version after every edit
+VERSION_KEY = "workdays:version"
 
 
 def clear_cache() -> None:
-    # -inf, not 0: time.monotonic() may count from the machine's start, less than the cache's lifetime ago.
-    _table["loaded"] = float("-inf")
+    """After a write to the calendar table: every process and host reads it again at once (a new version in the
+    shared cache), this request included."""
+    if not has_app_context():
+        return
+    g.pop("_workdays_table", None)
+    shared_cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=0)
+
+
+def _read_table() -> dict:
+    return {day.isoformat(): workday
+            for day, workday in db.session.execute(select(CalendarDay.day, CalendarDay.is_workday)).all()}
 
 
 def _table_days() -> dict:
-    """{date: is_workday} of the calendar table (this process's copy)."""
+    """{date: is_workday} of the calendar table: from the shared cache (CALENDAR_CACHE_SECONDS), kept for the rest
+    of the request or job."""
     if not has_app_context():
         return {}
-    ttl = current_app.config.get("CALENDAR_CACHE_SECONDS", 60)
-    if time.monotonic() - _table["loaded"] > ttl:
-        _table["days"] = dict(db.session.execute(select(CalendarDay.day, CalendarDay.is_workday)).all())
-        _table["loaded"] = time.monotonic()
-    return _table["days"]
+    if "_workdays_table" not in g:
+        version = shared_cache.get(VERSION_KEY) or "0"
+        ttl = current_app.config.get("CALENDAR_CACHE_SECONDS", 60)
+        raw = shared_cache.cached(TABLE_KEY + str(version), _read_table, timeout=ttl) if ttl > 0 else _read_table()
+        g._workdays_table = {date.fromisoformat(day): bool(workday) for day, workday in raw.items()}
+    return g._workdays_table
 
 
 _library_days: dict[date, bool | None] = {}

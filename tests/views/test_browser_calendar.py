@@ -26,7 +26,7 @@ def fresh_calendar(app):
     with app.app_context():
         db.session.execute(delete(CalendarDay).where(CalendarDay.id.not_in(before) if before else true()))
         db.session.commit()
-    workdays.clear_cache()
+        workdays.clear_cache()
 
 
 def test_the_administrator_keeps_the_calendar(app, live_server, browser, fresh_calendar, monkeypatch, tmp_path):
