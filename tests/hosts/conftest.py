@@ -172,7 +172,7 @@ class Deployment:
     def start_web(self, name) -> Process:
         self.ports[name] = free_port()
         return self.start(name, [sys.executable, "-m", "gunicorn", "-w", "1", "--worker-class", "gthread",
-                                 "--threads", "4", "--timeout", "120", "-b", f"127.0.0.1:{self.ports[name]}",
+                                 "--threads", "4", "--timeout", "120", "--no-control-socket", "-b", f"127.0.0.1:{self.ports[name]}",
                                  "wsgi:app"], self.env(self.instance(name)))
 
     def start_worker(self) -> Process:
@@ -227,7 +227,7 @@ class Deployment:
             self._pg_admin.dispose()
         try:
             client = redis.Redis.from_url(REDIS_BASE)
-            for key in client.scan_iter(match=self.prefix + "*", count=500):
+            for key in client.scan_iter(match=f"*{self.prefix}*", count=500):  # broker keys and LIMITS:LIMITER/<prefix>/…
                 client.delete(key)
         except redis.RedisError:
             pass
