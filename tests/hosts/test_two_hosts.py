@@ -203,7 +203,8 @@ def step_4_export_started_on_a_is_downloaded_from_b(hosts, tmp_path):
     assert on_b.status_code == 200, \
         f"hop worker→B: B cannot download the export ({on_b.status_code} {on_b.headers.get('Location')})"
     rows = list(csv.reader(io.StringIO(on_b.content.decode("utf-8-sig"))))
-    assert rows and rows[0][:2] == ["Name", "ID number"], f"B's download is not the registrations CSV: {rows[:1]}"
+    assert rows and rows[0][:3] == ["Registration number", "Name", "ID number"], \
+        f"B's download is not the registrations CSV: {rows[:1]}"
     assert len(rows) > 1, "the export has a header but no registration"
     on_a = ministry.get("A", f"/jobs/{job_id}/download")
     assert on_a.status_code == 200 and on_a.content == on_b.content, "A and B serve different export bytes"
