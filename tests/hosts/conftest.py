@@ -171,9 +171,10 @@ class Deployment:
 
     def start_web(self, name) -> Process:
         self.ports[name] = free_port()
+        # --no-control-socket: two gunicorns of one user on one machine would share ~/.gunicorn/gunicorn.ctl.
         return self.start(name, [sys.executable, "-m", "gunicorn", "-w", "1", "--worker-class", "gthread",
-                                 "--threads", "4", "--timeout", "120", "--no-control-socket", "-b", f"127.0.0.1:{self.ports[name]}",
-                                 "wsgi:app"], self.env(self.instance(name)))
+                                 "--threads", "4", "--timeout", "120", "--no-control-socket",
+                                 "-b", f"127.0.0.1:{self.ports[name]}", "wsgi:app"], self.env(self.instance(name)))
 
     def start_worker(self) -> Process:
         self.worker_name = f"hosts-{self.token}"
@@ -227,7 +228,8 @@ class Deployment:
             self._pg_admin.dispose()
         try:
             client = redis.Redis.from_url(REDIS_BASE)
-            for key in client.scan_iter(match=f"*{self.prefix}*", count=500):  # broker keys and LIMITS:LIMITER/<prefix>/…
+            # the broker's keys start with the prefix; the limiter's are LIMITS:LIMITER/<prefix>/…
+            for key in client.scan_iter(match=f"*{self.prefix}*", count=500):
                 client.delete(key)
         except redis.RedisError:
             pass

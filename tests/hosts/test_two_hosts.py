@@ -78,7 +78,8 @@ class Browser:
         resp = self.post(host, "/login/", {"username": username, "password": password, "captcha_nonce": nonce,
                                            "captcha": answer, "csrf_token": _field(_CSRF, html, "CSRF token")})
         assert resp.status_code == 302 and "/login" not in resp.headers.get("Location", ""), \
-            f"sign-in of {username} on {host} failed: {resp.status_code} {resp.headers.get('Location')} {_text(resp)[-600:]}"
+            f"sign-in of {username} on {host} failed: {resp.status_code} {resp.headers.get('Location')} " \
+            f"{_text(resp)[-600:]}"
         return self
 
 
@@ -116,7 +117,7 @@ def step_1_signed_in_on_a_continues_on_b(hosts, tmp_path):
     browser = Browser(hosts).sign_in("A", APPLICANT)
     resp = browser.get("B", "/me/")
     assert resp.status_code == 200, \
-        f"hop A→B: A's session cookie is not a signed-in session on B ({resp.status_code} {resp.headers.get('Location')})"
+        f"hop A→B: A's session cookie is no signed-in session on B ({resp.status_code} {resp.headers.get('Location')})"
     assert APPLICANT_NAME in resp.text, "hop A→B: B shows a page, but not the applicant's own"
 
     token = browser.csrf("A", "/messages/")  # the form as host A rendered it
