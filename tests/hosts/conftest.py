@@ -110,12 +110,17 @@ class Deployment:
             self.database_url = f"sqlite:///{self.tmp / 'shared.db'}"
         self.engine = create_engine(self.database_url)
 
-    def start_s3(self):
+    def start_s3(self, wait=True):
         self.ports.setdefault("s3", free_port())
         self.s3 = self.start("s3", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
                                     "-p", str(self.ports["s3"])], dict(os.environ))
+        if wait:
+            self.wait_s3()
+
+    def wait_s3(self):
+        """Until the S3 server answers; then the bucket an operator would have created."""
         self.wait_http("s3", f"{self.s3_url}/moto-api/", self.s3)
-        import boto3  # the test side only: creating the bucket an operator would have created
+        import boto3  # the test side only
 
         client = boto3.client("s3", endpoint_url=self.s3_url, region_name="us-east-1",
                               aws_access_key_id="testing", aws_secret_access_key="testing")
@@ -153,15 +158,21 @@ class Deployment:
         self.instances[name] = path
         return path
 
-    def cli(self, *args, production=False):
-        """`flask <args>` once, as the deploy step does (development settings unless asked: demo data)."""
+    def cli(self, *args, production=False, wait=True):
+        """`flask <args>` once, as the deploy step does (development settings unless asked: demo data); without
+        `wait` the running command, for `finish()`."""
         env = self.env(self.instance("deploy"))
         if not production:
             env["REGISTRY_ENV"] = "development"
-        done = subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=180)
-        assert done.returncode == 0, f"flask {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
-        return done.stdout
+        command = self.start(f"flask-{args[0]}", [sys.executable, "-m", "flask", *args], env)
+        return self.finish(command) if wait else command
+
+    def finish(self, command):
+        try:
+            command.popen.wait(timeout=180)
+        finally:
+            command.stop()
+        assert command.popen.returncode == 0, f"{command.name} failed:\n{command.tail(4000)}"
 
     # --- processes --------------------------------------------------------------------------------------------
     def start(self, name, args, env) -> Process:
@@ -244,12 +255,14 @@ def hosts(backend, tmp_path_factory):
     deployment = Deployment(backend, tmp_path_factory.mktemp("hosts"))
     try:
         deployment.make_database()
-        deployment.start_s3()
+        deployment.start_s3(wait=False)
         deployment.cli("setup")
-        deployment.cli("demo-data")
+        demo = deployment.cli("demo-data", wait=False)  # beside the rest: the hosts start on the empty schema
         deployment.cli("signing-key", "rotate", production=True)  # the one keyring folder every host mounts
+        deployment.wait_s3()
         web = [deployment.start_web("A"), deployment.start_web("B")]
         worker = deployment.start_worker()
+        deployment.finish(demo)
         for process in web:
             deployment.wait_http(process.name, deployment.url(process.name, "/healthz"), process,
                                  headers={"X-Forwarded-Proto": "https"})  # as the balancer's probe would
