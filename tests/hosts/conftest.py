@@ -11,7 +11,6 @@ Without a reachable Redis the module is skipped.
 """
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import requests
 from sqlalchemy import create_engine, make_url, text
 
 from tests.conftest import _psycopg_url  # first: it sets the test environment up
+from tests.s3_server import CREDENTIALS as S3_CREDENTIALS, S3Server, _free_port as free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_BASE = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -34,12 +34,6 @@ _DROP = ("DATABASE_URL", "TEST_DATABASE_URL", "INSTANCE_DIR", "SECRET_KEY", "SEC
          "CELERY_BROKER_URL", "CELERY_KEY_PREFIX", "RATELIMIT_STORAGE_URI", "CERTIFICATE_SIGNING_KEYS",
          "JOB_RESULT_FOLDER", "UPLOAD_FOLDER", "BACKUP_FOLDER", "PUBLIC_BASE_URL", "PROMETHEUS_MULTIPROC_DIR",
          "REGISTRY_ENV", "FLASK_APP", "JOBS_EAGER")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def redis_reachable() -> str | None:
@@ -95,6 +89,7 @@ class Deployment:
         self._pg_admin = None
         self._pg_name = None
         self.database_url = None
+        self.s3 = None
         self.engine = None  # the test's own connection to the shared database (captcha answers, job rows)
 
     # --- the shared pieces ------------------------------------------------------------------------------------
@@ -110,28 +105,20 @@ class Deployment:
             self.database_url = f"sqlite:///{self.tmp / 'shared.db'}"
         self.engine = create_engine(self.database_url)
 
-    def start_s3(self, wait=True):
-        self.ports.setdefault("s3", free_port())
-        self.s3 = self.start("s3", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
-                                    "-p", str(self.ports["s3"])], dict(os.environ))
-        if wait:
-            self.wait_s3()
-
-    def wait_s3(self):
-        """Until the S3 server answers; then the bucket an operator would have created."""
-        self.wait_http("s3", f"{self.s3_url}/moto-api/", self.s3)
-        import boto3  # the test side only
-
-        client = boto3.client("s3", endpoint_url=self.s3_url, region_name="us-east-1",
-                              aws_access_key_id="testing", aws_secret_access_key="testing")
-        client.create_bucket(Bucket=BUCKET)
+    def start_s3(self):
+        """The S3 server (tests/s3_server.py) with the bucket an operator would have created; a restart on the same
+        port makes the bucket again (moto keeps nothing)."""
+        if self.s3 is None:
+            self.s3 = S3Server()
+            self.s3.buckets.add(BUCKET)
+        self.s3.start()
 
     def stop_s3(self):
         self.s3.stop()
 
     @property
     def s3_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['s3']}"
+        return self.s3.endpoint_url
 
     def env(self, instance: Path) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "COV_")) and k not in _DROP
@@ -145,7 +132,7 @@ class Deployment:
             "REDIS_URL": redis_url, "RATELIMIT_KEY_PREFIX": self.prefix,
             "CELERY_BROKER_URL": redis_url, "CELERY_KEY_PREFIX": self.prefix + ":",
             "STORAGE_BACKEND": "s3", "STORAGE_S3_BUCKET": BUCKET, "STORAGE_S3_ENDPOINT_URL": self.s3_url,
-            "STORAGE_S3_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+            "STORAGE_S3_REGION": "us-east-1", **S3_CREDENTIALS,
             "HEALTH_ALLOW": "127.0.0.1", "TRUSTED_PROXIES": "1", "REGISTRY_ENV": "production",
             "PROMETHEUS_MULTIPROC_DIR": str(instance / "metrics"),
             "JOBS_EAGER": "0", "WORKER_LOG_LEVEL": "warning",
@@ -226,6 +213,8 @@ class Deployment:
         return "\n".join(p.tail(1500) for p in self.processes)
 
     def close(self):
+        if self.s3 is not None:
+            self.s3.stop()
         for process in reversed(self.processes):
             try:
                 process.stop()
@@ -255,11 +244,10 @@ def hosts(backend, tmp_path_factory):
     deployment = Deployment(backend, tmp_path_factory.mktemp("hosts"))
     try:
         deployment.make_database()
-        deployment.start_s3(wait=False)
+        deployment.start_s3()
         deployment.cli("setup")
         demo = deployment.cli("demo-data", wait=False)  # beside the rest: the hosts start on the empty schema
         deployment.cli("signing-key", "rotate", production=True)  # the one keyring folder every host mounts
-        deployment.wait_s3()
         web = [deployment.start_web("A"), deployment.start_web("B")]
         worker = deployment.start_worker()
         deployment.finish(demo)
