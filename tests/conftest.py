@@ -102,6 +102,8 @@ def another_app(database, tmp_path_factory, **overrides):
     from server import create_app
     from ground.extensions import db
 
+    from ground import replica
+
     application = create_app(app_settings(database, tmp_path_factory, **overrides))
     try:
         yield application
@@ -109,6 +111,8 @@ def another_app(database, tmp_path_factory, **overrides):
         with application.app_context():
             db.session.remove()
             db.engine.dispose()
+            if replica.replica_engine() is not None:
+                replica.replica_engine().dispose()
 
 
 @contextlib.contextmanager

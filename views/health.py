@@ -11,7 +11,6 @@ import ipaddress
 import os
 import re
 import socket
-import tempfile
 import threading
 import time
 from urllib.parse import urlsplit
@@ -82,21 +81,6 @@ def check_broker(url: str):
     if scheme in ("memory", ""):
         return lambda: None
     return check_tcp(url, 5671 if scheme == "amqps" else 5672)  # amqp:// (RabbitMQ) and others: the port answers
-
-
-def check_folders(folders: dict):
-    """Each folder (setting name → path) exists and takes a small file, which is removed again."""
-    def run():
-        for name, path in folders.items():
-            if not path or not os.path.isdir(path):
-                raise OSError(f"{name} does not exist")
-            try:
-                with tempfile.NamedTemporaryFile(dir=path, prefix=".readyz-") as probe:
-                    probe.write(b"ok")
-                    probe.flush()
-            except OSError:
-                raise OSError(f"{name} is not writable") from None
-    return run
 
 
 def check_storage(config):

@@ -14,7 +14,7 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from tests.conftest import _psycopg_url, app_settings, job_result, login  # first: it sets the test environment up
+from tests.conftest import _psycopg_url, another_app, job_result, login  # first: it sets the test environment up
 from ground import replica  # noqa: E402
 from ground.extensions import db  # noqa: E402
 from models import AuditLog, Person  # noqa: E402
@@ -65,28 +65,13 @@ def _copy(backend, primary, replica_db):
     admin.dispose()
 
 
-@contextlib.contextmanager
-def _app(database, tmp_path_factory, **overrides):
-    from server import create_app
-
-    application = create_app(app_settings(database, tmp_path_factory, **overrides))
-    try:
-        yield application
-    finally:
-        with application.app_context():
-            db.session.remove()
-            db.engine.dispose()
-            if replica.replica_engine() is not None:
-                replica.replica_engine().dispose()
-
-
 @pytest.fixture(scope="module")
 def world(backend, tmp_path_factory):
     """(app on the primary without a replica, app on the primary reading the replica, ministry username)."""
     from ops.cli import setup
 
     with _databases(backend, tmp_path_factory.mktemp("replica")) as (primary, copy):
-        with _app(primary, tmp_path_factory) as builder, builder.app_context():
+        with another_app(primary, tmp_path_factory) as builder, builder.app_context():
             setup()
             enterprise = f.make_enterprise("11", name=f"{PREFIX}企业")
             f.make_registered(enterprise, name=f"{PREFIX}甲")
@@ -94,13 +79,13 @@ def world(backend, tmp_path_factory):
             db.session.remove()
             db.engine.dispose()
         _copy(backend, primary, copy)
-        with _app(primary, tmp_path_factory) as builder, builder.app_context():
+        with another_app(primary, tmp_path_factory) as builder, builder.app_context():
             f.make_registered(enterprise, name=f"{PREFIX}丙")
-        with _app(copy, tmp_path_factory) as builder, builder.app_context():
+        with another_app(copy, tmp_path_factory) as builder, builder.app_context():
             f.make_registered(enterprise, name=f"{PREFIX}乙")
             f.make_registered(enterprise, name=f"{PREFIX}丁")
-        with _app(primary, tmp_path_factory) as plain, \
-                _app(primary, tmp_path_factory, DATABASE_REPLICA_URL=copy["uri"],
+        with another_app(primary, tmp_path_factory) as plain, \
+                another_app(primary, tmp_path_factory, DATABASE_REPLICA_URL=copy["uri"],
                      DATABASE_REPLICA_ENGINE_OPTIONS=copy["engine_options"]) as reading:
             yield plain, reading, ministry
 
@@ -176,7 +161,7 @@ def test_readiness_checks_the_replica(world, tmp_path_factory, backend):
                else create_engine(_server()).url.set(database=f"missing_{uuid.uuid4().hex[:8]}")
                .render_as_string(hide_password=False))
     primary = {"uri": reading.config["SQLALCHEMY_DATABASE_URI"], "engine_options": {}}
-    with _app(primary, tmp_path_factory, DATABASE_REPLICA_URL=missing,
+    with another_app(primary, tmp_path_factory, DATABASE_REPLICA_URL=missing,
               DATABASE_REPLICA_ENGINE_OPTIONS={}) as broken:
         resp = broken.test_client().get("/readyz")
         assert resp.status_code == 503
