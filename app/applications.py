@@ -25,7 +25,7 @@ from ground.vocabulary import State
 from app.services.numbering import application_number
 
 _OPTIONAL_FIELDS = ("enterprise", "contract_start", "contract_end", "reason", "reason_text", "new_name",
-                    "new_id_number", "pass_certificate_no")
+                    "new_id_number", "pass_certificate_no", "leaving_date")
 
 
 def open_application(person_id, exclude_id=None):

@@ -72,6 +72,7 @@ def field_values(application: Application) -> dict:
         "new_id_number": application.new_id_number,
         "pass_certificate_no": application.pass_certificate_no,
         "continuing_education": application.continuing_education,
+        "leaving_date": application.leaving_date,
     }
 
 
@@ -115,6 +116,26 @@ def ready_to_submit(application: Application) -> list:
     reasons += _age_reasons(application.business_type, person, limits)
     reasons += BUSINESS_TYPES[application.business_type].eligibility(application, True, limits)
     return reasons
+
+
+def ready_to_lodge(application: Application) -> list:
+    """What an application an employer or authority starts about someone else needs (cancel_by_employer,
+    cancel_by_authority): its fields, no other application of the person in progress, the type's eligibility.
+    The person's own real-name check, materials and age limit do not stop it."""
+    person, limits = application.person, shared.configured_limits()
+    reasons = [msg for msgs in check_fields(application.business_type, field_values(application), person).values()
+               for msg in msgs]
+    reasons += _one_at_a_time(person, application)
+    reasons += BUSINESS_TYPES[application.business_type].eligibility(application, True, limits)
+    return reasons
+
+
+def returnable(application: Application) -> list:
+    """Only the person's own applications go back for amendment; one started by staff is refused instead."""
+    if BUSINESS_TYPES[application.business_type].started_by_staff:
+        return [_l("An application lodged by an employer or an authority is not returned for amendment: refuse it "
+                   "with the reason; a new one may be lodged.")]
+    return []
 
 
 def contract_complete(application: Application) -> list:

@@ -63,6 +63,8 @@ class Application(Timestamps, Model):
     new_id_number = Column(String(18))
     pass_certificate_no = Column(String(32))
     continuing_education = Column(Boolean, nullable=False, default=False)
+    # A cancellation reported by the employer: the day the person left (not in the future).
+    leaving_date = Column(Date)
 
     announcement_id = Column(Integer, ForeignKey("announcement_batch.id"), index=True)
     created_by_id = Column(Integer, ForeignKey("ab_user.id"), index=True)

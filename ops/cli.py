@@ -101,6 +101,27 @@ def register(app):
         set_unmasked_export(username, granted=not revoke)
         click.echo(f"{username}: unmasked exports {'revoked' if revoke else 'granted'}.")
 
+    @app.cli.command("link-staff-person")
+    @click.argument("username")
+    @click.argument("id_number", required=False)
+    @click.option("--unlink", is_flag=True, help="remove the account's link to a person")
+    @with_appcontext
+    def link_staff_person_command(username, id_number, unlink):
+        """Link a staff account to its own person by verified ID number (no self-review), or --unlink it."""
+        from app import staff_links
+
+        try:
+            if unlink:
+                staff_links.unlink(username)
+                click.echo(f"{username}: no longer linked to a person.")
+                return
+            if not id_number:
+                raise click.UsageError("Give the person's ID number (or --unlink).")
+            staff_links.link(username, id_number)
+        except staff_links.LinkRefused as exc:
+            raise click.ClickException(str(exc.message)) from None
+        click.echo(f"{username}: linked to the person with ID number {id_number[:6]}********{id_number[-4:]}.")
+
     @app.cli.command("grant-unmasked-view")
     @click.argument("username")
     @click.option("--revoke", is_flag=True, help="take the permission away")
