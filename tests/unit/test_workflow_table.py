@@ -170,6 +170,7 @@ def test_role_action_matrix():
               for t in workflow.TRANSITIONS.values()}
     assert matrix == {
         "submit": {R.APPLICANT: [State.DRAFT, State.RETURNED]},
+        "lodge": {R.ENTERPRISE: [State.DRAFT], R.PROVINCE: [State.DRAFT], R.MINISTRY: [State.DRAFT]},
         "withdraw": {R.APPLICANT: [State.DRAFT, State.RETURNED, E, State.RELEASE, P]},
         "confirm": {R.ENTERPRISE: [E]},
         "pass": {R.PROVINCE: [P]},
