@@ -83,7 +83,7 @@ def candidates(user, search: str = "", page: int = 1, per_page: int = PER_PAGE) 
 
 def registration_in_scope(user, registration_id) -> Registration:
     found = None
-    if isinstance(registration_id, int):
+    if isinstance(registration_id, int) and 0 < registration_id < 2 ** 31:
         found = scope.query(Registration, user).filter(Registration.id == registration_id).one_or_none()
     if found is None:
         raise workflow.NotFound(_l("Registration not found."))
@@ -181,3 +181,7 @@ def decision_documents(application: Application) -> list:
     """The decision documents lodged with an application (newest first)."""
     return [a for a in reversed(application.person.attachments)
             if a.kind == DOCUMENT_KIND and a.application_id == application.id]
+
+
+def document_limit_mb() -> int:
+    return current_app.config["RULES"]["DECISION_DOCUMENT_MAX_MB"]

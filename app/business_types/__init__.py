@@ -20,3 +20,5 @@ BUSINESS_TYPES: dict[str, BusinessType] = {
     for t in (INITIAL, CHANGE, ADD_SPECIALTY, RENEWAL, CANCELLATION, RE_REGISTRATION, REPLACEMENT, INFO_CHANGE,
               CANCEL_BY_EMPLOYER, CANCEL_BY_AUTHORITY)
 }
+# The types a person applies for themself (the personal edition's menu, the REST API's drafts).
+APPLICANT_TYPES: tuple[str, ...] = tuple(code for code, t in BUSINESS_TYPES.items() if not t.started_by_staff)
