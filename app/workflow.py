@@ -360,8 +360,10 @@ def available(application, user) -> list[Option]:
     btype = BUSINESS_TYPES[application.business_type]
     options = []
     for t in TRANSITIONS.values():
+        if application.state not in t.sources:
+            continue
         role = acting_role(t, application.state, roles, btype)
-        if application.state not in t.sources or not role:
+        if not role:
             continue
         if t.target_for(application) is None or not _holds_stage(application, user, roles):
             continue
