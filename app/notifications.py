@@ -266,7 +266,7 @@ def after_move(ctx) -> None:
 
 
 def _lodged_by_others(app) -> bool:
-    from app.business_types import BUSINESS_TYPES  # imported late: a declaration (info_change) imports this module
+    from app.business_types import BUSINESS_TYPES  # reason: a declaration (info_change) imports this module
 
     btype = BUSINESS_TYPES.get(app.business_type)
     return btype is not None and btype.started_by_staff

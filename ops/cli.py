@@ -14,7 +14,7 @@ from ground.roles import EXPORT_UNMASKED, EXPORT_UNMASKED_ROLE, EXPORTS, PERSONA
 from models import AuditLog, Job, Province, Specialty
 from models.job import ACTIVE_JOB_STATES
 from models.dictionary import PROVINCES, SPECIALTIES
-from app import calendar, jobs, workflow
+from app import calendar, jobs, staff_links, workflow
 from app.audit import actor_fields
 from app.personal_data import set_unmasked_view
 from app.roster import import_roster
@@ -108,8 +108,6 @@ def register(app):
     @with_appcontext
     def link_staff_person_command(username, id_number, unlink):
         """Link a staff account to its own person by verified ID number (no self-review), or --unlink it."""
-        from app import staff_links
-
         try:
             if unlink:
                 staff_links.unlink(username)
