@@ -130,14 +130,6 @@ def ready_to_lodge(application: Application) -> list:
     return reasons
 
 
-def returnable(application: Application) -> list:
-    """Only the person's own applications go back for amendment; one started by staff is refused instead."""
-    if BUSINESS_TYPES[application.business_type].started_by_staff:
-        return [_l("An application lodged by an employer or an authority is not returned for amendment: refuse it "
-                   "with the reason; a new one may be lodged.")]
-    return []
-
-
 def contract_complete(application: Application) -> list:
     """The labour contract must be entered and still running (checked at submission and confirmation)."""
     if not BUSINESS_TYPES[application.business_type].uses_contract:

@@ -110,7 +110,13 @@ class Transition:
         return self.reason_choices
 
     def target_in(self, business_type: "BusinessType", state: str) -> str | None:
-        """Where this transition leads from `state` for that business type (None: not from there)."""
+        """Where this transition leads from `state` for that business type (None: not from there). A move that
+        starts the type leads nowhere for a type none of its roles starts; an application lodged by others is
+        never returned (to nobody: it is refused instead)."""
+        if self.by_starter and self.roles != OWNER and not set(self.roles) & set(business_type.starters):
+            return None
+        if self.target == State.RETURNED and business_type.started_by_staff:
+            return None
         return business_type.next_stage(state) if self.target == NEXT else self.target
 
     def target_for(self, application) -> str | None:
@@ -160,7 +166,7 @@ TRANSITIONS: dict[str, Transition] = {
         Transition("issue", (State.ISSUE,), State.COMPLETED, OWNER,
                    guards=(rules.certificate_ready,), effects=(effects.issue_certificate,), auto=True),
         Transition("return", (State.ENTERPRISE, State.PROVINCE, State.MINISTRY),
-                   State.RETURNED, OWNER, needs_opinion=True, style="warning", guards=(rules.returnable,),
+                   State.RETURNED, OWNER, needs_opinion=True, style="warning",
                    confirm=_l("Return this application to the applicant for amendment?")),
         Transition("refuse", (State.PROVINCE, State.MINISTRY), State.REFUSED, OWNER,
                    needs_opinion=True, style="danger", reason_choices=REFUSAL_REASONS,
@@ -201,6 +207,10 @@ def acting_role(transition: Transition, state: str, user_roles: Iterable[str],
 
 
 def states_of(business_type: BusinessType) -> tuple[str, ...]:
+    """The states an application of this type can rest in. One lodged by others is lodged the moment it is
+    created (no draft stays), and is never returned nor withdrawn."""
+    if business_type.started_by_staff:
+        return (*business_type.stages, State.COMPLETED, State.REFUSED)
     expires = (State.EXPIRED,) if State.ENTERPRISE in business_type.stages else ()
     return (State.DRAFT, *business_type.stages, State.COMPLETED, State.RETURNED, State.REFUSED, State.WITHDRAWN,
             *expires)
@@ -586,7 +596,7 @@ def mermaid() -> str:
     lines = ["stateDiagram-v2", f"    [*] --> {State.DRAFT}"]
     edges: dict[tuple[str, str], set[str]] = {}
     for btype in BUSINESS_TYPES.values():
-        for state in states_of(btype):
+        for state in dict.fromkeys((State.DRAFT, *states_of(btype))):  # with the draft a lodging starts from
             for t in TRANSITIONS.values():
                 target = t.target_in(btype, state) if state in t.sources else None
                 if target:

@@ -218,13 +218,14 @@ class _Step(NamedTuple):
 def _step(code: str, source: str, target: str) -> _Step:
     """The one transition of the engine that leads an application of type `code` from `source` to `target`."""
     btype = BUSINESS_TYPES[code]
-    found = [t for t in TRANSITIONS.values() if source in t.sources and t.target_in(btype, source) == target]
+    found = [t for t in TRANSITIONS.values() if source in t.sources and t.target_in(btype, source) == target
+             and (is_system(t) or acting_role(t, source, R.BUSINESS_ROLES, btype))]  # the type's own starters
     if len(found) > 1:  # several roads (release, objection, silence): a person's plain move, as most histories go
         found = [t for t in found if not is_system(t) and not t.needs_opinion][:1]
     if len(found) != 1:
         raise LookupError(f"{code}: {len(found)} transitions lead from {source} to {target}")
     t = found[0]
-    return _Step(t.action, source, target, R.SYSTEM if is_system(t) else acting_role(t, source, R.BUSINESS_ROLES),
+    return _Step(t.action, source, target, R.SYSTEM if is_system(t) else acting_role(t, source, R.BUSINESS_ROLES, btype),
                  target == btype.next_stage(source), t.batch_only, t.auto, t.needs_opinion, bool(t.reason_choices))
 
 

@@ -215,6 +215,12 @@ def test_only_the_starters_of_a_type_start_it():
     assert workflow.acting_role(withdraw, P, {R.APPLICANT}, employer) is None
     assert workflow.acting_role(submit, State.DRAFT, {R.APPLICANT}, BUSINESS_TYPES["cancellation"]) == R.APPLICANT
     assert workflow.acting_role(lodge, State.DRAFT, {R.ENTERPRISE}, BUSINESS_TYPES["cancellation"]) is None
+    # The table itself says so: those moves lead nowhere for those types, and nothing lodged goes back.
+    assert submit.target_in(employer, State.DRAFT) is None and withdraw.target_in(authority, M) is None
+    assert lodge.target_in(BUSINESS_TYPES["initial"], State.DRAFT) is None
+    assert lodge.target_in(employer, State.DRAFT) == P and lodge.target_in(authority, State.DRAFT) == M
+    assert workflow.TRANSITIONS["return"].target_in(employer, P) is None
+    assert workflow.states_of(employer) == (P, M, A, State.COMPLETED, State.REFUSED)
 
 
 # --- The table's own check fails on a broken table ------------------------------------------------
