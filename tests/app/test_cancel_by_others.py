@@ -301,3 +301,18 @@ def test_the_officer_finds_no_own_registration_to_cancel(world):
     with pytest.raises(SubmissionRejected) as caught:
         cancellations.lodge(f.user(officer), _employer_lodging(world.registration_id))
     assert "your own application" in _fields(caught.value)["registration"]
+
+
+def test_the_cli_links_and_unlinks_a_staff_account(world, app):
+    officer = world.staff.ministry
+    id_number = db.session.get(Person, world.person_id).id_number
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["link-staff-person", officer, id_number])
+    assert result.exit_code == 0 and "linked" in result.output and id_number not in result.output  # masked
+    assert f.user(officer).staff_person_id == world.person_id
+    refused = runner.invoke(args=["link-staff-person", officer, "123"])
+    assert refused.exit_code != 0 and "18 characters" in refused.output
+    result = runner.invoke(args=["link-staff-person", officer, "--unlink"])
+    assert result.exit_code == 0
+    db.session.expire_all()
+    assert f.user(officer).staff_person_id is None
