@@ -239,9 +239,10 @@ def after_move(ctx) -> None:
     applicant = applicant_users(app.person_id)
     opinion = (ctx.opinion or "").strip()
     params = application_params(app, opinion=opinion, deadline=app.stage_deadline or "")
-    if _lodged_by_others(app):
+    if _lodged_by_others(app):  # the person did not apply: told when it is lodged and decided, nothing else
         _about_lodged(ctx, event, applicant, params, subject)
-    elif action == "return":
+        return
+    if action == "return":
         send("application_returned", event, applicant, params, subject)
     elif action == "refuse":
         send("application_refused", event, applicant, params, subject)

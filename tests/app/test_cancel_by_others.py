@@ -77,6 +77,10 @@ def test_employer_cancellation_walks_to_a_cancelled_registration(world):
     assert {c.status for c in db.session.query(Certificate).filter_by(registration_id=registration.id)} == {"revoked"}
     assert db.session.query(Notification).filter_by(kind="cancellation_approved",
                                                     subject=f"application:{item.id}").count() == 1
+    # Only those two: nothing says "your application" to someone who did not apply.
+    assert {n.kind for n in db.session.query(Notification).filter_by(subject=f"application:{item.id}")
+            if db.session.get(AppUser, n.user_id).person_id == world.person_id} == {"cancellation_lodged",
+                                                                                   "cancellation_approved"}
 
 
 def test_employer_may_cancel_only_its_own_staff(world):
