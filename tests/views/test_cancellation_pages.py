@@ -40,8 +40,9 @@ def _page(client, url):
 
 def test_each_starter_sees_only_its_own_people(app, place):
     def found(client, business_type, key):  # searched by registration number: other tests' people do not matter
-        number = place.people[key][3]
-        return number in _page(client, f"/cancellations/{business_type}/new?q={number}")
+        number, registration_id = place.people[key][3], place.people[key][2]
+        page = _page(client, f"/cancellations/{business_type}/new?q={number}")
+        return f'data-registration-id="{registration_id}"' in page
 
     enterprise = login(app.test_client(), place.ent1)
     assert found(enterprise, "cancel_by_employer", "p1")
@@ -52,7 +53,7 @@ def test_each_starter_sees_only_its_own_people(app, place):
     ministry = login(app.test_client(), place.ministry)
     assert all(found(ministry, "cancel_by_authority", key) for key in ("p1", "p2", "p3"))
     page = _page(ministry, f"/cancellations/cancel_by_authority/new?q={place.people['p3'][3]}")
-    assert place.people["p1"][3] not in page  # the search narrows
+    assert f'data-registration-id="{place.people["p1"][2]}"' not in page  # the search narrows
     # Another's person named directly: not found. A type the role does not start: not offered.
     assert enterprise.get(f"/cancellations/cancel_by_employer/new?registration={place.people['p2'][2]}").status_code == 404
     assert province.get(f"/cancellations/cancel_by_authority/new?registration={place.people['p3'][2]}").status_code == 404
