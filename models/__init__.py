@@ -9,6 +9,7 @@ from models.certificate import Certificate
 from models.counter import Counter
 from models.dictionary import Province, Specialty
 from models.enterprise import Enterprise
+from models.industry import user_industry_specialty
 from models.notification import EmailOutbox, Notification
 from models.job import Job, PeriodicRun, StatisticsSnapshot, WorkerStatus
 from models.person import Attachment, Person
@@ -23,5 +24,5 @@ __all__ = [
     "AnnouncementBatch", "Application", "AppUser", "Attachment", "AuditLog", "CalendarDay", "CaptchaChallenge", "Certificate", "Counter",
     "EmailOutbox", "Enterprise", "Job", "Model", "Notification", "PeriodicRun", "Person", "Province", "Qualification", "RealnameRequest", "Registration",
     "RegistrationSpecialty", "SmsCode", "SmsOutbox", "Specialty", "StatisticsSnapshot", "UserSession", "WorkerStatus",
-    "TransitionLog", "application_specialty",
+    "TransitionLog", "application_specialty", "user_industry_specialty",
 ]

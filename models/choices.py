@@ -94,6 +94,9 @@ REFUSAL_REASONS = Choices(
     ("other", _l("Other")),
 )
 
+# The industry department's opinion (出具意见) on an application in its specialties; the ministry decides.
+INDUSTRY_OPINIONS = Choices(("agree", _l("Agrees")), ("disagree", _l("Does not agree")))
+
 REPLACEMENT_REASONS = Choices(("lost", _l("Lost")), ("damaged", _l("Damaged")))
 
 # Every reason an applicant may give (the lists business types point to, app/business_types/): their codes
