@@ -195,6 +195,16 @@ class Staff:
             self._cache[key] = make_user("Province", province_code=code)
         return self._cache[key]
 
+    def industry(self, specialties=("railway",)):
+        """An Industry account (行业主管部门) answering for these (flagged) specialties."""
+        from app import industry
+
+        key = ("Industry", tuple(sorted(specialties)))
+        if key not in self._cache:
+            self._cache[key] = make_user("Industry")
+            industry.set_specialties(user(self._cache[key]), specialties)
+        return self._cache[key]
+
     @property
     def ministry(self):
         key = ("Ministry",)
@@ -213,6 +223,8 @@ class Staff:
                 username = self.province(application.province_code)
             elif owner == "Ministry":
                 username = self.ministry
+            elif owner == "Industry":
+                username = self.industry(tuple(s.code for s in application.specialties if s.needs_industry_opinion))
             else:
                 username = applicant
             move(application_id, action, username)
