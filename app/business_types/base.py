@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from app.business_types.shared import configured_limits
 from ground.vocabulary import EDITABLE_STATES, STAGE_ORDER, State, TYPE_LABELS
 from models.base import Choices
 from models.choices import APPLICATION_REASONS
@@ -93,7 +94,6 @@ class BusinessType:
         if stage not in self.conditions:
             return stage in self.stages
         if limits is None:
-            from app.business_types.shared import configured_limits
             limits = configured_limits()
         return bool(self.conditions[stage](application, limits))
 
