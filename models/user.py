@@ -30,7 +30,7 @@ class AppUser(User):
     enterprise = relationship("Enterprise", foreign_keys=[enterprise_id])
     province = relationship("Province", foreign_keys=[province_code])
     # An Industry account's specialties (行业主管部门: the ones it gives its opinion on).
-    industry_specialties = relationship("Specialty", secondary=user_industry_specialty, lazy="selectin",
+    industry_specialties = relationship("Specialty", secondary=user_industry_specialty, lazy="select",
                                         order_by="Specialty.sort_order")
 
     def get_full_name(self):

@@ -71,7 +71,7 @@ PERMISSION_LABELS = {"can_export_unmasked": _l("exports with full ID and mobile 
 # The fields a detail may name that the panel's column labels (views.registry.LABELS) do not: every column of
 # every audited model, and the facts written with transitions, prints, views, exports and imports.
 AUDIT_FIELD_LABELS = {
-    "id": _l("Record id"), "person_id": _l("Person (id)"), "enterprise_id": _l("Employer (id)"),
+    "id": _l("Record id"), "industry_specialties": _l("Industry specialties"), "person_id": _l("Person (id)"), "enterprise_id": _l("Employer (id)"),
     "previous_enterprise_id": _l("Previous employer (id)"), "province_code": _l("Province"),
     "registration_id": _l("Registration (id)"), "application_id": _l("Application (id)"),
     "announcement_id": _l("Announcement (id)"), "created_by_id": _l("Created by (id)"),
