@@ -122,6 +122,15 @@ RULES = {
     "APPLICATION_EXPIRY_DAYS": _env("RULE_APPLICATION_EXPIRY_DAYS", 90, int),
     # The previous employer may release or object to a change of employer within this many (calendar) days.
     "OBJECTION_DAYS": _env("RULE_OBJECTION_DAYS", 7, int),
+    # Refusal grounds (MOC Order No. 153 art. 15; app/penalties.py): no registration within this many years of a
+    # certificate revoked (from the decision), of a criminal sentence served for a crime in construction practice,
+    # and of one served for any other crime.
+    "REVOCATION_BAR_YEARS": _env("RULE_REVOCATION_BAR_YEARS", 2, int),
+    "CRIMINAL_BAR_YEARS_PRACTICE": _env("RULE_CRIMINAL_BAR_YEARS_PRACTICE", 5, int),
+    "CRIMINAL_BAR_YEARS_OTHER": _env("RULE_CRIMINAL_BAR_YEARS_OTHER", 3, int),
+    # The public register shows a public penalty record for this many years after its decision (our rule: the upper
+    # bound of the "6 months to 3 years" publication period of the construction market credit rules, 建市〔2007〕9号).
+    "PENALTY_PUBLIC_YEARS": _env("RULE_PENALTY_PUBLIC_YEARS", 3, int),
 }
 
 # --- Lifecycle: what the nightly jobs do on which dates (app/lifecycle.py; days before the date, our rules) -----

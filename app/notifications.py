@@ -32,7 +32,7 @@ from ground.extensions import db
 from ground.vocabulary import STATE_LABELS, State, TYPE_LABELS
 from models import AppUser, Notification, Person, Specialty
 from models.base import localized
-from models.choices import LAPSE_REASONS
+from models.choices import LAPSE_REASONS, PENALTY_KINDS
 
 log = logging.getLogger(__name__)
 _CHUNK = 500  # rows per statement when writing or looking up many
@@ -71,6 +71,8 @@ _NOTICES = (
                                  "day.")),
     Notice("copy_expiring", _l("The copy of certificate %(certificate)s you downloaded is valid until %(day)s. "
                                "Download a new copy under My certificates.")),
+    Notice("penalty_recorded", _l("A record has been entered against you: %(penalty_kind)s, decision %(decision)s of "
+                                  "%(day)s. It is shown under Personal information → My account."), sms=True),
     # Enterprises.
     Notice("confirmation_requested", _l("%(person)s submitted application %(number)s (%(type)s) for your "
                                         "confirmation; the time limit is %(deadline)s.")),
@@ -283,6 +285,8 @@ def text(notification: Notification) -> str:
         params["specialty"] = _specialty_name(params["specialty"])
     if "reason" in params:
         params["reason"] = str(LAPSE_REASONS.label(params["reason"]))
+    if "penalty_kind" in params:
+        params["penalty_kind"] = str(PENALTY_KINDS.label(params["penalty_kind"]))
     try:
         return str(notice.text) % params  # the template in the current language, then its params
     except (KeyError, ValueError, TypeError):
