@@ -1,7 +1,7 @@
 """Penalty and credit records (不良行为记录): what an authority decided against a person, with its legal ground,
 decision document and period. app/penalties.py records them and turns them into refusal grounds."""
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import relationship
 
 from ground.clock import now_utc
@@ -14,6 +14,11 @@ MINISTRY_AUTHORITY = _l("Ministry of Housing and Urban-Rural Development")
 
 class PenaltyRecord(Timestamps, Model):
     __tablename__ = "penalty_record"
+    # "Starts with" searches (views/interface.py) on PostgreSQL: LIKE 'x%' needs pattern-ops indexes.
+    __table_args__ = (
+        Index("ix_penalty_record_decision_number_prefix", "decision_number",
+              postgresql_ops={"decision_number": "varchar_pattern_ops"}),
+    )
     __audited__ = True
 
     id = Column(Integer, primary_key=True)

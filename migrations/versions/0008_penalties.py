@@ -49,6 +49,8 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_penalty_record_authority_province_code'), ['authority_province_code'],
                               unique=False)
         batch_op.create_index(batch_op.f('ix_penalty_record_decided_on'), ['decided_on'], unique=False)
+        batch_op.create_index('ix_penalty_record_decision_number_prefix', ['decision_number'], unique=False,
+                              postgresql_ops={'decision_number': 'varchar_pattern_ops'})
         batch_op.create_index(batch_op.f('ix_penalty_record_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_penalty_record_person_id'), ['person_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_penalty_record_recorded_at'), ['recorded_at'], unique=False)
@@ -59,6 +61,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_penalty_record_recorded_at'))
         batch_op.drop_index(batch_op.f('ix_penalty_record_person_id'))
         batch_op.drop_index(batch_op.f('ix_penalty_record_kind'))
+        batch_op.drop_index('ix_penalty_record_decision_number_prefix')
         batch_op.drop_index(batch_op.f('ix_penalty_record_decided_on'))
         batch_op.drop_index(batch_op.f('ix_penalty_record_authority_province_code'))
     op.drop_table('penalty_record')
