@@ -50,7 +50,7 @@ LABELS = {
     # Penalty and credit records (models/penalty.py).
     "ground_code": _l("Legal ground"), "ground_label": _l("Legal ground"), "ground_text": _l("Article and wording"),
     "decision_number": _l("Decision number"), "decided_on": _l("Decided on"), "period_from": _l("Period from"),
-    "period_to": _l("Period until"), "period_label": _l("Period"),
+    "period_to": _l("Period until"), "period_label": _l("Period of the decision"),
     "practice_related": _l("Crime related to construction practice"),
     "authority_province_code": _l("Issuing authority"), "authority_label": _l("Issuing authority"),
     "public": _l("Published on the public register"), "document_key": _l("Document (storage key)"),

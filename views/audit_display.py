@@ -28,7 +28,7 @@ ACTION_LABELS = {
     "grant": _l("Permission granted"), "revoke": _l("Permission withdrawn"),
     "job_start": _l("Job started"), "job_done": _l("Job finished"), "job_failed": _l("Job failed"),
     "job_cancelled": _l("Job cancelled"), "job_cancel": _l("Job cancellation asked"), "download": _l("Downloaded"),
-    "application.remind": _l("Reminded the employer"),
+    "application.remind": _l("Reminded the employer"), "penalty.record": _l("Penalty record entered"),
     # The nightly rules (app/lifecycle.py) and the message delivery: one row of figures per run.
     "lifecycle.lapse": _l("Nightly: lapses"), "lifecycle.age_limit": _l("Nightly: age limit"),
     "lifecycle.expire_unconfirmed": _l("Nightly: unconfirmed applications"),
@@ -48,6 +48,7 @@ OBJECT_LABELS = {
     "Report": _l("Report"), "TransitionLog": _l("Transition log"), "AuditLog": _l("Audit log"),
     "Job": _l("Background job"), "CalendarDay": _l("Calendar date"), "Calendar": _l("Holiday calendar"),
     "Lifecycle": _l("Nightly rules"), "Notification": _l("Message"), "SigningKey": _l("Certificate signing key"),
+    "PenaltyRecord": _l("Penalty record"),
 }
 
 # PDFs by the endpoint that served them ("print" rows).
