@@ -74,7 +74,7 @@ def revocation_bars(person, day: date, limits) -> list[Bar]:
         again = add_years(rec.decided_on, years)
         if day < again:
             bars.append(Bar("revoked_recently", _l(
-                "Your registration certificate was revoked on %(day)s (decision %(decision)s); registration may be "
+                "The registration certificate was revoked on %(day)s (decision %(decision)s); registration may be "
                 "applied for again from %(again)s.", day=rec.decided_on.isoformat(), decision=rec.decision_number,
                 again=again.isoformat()), again))
     registration = person.registration
@@ -83,7 +83,7 @@ def revocation_bars(person, day: date, limits) -> list[Bar]:
         again = add_years(registration.cancelled_on, years)
         if day < again:
             bars.append(Bar("revoked_recently", _l(
-                "Your registration was cancelled on %(day)s: revoked by law; registration may be applied for again "
+                "The registration was cancelled on %(day)s: revoked by law; registration may be applied for again "
                 "from %(again)s.", day=registration.cancelled_on.isoformat(), again=again.isoformat()), again))
     return bars
 
@@ -146,7 +146,7 @@ def two_unit_bars(application) -> list[Bar]:
     if (application.business_type != "change" and registration is not None and registration.status == "active"
             and registration.enterprise_id != enterprise_id):
         bars.append(Bar("two_units", _l(
-            "Applying for registration in two units: you are registered at %(enterprise)s.",
+            "Applying for registration in two units: the person is registered at %(enterprise)s.",
             enterprise=registration.enterprise.name), None))
     return bars
 

@@ -61,7 +61,7 @@ def test_re_registration_the_day_of_a_cancellation_revoked_by_law_is_refused_wit
     assert any("revoked by law" in r and again in r for r in before_form)
     app_id = f.make_application(username, "re_registration", enterprise_id=enterprise)
     reasons = refused(app_id, "submit", username)
-    assert f"Your registration was cancelled on {today().isoformat()}: revoked by law; registration may be applied " \
+    assert f"The registration was cancelled on {today().isoformat()}: revoked by law; registration may be applied " \
            f"for again from {again}." in reasons
     assert db.session.get(Application, app_id).state == "draft"
 
@@ -81,7 +81,7 @@ def test_revocation_record_bars_for_two_years_from_the_decision(staff):
           decision_number="建罚〔2026〕7号")
     again = add_years(decided, 2)
     app_id = f.make_application(username, "initial", enterprise_id=f.make_enterprise("11"))
-    assert (f"Your registration certificate was revoked on {decided.isoformat()} (decision 建罚〔2026〕7号); "
+    assert (f"The registration certificate was revoked on {decided.isoformat()} (decision 建罚〔2026〕7号); "
             f"registration may be applied for again from {again.isoformat()}.") in refused(app_id, "submit", username)
 
 
@@ -203,7 +203,7 @@ def test_registered_elsewhere_at_approval_is_applying_in_two_units(staff):
     db.session.add(registration)
     db.session.commit()
     reasons = refused(app_id, "approve", staff.ministry)
-    assert any("Applying for registration in two units: you are registered at" in r for r in reasons)
+    assert any("Applying for registration in two units: the person is registered at" in r for r in reasons)
 
 
 def test_a_change_of_employer_is_not_two_units(staff):

@@ -80,6 +80,6 @@ def test_a_province_records_a_revocation_and_the_re_registration_is_refused(app,
     person.screenshot(path=f"{SHOTS}/penalty-3-account.png", full_page=True)
     person.goto(f"{base}/apply/re_registration")
     body = person.inner_text("body")
-    assert f"自{again}起方可重新申请注册" in body and DECISION in body
+    assert f"自{again}起方可重新申请注册" in body and DECISION in body and "注册证书已于" in body
     person.screenshot(path=f"{SHOTS}/penalty-4-re-registration.png", full_page=True)
     assert person.errors == []

@@ -54,7 +54,7 @@ def test_province_records_a_penalty_through_the_form(app, world):
     with app.app_context():
         rec = db.session.query(PenaltyRecord).filter_by(person_id=person_id).one()
         assert rec.kind == "revoked" and rec.authority_province_code == "11" and rec.document_filename == "决定书.pdf"
-        assert db.session.query(Notification).filter_by(kind="penalty_recorded").count() == 1
+        assert db.session.query(Notification).filter_by(kind="penalty_recorded", subject=f"penalty:{rec.id}").count() == 1
         rec_id = rec.id
     show = client.get(f"/penaltyrecords/show/{rec_id}").get_data(as_text=True)
     assert "京建罚〔2026〕21号" in show and f"/penaltyrecords/document/{rec_id}" in show
@@ -160,8 +160,30 @@ def test_the_public_register_shows_public_records_within_their_period_never_the_
     _enter(app, world, "prov11", "bj", decided_on=add_years(today(), -4), decision_number="过期1号")
     with app.app_context():
         number = db.session.get(Person, world["bj"][1]).registration.number
-    page = app.test_client().get(f"/registry/{number}?lang=en")
+    visitor = app.test_client()
+    visitor.get("/lang/en")
+    page = visitor.get(f"/registry/{number}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "Penalty and credit records" in html
     assert "Quality accident" in html and "不公开1号" not in html and "过期1号" not in html
     assert "/document/" not in html and "罚bj" not in html  # kind, ground, authority, date: no decision number
+
+
+def test_reviewers_see_the_refusal_grounds_on_the_application_page(app, world):
+    with app.app_context():
+        staff = f.Staff()
+        staff._cache[("Province", "11")] = world["prov11"]
+        username, person_id, app_id = f.initial_application(staff, "11", "submit", "confirm")
+        rec = penalties.record(f.user(world["ministry"]), db.session.get(Person, person_id),
+                               {"kind": "criminal_sentence", "ground_code": "criminal_judgment",
+                                "decision_number": "(2026)京0105刑初9号", "decided_on": today(),
+                                "period_from": today()}, "d.pdf", PDF)
+        db.session.commit()
+        assert rec.id
+    client = login(app.test_client(), world["prov11"])
+    html = client.get(f"/applications/show/{app_id}").get_data(as_text=True)
+    assert "Grounds for refusal found" in html and "(2026)京0105刑初9号" in html
+    clean = login(app.test_client(), world["ministry"])
+    with app.app_context():
+        other = f.initial_application(staff, "11", "submit")[2]
+    assert "Grounds for refusal found" not in clean.get(f"/applications/show/{other}").get_data(as_text=True)
