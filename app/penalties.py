@@ -245,7 +245,7 @@ def record(user, person, values: dict, filename: str, data: bytes) -> PenaltyRec
         document_sha256=hashlib.sha256(data).hexdigest(), recorded_by_fk=user.id)
     db.session.add(rec)
     db.session.flush()
-    audit("penalty.record", "PenaltyRecord", rec.id, f"{rec.kind} {rec.decision_number}", user=user)
+    audit("penalty.record", "PenaltyRecord", rec.id, rec.decision_number, detail={"kind": rec.kind}, user=user)
     notifications.send("penalty_recorded", f"penalty:{rec.id}", notifications.applicant_users(person.id),
                        {"penalty_kind": rec.kind, "decision": rec.decision_number, "day": rec.decided_on},
                        subject=f"penalty:{rec.id}")

@@ -67,7 +67,7 @@ class PenaltyRecordView(ScopedModelView):
             abort(404)
         except OSError:
             abort(503)
-        audit.record("download", "PenaltyRecord", item.id, summary=f"decision {item.decision_number}",
+        audit.record("download", "PenaltyRecord", item.id, summary=item.decision_number,
                      detail={"person_id": item.person_id}, user=scope.current_user())
         db.session.commit()
         response = send_file(stream, mimetype=item.document_content_type, download_name=item.document_filename,
