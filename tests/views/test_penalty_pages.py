@@ -23,6 +23,8 @@ def _form(client, id_number, **overrides):
             "period_to": "", "public": "y", "confirm": "y", "document": (io.BytesIO(PDF), "决定书.pdf"),
             **form_tokens(client, "/penalties/record")}
     data.update(overrides)
+    if isinstance(data.get("document"), tuple) and isinstance(data["document"][0], bytes):
+        data["document"] = (io.BytesIO(data["document"][0]), data["document"][1])  # a fresh stream per post
     return {k: v for k, v in data.items() if v is not None}
 
 
@@ -69,7 +71,7 @@ def test_province_records_a_penalty_through_the_form(app, world):
 @pytest.mark.parametrize("overrides, words", [
     ({"confirm": None}, "Tick the confirmation to record."),
     ({"document": None}, "Attach the decision document."),
-    ({"document": (io.BytesIO(b"GIF89a..."), "x.gif")}, "must be a PDF, JPEG or PNG file"),
+    ({"document": (b"GIF89a...", "x.gif")}, "must be a PDF, JPEG or PNG file"),
     ({"decision_number": ""}, "This field is required."),
     ({"decided_on": "2026-13-45"}, "This field is required."),
     ({"ground_code": "other"}, "Name the law or regulation and its article."),
