@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from app import penalties
+from app import notifications, penalties
 from ground.clock import add_years, today
 from ground.extensions import db
 from models import AuditLog, Notification, PenaltyRecord, Person
@@ -189,3 +189,20 @@ def test_reviewers_see_the_refusal_grounds_on_the_application_page(app, world):
     with app.app_context():
         other = f.initial_application(staff, "11", "submit")[2]
     assert "Grounds for refusal found" not in clean.get(f"/applications/show/{other}").get_data(as_text=True)
+
+
+def test_the_message_opens_the_persons_page_and_the_officers_record(app, world):
+    rec = _enter(app, world, "prov11", "bj")
+    with app.app_context():
+        own = db.session.query(Notification).filter_by(subject=f"penalty:{rec}").one().id
+        officer = f.user(world["prov11"])  # the same subject for an officer: the door follows the reader's scope
+        notifications.send("penalty_recorded", f"penalty:{rec}:officer", [officer],
+                           {"penalty_kind": "revoked", "decision": "罚bj", "day": today()}, subject=f"penalty:{rec}")
+        db.session.commit()
+        theirs = db.session.query(Notification).filter_by(user_id=officer.id).one().id
+    resp = login(app.test_client(), world["bj"][0]).get(f"/messages/{own}/open")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/me/#penalties")
+    opened = login(app.test_client(), world["prov31"]).get(f"/messages/{theirs}/open")
+    assert opened.status_code == 404  # another reader's message
+    opened = login(app.test_client(), world["prov11"]).get(f"/messages/{theirs}/open")
+    assert opened.status_code == 302 and opened.headers["Location"].endswith(f"/penaltyrecords/show/{rec}")
