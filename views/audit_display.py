@@ -34,6 +34,9 @@ ACTION_LABELS = {
     "lifecycle.expire_unconfirmed": _l("Nightly: unconfirmed applications"),
     "lifecycle.objection_clock": _l("Nightly: objection periods"),
     "lifecycle.stage_limits": _l("Nightly: statutory time limits"), "lifecycle.reminders": _l("Nightly: reminders"),
+    "lifecycle.employer_status": _l("Nightly: employer status"),
+    "lifecycle.conflict_check": _l("Nightly: conflict check"),
+    "enterprise.status": _l("Enterprise status changed"),
     "notification.deliver": _l("Messages sent by SMS and e-mail"),
     "signing_key.rotate": _l("Certificate signing key rotated"),
 }
@@ -47,6 +50,8 @@ OBJECT_LABELS = {
     "Enterprise": _l("Enterprise"), "Qualification": _l("Qualification"), "Roster": _l("Qualification roster"),
     "Report": _l("Report"), "TransitionLog": _l("Transition log"), "AuditLog": _l("Audit log"),
     "Job": _l("Background job"), "CalendarDay": _l("Calendar date"), "Calendar": _l("Holiday calendar"),
+    "EnterpriseStatusChange": _l("Enterprise status change"), "EnterpriseRegister": _l("National enterprise register"),
+    "InsuranceConflict": _l("Social-insurance conflict"), "SocialInsurance": _l("Social-insurance payments"),
     "Lifecycle": _l("Nightly rules"), "Notification": _l("Message"), "SigningKey": _l("Certificate signing key"),
 }
 
