@@ -112,7 +112,7 @@ LAPSE_REASONS = Choices(("expired", _l("every registered specialty passed its va
 # An employer's status (app/employer_status.py): 正常, 停业, 吊销营业执照, 注销; which ones block applications is
 # RULES["EMPLOYER_BLOCKING_STATUSES"].
 ENTERPRISE_STATUSES = Choices(
-    ("active", _l("Active")), ("suspended", _l("Suspended")), ("revoked", _l("Business licence revoked")),
+    ("active", _l("In business")), ("suspended", _l("Suspended")), ("revoked", _l("Business licence revoked")),
     ("deregistered", _l("Deregistered")),
 )
 # Where a status change came from: entered by the ministry, or the national enterprise register's import.
