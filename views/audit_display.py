@@ -76,6 +76,10 @@ PERMISSION_LABELS = {"can_export_unmasked": _l("exports with full ID and mobile 
 # The fields a detail may name that the panel's column labels (views.registry.LABELS) do not: every column of
 # every audited model, and the facts written with transitions, prints, views, exports and imports.
 AUDIT_FIELD_LABELS = {
+    "status_source": _l("Source of the status"), "previous_status": _l("Previous status"),
+    "effective_on": _l("Effective from"), "paying_credit_code": _l("Credit code of the paying enterprise"),
+    "paying_name": _l("Paying enterprise"), "first_seen": _l("First seen"), "last_seen": _l("Last seen"),
+    "resolved_on": _l("Resolved on"), "note": _l("Note"), "month": _l("Month"), "user_id": _l("User (id)"),
     "id": _l("Record id"), "person_id": _l("Person (id)"), "enterprise_id": _l("Employer (id)"),
     "previous_enterprise_id": _l("Previous employer (id)"), "province_code": _l("Province"),
     "registration_id": _l("Registration (id)"), "application_id": _l("Application (id)"),
