@@ -11,7 +11,7 @@ A source implements one method:
             #  `month` ("YYYY-MM")}; a person the source has no data for is left out (no data is no conflict).
 
 Built in: `CsvSource` reads the payments imported from the insurance authority's CSV files
-(`import_payments`: ID number, the paying enterprise's credit code, month; `flask social-insurance import FILE`),
+(`import_payments`: ID number, the paying enterprise's credit code, month; `flask import-social-insurance FILE`),
 and `SimulatorSource` answers deterministically for demos and tests: every Nth registered person
 (SOCIAL_INSURANCE_SIMULATOR_EVERY, by a hash of the ID number) is paid by another enterprise of the directory,
 everyone else by the registered employer.
