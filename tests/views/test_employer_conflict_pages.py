@@ -165,3 +165,14 @@ def test_the_application_page_warns_the_reviewers_only(app, world, conflict):
         employer = f.Staff().enterprise(db.session.get(Application, conflict["app"]).enterprise_id)
     page = login(app.test_client(), employer).get(url)
     assert page.status_code == 200 and "Social-insurance conflict" not in _text(page)
+
+
+def test_the_demo_shows_a_closed_employer_and_a_conflict(app):
+    app.test_cli_runner().invoke(args=["demo-data"])
+    with app.app_context():
+        closed = db.session.query(Enterprise).filter(Enterprise.name.startswith("北京京冶机电")).one()
+        assert closed.status == "deregistered" and closed.status_changes[0].source == "register"
+        conflict = db.session.query(InsuranceConflict).join(Person).filter(Person.name == "朱红").one()
+        assert conflict.resolved_on is None and conflict.province_code == "11"
+    province = login(app.test_client(), "province-bj", password=app.config["DEMO_PASSWORD"])
+    assert "朱红" in _text(province.get("/conflicts/"))
