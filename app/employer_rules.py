@@ -31,8 +31,11 @@ def employer_reasons(enterprise, limits=None) -> list:
 
 def named_employer(application):
     """The enterprise the application names: the one chosen in the form, or the person's current employer for the
-    types its current employer confirms (renewal, additional specialty, ...)."""
+    types its current employer confirms (renewal, additional specialty); None for the types a person at a closed
+    employer may still apply for (`needs_qualified_employer` off: cancellation, information change, replacement)."""
     btype = BUSINESS_TYPES.get(application.business_type)
+    if btype is not None and not btype.needs_qualified_employer:
+        return None
     if btype is not None and btype.confirmer == "current":
         registration = application.registration or application.person.registration
         return registration.enterprise if registration is not None else None
@@ -50,7 +53,7 @@ def current_employer_reasons(person, business_type: str, limits=None) -> list:
     """Before the form: the types the current employer confirms cannot start while it is not qualified."""
     btype = BUSINESS_TYPES.get(business_type)
     registration = person.registration
-    if btype is None or btype.confirmer != "current" or registration is None:
+    if btype is None or btype.confirmer != "current" or not btype.needs_qualified_employer or registration is None:
         return []
     return employer_reasons(registration.enterprise, limits)
 
@@ -65,3 +68,8 @@ def employer_closed(application) -> list:
     if blocks(named_employer(application)):
         return []
     return [_l("The employer named by the application is active.")]
+
+
+def checked_types() -> list[str]:
+    """The business types whose named employer must be qualified."""
+    return sorted(code for code, btype in BUSINESS_TYPES.items() if btype.needs_qualified_employer)

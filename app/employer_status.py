@@ -224,7 +224,8 @@ def nightly(as_of: date) -> dict:
         figures["employers_not_qualified"] = len(blocked)
         if blocked:
             open_ids = list(db.session.scalars(select(Application.id).where(
-                Application.state.in_(RETURNABLE), Application.enterprise_id.in_(blocked)).order_by(Application.id)))
+                Application.state.in_(RETURNABLE), Application.enterprise_id.in_(blocked),
+                Application.business_type.in_(employer_rules.checked_types())).order_by(Application.id)))
             for app_id in open_ids:
                 figures["applications_returned"] += _return(app_id)
             changes = _latest_changes(blocked)

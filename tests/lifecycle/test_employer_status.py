@@ -174,3 +174,17 @@ def test_the_register_import_reports_every_row(ctx):
 def test_a_register_file_without_the_columns_is_refused_whole(ctx):
     report = employer_status.import_register("名称,日期\n甲,2026-01-01\n".encode(), "bad.csv", None)
     assert report.rows == [] and "Columns missing" in report.error
+
+
+def test_a_person_at_a_closed_employer_may_still_cancel(ctx, clock):
+    day = date(2027, 5, 11)
+    clock.set(day)
+    enterprise = f.make_enterprise()
+    username, _person = f.make_registered(enterprise)
+    person = f.user(username).person
+    assert not any("employer not qualified" in str(r) for r in rules.preconditions(person, "cancellation"))
+    app_id = f.make_application(username, "cancellation", reason="employer_bankrupt")
+    f.move(app_id, "submit", username)
+    _close(enterprise, "deregistered", day=day - timedelta(days=1))
+    run("employer-status", day)
+    assert _state(app_id) == "enterprise_review"  # not returned: cancelling is the way out
