@@ -129,6 +129,15 @@ RULES = {
     # The conflict check (挂证, app/conflicts.py) compares the social insurance paid this many months before the
     # day it runs (the insurance data lags behind by about a month).
     "SOCIAL_INSURANCE_MONTH_LAG": _env("RULE_SOCIAL_INSURANCE_MONTH_LAG", 1, int),
+    # Refusal grounds (MOC Order No. 153 art. 15; app/penalties.py): no registration within this many years of a
+    # certificate revoked (from the decision), of a criminal sentence served for a crime in construction practice,
+    # and of one served for any other crime.
+    "REVOCATION_BAR_YEARS": _env("RULE_REVOCATION_BAR_YEARS", 2, int),
+    "CRIMINAL_BAR_YEARS_PRACTICE": _env("RULE_CRIMINAL_BAR_YEARS_PRACTICE", 5, int),
+    "CRIMINAL_BAR_YEARS_OTHER": _env("RULE_CRIMINAL_BAR_YEARS_OTHER", 3, int),
+    # The public register shows a public penalty record for this many years after its decision (our rule: the upper
+    # bound of the "6 months to 3 years" publication period of the construction market credit rules, 建市〔2007〕9号).
+    "PENALTY_PUBLIC_YEARS": _env("RULE_PENALTY_PUBLIC_YEARS", 3, int),
 }
 
 # --- Lifecycle: what the nightly jobs do on which dates (app/lifecycle.py; days before the date, our rules) -----

@@ -32,7 +32,7 @@ from ground.extensions import db
 from ground.vocabulary import STATE_LABELS, State, TYPE_LABELS
 from models import AppUser, Notification, Person, Specialty
 from models.base import localized
-from models.choices import ENTERPRISE_STATUSES, LAPSE_REASONS
+from models.choices import ENTERPRISE_STATUSES, LAPSE_REASONS, PENALTY_KINDS
 
 log = logging.getLogger(__name__)
 _CHUNK = 500  # rows per statement when writing or looking up many
@@ -74,6 +74,8 @@ _NOTICES = (
     Notice("employer_not_qualified", _l("Your employer %(enterprise)s is “%(enterprise_status)s” since %(day)s and no "
                                         "longer qualified to employ registered constructors. Apply for a change of "
                                         "employer to keep your registration in use."), sms=True),
+    Notice("penalty_recorded", _l("A record has been entered against you: %(penalty_kind)s, decision %(decision)s of "
+                                  "%(day)s. It is shown under Personal information → My account."), sms=True),
     # Enterprises.
     Notice("confirmation_requested", _l("%(person)s submitted application %(number)s (%(type)s) for your "
                                         "confirmation; the time limit is %(deadline)s.")),
@@ -288,6 +290,8 @@ def text(notification: Notification) -> str:
         params["reason"] = str(LAPSE_REASONS.label(params["reason"]))
     if "enterprise_status" in params:
         params["enterprise_status"] = str(ENTERPRISE_STATUSES.label(params["enterprise_status"]))
+    if "penalty_kind" in params:
+        params["penalty_kind"] = str(PENALTY_KINDS.label(params["penalty_kind"]))
     try:
         return str(notice.text) % params  # the template in the current language, then its params
     except (KeyError, ValueError, TypeError):

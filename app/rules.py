@@ -13,7 +13,7 @@ from ground.clock import china_day, today
 from ground.extensions import db
 from ground.vocabulary import IN_PROGRESS_STATES
 from models import Application, Person, Specialty
-from app import employer_rules
+from app import employer_rules, penalties
 from app.business_types import BUSINESS_TYPES, shared
 
 def is_empty(value):
@@ -114,12 +114,22 @@ def ready_to_submit(application: Application) -> list:
                for msg in msgs]
     reasons += _identity_verified(person)
     reasons += shared.completeness(person)
-    reasons += _one_at_a_time(person, application)
+    bars = _refusal_bars(application)
+    # Another open application naming another unit is said once, as the legal ground (applying in two units).
+    if not any(bar.other for bar in bars):
+        reasons += _one_at_a_time(person, application)
     reasons += contract_complete(application)
     reasons += _age_reasons(application.business_type, person, limits)
     reasons += employer_rules.current_employer_reasons(person, application.business_type, limits)
     reasons += BUSINESS_TYPES[application.business_type].eligibility(application, True, limits)
-    return reasons
+    return reasons + [bar.reason for bar in bars]
+
+
+def _refusal_bars(application: Application) -> list:
+    """The refusal grounds of app/penalties.py met, for the business types that declare them."""
+    if not BUSINESS_TYPES[application.business_type].refusal_grounds:
+        return []
+    return penalties.refusal_bars(application.person, application)
 
 
 def contract_complete(application: Application) -> list:
@@ -133,7 +143,8 @@ def outcome_possible(application: Application) -> list:
     """Re-checked at approval: the registration can still change as the business type says."""
     limits = shared.configured_limits()
     return (_age_reasons(application.business_type, application.person, limits)
-            + BUSINESS_TYPES[application.business_type].eligibility(application, False, limits))
+            + BUSINESS_TYPES[application.business_type].eligibility(application, False, limits)
+            + [bar.reason for bar in _refusal_bars(application)])
 
 
 def employer_qualified(application: Application) -> list:
@@ -202,4 +213,6 @@ def preconditions(person: Person, business_type: str, editing: Application | Non
     reasons = _identity_verified(person) + shared.completeness(person) + _age_reasons(business_type, person, limits)
     reasons += _one_at_a_time(person, editing)
     reasons += employer_rules.current_employer_reasons(person, business_type, limits)
+    if BUSINESS_TYPES[business_type].refusal_grounds:
+        reasons += penalties.refusal_reasons(person)
     return reasons + BUSINESS_TYPES[business_type].preconditions(person, limits)

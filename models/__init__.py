@@ -12,6 +12,7 @@ from models.conflict import InsuranceConflict, SocialInsuranceRecord
 from models.enterprise import Enterprise, EnterpriseStatusChange
 from models.notification import EmailOutbox, Notification
 from models.job import Job, PeriodicRun, StatisticsSnapshot, WorkerStatus
+from models.penalty import PenaltyRecord
 from models.person import Attachment, Person
 from models.qualification import Qualification
 from models.registration import Registration, RegistrationSpecialty
@@ -22,7 +23,7 @@ from models.user import AppUser
 
 __all__ = [
     "AnnouncementBatch", "Application", "AppUser", "Attachment", "AuditLog", "CalendarDay", "CaptchaChallenge", "Certificate", "Counter",
-    "EmailOutbox", "Enterprise", "EnterpriseStatusChange", "InsuranceConflict", "Job", "Model", "Notification", "PeriodicRun", "Person", "Province", "Qualification", "RealnameRequest", "Registration",
+    "EmailOutbox", "Enterprise", "EnterpriseStatusChange", "InsuranceConflict", "Job", "Model", "Notification", "PenaltyRecord", "PeriodicRun", "Person", "Province", "Qualification", "RealnameRequest", "Registration",
     "RegistrationSpecialty", "SmsCode", "SocialInsuranceRecord", "SmsOutbox", "Specialty", "StatisticsSnapshot", "UserSession", "WorkerStatus",
     "TransitionLog", "application_specialty",
 ]

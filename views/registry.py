@@ -15,12 +15,12 @@ from app import personal_data, workflow
 from app.jobs import TooManyJobs
 from ground.roles import (ADMIN, APPLICANT, BUSINESS_ROLES, ENTERPRISE, EXPORTS, MINISTRY, PERSONAL_DATA, PROVINCE,
                           ROLE_LABELS)
-from models import (AnnouncementBatch, Application, Attachment, AuditLog, CalendarDay, Certificate, Enterprise, Person,
-                    Province, Qualification, Registration, SmsOutbox, Specialty, TransitionLog)
+from models import (AnnouncementBatch, Application, Attachment, AuditLog, CalendarDay, Certificate, Enterprise,
+                    PenaltyRecord, Person, Province, Qualification, Registration, SmsOutbox, Specialty, TransitionLog)
 from models.calendar import CALENDAR_SOURCES
-from models.choices import (ATTACHMENT_KINDS, CERTIFICATE_STATUSES, DEGREES, EDUCATION_LEVELS, ENTERPRISE_STATUSES, ETHNICITIES,
-                            REALNAME_STATUSES,
-                            REGISTRATION_STATUSES, SMS_BACKENDS, SMS_PURPOSES)
+from models.choices import (ATTACHMENT_KINDS, CERTIFICATE_STATUSES, DEGREES, EDUCATION_LEVELS, ENTERPRISE_STATUSES,
+                            ETHNICITIES, PENALTY_KINDS, REALNAME_STATUSES, REGISTRATION_STATUSES, SMS_BACKENDS,
+                            SMS_PURPOSES)
 from models.columns import COLUMNS
 from models.labels import LABELS
 
@@ -43,6 +43,7 @@ from views.health import HealthView
 from views.metrics import MetricsView
 from views.help import HELP_MENU, HelpView
 from views.panel_views import AttachmentView, CertificateView, QualificationView
+from views.penalties import PenaltyEntryView, PenaltyRecordView
 from views.public import CaptchaView, PublicView, RegistryView
 from views.jobs import JobOperationsView, JobsView, too_many_jobs
 from views.notifications import MENU_LABEL as MESSAGES_LABEL
@@ -259,6 +260,15 @@ PANEL = [
         formatters_columns=DATETIME_FORMATTERS, order_columns=["created_at"], base_order=("id", "desc"),
         extra_permissions={"can_file": EVERYONE},
     ),
+    # 不良行为记录: penalty and credit records in the row scope (province: its persons' and its own decisions).
+    PanelSpec(
+        PenaltyRecord, "PenaltyRecords", _l("Penalty records"), "Registry", "fa-gavel", base_class=PenaltyRecordView,
+        **_pages(PenaltyRecord),
+        search_columns=["kind", "decision_number", "decided_on", "public"], read={PROVINCE, MINISTRY},
+        search_form_extra_fields={"kind": _select(_l("Kind"), lambda: PENALTY_KINDS.choices(blank=True))},
+        label_columns=LABELS, formatters_columns=DATETIME_FORMATTERS, order_columns=["decision_number", "decided_on"],
+        base_order=("decided_on", "desc"), extra_permissions={"can_document": {PROVINCE, MINISTRY}},
+    ),
     PanelSpec(
         AuditLog, "AuditLog", _l("Audit log"), "System", "fa-clipboard-list",
         **_pages(AuditLog),
@@ -367,6 +377,8 @@ SITE = [
     # 挂证核查: social-insurance conflicts of the province's registrations (the ministry: all).
     PageSpec(ConflictsView, _l("Social-insurance conflicts"), frozenset({PROVINCE, MINISTRY}),
              Menu("Conflicts", "Workflow", "fa-exclamation-triangle")),
+    PageSpec(PenaltyEntryView, _l("Record a penalty"), frozenset({PROVINCE, MINISTRY}),
+             Menu("PenaltyEntry", "Registry", "fa-gavel")),
     PageSpec(DashboardView, _l("Statistics dashboard"), frozenset({MINISTRY, PROVINCE, ENTERPRISE}),
              Menu("Dashboard", "Statistics", "fa-chart-bar"), error_handlers={BadFilters: back_to_dashboard}),
     PageSpec(EnterpriseProfileView, _l("Enterprise profile"), frozenset({ENTERPRISE}),

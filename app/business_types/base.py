@@ -53,6 +53,10 @@ class BusinessType:
     reasons: Choices | None = None  # the list the applicant picks `reason` from
     # The age limit stops it (DOMAIN: people over the limit may still cancel, replace a certificate, correct data).
     age_limited: bool = True
+    # The refusal grounds of MOC Order No. 153 art. 15 in app/penalties.py (certificate revoked, criminal sentence,
+    # two units) stop it: before the form, at submission and at approval. Types that create, restore or extend a
+    # registration set it; cancellation, replacement and personal-information change do not.
+    refusal_grounds: bool = False
     notice: bool = False  # the applicant ticks the registration notice (注册须知) to submit
     scans: tuple[str, ...] = ()  # attachment kinds uploaded with the form (new ID card scans)
     confirmer: str = "named"  # one of CONFIRMERS

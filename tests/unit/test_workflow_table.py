@@ -100,6 +100,9 @@ def test_declared_facts_of_each_type():
     assert {c for c, t in BUSINESS_TYPES.items() if t.uses_contract} == {
         "initial", "change", "add_specialty", "renewal", "re_registration"}
     assert [c for c, t in BUSINESS_TYPES.items() if t.records_previous_employer] == ["change"]
+    # The refusal grounds of art. 15 (app/penalties.py) stop the types that create, restore or extend a registration.
+    assert {c for c, t in BUSINESS_TYPES.items() if t.refusal_grounds} == {
+        "initial", "change", "add_specialty", "renewal", "re_registration"}
     switches = {switch for t in BUSINESS_TYPES.values() for switch, _note in t.guide_notes}
     assert switches == {"CHANGE_TEMPORARY_ONLY"} and switches <= set(RULES)
 

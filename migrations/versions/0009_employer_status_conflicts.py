@@ -1,7 +1,7 @@
 """Employer status (企业状态) with its history, social-insurance payments and conflicts (挂证).
 
 Revision ID: 0008_employer_conflicts
-Revises: 0007
+Revises: 0008_penalties
 Create Date: 2026-12-05 23:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0008_employer_conflicts'
-down_revision = '0007'
+down_revision = '0008_penalties'
 branch_labels = None
 depends_on = None
 
