@@ -10,8 +10,8 @@ from flask import current_app
 from flask_appbuilder.models.filters import BaseFilter
 from sqlalchemy import and_, false, or_, select, true
 
-from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certificate, Enterprise, Job, PenaltyRecord,
-                    Person, Qualification, Registration, RegistrationSpecialty, TransitionLog)
+from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certificate, Enterprise, InsuranceConflict, Job,
+                    PenaltyRecord, Person, Qualification, Registration, RegistrationSpecialty, TransitionLog)
 from models.choices import BatchState
 
 from ground import roles as R
@@ -106,6 +106,10 @@ def _clause_for_role(model, role, user):
         return or_(mine, Job.shared_role == R.MINISTRY) if role == R.MINISTRY else mine
     if model is AuditLog:
         return true() if role in (R.MINISTRY, R.ADMIN) else false()
+    if model is InsuranceConflict:  # 挂证: the registered employer's province reviews them, the ministry all
+        if role == R.PROVINCE:
+            return InsuranceConflict.province_code == user.province_code if user.province_code else false()
+        return true() if role == R.MINISTRY else false()
     if model is PenaltyRecord:  # the person's own; a province: its persons' and the ones it decided; the ministry: all
         if role == R.PROVINCE:
             if not user.province_code:

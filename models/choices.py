@@ -91,6 +91,7 @@ REFUSAL_REASONS = Choices(
     ("continuing_education", _l("Continuing education not completed")),
     ("over_age", _l("Over the age limit")),
     ("penalty", _l("Under administrative penalty or criminal sanction")),
+    ("employer_not_qualified", _l("Employer not qualified")),
     # The refusal grounds of MOC Order No. 153 art. 15 that app/penalties.py checks.
     ("revoked_recently", _l("Certificate revoked less than the barred period ago")),
     ("criminal_sentence", _l("Criminal sentence not served or within the barred period")),
@@ -131,6 +132,17 @@ REGISTRATION_STATUSES = Choices(
 # Why a registration lapsed (注册失效) without anyone applying: the lifecycle jobs (app/lifecycle.py).
 LAPSE_REASONS = Choices(("expired", _l("every registered specialty passed its valid-until date")),
                         ("over_age", _l("the holder reached the age limit")))
+
+# An employer's status (app/employer_status.py): 正常, 停业, 吊销营业执照, 注销; which ones block applications is
+# RULES["EMPLOYER_BLOCKING_STATUSES"].
+ENTERPRISE_STATUSES = Choices(
+    ("active", _l("In business")), ("suspended", _l("Suspended")), ("revoked", _l("Business licence revoked")),
+    ("deregistered", _l("Deregistered")),
+)
+# Where a status change came from: entered by the ministry, or the national enterprise register's import.
+ENTERPRISE_STATUS_SOURCES = Choices(
+    ("ministry", _l("Entered by the ministry")), ("register", _l("National enterprise register")),
+)
 
 CERTIFICATE_STATUSES = Choices(
     ("valid", _l("Valid")), ("revoked", _l("Revoked")), ("replaced", _l("Replaced")), ("expired", _l("Lapsed")),

@@ -120,8 +120,9 @@ COLUMNS = {
                                             "valid_until": 12}, {"issued_on": "date", "valid_until": "date"}),
     ),
     Enterprise: ModelColumns(
-        list=_ENTERPRISE_LIST,
-        show=("name", "credit_code", "province", "address", "legal_representative", "contact_phone"),
+        list=(*_ENTERPRISE_LIST, "status_label"),
+        show=("name", "credit_code", "province", "address", "legal_representative", "contact_phone", "status_label",
+              "status_since", "status_history"),
         api_list=("id", "name", "credit_code", "province.code", "province.name"),
         api_show=("id", "name", "credit_code", "province.code", "province.name", "address", "legal_representative"),
         export=exported(_ENTERPRISE_LIST, {"name": 32, "credit_code": 21, "province": 10,

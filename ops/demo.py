@@ -14,11 +14,11 @@ from ground import roles as R
 from ground.clock import add_years, today
 from ground.extensions import db
 from ground.identifiers import make_credit_code, make_id_number
-from models import (AnnouncementBatch, Application, Certificate, Enterprise, PenaltyRecord, Person, Qualification,
-                    Specialty)
+from models import (AnnouncementBatch, Application, Certificate, Enterprise, InsuranceConflict, PenaltyRecord, Person,
+                    Qualification, Specialty)
 from sqlalchemy import update
 
-from app import lifecycle, penalties, workflow
+from app import employer_status, lifecycle, penalties, workflow
 from app.announcements import publish
 from app.applications import start_draft
 from app.services import realname, storage
@@ -206,8 +206,29 @@ def load_demo() -> list[str]:
                [specialties[c] for c in codes])
         created.append(key)
     _public_penalty(persons[PUBLIC_PENALTY[0]], users)
-
+    _employer_status_and_conflict(enterprises, persons)
     return [f"Enterprises: {len(enterprises)}; persons: {len(persons)}; stories created: {len(created)}."]
+
+
+def _employer_status_and_conflict(enterprises, persons):
+    """One deregistered enterprise (from the national register, with its history) and one social-insurance conflict
+    (朱红, registered at 北京城建, paid by 北京市政路桥) for the province's 挂证核查 list and the application pages."""
+    closed = enterprises["bj4"]
+    if not closed.status_changes:
+        employer_status.set_status(closed, "deregistered", today() - timedelta(days=30), "register",
+                                   "全国企业登记信息导入", None)
+        db.session.commit()
+    person = persons["rep"]
+    registration = person.registration
+    if registration is not None and not db.session.query(InsuranceConflict.id).filter_by(person_id=person.id).first():
+        payer = enterprises["bj2"]
+        db.session.add(InsuranceConflict(person_id=person.id, registration_id=registration.id,
+                                         enterprise_id=registration.enterprise_id,
+                                         province_code=registration.enterprise.province_code,
+                                         paying_credit_code=payer.credit_code, paying_name=payer.name,
+                                         month=f"{today() - timedelta(days=31):%Y-%m}",
+                                         first_seen=today() - timedelta(days=40), last_seen=today()))
+        db.session.commit()
 
 
 def _new(person, applicant, btype, **fields):

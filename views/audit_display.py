@@ -34,6 +34,9 @@ ACTION_LABELS = {
     "lifecycle.expire_unconfirmed": _l("Nightly: unconfirmed applications"),
     "lifecycle.objection_clock": _l("Nightly: objection periods"),
     "lifecycle.stage_limits": _l("Nightly: statutory time limits"), "lifecycle.reminders": _l("Nightly: reminders"),
+    "lifecycle.employer_status": _l("Nightly: employer status"),
+    "lifecycle.conflict_check": _l("Nightly: conflict check"),
+    "enterprise.status": _l("Enterprise status changed"),
     "notification.deliver": _l("Messages sent by SMS and e-mail"),
     "signing_key.rotate": _l("Certificate signing key rotated"),
 }
@@ -47,6 +50,8 @@ OBJECT_LABELS = {
     "Enterprise": _l("Enterprise"), "Qualification": _l("Qualification"), "Roster": _l("Qualification roster"),
     "Report": _l("Report"), "TransitionLog": _l("Transition log"), "AuditLog": _l("Audit log"),
     "Job": _l("Background job"), "CalendarDay": _l("Calendar date"), "Calendar": _l("Holiday calendar"),
+    "EnterpriseStatusChange": _l("Enterprise status change"), "EnterpriseRegister": _l("National enterprise register"),
+    "InsuranceConflict": _l("Social-insurance conflict"), "SocialInsurance": _l("Social-insurance payments"),
     "Lifecycle": _l("Nightly rules"), "Notification": _l("Message"), "SigningKey": _l("Certificate signing key"),
     "PenaltyRecord": _l("Penalty record"),
 }
@@ -73,6 +78,10 @@ PERMISSION_LABELS = {"can_export_unmasked": _l("exports with full ID and mobile 
 # The fields a detail may name that the panel's column labels (views.registry.LABELS) do not: every column of
 # every audited model, and the facts written with transitions, prints, views, exports and imports.
 AUDIT_FIELD_LABELS = {
+    "status_source": _l("Source of the status"), "previous_status": _l("Previous status"),
+    "effective_on": _l("Effective from"), "paying_credit_code": _l("Credit code of the paying enterprise"),
+    "paying_name": _l("Paying enterprise"), "first_seen": _l("First seen"), "last_seen": _l("Last seen"),
+    "resolved_on": _l("Resolved on"), "note": _l("Note"), "month": _l("Month"), "user_id": _l("User (id)"),
     "id": _l("Record id"), "person_id": _l("Person (id)"), "enterprise_id": _l("Employer (id)"),
     "previous_enterprise_id": _l("Previous employer (id)"), "province_code": _l("Province"),
     "registration_id": _l("Registration (id)"), "application_id": _l("Application (id)"),

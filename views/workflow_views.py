@@ -16,7 +16,7 @@ from ground.extensions import db
 from ground.roles import ROLE_LABELS, user_role_names
 from models import Application, Certificate
 from models.choices import ATTACHMENT_KINDS, BatchState
-from app import announcements, applications, penalties, workflow
+from app import announcements, applications, conflicts, penalties, workflow
 from app.machines import ANNOUNCEMENT, take
 from app.scope import current_user
 from reports.pdf import render_pdf
@@ -94,6 +94,8 @@ class ApplicationPanelView(ScopedModelView):
             editable=item.state in workflow.EDITABLE_STATES
             and self.appbuilder.sm.has_access("can_edit", WORKFLOW_VIEW_NAME),
             materials=_materials(item), refusal_grounds=_refusal_grounds(item),
+            # 挂证: the reviewers (province, ministry) see the person's open social-insurance conflicts.
+            conflicts=conflicts.open_for_person(item.person_id) if conflicts.may_review(user) else [],
         )
 
     def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):

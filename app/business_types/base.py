@@ -61,6 +61,9 @@ class BusinessType:
     scans: tuple[str, ...] = ()  # attachment kinds uploaded with the form (new ID card scans)
     confirmer: str = "named"  # one of CONFIRMERS
     records_previous_employer: bool = False  # a change of employer keeps the one it leaves
+    # The employer it names must be qualified (not suspended, revoked, deregistered: app/employer_rules.py). Off
+    # for what a person at a closed employer must still be able to do (cancel, correct data, replace a certificate).
+    needs_qualified_employer: bool = True
     guide: object = None  # what the type is for and what its form asks (help page); may use %(fresh)s etc.
     # Notes the help page adds to the guide while a switch of the RULES setting is on: {rule name: text}.
     guide_notes: tuple[tuple[str, object], ...] = ()

@@ -296,6 +296,10 @@ TARGETS = {
     "users-add": Target("admin", lambda w: "/users/add", good=lambda w: {
         "first_name": "测", "last_name": "试", "username": "hostile-user", "email": "h@example.cn",
         "password": _PASSWORD, "conf_password": _PASSWORD, "active": "y"}),
+    # 企业状态: the ministry's entry (its form leads to the confirmation page; hostile input never gets past it).
+    "employer-status": Target("ministry", lambda w: "/employer-status/", good=lambda w: {
+        "credit_code": w.credit_codes["e2"], "status": ["suspended", "deregistered"], "effective_on": "2026-01-05",
+        "note": "公告"}),
     "announcements-add": Target("ministry", lambda w: "/announcements/add", good=lambda w: {"title": "公告"}),
     "announcements-edit": Target("ministry", lambda w: f"/announcements/edit/{w.batch}", good=lambda w: {"title": "公告"}),
     # Decisions: the confirmation pages and the bulk form (the application is put back before each example).
@@ -345,6 +349,7 @@ TARGETS = {
 FUZZED_ELSEWHERE = {
     "MyAccountView.materials": "test_hostile_uploads.py",
     "RosterImportView.upload": "test_hostile_uploads.py",
+    "EmployerStatusView.register": "test_hostile_uploads.py",
 }
 
 

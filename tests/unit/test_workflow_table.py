@@ -139,7 +139,7 @@ def test_transitions_follow_each_pipeline():
 def test_the_table_holds_functions_from_rules_and_effects():
     submit, approve, issue = (workflow.TRANSITIONS[a] for a in ("submit", "approve", "issue"))
     assert submit.guards == (rules.ready_to_submit,)
-    assert approve.guards == (rules.outcome_possible,) and issue.auto
+    assert approve.guards == (rules.outcome_possible, rules.employer_qualified) and issue.auto
     assert all(callable(f) for t in workflow.TRANSITIONS.values() for f in (*t.guards, *t.effects))
 
 
@@ -162,8 +162,10 @@ def test_role_action_matrix():
         "object": {R.ENTERPRISE: [State.RELEASE]},
         "release_by_silence": {},  # the platform's own moves: no signed-in role takes them
         "expire": {},
+        "employer_closed": {},
     }
-    assert {a for a, t in workflow.TRANSITIONS.items() if workflow.is_system(t)} == {"release_by_silence", "expire"}
+    assert {a for a, t in workflow.TRANSITIONS.items() if workflow.is_system(t)} == {"release_by_silence", "expire",
+                                                                                        "employer_closed"}
     assert workflow.roles_of(workflow.TRANSITIONS["return"]) == {R.ENTERPRISE, R.PROVINCE, R.MINISTRY}
 
 
