@@ -47,6 +47,7 @@ def outcome(ctx):
 
 INITIAL = BusinessType(
     code="initial",
+    refusal_grounds=True,
     stages=(State.ENTERPRISE, State.PROVINCE, State.INDUSTRY, State.MINISTRY, State.ANNOUNCE, State.ISSUE),
     conditions={State.INDUSTRY: shared.needs_industry_opinion},  # flagged specialties (RULES INDUSTRY_OPINION)
     certificate="new",

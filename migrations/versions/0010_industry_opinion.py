@@ -1,7 +1,7 @@
 """The industry department's opinion stage: which specialties an Industry account answers for.
 
 Revision ID: 0008_industry_opinion
-Revises: 0007
+Revises: 0008_employer_conflicts
 Create Date: 2026-12-05 23:10:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0008_industry_opinion'
-down_revision = '0007'
+down_revision = '0008_employer_conflicts'
 branch_labels = None
 depends_on = None
 
