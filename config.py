@@ -122,6 +122,26 @@ RULES = {
     "APPLICATION_EXPIRY_DAYS": _env("RULE_APPLICATION_EXPIRY_DAYS", 90, int),
     # The previous employer may release or object to a change of employer within this many (calendar) days.
     "OBJECTION_DAYS": _env("RULE_OBJECTION_DAYS", 7, int),
+    # Initial, additional-specialty and re-registration applications choosing a specialty flagged
+    # `needs_industry_opinion` pass through the industry department's opinion stage (industry_review) between the
+    # province and the ministry (Reg-153 Art. 9: the ministry sends them to the department concerned). Off: skipped.
+    "INDUSTRY_OPINION": _env("RULE_INDUSTRY_OPINION", True, bool),
+    # An employer in one of these statuses is "not qualified" (单位不具备资格): no application may name it, open
+    # ones naming it are returned, its registered people are told to change employer (app/employer_rules.py).
+    "EMPLOYER_BLOCKING_STATUSES": _env("RULE_EMPLOYER_BLOCKING_STATUSES", ("suspended", "revoked", "deregistered"),
+                                       lambda v: tuple(s.strip() for s in v.split(",") if s.strip())),
+    # The conflict check (挂证, app/conflicts.py) compares the social insurance paid this many months before the
+    # day it runs (the insurance data lags behind by about a month).
+    "SOCIAL_INSURANCE_MONTH_LAG": _env("RULE_SOCIAL_INSURANCE_MONTH_LAG", 1, int),
+    # Refusal grounds (MOC Order No. 153 art. 15; app/penalties.py): no registration within this many years of a
+    # certificate revoked (from the decision), of a criminal sentence served for a crime in construction practice,
+    # and of one served for any other crime.
+    "REVOCATION_BAR_YEARS": _env("RULE_REVOCATION_BAR_YEARS", 2, int),
+    "CRIMINAL_BAR_YEARS_PRACTICE": _env("RULE_CRIMINAL_BAR_YEARS_PRACTICE", 5, int),
+    "CRIMINAL_BAR_YEARS_OTHER": _env("RULE_CRIMINAL_BAR_YEARS_OTHER", 3, int),
+    # The public register shows a public penalty record for this many years after its decision (our rule: the upper
+    # bound of the "6 months to 3 years" publication period of the construction market credit rules, 建市〔2007〕9号).
+    "PENALTY_PUBLIC_YEARS": _env("RULE_PENALTY_PUBLIC_YEARS", 3, int),
     # The officer who lodged a cancellation by the authority may also decide it (our rule: no, four eyes).
     "STARTER_MAY_DECIDE": _env("RULE_STARTER_MAY_DECIDE", False, bool),
     # The decision document of a cancellation by the authority (PDF or JPEG): at most this many megabytes.
@@ -167,11 +187,12 @@ CERTIFICATE_ISSUER = _env("CERTIFICATE_ISSUER", "中华人民共和国住房和�
 PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "")
 
 # Statutory time limit of each stage, in working days, per business type (DOMAIN.md "Pipelines").
-# Keys are business type codes and workflow stage names (app/workflow.py).
+# Keys are business type codes and workflow stage names (app/workflow.py). industry_review: 10 (Reg-153 Art. 9: the
+# department concerned reviews within 10 days of receiving the materials; our rule: counted in working days).
 STAGE_TIME_LIMITS = {
-    "initial": {"enterprise_review": 5, "province_review": 20, "ministry_review": 20},
-    "re_registration": {"enterprise_review": 5, "province_review": 20, "ministry_review": 20},
-    "add_specialty": {"enterprise_review": 5, "province_review": 20, "ministry_review": 20},
+    "initial": {"enterprise_review": 5, "province_review": 20, "industry_review": 10, "ministry_review": 20},
+    "re_registration": {"enterprise_review": 5, "province_review": 20, "industry_review": 10, "ministry_review": 20},
+    "add_specialty": {"enterprise_review": 5, "province_review": 20, "industry_review": 10, "ministry_review": 20},
     "change": {"enterprise_review": 5, "province_review": 5, "ministry_review": 10},
     "renewal": {"enterprise_review": 5, "province_review": 5, "ministry_review": 10},
     "cancellation": {"enterprise_review": 5, "province_review": 5, "ministry_review": 10},
@@ -266,6 +287,11 @@ RATELIMIT_STORAGE_OPTIONS = ({"socket_connect_timeout": RATELIMIT_REDIS_TIMEOUT_
 PASSWORD_MIN_LENGTH = _env("PASSWORD_MIN_LENGTH", 8, int)
 
 # Real-name verification: a pluggable online provider (app/services/realname.py).
+# The social-insurance data source of the conflict check (app/services/social_insurance.py): the simulator, or
+# app.services.social_insurance.CsvSource (records imported from the insurance authority's CSV files).
+SOCIAL_INSURANCE_SOURCE = _env("SOCIAL_INSURANCE_SOURCE", "app.services.social_insurance.SimulatorSource")
+# The simulator shows a different payer for every Nth registered person (by a hash of the ID number); 0: never.
+SOCIAL_INSURANCE_SIMULATOR_EVERY = _env("SOCIAL_INSURANCE_SIMULATOR_EVERY", 25, int)
 REALNAME_PROVIDER = _env("REALNAME_PROVIDER", "app.services.realname.SimulatorProvider")
 REALNAME_SESSION_MINUTES = _env("REALNAME_SESSION_MINUTES", 10, int)
 

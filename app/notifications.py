@@ -30,9 +30,9 @@ from ground import roles as R
 from ground.clock import CHINA_TZ, now_utc
 from ground.extensions import db
 from ground.vocabulary import STATE_LABELS, State, TYPE_LABELS
-from models import AppUser, Notification, Person, Specialty, TransitionLog
+from models import AppUser, Notification, Person, Specialty, TransitionLog, user_industry_specialty
 from models.base import localized
-from models.choices import APPLICATION_REASONS, LAPSE_REASONS
+from models.choices import APPLICATION_REASONS, ENTERPRISE_STATUSES, LAPSE_REASONS, PENALTY_KINDS
 
 log = logging.getLogger(__name__)
 _CHUNK = 500  # rows per statement when writing or looking up many
@@ -79,6 +79,11 @@ _NOTICES = (
                                  "day.")),
     Notice("copy_expiring", _l("The copy of certificate %(certificate)s you downloaded is valid until %(day)s. "
                                "Download a new copy under My certificates.")),
+    Notice("employer_not_qualified", _l("Your employer %(enterprise)s is “%(enterprise_status)s” since %(day)s and no "
+                                        "longer qualified to employ registered constructors. Apply for a change of "
+                                        "employer to keep your registration in use."), sms=True),
+    Notice("penalty_recorded", _l("A record has been entered against you: %(penalty_kind)s, decision %(decision)s of "
+                                  "%(day)s. It is shown under Personal information → My account."), sms=True),
     # Enterprises.
     Notice("confirmation_requested", _l("%(person)s submitted application %(number)s (%(type)s) for your "
                                         "confirmation; the time limit is %(deadline)s.")),
@@ -91,6 +96,10 @@ _NOTICES = (
                                    "since %(since)s.")),
     Notice("application_expired_employer", _l("Application %(number)s of %(person)s (%(type)s) expired: it was not "
                                               "confirmed within %(days)s days.")),
+    # The industry department (行业主管部门).
+    Notice("industry_opinion_requested", _l("Application %(number)s of %(person)s (%(type)s) chose a specialty of "
+                                            "your department and awaits your opinion; the time limit is "
+                                            "%(deadline)s.")),
     # Whoever holds a stage.
     Notice("stage_due", _l("Application %(number)s (%(type)s, %(state)s) must be handled by %(deadline)s.")),
     Notice("stage_overdue", _l("Application %(number)s (%(type)s, %(state)s) passed its time limit on "
@@ -145,14 +154,25 @@ def ministry_users() -> list[AppUser]:
     return _users_with_role(R.MINISTRY)
 
 
+def industry_users(application) -> list[AppUser]:
+    """The Industry accounts answering for one of the application's chosen specialties."""
+    codes = [s.code for s in application.specialties]
+    if not codes:
+        return []
+    chosen = select(user_industry_specialty.c.user_id).where(user_industry_specialty.c.specialty_code.in_(codes))
+    return _users_with_role(R.INDUSTRY, AppUser.id.in_(chosen))
+
+
 def stage_holders(application, state: str | None = None, enterprise_id=None) -> list[AppUser]:
     """The accounts whose turn it is in `state` (default: the application's): the enterprise named for it
-    (`enterprise_id`, default the application's), the province, or the ministry."""
+    (`enterprise_id`, default the application's), the province, the industry department, or the ministry."""
     state = state or application.state
     if state in (State.ENTERPRISE, State.RELEASE):
         return enterprise_users(enterprise_id or application.enterprise_id)
     if state == State.PROVINCE:
         return province_users(application.province_code)
+    if state == State.INDUSTRY:
+        return industry_users(application)
     if state in (State.MINISTRY, State.ANNOUNCE, State.ISSUE):
         return ministry_users()
     return applicant_users(application.person_id)
@@ -242,7 +262,7 @@ def after_move(ctx) -> None:
     if _lodged_by_others(app):  # the person did not apply: told when it is lodged and decided, nothing else
         _about_lodged(ctx, event, applicant, params, subject)
         return
-    if action == "return":
+    if action in ("return", "employer_closed"):
         send("application_returned", event, applicant, params, subject)
     elif action == "refuse":
         send("application_refused", event, applicant, params, subject)
@@ -264,6 +284,8 @@ def after_move(ctx) -> None:
         send("confirmation_requested", event, enterprise_users(app.enterprise_id), params, subject)
     elif ctx.to_state == State.RELEASE:
         send("release_requested", event, enterprise_users(app.previous_enterprise_id), params, subject)
+    elif ctx.to_state == State.INDUSTRY:
+        send("industry_opinion_requested", event, industry_users(app), params, subject)
 
 
 def _lodged_by_others(app) -> bool:
@@ -327,6 +349,10 @@ def text(notification: Notification) -> str:
         starter = params["starter"]
         params["starter"] = params.get("enterprise") if starter == R.ENTERPRISE else str(R.ROLE_LABELS.get(starter,
                                                                                                           starter))
+    if "enterprise_status" in params:
+        params["enterprise_status"] = str(ENTERPRISE_STATUSES.label(params["enterprise_status"]))
+    if "penalty_kind" in params:
+        params["penalty_kind"] = str(PENALTY_KINDS.label(params["penalty_kind"]))
     try:
         return str(notice.text) % params  # the template in the current language, then its params
     except (KeyError, ValueError, TypeError):

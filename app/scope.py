@@ -1,8 +1,9 @@
 """Row scope: which rows of each model a user may see, as one SQL condition per (model, role).
 
 applicant = own records; enterprise = submitted applications naming its enterprise (or leaving it: a change of
-employer's previous employer releases), and its staff; staff also see the drafts they are lodging themselves;
-province = its province (submitted applications); ministry = everything submitted; admin = accounts' reference data and the audit log.
+employer's previous employer releases), and its staff (not their penalty records); staff also see the drafts they are lodging themselves;
+province = its province (submitted applications); industry = applications choosing one of its specialties that reached
+the industry opinion stage, and their persons' records (app/industry.py); ministry = everything submitted; admin = accounts' reference data and the audit log.
 A user with several roles sees the union. Every list, page, action, export and API call goes
 through `clause()` (FAB base filters use FilterInScope, the workflow engine uses `query()`).
 """
@@ -10,10 +11,11 @@ from flask import current_app
 from flask_appbuilder.models.filters import BaseFilter
 from sqlalchemy import and_, false, or_, select, true
 
-from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certificate, Enterprise, Job, Person,
-                    Qualification, Registration, RegistrationSpecialty, TransitionLog)
+from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certificate, Enterprise, InsuranceConflict, Job,
+                    PenaltyRecord, Person, Qualification, Registration, RegistrationSpecialty, TransitionLog)
 from models.choices import BatchState
 
+from app import industry
 from ground import roles as R
 from ground.extensions import db
 
@@ -42,6 +44,8 @@ def _persons(role, user):
         return lambda col: col.in_(_enterprise_person_ids(user.enterprise_id)) if user.enterprise_id else false()
     if role == R.PROVINCE:
         return lambda col: col.in_(_province_person_ids(user.province_code)) if user.province_code else false()
+    if role == R.INDUSTRY:
+        return lambda col: col.in_(select(Application.person_id).where(industry.application_clause(user)))
     if role == R.MINISTRY:
         return lambda col: true()
     return lambda col: false()
@@ -66,6 +70,8 @@ def _submitted_applications(role, user):
                         Application.previous_enterprise_id == user.enterprise_id), submitted)
     if role == R.PROVINCE:
         return and_(Application.province_code == user.province_code, submitted) if user.province_code else false()
+    if role == R.INDUSTRY:
+        return and_(industry.application_clause(user), submitted)
     return submitted if role == R.MINISTRY else false()
 
 
@@ -103,7 +109,7 @@ def _clause_for_role(model, role, user):
         if role == R.PROVINCE:
             return Enterprise.province_code == user.province_code if user.province_code else false()
         # The enterprise directory is public information applicants choose their employer from.
-        return true() if role in (R.APPLICANT, R.MINISTRY, R.ADMIN) else false()
+        return true() if role in (R.APPLICANT, R.INDUSTRY, R.MINISTRY, R.ADMIN) else false()
     if model is AnnouncementBatch:
         if role == R.MINISTRY:
             return true()
@@ -113,6 +119,17 @@ def _clause_for_role(model, role, user):
         return or_(mine, Job.shared_role == R.MINISTRY) if role == R.MINISTRY else mine
     if model is AuditLog:
         return true() if role in (R.MINISTRY, R.ADMIN) else false()
+    if model is InsuranceConflict:  # 挂证: the registered employer's province reviews them, the ministry all
+        if role == R.PROVINCE:
+            return InsuranceConflict.province_code == user.province_code if user.province_code else false()
+        return true() if role == R.MINISTRY else false()
+    if model is PenaltyRecord:  # the person's own; a province: its persons' and the ones it decided; the ministry: all
+        if role == R.PROVINCE:
+            if not user.province_code:
+                return false()
+            return or_(PenaltyRecord.authority_province_code == user.province_code,
+                       _persons(role, user)(PenaltyRecord.person_id))
+        return _persons(role, user)(PenaltyRecord.person_id) if role in (R.APPLICANT, R.MINISTRY) else false()
     return true() if role in (R.MINISTRY, R.ADMIN) else false()
 
 

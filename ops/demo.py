@@ -14,10 +14,11 @@ from ground import roles as R
 from ground.clock import add_years, today
 from ground.extensions import db
 from ground.identifiers import make_credit_code, make_id_number
-from models import AnnouncementBatch, Application, Certificate, Enterprise, Person, Qualification, Specialty
+from models import (AnnouncementBatch, Application, Certificate, Enterprise, InsuranceConflict, PenaltyRecord, Person,
+                    Qualification, Specialty)
 from sqlalchemy import update
 
-from app import cancellations, lifecycle, workflow
+from app import cancellations, employer_status, industry, lifecycle, penalties, workflow
 from app.announcements import publish
 from app.applications import start_draft
 from app.services import realname, storage
@@ -48,7 +49,11 @@ STAFF_ACCOUNTS = [
     ("enterprise-bj2", "北京市政路桥人事部", R.ENTERPRISE, "bj2", None),
     ("enterprise-sh1", "上海隧道人事部", R.ENTERPRISE, "sh1", None),
     ("enterprise-gd1", "粤海水利人事部", R.ENTERPRISE, "gd1", None),
+    ("industry", "交通运输行业主管部门", R.INDUSTRY, None, None),
+    ("industry-water", "水利部建设管理司", R.INDUSTRY, None, None),
 ]
+# The specialties each demo Industry account gives its opinion on (flagged ones; app/industry.py).
+INDUSTRY_SCOPES = {"industry": ["highway", "railway", "airport", "port"], "industry-water": ["water", "telecom"]}
 
 # Each demo person: (key, name, region, birth date, specialty codes, qualification age in years, story)
 PERSONS = [
@@ -71,6 +76,8 @@ PERSONS = [
     ("onsite", "钱程", "110108", date(1993, 5, 20), ["building"], 1, "onsite"),
     ("exp", "冯刚", "110105", date(1990, 9, 9), ["building"], 1, "expired"),
     ("lap", "韩梅", "310110", date(1975, 4, 4), ["municipal"], 3, "lapsed"),
+    ("pen", "蒋磊", "110106", date(1981, 7, 15), ["building"], 2, "revoked"),
+    ("indr", "孙海洋", "310104", date(1988, 8, 18), ["port"], 1, "industry_review"),
     ("left", "林峰", "110105", date(1984, 4, 4), ["building"], 1, "cancel_by_employer"),
     ("rev", "罗军", "440103", date(1986, 7, 7), ["water"], 1, "cancel_by_authority"),
 ]
@@ -78,16 +85,21 @@ PERSONS = [
 DEMO_APPLICANTS = [
     ("main", "registered at 北京城建, with a certificate and an additional-specialty draft"),
     ("onsite", "signed up, waiting for the on-site real-name check at 北京 (province-bj's queue)"),
+    ("pen", "certificate revoked by 北京 (a penalty record): re-registration refused for two years"),
+    ("indr", "initial registration in 港口与航道, waiting for the industry opinion (industry's queue)"),
 ]
 
 PERSON_ENTERPRISE = {"main": "bj1", "draft": "bj1", "ent": "bj1", "prov": "bj1", "min": "sh1", "ann": "sh1",
                      "iss": "gd1", "ret": "gd1", "ref": "bj1", "wd": "sh1", "chg": "bj2", "ren": "gd1",
                      "can": "sh1", "rep": "bj1", "info": "gd1", "rer": "sh1", "onsite": "bj1",
-                     "exp": "bj1", "lap": "sh1", "left": "bj1", "rev": "gd1"}
-# The decision document of the demo's cancellation by the authority (a one-page PDF).
-DEMO_DECISION_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>"
-                     b"endobj\n3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n"
-                     b"%%EOF\n")
+                     "exp": "bj1", "lap": "sh1", "pen": "bj2",
+                     "indr": "sh2", "left": "bj1", "rev": "gd1"}
+# A public administrative penalty on a registrant, shown on the public register (不良行为记录).
+PUBLIC_PENALTY = ("rep", "京建罚〔2026〕3号", "practice_violation")
+# A tiny PDF standing for a scanned decision document (处罚决定书, 撤销注册决定书).
+DECISION_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>"
+                b"endobj\n3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n"
+                b"%%EOF\n")
 
 
 def _image(kind: str, name: str) -> bytes:
@@ -172,6 +184,9 @@ def load_demo() -> list[str]:
     for username, full, role, ent_key, province in STAFF_ACCOUNTS:
         users[username] = _user(username, full, role, password,
                                 enterprise_id=enterprises[ent_key].id if ent_key else None, province_code=province)
+    for username, codes in INDUSTRY_SCOPES.items():
+        if {s.code for s in users[username].industry_specialties} != set(codes):
+            industry.set_specialties(users[username], codes)
 
     specialties = {s.code: s for s in db.session.query(Specialty)}
     persons, applicants = {}, {}
@@ -202,8 +217,30 @@ def load_demo() -> list[str]:
         _story(story, person, applicants[key], enterprises[PERSON_ENTERPRISE[key]], enterprises, users,
                [specialties[c] for c in codes])
         created.append(key)
-
+    _public_penalty(persons[PUBLIC_PENALTY[0]], users)
+    _employer_status_and_conflict(enterprises, persons)
     return [f"Enterprises: {len(enterprises)}; persons: {len(persons)}; stories created: {len(created)}."]
+
+
+def _employer_status_and_conflict(enterprises, persons):
+    """One deregistered enterprise (from the national register, with its history) and one social-insurance conflict
+    (朱红, registered at 北京城建, paid by 北京市政路桥) for the province's 挂证核查 list and the application pages."""
+    closed = enterprises["bj4"]
+    if not closed.status_changes:
+        employer_status.set_status(closed, "deregistered", today() - timedelta(days=30), "register",
+                                   "全国企业登记信息导入", None)
+        db.session.commit()
+    person = persons["rep"]
+    registration = person.registration
+    if registration is not None and not db.session.query(InsuranceConflict.id).filter_by(person_id=person.id).first():
+        payer = enterprises["bj2"]
+        db.session.add(InsuranceConflict(person_id=person.id, registration_id=registration.id,
+                                         enterprise_id=registration.enterprise_id,
+                                         province_code=registration.enterprise.province_code,
+                                         paying_credit_code=payer.credit_code, paying_name=payer.name,
+                                         month=f"{today() - timedelta(days=31):%Y-%m}",
+                                         first_seen=today() - timedelta(days=40), last_seen=today()))
+        db.session.commit()
 
 
 def _new(person, applicant, btype, **fields):
@@ -221,11 +258,12 @@ def _initial(person, applicant, enterprise, specialties):
 
 
 def _register(person, applicant, enterprise, specialties, users):
-    """Run an initial registration all the way: submit → confirm → pass → approve → publish → certificate."""
+    """Run an initial registration all the way: submit → confirm → pass → (industry opinion) → approve → publish
+    → certificate."""
     app = _initial(person, applicant, enterprise, specialties)
     _move(app, "submit", applicant)
     _move(app, "confirm", _enterprise_user(enterprise, users))
-    _move(app, "pass", _province_user(enterprise, users), "材料齐全，符合条件。")
+    _pass(app, enterprise, users)
     _move(app, "approve", users["ministry"], "同意注册。")
     _announce(app, users["ministry"])
     return app
@@ -252,8 +290,30 @@ def _enterprise_user(enterprise, users):
                  current_app.config["DEMO_PASSWORD"], enterprise_id=enterprise.id)
 
 
+def _pass(app, enterprise, users, opinion="材料齐全，符合条件。"):
+    """The province passes; a flagged specialty's application then gets its industry department's opinion."""
+    _move(app, "pass", _province_user(enterprise, users), opinion)
+    if app.state == workflow.State.INDUSTRY:
+        department = next(u for u in users.values() if industry.covers(u, app))
+        _move(app, "opine", department, "经审核，申请人专业工程业绩符合要求，同意注册。", reason="agree")
+
+
 def _province_user(enterprise, users):
     return next(u for u in users.values() if u.province_code == enterprise.province_code)
+
+
+def _penalty(person, officer, kind, number, ground, decided_on, public=True):
+    """A penalty record entered by `officer` with the demo decision document (through app.penalties, audited)."""
+    values = {"kind": kind, "ground_code": ground, "decision_number": number, "decided_on": decided_on,
+              "public": public}
+    penalties.record(officer, person, values, "处罚决定书.pdf", DECISION_PDF)
+    db.session.commit()
+
+
+def _public_penalty(person, users):
+    key, number, ground = PUBLIC_PENALTY
+    if db.session.query(PenaltyRecord.id).filter_by(person_id=person.id).first() is None:
+        _penalty(person, users["province-bj"], "administrative_penalty", number, ground, today() - timedelta(days=40))
 
 
 def _story_done(story, person) -> bool:
@@ -274,8 +334,21 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
         db.session.commit()
         return
     if story in ("registered", "change", "renewal", "cancellation", "replacement", "info_change", "re_registration",
-                 "lapsed", "cancel_by_employer", "cancel_by_authority"):
+                 "lapsed", "revoked", "cancel_by_employer", "cancel_by_authority"):
         _register(person, applicant, enterprise, specialties, users)
+    if story == "revoked":
+        # The province revoked the certificate (a penalty record with its decision) and the registration was
+        # cancelled "revoked by law": re-registration is refused for REVOCATION_BAR_YEARS.
+        _penalty(person, _province_user(enterprise, users), "revoked", "京建罚〔2026〕12号", "fraud_registration",
+                 today() - timedelta(days=30))
+        cancel = _new(person, applicant, "cancellation", reason="revoked_by_law",
+                      reason_text="以欺骗手段取得注册，依法撤销注册。")
+        _move(cancel, "submit", applicant)
+        _move(cancel, "confirm", _enterprise_user(enterprise, users))
+        _move(cancel, "pass", _province_user(enterprise, users), "依法撤销，情况属实。")
+        _move(cancel, "approve", ministry, "同意注销。")
+        _announce(cancel, ministry)
+        return
     if story == "lapsed":
         # Seed history: registered three years ago and never renewed; the nightly lapse job has run.
         for held in person.registration.specialties:
@@ -336,7 +409,7 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
     if story == "cancel_by_authority":  # 广东省住建厅 revokes 罗军's registration; waiting for the ministry
         cancellations.lodge(_province_user(enterprise, users), cancellations.Lodging(
             "cancel_by_authority", person.registration.id, reason="obtained_by_fraud",
-            reason_text="经查，申请人提供虚假劳动合同取得注册，依法撤销。", document=DEMO_DECISION_PDF,
+            reason_text="经查，申请人提供虚假劳动合同取得注册，依法撤销。", document=DECISION_PDF,
             document_name="撤销注册决定书.pdf", confirmed=True))
         return
     if story == "replacement":
@@ -349,7 +422,7 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
         cancel = _new(person, applicant, "cancellation", reason="contract_ended")
         _move(cancel, "submit", applicant)
         _move(cancel, "confirm", _enterprise_user(enterprise, users))
-        _move(cancel, "pass", _province_user(enterprise, users))
+        _pass(cancel, enterprise, users, None)
         _move(cancel, "approve", ministry)
         _announce(cancel, ministry)
         day = today()
@@ -386,9 +459,12 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
         return
     if story == "refused":
         _move(app, "refuse", _province_user(enterprise, users), "经核查，申请人同时在两个单位申请注册，不予注册。",
-              reason="dual_employment")
+              reason="two_units")
         return
-    _move(app, "pass", _province_user(enterprise, users), "材料齐全，符合条件。")
+    if story == "industry_review":  # left in the industry department's queue
+        _move(app, "pass", _province_user(enterprise, users), "材料齐全，符合条件，报部审批。")
+        return
+    _pass(app, enterprise, users)
     if story == "ministry_review":
         return
     if story == "issue_pending":

@@ -68,6 +68,7 @@ CANCEL_BY_EMPLOYER = BusinessType(
     reasons=EMPLOYER_CANCELLATION_REASONS,
     age_limited=False,
     confirmer="current",
+    needs_qualified_employer=False,  # the employer's own status does not keep its former staff registered
     starters=frozenset({R.ENTERPRISE}),
     guide=_l("The employer reports that a registered constructor has left: it chooses the person among its "
              "registered staff, enters the leaving date and a statement, and lodges it. The provincial authority "
@@ -87,6 +88,7 @@ CANCEL_BY_AUTHORITY = BusinessType(
     reasons=AUTHORITY_GROUNDS,
     age_limited=False,
     confirmer="current",
+    needs_qualified_employer=False,  # possible whatever the employer's status (app/employer_rules.py)
     starters=frozenset({R.PROVINCE, R.MINISTRY}),
     document=True,
     guide=_l("A provincial authority (for registrations in its province) or the ministry cancels or revokes a "

@@ -47,7 +47,9 @@ def outcome(ctx):
 
 INITIAL = BusinessType(
     code="initial",
-    stages=(State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ANNOUNCE, State.ISSUE),
+    refusal_grounds=True,
+    stages=(State.ENTERPRISE, State.PROVINCE, State.INDUSTRY, State.MINISTRY, State.ANNOUNCE, State.ISSUE),
+    conditions={State.INDUSTRY: shared.needs_industry_opinion},  # flagged specialties (RULES INDUSTRY_OPINION)
     certificate="new",
     fields=("enterprise", "contract_start", "contract_end", "specialties", "continuing_education"),
     required=frozenset({"enterprise", "contract_start", "contract_end", "specialties"}),

@@ -69,6 +69,7 @@ def outcome(ctx):
 
 RENEWAL = BusinessType(
     code="renewal",
+    refusal_grounds=True,
     stages=(State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ISSUE),
     certificate="new",
     fields=("contract_start", "contract_end", "specialties", "continuing_education"),

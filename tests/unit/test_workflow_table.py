@@ -21,6 +21,7 @@ from ground.vocabulary import TYPE_LABELS, State
 LIMITS = {"VALIDITY_YEARS": 3, "RENEWAL_WINDOW_DAYS": 30, "AGE_LIMIT": 65, "QUALIFICATION_FRESH_YEARS": 3,
           "CHANGE_TEMPORARY_ONLY": True}
 E, P, M, A, I = State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ANNOUNCE, State.ISSUE
+IND = State.INDUSTRY
 
 
 def texts(reasons) -> list[str]:
@@ -89,12 +90,12 @@ def test_declared_facts_of_each_type():
     facts = {code: (t.stages, t.certificate, t.confirmer, t.notice, t.scans, t.reasons is not None)
              for code, t in BUSINESS_TYPES.items()}
     assert facts == {
-        "initial": ((E, P, M, A, I), "new", "named", True, (), False),
+        "initial": ((E, P, IND, M, A, I), "new", "named", True, (), False),
         "change": ((E, State.RELEASE, P, M, I), "new", "named", True, (), False),
-        "add_specialty": ((E, P, M, A, I), "new", "current", True, (), False),
+        "add_specialty": ((E, P, IND, M, A, I), "new", "current", True, (), False),
         "renewal": ((E, P, M, I), "new", "current", True, (), False),
         "cancellation": ((E, P, M, A), "revoke", "current", True, (), True),
-        "re_registration": ((E, P, M, A, I), "new", "named", True, (), False),
+        "re_registration": ((E, P, IND, M, A, I), "new", "named", True, (), False),
         "replacement": ((M, I), "new", "current", False, (), True),
         "info_change": ((P, M, I), "new_if_registered", "current", False, ("id_front", "id_back"), False),
         "cancel_by_employer": ((P, M, A), "revoke", "current", False, (), True),
@@ -106,6 +107,9 @@ def test_declared_facts_of_each_type():
     assert {c for c, t in BUSINESS_TYPES.items() if t.uses_contract} == {
         "initial", "change", "add_specialty", "renewal", "re_registration"}
     assert [c for c, t in BUSINESS_TYPES.items() if t.records_previous_employer] == ["change"]
+    # The refusal grounds of art. 15 (app/penalties.py) stop the types that create, restore or extend a registration.
+    assert {c for c, t in BUSINESS_TYPES.items() if t.refusal_grounds} == {
+        "initial", "change", "add_specialty", "renewal", "re_registration"}
     switches = {switch for t in BUSINESS_TYPES.values() for switch, _note in t.guide_notes}
     assert switches == {"CHANGE_TEMPORARY_ONLY"} and switches <= set(RULES)
 
@@ -142,7 +146,7 @@ def test_next_stage_walks_the_pipeline(code):
         state = btype.next_stage(state)
         walked.append(state)
     assert walked == [*btype.stages, State.COMPLETED]
-    for outside in {E, P, M, A, I} - set(btype.stages) | {State.COMPLETED, State.REFUSED, State.WITHDRAWN}:
+    for outside in {E, P, IND, M, A, I} - set(btype.stages) | {State.COMPLETED, State.REFUSED, State.WITHDRAWN}:
         assert btype.next_stage(outside) is None
 
 
@@ -159,7 +163,7 @@ def test_transitions_follow_each_pipeline():
 def test_the_table_holds_functions_from_rules_and_effects():
     submit, approve, issue = (workflow.TRANSITIONS[a] for a in ("submit", "approve", "issue"))
     assert submit.guards == (rules.ready_to_submit,)
-    assert approve.guards == (rules.outcome_possible,) and issue.auto
+    assert approve.guards == (rules.outcome_possible, rules.employer_qualified) and issue.auto
     assert all(callable(f) for t in workflow.TRANSITIONS.values() for f in (*t.guards, *t.effects))
 
 
@@ -174,6 +178,7 @@ def test_role_action_matrix():
         "withdraw": {R.APPLICANT: [State.DRAFT, State.RETURNED, E, State.RELEASE, P]},
         "confirm": {R.ENTERPRISE: [E]},
         "pass": {R.PROVINCE: [P]},
+        "opine": {R.INDUSTRY: [IND]},  # an opinion only: no return, no refusal
         "approve": {R.MINISTRY: [M]},
         "publish": {R.MINISTRY: [A]},
         "issue": {R.MINISTRY: [I]},
@@ -183,8 +188,10 @@ def test_role_action_matrix():
         "object": {R.ENTERPRISE: [State.RELEASE]},
         "release_by_silence": {},  # the platform's own moves: no signed-in role takes them
         "expire": {},
+        "employer_closed": {},
     }
-    assert {a for a, t in workflow.TRANSITIONS.items() if workflow.is_system(t)} == {"release_by_silence", "expire"}
+    assert {a for a, t in workflow.TRANSITIONS.items() if workflow.is_system(t)} == {"release_by_silence", "expire",
+                                                                                        "employer_closed"}
     assert workflow.roles_of(workflow.TRANSITIONS["return"]) == {R.ENTERPRISE, R.PROVINCE, R.MINISTRY}
 
 
@@ -195,6 +202,8 @@ def test_queues_per_role():
     assert ("replacement", P) not in workflow.actionable_pairs({R.PROVINCE})  # the ministry decides alone
     assert ("info_change", P) in workflow.actionable_pairs({R.PROVINCE})
     assert workflow.actionable_pairs({R.ADMIN}) == []
+    assert sorted(workflow.actionable_pairs({R.INDUSTRY})) == [("add_specialty", IND), ("initial", IND),
+                                                                ("re_registration", IND)]
     assert ("cancel_by_employer", P) in workflow.actionable_pairs({R.PROVINCE})
     assert ("cancel_by_authority", M) in workflow.actionable_pairs({R.MINISTRY})
     # Staff lodge what they start at once: no drafts in their queues.
@@ -232,7 +241,7 @@ def test_check_table_fails_on_a_broken_table():
 
     no_publish = {a: t for a, t in workflow.TRANSITIONS.items() if a != "publish"}
     problems = workflow.table_problems(transitions=no_publish)
-    assert f"business type 'initial': no transition moves on from '{A}'" in problems
+    assert f"business type 'initial': no transition moves on from '{A}' to '{I}'" in problems
     assert not any("'renewal'" in p for p in problems)  # renewal has no announcement
 
     unowned = {**workflow.TRANSITIONS, "pass": dataclasses.replace(workflow.TRANSITIONS["pass"], sources=("nowhere",))}
@@ -414,3 +423,46 @@ def test_attestation_names_the_contract():
         "张三 is employed by our enterprise with a labour contract from 2026-01-01 to 2028-12-31.")
     assert workflow.attestation_text(confirm, application("change", who)) is None
     assert workflow.attestation_text(workflow.TRANSITIONS["pass"], app) is None
+
+
+# --- The industry department's opinion: a conditional stage ------------------------------------------
+FLAGGED, PLAIN = NS(code="railway", needs_industry_opinion=True), NS(code="building", needs_industry_opinion=False)
+ON, OFF = {**LIMITS, "INDUSTRY_OPINION": True}, {**LIMITS, "INDUSTRY_OPINION": False}
+
+
+@pytest.mark.parametrize("code", ["initial", "add_specialty", "re_registration"])
+def test_the_industry_stage_is_taken_only_for_flagged_specialties_while_the_rule_is_on(code):
+    btype = BUSINESS_TYPES[code]
+    assert IND in btype.conditions and IND in btype.stages
+    flagged = application(code, person(), specialties=[PLAIN, FLAGGED])
+    plain = application(code, person(), specialties=[PLAIN])
+    assert btype.next_stage(P, flagged, ON) == IND
+    assert btype.next_stage(IND, flagged, ON) == M
+    assert btype.next_stage(P, plain, ON) == M  # no flagged specialty: skipped
+    assert btype.next_stage(P, flagged, OFF) == M  # the rule switched off: skipped
+    assert btype.next_stage(IND, flagged, OFF) == M  # one already there still goes on to the ministry
+    assert btype.onward(P) == (IND, M)
+    assert btype.next_stage(P) == IND  # without an application: the full pipeline
+
+
+@pytest.mark.parametrize("code", ["change", "renewal", "cancellation", "replacement", "info_change"])
+def test_types_adding_no_specialty_never_see_the_industry(code):
+    btype = BUSINESS_TYPES[code]
+    assert IND not in btype.stages and not btype.conditions
+    assert IND not in {s for stage in btype.stages for s in btype.onward(stage)}
+
+
+def test_the_generated_documents_show_the_industry_stage_as_conditional():
+    assert "province_review --> industry_review: pass (if required)" in workflow.mermaid()
+    assert "province_review --> ministry_review: pass\n" in workflow.mermaid()
+    assert "industry_review --> ministry_review: opine" in workflow.mermaid()
+    assert "| initial | yes | — | yes | if | yes | yes | yes | new |" in workflow.pipelines_table()
+    assert "| renewal | yes | — | yes | — | yes | — | yes | new |" in workflow.pipelines_table()
+
+
+def test_a_condition_on_a_stage_outside_the_pipeline_is_a_problem():
+    broken = dataclasses.replace(BUSINESS_TYPES["renewal"], conditions={IND: lambda a, limits: True})
+    assert any("condition on 'industry_review'" in p for p in broken.problems())
+    opine = workflow.TRANSITIONS["opine"]
+    assert opine.needs_opinion and set(opine.reasons()) == {"agree", "disagree"}
+    assert workflow.STAGE_OWNER[IND] == R.INDUSTRY

@@ -2,7 +2,7 @@
 (no self-review).
 
 Revision ID: 0008_staff_cancel
-Revises: 0007
+Revises: 0008_industry_opinion
 Create Date: 2026-12-05 23:10:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0008_staff_cancel'
-down_revision = '0007'
+down_revision = '0008_industry_opinion'
 branch_labels = None
 depends_on = None
 
