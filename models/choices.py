@@ -86,6 +86,7 @@ CANCELLATION_REASONS = Choices(
 # Why an application is refused (不予注册): recorded with the refusal, counted in the statistics.
 REFUSAL_REASONS = Choices(
     ("not_qualified", _l("Qualification requirements not met")),
+    ("no_civil_capacity", _l("No full civil capacity")),
     ("materials_false", _l("Materials untrue or forged")),
     ("contract_invalid", _l("Labour contract not valid")),
     ("dual_employment", _l("Employed by more than one enterprise")),
