@@ -8,6 +8,7 @@ from models.captcha import CaptchaChallenge
 from models.certificate import Certificate
 from models.counter import Counter
 from models.dictionary import Province, Specialty
+from models.education import ContinuingEducation
 from models.enterprise import Enterprise
 from models.notification import EmailOutbox, Notification
 from models.job import Job, PeriodicRun, StatisticsSnapshot, WorkerStatus
@@ -20,7 +21,7 @@ from models.sms import SmsCode, SmsOutbox
 from models.user import AppUser
 
 __all__ = [
-    "AnnouncementBatch", "Application", "AppUser", "Attachment", "AuditLog", "CalendarDay", "CaptchaChallenge", "Certificate", "Counter",
+    "AnnouncementBatch", "Application", "AppUser", "Attachment", "AuditLog", "CalendarDay", "CaptchaChallenge", "Certificate", "ContinuingEducation", "Counter",
     "EmailOutbox", "Enterprise", "Job", "Model", "Notification", "PeriodicRun", "Person", "Province", "Qualification", "RealnameRequest", "Registration",
     "RegistrationSpecialty", "SmsCode", "SmsOutbox", "Specialty", "StatisticsSnapshot", "UserSession", "WorkerStatus",
     "TransitionLog", "application_specialty",

@@ -94,6 +94,11 @@ REFUSAL_REASONS = Choices(
     ("other", _l("Other")),
 )
 
+# Continuing education (models/education.py): the kind of course and where a record came from.
+EDUCATION_KINDS = Choices(("compulsory", _l("Compulsory")), ("elective", _l("Elective")))
+EDUCATION_SOURCES = Choices(("import", _l("Imported from the training provider")),
+                            ("entry", _l("Entered from the certificate")))
+
 REPLACEMENT_REASONS = Choices(("lost", _l("Lost")), ("damaged", _l("Damaged")))
 
 # Every reason an applicant may give (the lists business types point to, app/business_types/): their codes

@@ -310,7 +310,7 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
         db.session.commit()
         day = today()
         app = _new(person, applicant, "renewal", contract_start=day - timedelta(days=30),
-                   contract_end=add_years(day, 3), specialties=specialties, continuing_education=True)
+                   contract_end=add_years(day, 3), specialties=specialties)
         _move(app, "submit", applicant)
         return
     if story == "cancellation":

@@ -138,7 +138,7 @@ def _start_reset(app, client, w):
 def _apply_good(w):
     return {"enterprise": [w.enterprise_label["e1"], w.enterprise_label["e3"]],
             "contract_start": _date(-30), "contract_end": add_years(today(), 2).isoformat(),
-            "specialties": ["building", "mining"], "continuing_education": "y", "pass_certificate_no": "P2026001",
+            "specialties": ["building", "mining"], "pass_certificate_no": "P2026001",
             "reason_text": "说明", "new_name": "新名字", "new_id_number": w.unused_id_number,
             "agree_notice": "y", "agree_commitment": "y", "sms_code": "123456", "action": ["save", "send_sms"],
             "id_front": (picture(), "front.jpg"), "id_back": (picture(), "back.jpg")}
