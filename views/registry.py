@@ -46,6 +46,7 @@ from views.notifications import MENU_LABEL as MESSAGES_LABEL
 from views.notifications import MessagesView
 from views.overdue import OverdueView
 from views.roster import RosterImportView
+from views.education import EducationImportView, EducationRecordsView
 from views.signup import PasswordResetView, SignUpView
 from views.workflow_views import AnnouncementView, ApplicationPanelView, QueueView, bulk_permission, bulk_transitions, transition_permission
 
@@ -328,6 +329,7 @@ def _personal_links():
         ("MyPassword", _l("Change password"), "MyAccountView.password"),
         ("MyTrail", _l("Operation trail"), "MyAccountView.trail"),
         ("MyCertificates", _l("My certificates"), "MyAccountView.certificates"),
+        ("MyEducation", _l("Continuing education"), "MyAccountView.education"),
         ("MyMessages", MESSAGES_LABEL, "MessagesView.index"),
     )]
     return links
@@ -357,6 +359,11 @@ SITE = [
              Menu("Overdue", "Workflow", "fa-clock")),
     PageSpec(RosterImportView, _l("Import qualification roster"), frozenset({MINISTRY}),
              Menu("RosterImport", "Registry", "fa-upload")),
+    # 继续教育: the providers' lists imported by the ministry; hours looked up and entered by province and ministry.
+    PageSpec(EducationImportView, _l("Import continuing education"), frozenset({MINISTRY}),
+             Menu("EducationImport", "Registry", "fa-upload")),
+    PageSpec(EducationRecordsView, _l("Continuing education"), frozenset({PROVINCE, MINISTRY}),
+             Menu("EducationRecords", "Registry", "fa-graduation-cap")),
     PageSpec(DashboardView, _l("Statistics dashboard"), frozenset({MINISTRY, PROVINCE, ENTERPRISE}),
              Menu("Dashboard", "Statistics", "fa-chart-bar"), error_handlers={BadFilters: back_to_dashboard}),
     PageSpec(EnterpriseProfileView, _l("Enterprise profile"), frozenset({ENTERPRISE}),
