@@ -37,7 +37,7 @@ class RecordForm(DynamicForm):
     specialty_code = SelectField(_l("Specialty"), choices=[], validate_choice=False)
     kind = SelectField(_l("Course kind"), choices=[])
     hours = IntegerField(_l("Hours"), validators=[DataRequired(), NumberRange(min=1, max=education.HOURS_MAX)])
-    completed_on = DateField(_l("Completed on"), validators=[DataRequired()], render_kw={"type": "date"})
+    completed_on = DateField(_l("Course completed on"), validators=[DataRequired()], render_kw={"type": "date"})
     provider = StringField(_l("Training provider"), validators=[DataRequired(), Length(max=education.PROVIDER_MAX)])
     course = StringField(_l("Course"), validators=[DataRequired(), Length(max=education.COURSE_MAX)])
     certificate_no = StringField(_l("Training certificate number"),
