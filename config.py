@@ -131,6 +131,22 @@ RULES = {
     "APPLICATION_EXPIRY_DAYS": _env("RULE_APPLICATION_EXPIRY_DAYS", 90, int),
     # The previous employer may release or object to a change of employer within this many (calendar) days.
     "OBJECTION_DAYS": _env("RULE_OBJECTION_DAYS", 7, int),
+    # An employer in one of these statuses is "not qualified" (单位不具备资格): no application may name it, open
+    # ones naming it are returned, its registered people are told to change employer (app/employer_rules.py).
+    "EMPLOYER_BLOCKING_STATUSES": _env("RULE_EMPLOYER_BLOCKING_STATUSES", ("suspended", "revoked", "deregistered"),
+                                       lambda v: tuple(s.strip() for s in v.split(",") if s.strip())),
+    # The conflict check (挂证, app/conflicts.py) compares the social insurance paid this many months before the
+    # day it runs (the insurance data lags behind by about a month).
+    "SOCIAL_INSURANCE_MONTH_LAG": _env("RULE_SOCIAL_INSURANCE_MONTH_LAG", 1, int),
+    # Refusal grounds (MOC Order No. 153 art. 15; app/penalties.py): no registration within this many years of a
+    # certificate revoked (from the decision), of a criminal sentence served for a crime in construction practice,
+    # and of one served for any other crime.
+    "REVOCATION_BAR_YEARS": _env("RULE_REVOCATION_BAR_YEARS", 2, int),
+    "CRIMINAL_BAR_YEARS_PRACTICE": _env("RULE_CRIMINAL_BAR_YEARS_PRACTICE", 5, int),
+    "CRIMINAL_BAR_YEARS_OTHER": _env("RULE_CRIMINAL_BAR_YEARS_OTHER", 3, int),
+    # The public register shows a public penalty record for this many years after its decision (our rule: the upper
+    # bound of the "6 months to 3 years" publication period of the construction market credit rules, 建市〔2007〕9号).
+    "PENALTY_PUBLIC_YEARS": _env("RULE_PENALTY_PUBLIC_YEARS", 3, int),
 }
 
 # --- Lifecycle: what the nightly jobs do on which dates (app/lifecycle.py; days before the date, our rules) -----
@@ -268,6 +284,11 @@ RATELIMIT_STORAGE_OPTIONS = ({"socket_connect_timeout": RATELIMIT_REDIS_TIMEOUT_
 PASSWORD_MIN_LENGTH = _env("PASSWORD_MIN_LENGTH", 8, int)
 
 # Real-name verification: a pluggable online provider (app/services/realname.py).
+# The social-insurance data source of the conflict check (app/services/social_insurance.py): the simulator, or
+# app.services.social_insurance.CsvSource (records imported from the insurance authority's CSV files).
+SOCIAL_INSURANCE_SOURCE = _env("SOCIAL_INSURANCE_SOURCE", "app.services.social_insurance.SimulatorSource")
+# The simulator shows a different payer for every Nth registered person (by a hash of the ID number); 0: never.
+SOCIAL_INSURANCE_SIMULATOR_EVERY = _env("SOCIAL_INSURANCE_SIMULATOR_EVERY", 25, int)
 REALNAME_PROVIDER = _env("REALNAME_PROVIDER", "app.services.realname.SimulatorProvider")
 REALNAME_SESSION_MINUTES = _env("REALNAME_SESSION_MINUTES", 10, int)
 

@@ -13,6 +13,7 @@ from ground.clock import china_day, today
 from ground.extensions import db
 from ground.vocabulary import IN_PROGRESS_STATES
 from models import Application, Person, Specialty
+from app import employer_rules, penalties
 from app.business_types import BUSINESS_TYPES, shared
 
 def is_empty(value):
@@ -49,6 +50,9 @@ def check_fields(business_type: str, values: dict, person: Person | None = None)
                     add("specialties", _l("Unknown specialty: %(code)s.", code=code))
             if len(set(codes)) != len(codes):
                 add("specialties", _l("A specialty is listed twice."))
+    if "enterprise" in btype.fields and not is_empty(values.get("enterprise")):
+        for message in employer_rules.chosen_employer_reasons(values["enterprise"]):
+            add("enterprise", message)
     if btype.reasons is not None and values.get("reason") and values["reason"] not in btype.reasons:
         add("reason", _l("Choose a reason from the list."))
     for fieldname, messages in btype.check_input(values, person).items():
@@ -105,11 +109,22 @@ def ready_to_submit(application: Application) -> list:
                for msg in msgs]
     reasons += _identity_verified(person)
     reasons += shared.completeness(person)
-    reasons += _one_at_a_time(person, application)
+    bars = _refusal_bars(application)
+    # Another open application naming another unit is said once, as the legal ground (applying in two units).
+    if not any(bar.other for bar in bars):
+        reasons += _one_at_a_time(person, application)
     reasons += _contract(application, at_submission=True)
     reasons += _age_reasons(application.business_type, person, limits)
+    reasons += employer_rules.current_employer_reasons(person, application.business_type, limits)
     reasons += BUSINESS_TYPES[application.business_type].eligibility(application, True, limits)
-    return reasons
+    return reasons + [bar.reason for bar in bars]
+
+
+def _refusal_bars(application: Application) -> list:
+    """The refusal grounds of app/penalties.py met, for the business types that declare them."""
+    if not BUSINESS_TYPES[application.business_type].refusal_grounds:
+        return []
+    return penalties.refusal_bars(application.person, application)
 
 
 def _contract(application: Application, at_submission: bool) -> list:
@@ -130,7 +145,19 @@ def outcome_possible(application: Application) -> list:
     limits = shared.configured_limits()
     return (contract_complete(application)
             + _age_reasons(application.business_type, application.person, limits)
-            + BUSINESS_TYPES[application.business_type].eligibility(application, False, limits))
+            + BUSINESS_TYPES[application.business_type].eligibility(application, False, limits)
+            + [bar.reason for bar in _refusal_bars(application)])
+
+
+def employer_qualified(application: Application) -> list:
+    """The employer the application names is not suspended, revoked or deregistered (checked at the employer's
+    confirmation, the provincial review and the approval; app/employer_rules.py)."""
+    return employer_rules.application_reasons(application)
+
+
+def employer_not_qualified(application: Application) -> list:
+    """The System returns an application whose named employer is no longer qualified (app/employer_status.py)."""
+    return employer_rules.employer_closed(application)
 
 
 def certificate_ready(application: Application) -> list:
@@ -187,4 +214,7 @@ def preconditions(person: Person, business_type: str, editing: Application | Non
     limits = shared.configured_limits()
     reasons = _identity_verified(person) + shared.completeness(person) + _age_reasons(business_type, person, limits)
     reasons += _one_at_a_time(person, editing)
+    reasons += employer_rules.current_employer_reasons(person, business_type, limits)
+    if BUSINESS_TYPES[business_type].refusal_grounds:
+        reasons += penalties.refusal_reasons(person)
     return reasons + BUSINESS_TYPES[business_type].preconditions(person, limits)

@@ -1,7 +1,7 @@
 """Row scope: which rows of each model a user may see, as one SQL condition per (model, role).
 
 applicant = own records; enterprise = submitted applications naming its enterprise (or leaving it: a change of
-employer's previous employer releases), and its staff;
+employer's previous employer releases), and its staff (not their penalty records);
 province = its province (submitted applications); ministry = everything submitted; admin = accounts' reference data and the audit log.
 A user with several roles sees the union. Every list, page, action, export and API call goes
 through `clause()` (FAB base filters use FilterInScope, the workflow engine uses `query()`).
@@ -10,8 +10,8 @@ from flask import current_app
 from flask_appbuilder.models.filters import BaseFilter
 from sqlalchemy import and_, false, or_, select, true
 
-from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certificate, Enterprise, Job, Person,
-                    Qualification, Registration, RegistrationSpecialty, TransitionLog)
+from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certificate, Enterprise, InsuranceConflict, Job,
+                    PenaltyRecord, Person, Qualification, Registration, RegistrationSpecialty, TransitionLog)
 from models.choices import BatchState
 
 from ground import roles as R
@@ -106,6 +106,17 @@ def _clause_for_role(model, role, user):
         return or_(mine, Job.shared_role == R.MINISTRY) if role == R.MINISTRY else mine
     if model is AuditLog:
         return true() if role in (R.MINISTRY, R.ADMIN) else false()
+    if model is InsuranceConflict:  # 挂证: the registered employer's province reviews them, the ministry all
+        if role == R.PROVINCE:
+            return InsuranceConflict.province_code == user.province_code if user.province_code else false()
+        return true() if role == R.MINISTRY else false()
+    if model is PenaltyRecord:  # the person's own; a province: its persons' and the ones it decided; the ministry: all
+        if role == R.PROVINCE:
+            if not user.province_code:
+                return false()
+            return or_(PenaltyRecord.authority_province_code == user.province_code,
+                       _persons(role, user)(PenaltyRecord.person_id))
+        return _persons(role, user)(PenaltyRecord.person_id) if role in (R.APPLICANT, R.MINISTRY) else false()
     return true() if role in (R.MINISTRY, R.ADMIN) else false()
 
 

@@ -11,7 +11,8 @@ Per role, what each may do (the class docstring of the rules, as the Odoo patter
 - Ministry: approve, return or refuse; publish announcement batches; issue certificates.
 - Admin: no business decisions.
 - System (the platform, by rule): expires applications the employer never confirmed; lets a change of
-  employer proceed when the previous employer neither released nor objected in time (app/lifecycle.py).
+  employer proceed when the previous employer neither released nor objected in time (app/lifecycle.py);
+  returns open applications whose named employer is no longer qualified (app/employer_status.py).
 """
 from __future__ import annotations
 
@@ -118,7 +119,7 @@ TRANSITIONS: dict[str, Transition] = {
                    State.WITHDRAWN, frozenset({R.APPLICANT}), style="warning",
                    confirm=_l("Withdraw this application? This cannot be undone; you may apply again later.")),
         Transition("confirm", (State.ENTERPRISE,), NEXT, OWNER,
-                   guards=(rules.contract_complete,),
+                   guards=(rules.contract_complete, rules.employer_qualified),
                    attestation=_l("%(name)s is employed by our enterprise with a labour contract from %(start)s "
                                   "to %(end)s."),
                    confirm=_l("Confirm that this person is employed by your enterprise for the stated contract "
@@ -134,15 +135,19 @@ TRANSITIONS: dict[str, Transition] = {
                    guards=(rules.objection_period_over,)),
         Transition("expire", (State.ENTERPRISE,), State.EXPIRED, frozenset({R.SYSTEM}),
                    guards=(rules.unconfirmed_too_long,)),
-        Transition("pass", (State.PROVINCE,), NEXT, OWNER,
+        Transition("pass", (State.PROVINCE,), NEXT, OWNER, guards=(rules.employer_qualified,),
                    confirm=_l("Pass this application on to the ministry?")),
         Transition("approve", (State.MINISTRY,), NEXT, OWNER,
-                   guards=(rules.outcome_possible,), effects=(effects.apply_outcome,),
+                   guards=(rules.outcome_possible, rules.employer_qualified), effects=(effects.apply_outcome,),
                    confirm=_l("Approve this application? The registration is changed at once.")),
         Transition("publish", (State.ANNOUNCE,), NEXT, OWNER,
                    guards=(rules.in_announcement_batch,), batch_only=True),
         Transition("issue", (State.ISSUE,), State.COMPLETED, OWNER,
                    guards=(rules.certificate_ready,), effects=(effects.issue_certificate,), auto=True),
+        # The named employer was suspended, lost its licence or was deregistered: back to the applicant, who
+        # names another employer or withdraws (the nightly job of app/employer_status.py).
+        Transition("employer_closed", (State.ENTERPRISE, State.RELEASE, State.PROVINCE, State.MINISTRY),
+                   State.RETURNED, frozenset({R.SYSTEM}), guards=(rules.employer_not_qualified,), style="warning"),
         Transition("return", (State.ENTERPRISE, State.PROVINCE, State.MINISTRY),
                    State.RETURNED, OWNER, needs_opinion=True, style="warning",
                    confirm=_l("Return this application to the applicant for amendment?")),

@@ -72,4 +72,5 @@ ACTION_LABELS = {
     "object": _l("Object to the change"),
     "release_by_silence": _l("No objection in time"),
     "expire": _l("Expire unconfirmed"),
+    "employer_closed": _l("Returned: employer not qualified"),
 }

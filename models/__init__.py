@@ -8,10 +8,12 @@ from models.captcha import CaptchaChallenge
 from models.certificate import Certificate
 from models.counter import Counter
 from models.dictionary import Province, Specialty
+from models.conflict import InsuranceConflict, SocialInsuranceRecord
 from models.education import ContinuingEducation
-from models.enterprise import Enterprise
+from models.enterprise import Enterprise, EnterpriseStatusChange
 from models.notification import EmailOutbox, Notification
 from models.job import Job, PeriodicRun, StatisticsSnapshot, WorkerStatus
+from models.penalty import PenaltyRecord
 from models.person import Attachment, Person
 from models.qualification import Qualification
 from models.registration import Registration, RegistrationSpecialty
@@ -22,7 +24,7 @@ from models.user import AppUser
 
 __all__ = [
     "AnnouncementBatch", "Application", "AppUser", "Attachment", "AuditLog", "CalendarDay", "CaptchaChallenge", "Certificate", "ContinuingEducation", "Counter",
-    "EmailOutbox", "Enterprise", "Job", "Model", "Notification", "PeriodicRun", "Person", "Province", "Qualification", "RealnameRequest", "Registration",
-    "RegistrationSpecialty", "SmsCode", "SmsOutbox", "Specialty", "StatisticsSnapshot", "UserSession", "WorkerStatus",
+    "EmailOutbox", "Enterprise", "EnterpriseStatusChange", "InsuranceConflict", "Job", "Model", "Notification", "PenaltyRecord", "PeriodicRun", "Person", "Province", "Qualification", "RealnameRequest", "Registration",
+    "RegistrationSpecialty", "SmsCode", "SocialInsuranceRecord", "SmsOutbox", "Specialty", "StatisticsSnapshot", "UserSession", "WorkerStatus",
     "TransitionLog", "application_specialty",
 ]

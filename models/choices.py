@@ -91,6 +91,11 @@ REFUSAL_REASONS = Choices(
     ("continuing_education", _l("Continuing education not completed")),
     ("over_age", _l("Over the age limit")),
     ("penalty", _l("Under administrative penalty or criminal sanction")),
+    ("employer_not_qualified", _l("Employer not qualified")),
+    # The refusal grounds of MOC Order No. 153 art. 15 that app/penalties.py checks.
+    ("revoked_recently", _l("Certificate revoked less than the barred period ago")),
+    ("criminal_sentence", _l("Criminal sentence not served or within the barred period")),
+    ("two_units", _l("Applying in two or more units")),
     ("other", _l("Other")),
 )
 
@@ -98,6 +103,25 @@ REFUSAL_REASONS = Choices(
 EDUCATION_KINDS = Choices(("compulsory", _l("Compulsory")), ("elective", _l("Elective")))
 EDUCATION_SOURCES = Choices(("import", _l("Imported from the training provider")),
                             ("entry", _l("Entered from the certificate")))
+# Penalty and credit records (不良行为记录, models/penalty.py): what was decided against a person.
+PENALTY_KINDS = Choices(
+    ("administrative_penalty", _l("Administrative penalty")),
+    ("revoked", _l("Registration certificate revoked")),
+    ("criminal_sentence", _l("Criminal sentence")),
+    ("credit_record", _l("Bad credit record")),
+)
+# The legal ground a record names (our list, after MOC Order No. 153 and the laws it cites; "other" takes a text).
+PENALTY_GROUNDS = Choices(
+    ("fraud_registration", _l("Registration obtained by fraud or bribery (MOC Order No. 153)")),
+    ("practice_violation", _l("Prohibited conduct in practice (MOC Order No. 153)")),
+    ("unregistered_practice", _l("Practising without valid registration (MOC Order No. 153)")),
+    ("quality_accident", _l("Quality accident (Regulations on the Quality Management of Construction Projects)")),
+    ("safety_accident", _l("Safety accident (Regulations on Work Safety of Construction Projects)")),
+    ("construction_law", _l("Construction Law of the PRC")),
+    ("criminal_judgment", _l("Criminal judgment of a court")),
+    ("credit_rules", _l("Construction market credit rules")),
+    ("other", _l("Other law or regulation")),
+)
 
 REPLACEMENT_REASONS = Choices(("lost", _l("Lost")), ("damaged", _l("Damaged")))
 
@@ -112,6 +136,17 @@ REGISTRATION_STATUSES = Choices(
 # Why a registration lapsed (注册失效) without anyone applying: the lifecycle jobs (app/lifecycle.py).
 LAPSE_REASONS = Choices(("expired", _l("every registered specialty passed its valid-until date")),
                         ("over_age", _l("the holder reached the age limit")))
+
+# An employer's status (app/employer_status.py): 正常, 停业, 吊销营业执照, 注销; which ones block applications is
+# RULES["EMPLOYER_BLOCKING_STATUSES"].
+ENTERPRISE_STATUSES = Choices(
+    ("active", _l("In business")), ("suspended", _l("Suspended")), ("revoked", _l("Business licence revoked")),
+    ("deregistered", _l("Deregistered")),
+)
+# Where a status change came from: entered by the ministry, or the national enterprise register's import.
+ENTERPRISE_STATUS_SOURCES = Choices(
+    ("ministry", _l("Entered by the ministry")), ("register", _l("National enterprise register")),
+)
 
 CERTIFICATE_STATUSES = Choices(
     ("valid", _l("Valid")), ("revoked", _l("Revoked")), ("replaced", _l("Replaced")), ("expired", _l("Lapsed")),

@@ -7,8 +7,8 @@ list is the panel's, `exported()` says so instead of a second list.
 """
 from dataclasses import dataclass, field
 
-from models import (AnnouncementBatch, Application, Attachment, AuditLog, CalendarDay, Certificate, Enterprise, Person,
-                    Province, Qualification, Registration, SmsOutbox, Specialty, TransitionLog)
+from models import (AnnouncementBatch, Application, Attachment, AuditLog, CalendarDay, Certificate, Enterprise,
+                    PenaltyRecord, Person, Province, Qualification, Registration, SmsOutbox, Specialty, TransitionLog)
 from models.labels import LABELS
 
 
@@ -120,8 +120,9 @@ COLUMNS = {
                                             "valid_until": 12}, {"issued_on": "date", "valid_until": "date"}),
     ),
     Enterprise: ModelColumns(
-        list=_ENTERPRISE_LIST,
-        show=("name", "credit_code", "province", "address", "legal_representative", "contact_phone"),
+        list=(*_ENTERPRISE_LIST, "status_label"),
+        show=("name", "credit_code", "province", "address", "legal_representative", "contact_phone", "status_label",
+              "status_since", "status_history"),
         api_list=("id", "name", "credit_code", "province.code", "province.name"),
         api_show=("id", "name", "credit_code", "province.code", "province.name", "address", "legal_representative"),
         export=exported(_ENTERPRISE_LIST, {"name": 32, "credit_code": 21, "province": 10,
@@ -129,6 +130,12 @@ COLUMNS = {
     ),
     Attachment: ModelColumns(
         list=("person.name", "kind_label", "filename", "size", "created_at"),
+    ),
+    PenaltyRecord: ModelColumns(
+        list=("person.name", "kind_label", "ground_label", "decision_number", "decided_on", "period_label",
+              "authority_label", "public"),
+        show=("person", "kind_label", "ground_label", "ground_text", "decision_number", "decided_on", "period_label",
+              "practice_related", "authority_label", "public", "document_filename", "recorded_by", "recorded_at"),
     ),
     AuditLog: ModelColumns(
         list=("created_at", "actor", "role_label", "action_label", "object_label", "object_id", "summary_text", "ip"),

@@ -21,6 +21,7 @@ LABELS = {
     "major": _l("Major"), "realname_status": _l("Real-name status"), "realname_label": _l("Real-name status"),
     "realname_province": _l("On-site check province"), "credit_code": _l("Unified social credit code"),
     "address": _l("Address"), "legal_representative": _l("Legal representative"),
+    "status_since": _l("Status since"), "status_history": _l("Status history"),
     "contact_phone": _l("Contact mobile"), "certificate_no": _l("Qualification certificate number"),
     "specialty": _l("Specialty"), "qualified_on": _l("Qualified on"), "is_temporary": _l("Temporary certificate"),
     "person_id_number": _l("ID number of the person"), "status": _l("Status"), "status_label": _l("Status"),
@@ -47,4 +48,14 @@ LABELS = {
     "copy_valid_until": _l("Downloaded copy valid until"),
     "day": _l("Date"), "weekday": _l("Weekday"), "is_workday": _l("Make-up working day"), "kind_label": _l("Kind"),
     "source": _l("Source"), "source_label": _l("Source"),
+    # Penalty and credit records (models/penalty.py).
+    "ground_code": _l("Legal ground"), "ground_label": _l("Legal ground"), "ground_text": _l("Article and wording"),
+    "decision_number": _l("Decision number"), "decided_on": _l("Decided on"), "period_from": _l("Period from"),
+    "period_to": _l("Period until"), "period_label": _l("Period of the decision"),
+    "practice_related": _l("Crime related to construction practice"),
+    "authority_province_code": _l("Issuing authority"), "authority_label": _l("Issuing authority"),
+    "public": _l("Published on the public register"), "document_key": _l("Document (storage key)"),
+    "document_filename": _l("Decision document"), "document_content_type": _l("Document type"),
+    "document_size": _l("Document size (bytes)"), "document_sha256": _l("Document SHA-256"),
+    "recorded_by": _l("Recorded by"), "recorded_by_fk": _l("Recorded by (id)"), "recorded_at": _l("Recorded at"),
 }

@@ -87,8 +87,8 @@ _REFERENCE = "{ProvincesView,SpecialtiesView}"
 _FAB_SECURITY = "{PermissionModelView,PermissionViewModelView,UserGroupModelView,ViewMenuModelView}"
 _PANEL = "{AnnouncementsView,AppUserDBModelView,ApplicationsView,AttachmentsView,AuditLogView,CertificatesView," \
          "EnterprisesView,MyQueueView,PermissionModelView,PermissionViewModelView,PersonsView,ProvincesView," \
-         "QualificationsView,RealnameQueueView,RegistrationsView,RoleModelView,SmsOutboxView,SpecialtiesView," \
-         "TransitionLogView,UserGroupModelView,ViewMenuModelView}"
+         "PenaltyRecordsView,QualificationsView,RealnameQueueView,RegistrationsView,RoleModelView,SmsOutboxView," \
+         "SpecialtiesView,TransitionLogView,UserGroupModelView,ViewMenuModelView}"
 _EXPORTS = "exports_{applications,certificates,enterprises,persons,registrations}"
 
 POLICY: list[Row] = [
@@ -181,12 +181,20 @@ POLICY: list[Row] = [
     row("OverdueView.index",                         "login", "403",  "403",   "ok",    "ok",    "403",
         note="超期督办: own province / all"),
     row("DashboardView.roster",                      "login", "403",  "403",   "ok",    "ok",    "403"),
+    row("ConflictsView.index",                       "login", "403",  "403",   "ok",    "ok",    "403",
+        note="挂证: social-insurance conflicts, own province / all"),
+    row("EmployerStatusView.{index,register,sample}", "login", "403", "403",   "403",   "ok",    "403",
+        note="企业状态: set a status (confirmed, audited); register import as a job"),
     row("{PersonsView,QualificationsView}.add",      "login", "403",  "403",   "403",   "ok",    "403"),
     row("QualificationsView.edit",                   "login", "403",  "403",   "403",   "ok",    "403"),
     row("AnnouncementsView.{list,show,pdf}",         "login", "ok",   "ok",    "ok",    "ok",    "ok",
         note="published batches are public information"),
     row("AnnouncementsView.{add,edit,gather,publish}", "login", "403", "403",  "403",   "ok",    "403"),
     row("CertificatesView.batch",                    "login", "403",  "403",   "403",   "ok",    "403"),
+    row("PenaltyRecordsView.{list,show,document}",   "login", "403",  "403",   "ok",    "ok",    "403", scoped=True,
+        note="不良行为记录: a province's persons and its own decisions / all; the document's views audited"),
+    row("PenaltyEntryView.record",                   "login", "403",  "403",   "ok",    "ok",    "403",
+        note="record a penalty with its decision document (province: persons of its province)"),
     row("RosterImportView.{sample,upload}",          "login", "403",  "403",   "403",   "ok",    "403",
         note="the import runs as a job; its report is the job's download"),
     row("EducationImportView.{sample,upload}",       "login", "403",  "403",   "403",   "ok",    "403",

@@ -17,7 +17,9 @@ from models.dictionary import PROVINCES, SPECIALTIES
 from app import calendar, jobs, workflow
 from app.audit import actor_fields
 from app.personal_data import set_unmasked_view
+from app import employer_status
 from app.roster import import_roster
+from app.services import social_insurance
 from app.services import dictionaries, signing, workdays
 from views.grants import role_permissions
 from ops import access_policy, schedule, storage_cli
@@ -178,6 +180,33 @@ def register(app):
         report = import_roster(Path(path), Path(path).name, None, max_rows=max_rows)
         click.echo(f"rows {report.total}, accepted {report.accepted}, unchanged {report.unchanged}, "
                    f"refused {report.refused}" + (f"; {report.error}" if report.error else ""))
+        if report_path:
+            Path(report_path).write_text(report.to_csv(), encoding="utf-8-sig")
+
+    @app.cli.command("import-social-insurance")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the row report (CSV).")
+    @with_appcontext
+    def import_social_insurance_command(path, report_path):
+        """Import social-insurance payments (CSV/XLSX: ID number, paying enterprise's credit code, month) for the
+        conflict check's CSV source (app/services/social_insurance.py)."""
+        report = social_insurance.import_payments(Path(path), Path(path).name, None)
+        _import_summary(report, report_path)
+
+    @app.cli.command("import-enterprise-register")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the row report (CSV).")
+    @with_appcontext
+    def import_enterprise_register_command(path, report_path):
+        """Import enterprise statuses from the national enterprise register (CSV/XLSX: credit code, name, status,
+        date); the same checks as the page (which runs it as a background job)."""
+        report = employer_status.import_register(Path(path), Path(path).name, None)
+        _import_summary(report, report_path)
+
+    def _import_summary(report, report_path):
+        counts = report.counts
+        click.echo(f"rows {counts['rows']}, accepted {counts['accepted']}, unchanged {counts['unchanged']}, "
+                   f"refused {counts['refused']}" + (f"; {report.error}" if report.error else ""))
         if report_path:
             Path(report_path).write_text(report.to_csv(), encoding="utf-8-sig")
 

@@ -14,10 +14,11 @@ from ground import roles as R
 from ground.clock import add_years, today
 from ground.extensions import db
 from ground.identifiers import make_credit_code, make_id_number
-from models import AnnouncementBatch, Application, Certificate, ContinuingEducation, Enterprise, Person, Qualification, Specialty
+from models import (AnnouncementBatch, Application, Certificate, ContinuingEducation, Enterprise, InsuranceConflict,
+                    PenaltyRecord, Person, Qualification, Specialty)
 from sqlalchemy import update
 
-from app import lifecycle, workflow
+from app import employer_status, lifecycle, penalties, workflow
 from app.announcements import publish
 from app.applications import start_draft
 from app.services import realname, storage
@@ -71,17 +72,25 @@ PERSONS = [
     ("onsite", "钱程", "110108", date(1993, 5, 20), ["building"], 1, "onsite"),
     ("exp", "冯刚", "110105", date(1990, 9, 9), ["building"], 1, "expired"),
     ("lap", "韩梅", "310110", date(1975, 4, 4), ["municipal"], 3, "lapsed"),
+    ("pen", "蒋磊", "110106", date(1981, 7, 15), ["building"], 2, "revoked"),
 ]
 # Demo persons whose accounts the README and the start banner list, with what there is to see.
 DEMO_APPLICANTS = [
     ("main", "registered at 北京城建, with a certificate and an additional-specialty draft"),
     ("onsite", "signed up, waiting for the on-site real-name check at 北京 (province-bj's queue)"),
+    ("pen", "certificate revoked by 北京 (a penalty record): re-registration refused for two years"),
 ]
 
 PERSON_ENTERPRISE = {"main": "bj1", "draft": "bj1", "ent": "bj1", "prov": "bj1", "min": "sh1", "ann": "sh1",
                      "iss": "gd1", "ret": "gd1", "ref": "bj1", "wd": "sh1", "chg": "bj2", "ren": "gd1",
                      "can": "sh1", "rep": "bj1", "info": "gd1", "rer": "sh1", "onsite": "bj1",
-                     "exp": "bj1", "lap": "sh1"}
+                     "exp": "bj1", "lap": "sh1", "pen": "bj2"}
+# A public administrative penalty on a registrant, shown on the public register (不良行为记录).
+PUBLIC_PENALTY = ("rep", "京建罚〔2026〕3号", "practice_violation")
+# A tiny PDF standing for a scanned decision document (处罚决定书).
+DECISION_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>"
+                b"endobj\n3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n"
+                b"%%EOF\n")
 
 
 def _image(kind: str, name: str) -> bytes:
@@ -196,8 +205,30 @@ def load_demo() -> list[str]:
         _story(story, person, applicants[key], enterprises[PERSON_ENTERPRISE[key]], enterprises, users,
                [specialties[c] for c in codes])
         created.append(key)
-
+    _public_penalty(persons[PUBLIC_PENALTY[0]], users)
+    _employer_status_and_conflict(enterprises, persons)
     return [f"Enterprises: {len(enterprises)}; persons: {len(persons)}; stories created: {len(created)}."]
+
+
+def _employer_status_and_conflict(enterprises, persons):
+    """One deregistered enterprise (from the national register, with its history) and one social-insurance conflict
+    (朱红, registered at 北京城建, paid by 北京市政路桥) for the province's 挂证核查 list and the application pages."""
+    closed = enterprises["bj4"]
+    if not closed.status_changes:
+        employer_status.set_status(closed, "deregistered", today() - timedelta(days=30), "register",
+                                   "全国企业登记信息导入", None)
+        db.session.commit()
+    person = persons["rep"]
+    registration = person.registration
+    if registration is not None and not db.session.query(InsuranceConflict.id).filter_by(person_id=person.id).first():
+        payer = enterprises["bj2"]
+        db.session.add(InsuranceConflict(person_id=person.id, registration_id=registration.id,
+                                         enterprise_id=registration.enterprise_id,
+                                         province_code=registration.enterprise.province_code,
+                                         paying_credit_code=payer.credit_code, paying_name=payer.name,
+                                         month=f"{today() - timedelta(days=31):%Y-%m}",
+                                         first_seen=today() - timedelta(days=40), last_seen=today()))
+        db.session.commit()
 
 
 def _new(person, applicant, btype, **fields):
@@ -260,6 +291,20 @@ def _province_user(enterprise, users):
     return next(u for u in users.values() if u.province_code == enterprise.province_code)
 
 
+def _penalty(person, officer, kind, number, ground, decided_on, public=True):
+    """A penalty record entered by `officer` with the demo decision document (through app.penalties, audited)."""
+    values = {"kind": kind, "ground_code": ground, "decision_number": number, "decided_on": decided_on,
+              "public": public}
+    penalties.record(officer, person, values, "处罚决定书.pdf", DECISION_PDF)
+    db.session.commit()
+
+
+def _public_penalty(person, users):
+    key, number, ground = PUBLIC_PENALTY
+    if db.session.query(PenaltyRecord.id).filter_by(person_id=person.id).first() is None:
+        _penalty(person, users["province-bj"], "administrative_penalty", number, ground, today() - timedelta(days=40))
+
+
 def _story_done(story, person) -> bool:
     if story == "onsite":
         return person.realname_requested_at is not None
@@ -278,8 +323,21 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
         db.session.commit()
         return
     if story in ("registered", "change", "renewal", "cancellation", "replacement", "info_change", "re_registration",
-                 "lapsed"):
+                 "lapsed", "revoked"):
         _register(person, applicant, enterprise, specialties, users)
+    if story == "revoked":
+        # The province revoked the certificate (a penalty record with its decision) and the registration was
+        # cancelled "revoked by law": re-registration is refused for REVOCATION_BAR_YEARS.
+        _penalty(person, _province_user(enterprise, users), "revoked", "京建罚〔2026〕12号", "fraud_registration",
+                 today() - timedelta(days=30))
+        cancel = _new(person, applicant, "cancellation", reason="revoked_by_law",
+                      reason_text="以欺骗手段取得注册，依法撤销注册。")
+        _move(cancel, "submit", applicant)
+        _move(cancel, "confirm", _enterprise_user(enterprise, users))
+        _move(cancel, "pass", _province_user(enterprise, users), "依法撤销，情况属实。")
+        _move(cancel, "approve", ministry, "同意注销。")
+        _announce(cancel, ministry)
+        return
     if story == "lapsed":
         # Seed history: registered three years ago and never renewed; the nightly lapse job has run.
         for held in person.registration.specialties:
@@ -384,7 +442,7 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
         return
     if story == "refused":
         _move(app, "refuse", _province_user(enterprise, users), "经核查，申请人同时在两个单位申请注册，不予注册。",
-              reason="dual_employment")
+              reason="two_units")
         return
     _move(app, "pass", _province_user(enterprise, users), "材料齐全，符合条件。")
     if story == "ministry_review":

@@ -219,8 +219,10 @@ def _step(code: str, source: str, target: str) -> _Step:
     """The one transition of the engine that leads an application of type `code` from `source` to `target`."""
     btype = BUSINESS_TYPES[code]
     found = [t for t in TRANSITIONS.values() if source in t.sources and t.target_in(btype, source) == target]
-    if len(found) > 1:  # several roads (release, objection, silence): a person's plain move, as most histories go
-        found = [t for t in found if not is_system(t) and not t.needs_opinion][:1]
+    if len(found) > 1:  # several roads (release, objection, silence): a person's move, as most histories go
+        found = [t for t in found if not is_system(t)] or found
+    if len(found) > 1:  # ... and the plain one among them
+        found = [t for t in found if not t.needs_opinion][:1]
     if len(found) != 1:
         raise LookupError(f"{code}: {len(found)} transitions lead from {source} to {target}")
     t = found[0]

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from ground.clock import as_of as clock_as_of, now_utc, today
 from ground.extensions import db
 from models import PeriodicRun
-from app import jobs, lifecycle, notifications
+from app import conflicts, employer_status, jobs, lifecycle, notifications
 from reports import snapshots
 
 
@@ -69,6 +69,11 @@ SCHEDULE: list[Periodic] = [
     # The lifecycle rules, each night in this order (app/lifecycle.py): lapses before the reminders.
     *(Periodic(name, _LIFECYCLE_LABELS[name], crontab(hour=0, minute=5 + 5 * i), work)
       for i, (name, work) in enumerate(lifecycle.NIGHTLY)),
+    # Employer status (app/employer_status.py) after the lifecycle rules; the conflict check (挂证, app/conflicts.py).
+    Periodic("employer-status", _l("Return applications naming an employer no longer qualified; tell its registered "
+                                   "people"), crontab(hour=0, minute=40), employer_status.nightly),
+    Periodic("conflict-check", _l("Match registrations against the social-insurance data (conflicts)"),
+             crontab(hour=1, minute=0), conflicts.nightly),
     Periodic("deliver-notifications", _l("Send pending text messages and e-mails of the message centre"),
              timedelta(minutes=1), _deliver, once_per_day=False),
     Periodic("purge-notifications", _l("Delete messages past their keeping time"), crontab(hour=3, minute=20),

@@ -22,7 +22,7 @@ from models import Attachment, AuditLog, Certificate, Province
 from models.choices import (ATTACHMENT_KINDS, DEGREES, EDUCATION_LEVELS, ETHNICITIES, RealnameMethod,
                             RealnameStatus)
 from models.realname import RequestStatus
-from app import accounts, education, personal_data, scope
+from app import accounts, education, penalties, personal_data, scope
 from app.business_types import shared
 from app.audit import record_login_event
 from app.scope import SCOPE_FILTER
@@ -121,7 +121,9 @@ class MyAccountView(BaseView):
     def steps(self):
         user, person = signed_in_person()
         return self._render("personal/account.html", "steps", next_step=accounts.next_step(person),
-                            missing=[ATTACHMENT_KINDS.label(k) for k in accounts.missing_materials(person)])
+                            missing=[ATTACHMENT_KINDS.label(k) for k in accounts.missing_materials(person)],
+                            penalty_records=penalties.own_records(person.id),
+                            refusal_bars=penalties.person_bars(person))
 
     # --- Step 2: materials ----------------------------------------------------------------------
     @expose("/materials", methods=["GET", "POST"])

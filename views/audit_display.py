@@ -16,8 +16,8 @@ from app import jobs, machines, workflow
 from ground.roles import ROLE_LABELS
 from models.calendar import CALENDAR_SOURCES
 from models.choices import (ANNOUNCEMENT_STATES, ATTACHMENT_KINDS, CANCELLATION_REASONS, CERTIFICATE_STATUSES, DEGREES,
-                            EDUCATION_LEVELS, ETHNICITIES, GENDERS, REALNAME_STATUSES, REFUSAL_REASONS,
-                            LAPSE_REASONS, REGISTRATION_STATUSES, REPLACEMENT_REASONS)
+                            EDUCATION_LEVELS, ETHNICITIES, GENDERS, PENALTY_GROUNDS, PENALTY_KINDS, REALNAME_STATUSES,
+                            REFUSAL_REASONS, LAPSE_REASONS, REGISTRATION_STATUSES, REPLACEMENT_REASONS)
 
 ACTION_LABELS = {
     "login": _l("Signed in"), "logout": _l("Signed out"), "login_failed": _l("Failed sign-in"),
@@ -28,12 +28,15 @@ ACTION_LABELS = {
     "grant": _l("Permission granted"), "revoke": _l("Permission withdrawn"),
     "job_start": _l("Job started"), "job_done": _l("Job finished"), "job_failed": _l("Job failed"),
     "job_cancelled": _l("Job cancelled"), "job_cancel": _l("Job cancellation asked"), "download": _l("Downloaded"),
-    "application.remind": _l("Reminded the employer"),
+    "application.remind": _l("Reminded the employer"), "penalty.record": _l("Penalty record entered"),
     # The nightly rules (app/lifecycle.py) and the message delivery: one row of figures per run.
     "lifecycle.lapse": _l("Nightly: lapses"), "lifecycle.age_limit": _l("Nightly: age limit"),
     "lifecycle.expire_unconfirmed": _l("Nightly: unconfirmed applications"),
     "lifecycle.objection_clock": _l("Nightly: objection periods"),
     "lifecycle.stage_limits": _l("Nightly: statutory time limits"), "lifecycle.reminders": _l("Nightly: reminders"),
+    "lifecycle.employer_status": _l("Nightly: employer status"),
+    "lifecycle.conflict_check": _l("Nightly: conflict check"),
+    "enterprise.status": _l("Enterprise status changed"),
     "notification.deliver": _l("Messages sent by SMS and e-mail"),
     "signing_key.rotate": _l("Certificate signing key rotated"),
 }
@@ -47,7 +50,10 @@ OBJECT_LABELS = {
     "Enterprise": _l("Enterprise"), "Qualification": _l("Qualification"), "Roster": _l("Qualification roster"),
     "Report": _l("Report"), "TransitionLog": _l("Transition log"), "AuditLog": _l("Audit log"),
     "Job": _l("Background job"), "CalendarDay": _l("Calendar date"), "Calendar": _l("Holiday calendar"),
+    "EnterpriseStatusChange": _l("Enterprise status change"), "EnterpriseRegister": _l("National enterprise register"),
+    "InsuranceConflict": _l("Social-insurance conflict"), "SocialInsurance": _l("Social-insurance payments"),
     "Lifecycle": _l("Nightly rules"), "Notification": _l("Message"), "SigningKey": _l("Certificate signing key"),
+    "PenaltyRecord": _l("Penalty record"),
 }
 
 # PDFs by the endpoint that served them ("print" rows).
@@ -56,6 +62,7 @@ ENDPOINT_LABELS = {
     "CertificatesView.pdf": _l("Electronic certificate"), "CertificatesView.batch": _l("Certificates of a batch"),
     "AnnouncementsView.pdf": _l("Announcement"), "DashboardView.pdf": _l("Statistics report"),
     "DashboardView.roster": _l("Roster of registered constructors"),
+    "PenaltyRecordsView.document": _l("Decision document"),
 }
 
 SUMMARY_LABELS = {"locked": _l("account locked"), "unknown account": _l("unknown account")}
@@ -71,6 +78,10 @@ PERMISSION_LABELS = {"can_export_unmasked": _l("exports with full ID and mobile 
 # The fields a detail may name that the panel's column labels (views.registry.LABELS) do not: every column of
 # every audited model, and the facts written with transitions, prints, views, exports and imports.
 AUDIT_FIELD_LABELS = {
+    "status_source": _l("Source of the status"), "previous_status": _l("Previous status"),
+    "effective_on": _l("Effective from"), "paying_credit_code": _l("Credit code of the paying enterprise"),
+    "paying_name": _l("Paying enterprise"), "first_seen": _l("First seen"), "last_seen": _l("Last seen"),
+    "resolved_on": _l("Resolved on"), "note": _l("Note"), "month": _l("Month"), "user_id": _l("User (id)"),
     "id": _l("Record id"), "person_id": _l("Person (id)"), "enterprise_id": _l("Employer (id)"),
     "previous_enterprise_id": _l("Previous employer (id)"), "province_code": _l("Province"),
     "registration_id": _l("Registration (id)"), "application_id": _l("Application (id)"),
@@ -127,7 +138,8 @@ class _JobKindLabels(Mapping):
 _STATUSES = {**REGISTRATION_STATUSES.labels, **CERTIFICATE_STATUSES.labels}
 VALUE_LABELS = {
     "gender": GENDERS.labels, "ethnicity": ETHNICITIES.labels, "education": EDUCATION_LEVELS.labels,
-    "degree": DEGREES.labels, "realname_status": REALNAME_STATUSES.labels, "kind": ATTACHMENT_KINDS.labels,
+    "degree": DEGREES.labels, "realname_status": REALNAME_STATUSES.labels,
+    "kind": {**ATTACHMENT_KINDS.labels, **PENALTY_KINDS.labels}, "ground_code": PENALTY_GROUNDS.labels,
     "cancel_reason": CANCELLATION_REASONS.labels, "lapse_reason": LAPSE_REASONS.labels,
     "revoke_reason": LAPSE_REASONS.labels,
     "reason": {**REPLACEMENT_REASONS.labels, **REFUSAL_REASONS.labels, **CANCELLATION_REASONS.labels},
@@ -259,7 +271,9 @@ def _value(value, key) -> str:
     labels = VALUE_LABELS.get(key)
     if labels is not None and str(value) in labels:
         return str(labels[str(value)])
-    return translate_codes(str(value)) if key not in ("nonce", "sha256", "storage_key", "filename") else str(value)
+    verbatim = ("nonce", "sha256", "storage_key", "filename", "document_key", "document_sha256", "document_filename",
+                "document_content_type")
+    return translate_codes(str(value)) if key not in verbatim else str(value)
 
 
 def _field(key) -> str:

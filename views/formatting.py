@@ -54,7 +54,7 @@ def dash_if_empty(value):
 DATETIME_FORMATTERS = {
     name: china_time
     for name in ("created_at", "updated_at", "submitted_at", "state_changed_at", "realname_verified_at",
-                 "realname_requested_at")
+                 "realname_requested_at", "recorded_at")
 }
 
 

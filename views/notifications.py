@@ -15,7 +15,7 @@ from werkzeug.routing import BuildError
 from app import accounts, notifications, scope
 from app.scope import current_user
 from ground.extensions import db
-from models import Application, Certificate, Notification, Registration
+from models import Application, Certificate, Notification, PenaltyRecord, Registration
 from views.account import menu_entries
 from views.apply import qualification_kind
 from views.formatting import china_time
@@ -74,6 +74,13 @@ def destination(notification: Notification, user) -> str | None:
         if applicant and item.person_id == user.person_id and _may_open("ProgressView.index"):
             return url_for("ProgressView.index", kind=qualification_kind(item), _anchor=f"application-{item.id}")
         return url_for("ApplicationsView.show", pk=item.id) if _may_open("ApplicationsView.show") else None
+    if kind == "penalty":
+        item = _visible(PenaltyRecord, ident, user)
+        if item is None:
+            return None
+        if applicant and item.person_id == user.person_id and _may_open("MyAccountView.steps"):
+            return url_for("MyAccountView.steps", _anchor="penalties")
+        return url_for("PenaltyRecordsView.show", pk=item.id) if _may_open("PenaltyRecordsView.show") else None
     if kind in ("registration", "certificate"):
         model, endpoint = ((Registration, "RegistrationsView.show") if kind == "registration"
                            else (Certificate, "CertificatesView.show"))

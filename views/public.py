@@ -21,6 +21,7 @@ from ground.clock import CHINA_TZ, today
 from ground.extensions import db
 from models import Application, Certificate, Enterprise, Person, Registration
 from models.choices import LAPSE_REASONS
+from app import penalties
 from app.services import captcha, dictionaries, signing
 from app.workflow import BUSINESS_TYPES
 from views.forms import CaptchaForm
@@ -279,5 +280,7 @@ class RegistryView(BaseView):
                 .where(Application.person_id == registration.person_id, Application.state == "completed")
                 .order_by(Application.state_changed_at, Application.id))
         ]
+        # What the law makes public: public penalty records within PENALTY_PUBLIC_YEARS (never the document).
+        records = penalties.public_records(registration.person_id)
         return _page(self, "public/registry_detail.html", registration=registration, certificate=certificate,
-                     history=history, today=today())
+                     penalty_records=records, history=history, today=today())

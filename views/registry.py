@@ -15,11 +15,12 @@ from app import personal_data, workflow
 from app.jobs import TooManyJobs
 from ground.roles import (ADMIN, APPLICANT, BUSINESS_ROLES, ENTERPRISE, EXPORTS, MINISTRY, PERSONAL_DATA, PROVINCE,
                           ROLE_LABELS)
-from models import (AnnouncementBatch, Application, Attachment, AuditLog, CalendarDay, Certificate, Enterprise, Person,
-                    Province, Qualification, Registration, SmsOutbox, Specialty, TransitionLog)
+from models import (AnnouncementBatch, Application, Attachment, AuditLog, CalendarDay, Certificate, Enterprise,
+                    PenaltyRecord, Person, Province, Qualification, Registration, SmsOutbox, Specialty, TransitionLog)
 from models.calendar import CALENDAR_SOURCES
-from models.choices import (ATTACHMENT_KINDS, CERTIFICATE_STATUSES, DEGREES, EDUCATION_LEVELS, ETHNICITIES, REALNAME_STATUSES,
-                            REGISTRATION_STATUSES, SMS_BACKENDS, SMS_PURPOSES)
+from models.choices import (ATTACHMENT_KINDS, CERTIFICATE_STATUSES, DEGREES, EDUCATION_LEVELS, ENTERPRISE_STATUSES,
+                            ETHNICITIES, PENALTY_KINDS, REALNAME_STATUSES, REGISTRATION_STATUSES, SMS_BACKENDS,
+                            SMS_PURPOSES)
 from models.columns import COLUMNS
 from models.labels import LABELS
 
@@ -30,8 +31,10 @@ from views.apply import QUALIFICATION_KINDS, ApplyView, ProgressView
 from views.base import PanelSpec
 from views.calendar import COMPUTED as CALENDAR_COMPUTED
 from views.calendar import CalendarDayView, entry_fields
+from views.conflicts import ConflictsView
 from views.dashboard import BadFilters, DashboardView, back_to_dashboard
 from views.declarations import MENU_ACCESS, BuiltInSpec, LinkSpec, Menu, PageSpec, RateLimit
+from views.employer_status import EmployerStatusView
 from views.enterprise import EnterpriseProfileView
 from views.exports import CAN_EXPORT
 from views.formatting import DATETIME_FORMATTERS, ONSITE_ID_NUMBER, deadline_with_days_left, reminders_badge
@@ -40,6 +43,7 @@ from views.health import HealthView
 from views.metrics import MetricsView
 from views.help import HELP_MENU, HelpView
 from views.panel_views import AttachmentView, CertificateView, QualificationView
+from views.penalties import PenaltyEntryView, PenaltyRecordView
 from views.public import CaptchaView, PublicView, RegistryView
 from views.jobs import JobOperationsView, JobsView, too_many_jobs
 from views.notifications import MENU_LABEL as MESSAGES_LABEL
@@ -239,7 +243,8 @@ PANEL = [
     PanelSpec(
         Enterprise, "Enterprises", _l("Enterprises"), "Registry", "fa-building",
         **_pages(Enterprise),
-        search_columns=["name", "credit_code", "province"], read=EVERYONE | {ADMIN}, menu_roles=STAFF_MENU,
+        search_columns=["name", "credit_code", "province", "status"], read=EVERYONE | {ADMIN}, menu_roles=STAFF_MENU,
+        search_form_extra_fields={"status": _select(_l("Status"), lambda: ENTERPRISE_STATUSES.choices(blank=True))},
         add={MINISTRY, ADMIN}, edit={MINISTRY, ADMIN},
         add_columns=["credit_code", "name", "province", "address", "legal_representative", "contact_phone"],
         edit_columns=["name", "province", "address", "legal_representative", "contact_phone"],
@@ -255,6 +260,15 @@ PANEL = [
         search_form_extra_fields={"kind": _select(_l("Kind"), lambda: ATTACHMENT_KINDS.choices(blank=True))},
         formatters_columns=DATETIME_FORMATTERS, order_columns=["created_at"], base_order=("id", "desc"),
         extra_permissions={"can_file": EVERYONE},
+    ),
+    # 不良行为记录: penalty and credit records in the row scope (province: its persons' and its own decisions).
+    PanelSpec(
+        PenaltyRecord, "PenaltyRecords", _l("Penalty records"), "Registry", "fa-gavel", base_class=PenaltyRecordView,
+        **_pages(PenaltyRecord),
+        search_columns=["kind", "decision_number", "decided_on", "public"], read={PROVINCE, MINISTRY},
+        search_form_extra_fields={"kind": _select(_l("Kind"), lambda: PENALTY_KINDS.choices(blank=True))},
+        label_columns=LABELS, formatters_columns=DATETIME_FORMATTERS, order_columns=["decision_number", "decided_on"],
+        base_order=("decided_on", "desc"), extra_permissions={"can_document": {PROVINCE, MINISTRY}},
     ),
     PanelSpec(
         AuditLog, "AuditLog", _l("Audit log"), "System", "fa-clipboard-list",
@@ -364,6 +378,14 @@ SITE = [
              Menu("EducationImport", "Registry", "fa-upload")),
     PageSpec(EducationRecordsView, _l("Continuing education"), frozenset({PROVINCE, MINISTRY}),
              Menu("EducationRecords", "Registry", "fa-graduation-cap")),
+    # 企业状态: the ministry's entries and the national enterprise register import (app/employer_status.py).
+    PageSpec(EmployerStatusView, _l("Enterprise status"), frozenset({MINISTRY}),
+             Menu("EmployerStatus", "Registry", "fa-ban")),
+    # 挂证核查: social-insurance conflicts of the province's registrations (the ministry: all).
+    PageSpec(ConflictsView, _l("Social-insurance conflicts"), frozenset({PROVINCE, MINISTRY}),
+             Menu("Conflicts", "Workflow", "fa-exclamation-triangle")),
+    PageSpec(PenaltyEntryView, _l("Record a penalty"), frozenset({PROVINCE, MINISTRY}),
+             Menu("PenaltyEntry", "Registry", "fa-gavel")),
     PageSpec(DashboardView, _l("Statistics dashboard"), frozenset({MINISTRY, PROVINCE, ENTERPRISE}),
              Menu("Dashboard", "Statistics", "fa-chart-bar"), error_handlers={BadFilters: back_to_dashboard}),
     PageSpec(EnterpriseProfileView, _l("Enterprise profile"), frozenset({ENTERPRISE}),

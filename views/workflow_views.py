@@ -16,7 +16,7 @@ from ground.extensions import db
 from ground.roles import ROLE_LABELS, user_role_names
 from models import Application, Certificate
 from models.choices import ATTACHMENT_KINDS, BatchState
-from app import announcements, applications, workflow
+from app import announcements, applications, conflicts, penalties, workflow
 from app.machines import ANNOUNCEMENT, take
 from app.scope import current_user
 from reports.pdf import render_pdf
@@ -61,6 +61,14 @@ def _materials(item: Application) -> list:
 _DISPLAY = {"specialties": "specialty_names", "reason": "reason_label"}
 
 
+def _refusal_grounds(item) -> list:
+    """The refusal grounds (app/penalties.py) an application in progress meets now: a warning for its reviewers."""
+    btype = workflow.BUSINESS_TYPES.get(item.business_type)
+    if btype is None or not btype.refusal_grounds or item.state not in workflow.IN_PROGRESS_STATES:
+        return []
+    return penalties.refusal_reasons(item.person, item)
+
+
 class ApplicationPanelView(ScopedModelView):
     """Applications: list/show for every role in scope. Applicants start and edit their drafts only in the
     personal edition's form of the business type (注册申报): the panel's add and edit lead there."""
@@ -85,7 +93,9 @@ class ApplicationPanelView(ScopedModelView):
             view_name=self.__class__.__name__,
             editable=item.state in workflow.EDITABLE_STATES
             and self.appbuilder.sm.has_access("can_edit", WORKFLOW_VIEW_NAME),
-            materials=_materials(item),
+            materials=_materials(item), refusal_grounds=_refusal_grounds(item),
+            # 挂证: the reviewers (province, ministry) see the person's open social-insurance conflicts.
+            conflicts=conflicts.open_for_person(item.person_id) if conflicts.may_review(user) else [],
         )
 
     def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):

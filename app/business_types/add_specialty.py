@@ -45,6 +45,7 @@ def outcome(ctx):
 
 ADD_SPECIALTY = BusinessType(
     code="add_specialty",
+    refusal_grounds=True,
     stages=(State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ANNOUNCE, State.ISSUE),
     certificate="new",
     fields=("contract_start", "contract_end", "specialties", "pass_certificate_no"),

@@ -53,10 +53,17 @@ class BusinessType:
     reasons: Choices | None = None  # the list the applicant picks `reason` from
     # The age limit stops it (DOMAIN: people over the limit may still cancel, replace a certificate, correct data).
     age_limited: bool = True
+    # The refusal grounds of MOC Order No. 153 art. 15 in app/penalties.py (certificate revoked, criminal sentence,
+    # two units) stop it: before the form, at submission and at approval. Types that create, restore or extend a
+    # registration set it; cancellation, replacement and personal-information change do not.
+    refusal_grounds: bool = False
     notice: bool = False  # the applicant ticks the registration notice (注册须知) to submit
     scans: tuple[str, ...] = ()  # attachment kinds uploaded with the form (new ID card scans)
     confirmer: str = "named"  # one of CONFIRMERS
     records_previous_employer: bool = False  # a change of employer keeps the one it leaves
+    # The employer it names must be qualified (not suspended, revoked, deregistered: app/employer_rules.py). Off
+    # for what a person at a closed employer must still be able to do (cancel, correct data, replace a certificate).
+    needs_qualified_employer: bool = True
     guide: object = None  # what the type is for and what its form asks (help page); may use %(fresh)s etc.
     # Notes the help page adds to the guide while a switch of the RULES setting is on: {rule name: text}.
     guide_notes: tuple[tuple[str, object], ...] = ()

@@ -48,5 +48,6 @@ CANCELLATION = BusinessType(
     age_limited=False,
     notice=True,
     confirmer="current",
+    needs_qualified_employer=False,  # possible at a closed employer (app/employer_rules.py)
     guide=_l("Ends the registration: choose the reason. The certificate is revoked on approval."),
 )

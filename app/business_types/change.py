@@ -34,6 +34,7 @@ def outcome(ctx):
 
 CHANGE = BusinessType(
     code="change",
+    refusal_grounds=True,
     # The new employer confirms, then the previous one may release or object (OBJECTION_DAYS; silence releases).
     stages=(State.ENTERPRISE, State.RELEASE, State.PROVINCE, State.MINISTRY, State.ISSUE),
     certificate="new",

@@ -75,5 +75,6 @@ INFO_CHANGE = BusinessType(
     scans=("id_front", "id_back"),
     age_limited=False,
     confirmer="current",
+    needs_qualified_employer=False,  # possible at a closed employer (app/employer_rules.py)
     guide=_l("A changed name or ID number: enter the new value and upload new ID scans."),
 )

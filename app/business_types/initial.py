@@ -46,6 +46,7 @@ def outcome(ctx):
 
 INITIAL = BusinessType(
     code="initial",
+    refusal_grounds=True,
     stages=(State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ANNOUNCE, State.ISSUE),
     certificate="new",
     fields=("enterprise", "contract_start", "contract_end", "specialties"),

@@ -40,6 +40,7 @@ def outcome(ctx):
 
 RE_REGISTRATION = BusinessType(
     code="re_registration",
+    refusal_grounds=True,
     stages=(State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ANNOUNCE, State.ISSUE),
     certificate="new",
     fields=("enterprise", "contract_start", "contract_end", "specialties"),

@@ -79,6 +79,7 @@ def outcome(ctx):
 
 RENEWAL = BusinessType(
     code="renewal",
+    refusal_grounds=True,
     stages=(State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ISSUE),
     certificate="new",
     fields=("contract_start", "contract_end", "specialties"),

@@ -35,6 +35,7 @@ REPLACEMENT = BusinessType(
     reasons=REPLACEMENT_REASONS,
     age_limited=False,
     confirmer="current",
+    needs_qualified_employer=False,  # possible at a closed employer (app/employer_rules.py)
     guide=_l("A lost or damaged certificate: choose the reason. The ministry decides alone; a new "
              "certificate number is issued."),
 )

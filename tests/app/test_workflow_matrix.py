@@ -42,9 +42,11 @@ EXPECTED = {
     # The platform's own moves (app/lifecycle.py): no signed-in role may take them.
     "release_by_silence": {"System": {R}},
     "expire": {"System": {E}},
+    # The named employer is no longer qualified (app/employer_status.py): back to the applicant.
+    "employer_closed": {"System": {E, R, P, M}},
 }
 FIXED_TARGET = {"withdraw": "withdrawn", "return": "returned", "refuse": "refused", "issue": "completed",
-                "expire": "expired"}
+                "expire": "expired", "employer_closed": "returned"}
 ROLES = ["Applicant", "Enterprise", "Province", "Ministry", "Admin"]
 
 

@@ -373,6 +373,7 @@ def hostile_world(app):
         db.session.commit()
         w.enterprise_label = {k: f"{e.name} [{e.credit_code}]" for k, e in
                               (("e1", db.session.get(Enterprise, w.e1)), ("e3", db.session.get(Enterprise, w.e3)))}
+        w.credit_codes = {"e2": db.session.get(Enterprise, w.e2).credit_code}
         w.unused_id_number = f.unique_id_number()
         w.unused_credit_code = f.unique_credit_code()
         w.qualifications = {"a1": db.session.scalar(select(Qualification.id).where(

@@ -17,12 +17,21 @@ from sqlalchemy import select
 
 from ops import access_policy as P
 from ground.extensions import db
+from app import penalties
 from app.services import realname
 from models import (Application, AppUser, Attachment, AuditLog, CalendarDay, Person, Qualification, Registration,
                     SmsOutbox, TransitionLog)
 from tests import factories as f
 from tests import world as world_module
 from tests.conftest import csrf_token, login
+
+def penalty_of(person_id, username) -> int:
+    values = {"kind": "administrative_penalty", "ground_code": "practice_violation", "decision_number": "矩阵1号",
+              "decided_on": date(2026, 1, 5), "public": True}
+    record = penalties.record(f.user(username), db.session.get(Person, person_id), values, "d.pdf", b"%PDF-1.4 x")
+    db.session.commit()
+    return record.id
+
 
 _CSRF_META = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -50,6 +59,8 @@ def world(app):
         db.session.add(SmsOutbox(phone="13800000000", text="test", purpose="test", backend="test"))
         db.session.commit()
         w.sms = ids(select(SmsOutbox.id))
+        # A penalty record (with its decision document) of r1 (Beijing) and of r3 (Shanghai), entered by the ministry.
+        w.penalties = {k: penalty_of(w.persons[k], staff.ministry) for k in ("r1", "r3")}
         w.onsite = {}
         for code in ("11", "31"):  # persons waiting for the on-site real-name check
             person = db.session.get(Person, f.make_person(verified=False))
@@ -95,7 +106,7 @@ def _pk(w, view_model, principal, own=True, endpoint=""):
         "Application": ("applications", w.apps), "Person": ("applications", w.persons),
         "Attachment": ("applications", w.attachments), "TransitionLog": ("applications", w.logs),
         "Certificate": ("registered", w.certificates), "Registration": ("registered", w.registrations),
-        "Qualification": ("registered", w.qualifications),
+        "Qualification": ("registered", w.qualifications), "PenaltyRecord": ("registered", w.penalties),
     }
     if view_model in by_model:
         family, table = by_model[view_model]

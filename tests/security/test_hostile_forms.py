@@ -252,6 +252,17 @@ _PROFILE = {"ethnicity": "01", "email": "x@example.cn", "education": "bachelor",
             "school": "同济大学", "graduation_date": "2008-07-01", "major": "土木工程"}
 _PASSWORD = "Build@2026x"
 
+def _penalty_person(app, client, w):
+    with app.app_context():
+        w.penalty_id_number = f.make_registered(w.e1)[0]
+
+
+def _penalty_good(w):
+    return {"id_number": w.penalty_id_number, "kind": "administrative_penalty", "ground_code": "practice_violation",
+            "decision_number": "京建罚〔2026〕1号", "decided_on": _date(-1), "public": "y", "confirm": "y",
+            "document": (b"%PDF-1.4 decision", "decision.pdf")}
+
+
 TARGETS = {
     # Anonymous pages with the image captcha.
     "login": Target(None, lambda w: "/login/"),  # no real user names: failures would lock the accounts
@@ -311,6 +322,10 @@ TARGETS = {
     "users-add": Target("admin", lambda w: "/users/add", good=lambda w: {
         "first_name": "测", "last_name": "试", "username": "hostile-user", "email": "h@example.cn",
         "password": _PASSWORD, "conf_password": _PASSWORD, "active": "y"}),
+    # 企业状态: the ministry's entry (its form leads to the confirmation page; hostile input never gets past it).
+    "employer-status": Target("ministry", lambda w: "/employer-status/", good=lambda w: {
+        "credit_code": w.credit_codes["e2"], "status": ["suspended", "deregistered"], "effective_on": "2026-01-05",
+        "note": "公告"}),
     "announcements-add": Target("ministry", lambda w: "/announcements/add", good=lambda w: {"title": "公告"}),
     "announcements-edit": Target("ministry", lambda w: f"/announcements/edit/{w.batch}", good=lambda w: {"title": "公告"}),
     # Decisions: the confirmation pages and the bulk form (the application is put back before each example).
@@ -360,12 +375,16 @@ TARGETS = {
                             reset=_unread_messages, good=lambda w: {"show": "unread", "page": "2"}),
     "messages-read-all": Target("ent1", lambda w: "/messages/", post=lambda w: "/messages/read-all",
                                 setup=_make_messages, reset=_unread_messages),
+    "penalty-record": Target("prov11", lambda w: "/penalties/record", setup=_penalty_person, good=_penalty_good),
 }
 # POST routes fuzzed elsewhere in this folder.
+# (The penalty form's person: a registrant of E1 in province 11 of its own, so records entered leave the world's
+# applicants as they were.)
 FUZZED_ELSEWHERE = {
     "MyAccountView.materials": "test_hostile_uploads.py",
     "RosterImportView.upload": "test_hostile_uploads.py",
     "EducationImportView.upload": "test_hostile_uploads.py",
+    "EmployerStatusView.register": "test_hostile_uploads.py",
 }
 
 

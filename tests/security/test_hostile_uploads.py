@@ -366,6 +366,33 @@ def test_roster_garbage(app, world, no_stray_files):
         assert_no_injected_markup(resp.get_data(as_text=True), "on the roster page or 我的任务")
 
 
+def test_enterprise_register_garbage(app, world, no_stray_files):
+    """The national enterprise register import: garbage and hostile cells are refused on the page or reported by
+    the job on 我的任务, escaped either way; nothing but statuses of the directory's enterprises changes."""
+    client = login(app.test_client(), world.users["ministry"])
+    token = form_tokens(client, "/employer-status/register")["csrf_token"]
+    header = ["统一社会信用代码", "企业名称", "登记状态", "状态日期"]
+    cell = hostile_text(long=False)
+    hostile_csv = st.builds(lambda rows: _csv_bytes([header] + rows), st.lists(st.lists(cell, max_size=5), max_size=4))
+    garbage = st.one_of(st.binary(max_size=300), st.sampled_from([b"", b"PK\x03\x04garbage", b"\x00" * 50,
+                                                                  b'"unterminated,quote\n']))
+    name = st.one_of(st.sampled_from(["r.csv", "r.xlsx", f"../../{MARKER}.csv"]), hostile_text(long=False))
+
+    @hostile_settings(20)
+    @given(upload=st.tuples(st.one_of(hostile_csv, garbage), name))
+    def run(upload):
+        content, filename = upload
+        resp = client.post("/employer-status/register",
+                           data={"csrf_token": token, "file": (io.BytesIO(content), filename)},
+                           content_type="multipart/form-data")
+        assert resp.status_code in (200, 302, 400), resp.status_code
+        if resp.status_code == 302:
+            resp = client.get(resp.headers["Location"])
+        assert_no_injected_markup(resp.get_data(as_text=True), "on the register page or 我的任务")
+
+    run()
+
+
 EDUCATION_HEADER = ["姓名", "身份证号", "培训证书编号", "课程类别", "学时", "结业日期", "培训单位", "课程名称", "专业"]
 
 

@@ -102,6 +102,9 @@ def test_declared_facts_of_each_type():
     assert {c for c, t in BUSINESS_TYPES.items() if t.uses_contract} == {
         "initial", "change", "add_specialty", "renewal", "re_registration"}
     assert [c for c, t in BUSINESS_TYPES.items() if t.records_previous_employer] == ["change"]
+    # The refusal grounds of art. 15 (app/penalties.py) stop the types that create, restore or extend a registration.
+    assert {c for c, t in BUSINESS_TYPES.items() if t.refusal_grounds} == {
+        "initial", "change", "add_specialty", "renewal", "re_registration"}
     switches = {switch for t in BUSINESS_TYPES.values() for switch, _note in t.guide_notes}
     assert switches == {"CHANGE_TEMPORARY_ONLY"} and switches <= set(RULES)
 
@@ -138,7 +141,7 @@ def test_transitions_follow_each_pipeline():
 def test_the_table_holds_functions_from_rules_and_effects():
     submit, approve, issue = (workflow.TRANSITIONS[a] for a in ("submit", "approve", "issue"))
     assert submit.guards == (rules.ready_to_submit,)
-    assert approve.guards == (rules.outcome_possible,) and issue.auto
+    assert approve.guards == (rules.outcome_possible, rules.employer_qualified) and issue.auto
     assert all(callable(f) for t in workflow.TRANSITIONS.values() for f in (*t.guards, *t.effects))
 
 
@@ -161,8 +164,10 @@ def test_role_action_matrix():
         "object": {R.ENTERPRISE: [State.RELEASE]},
         "release_by_silence": {},  # the platform's own moves: no signed-in role takes them
         "expire": {},
+        "employer_closed": {},
     }
-    assert {a for a, t in workflow.TRANSITIONS.items() if workflow.is_system(t)} == {"release_by_silence", "expire"}
+    assert {a for a, t in workflow.TRANSITIONS.items() if workflow.is_system(t)} == {"release_by_silence", "expire",
+                                                                                        "employer_closed"}
     assert workflow.roles_of(workflow.TRANSITIONS["return"]) == {R.ENTERPRISE, R.PROVINCE, R.MINISTRY}
 
 
