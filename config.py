@@ -131,6 +131,10 @@ RULES = {
     "APPLICATION_EXPIRY_DAYS": _env("RULE_APPLICATION_EXPIRY_DAYS", 90, int),
     # The previous employer may release or object to a change of employer within this many (calendar) days.
     "OBJECTION_DAYS": _env("RULE_OBJECTION_DAYS", 7, int),
+    # Initial, additional-specialty and re-registration applications choosing a specialty flagged
+    # `needs_industry_opinion` pass through the industry department's opinion stage (industry_review) between the
+    # province and the ministry (Reg-153 Art. 9: the ministry sends them to the department concerned). Off: skipped.
+    "INDUSTRY_OPINION": _env("RULE_INDUSTRY_OPINION", True, bool),
     # An employer in one of these statuses is "not qualified" (单位不具备资格): no application may name it, open
     # ones naming it are returned, its registered people are told to change employer (app/employer_rules.py).
     "EMPLOYER_BLOCKING_STATUSES": _env("RULE_EMPLOYER_BLOCKING_STATUSES", ("suspended", "revoked", "deregistered"),
@@ -188,11 +192,12 @@ CERTIFICATE_ISSUER = _env("CERTIFICATE_ISSUER", "中华人民共和国住房和�
 PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "")
 
 # Statutory time limit of each stage, in working days, per business type (DOMAIN.md "Pipelines").
-# Keys are business type codes and workflow stage names (app/workflow.py).
+# Keys are business type codes and workflow stage names (app/workflow.py). industry_review: 10 (Reg-153 Art. 9: the
+# department concerned reviews within 10 days of receiving the materials; our rule: counted in working days).
 STAGE_TIME_LIMITS = {
-    "initial": {"enterprise_review": 5, "province_review": 20, "ministry_review": 20},
-    "re_registration": {"enterprise_review": 5, "province_review": 20, "ministry_review": 20},
-    "add_specialty": {"enterprise_review": 5, "province_review": 20, "ministry_review": 20},
+    "initial": {"enterprise_review": 5, "province_review": 20, "industry_review": 10, "ministry_review": 20},
+    "re_registration": {"enterprise_review": 5, "province_review": 20, "industry_review": 10, "ministry_review": 20},
+    "add_specialty": {"enterprise_review": 5, "province_review": 20, "industry_review": 10, "ministry_review": 20},
     "change": {"enterprise_review": 5, "province_review": 5, "ministry_review": 10},
     "renewal": {"enterprise_review": 5, "province_review": 5, "ministry_review": 10},
     "cancellation": {"enterprise_review": 5, "province_review": 5, "ministry_review": 10},

@@ -19,7 +19,7 @@ from app import notifications, workflow
 from app.audit import record
 from app.business_types import BUSINESS_TYPES
 from ground.clock import CHINA_TZ, china_day, now_utc, today
-from ground.roles import APPLICANT, ENTERPRISE, MINISTRY, PROVINCE, ROLE_LABELS, SYSTEM, user_role_names
+from ground.roles import APPLICANT, ENTERPRISE, INDUSTRY, MINISTRY, PROVINCE, ROLE_LABELS, SYSTEM, user_role_names
 from ground.extensions import db
 from ground.vocabulary import State
 from app.services.numbering import application_number
@@ -87,6 +87,10 @@ def handling_office(item: Application, role: str | None, state: str | None = Non
         return str(_l("%(province)s construction authority", province=item.province))
     if role == MINISTRY:
         return str(_l("Registration Centre of the Ministry of Housing and Urban-Rural Development"))
+    if role == INDUSTRY:
+        flagged = "、".join(str(s) for s in item.specialties if s.needs_industry_opinion)
+        return str(_l("Industry department for %(specialties)s", specialties=flagged)) if flagged else \
+            str(ROLE_LABELS[INDUSTRY])
     if role == APPLICANT:
         return str(_l("You (the applicant)"))
     return str(ROLE_LABELS.get(role, role or ""))

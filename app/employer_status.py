@@ -34,7 +34,7 @@ from models.choices import ENTERPRISE_STATUS_SOURCES, ENTERPRISE_STATUSES
 log = logging.getLogger(__name__)
 NOTE_MAX = 500
 # The stages the System returns an application from (after approval the registration has changed already).
-RETURNABLE = (State.ENTERPRISE, State.RELEASE, State.PROVINCE, State.MINISTRY)
+RETURNABLE = (State.ENTERPRISE, State.RELEASE, State.PROVINCE, State.INDUSTRY, State.MINISTRY)
 
 
 class StatusRefused(UserError):

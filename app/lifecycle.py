@@ -205,25 +205,30 @@ def objection_clock(as_of: date) -> dict:
 # --- Statutory limits ------------------------------------------------------------------------------
 @nightly
 def stage_limits(as_of: date) -> dict:
-    """Enterprises: one message per application near or past its limit. Provinces and the ministry: one digest
+    """Enterprises and industry departments: one message per application near or past its limit. Provinces and
+    the ministry: one digest
     a day per office (their queues hold thousands, counted in SQL), pointing to the 超期督办 page."""
     lead = _config("STAGE_REMIND_WORKING_DAYS")
     figures = {"as_of": as_of.isoformat(), "due": 0, "overdue": 0, "messages": 0}
     # A deadline before this day has at most `lead` working days left (working_days_between(as_of, d) <= lead).
     due_before = add_working_days(as_of, lead + 1)
     timed = sorted(IN_PROGRESS_STATES - {State.RELEASE})  # the previous employer's period is the objection clock's
-    enterprise_states = [s for s in timed if workflow.STAGE_OWNER[s] == R.ENTERPRISE]
+    # Enterprises and industry departments: a message per application (the department: its specialties' accounts).
+    enterprise_states = [s for s in timed if workflow.STAGE_OWNER[s] in (R.ENTERPRISE, R.INDUSTRY)]
     office_states = [s for s in timed if workflow.STAGE_OWNER[s] in (R.PROVINCE, R.MINISTRY)]
 
     held = db.session.scalars(select(Application).where(
         Application.state.in_(enterprise_states), Application.stage_deadline < due_before)
         .order_by(Application.id)).all()
-    holders = notifications.enterprise_users_of(workflow.holder_enterprise_id(app) for app in held)
+    holders = notifications.enterprise_users_of(workflow.holder_enterprise_id(app) for app in held
+                                                if workflow.STAGE_OWNER[app.state] == R.ENTERPRISE)
     messages: dict[str, list] = {"stage_due": [], "stage_overdue": []}
     for app in held:
         kind = "stage_overdue" if app.stage_deadline < as_of else "stage_due"
         figures["overdue" if kind == "stage_overdue" else "due"] += 1
-        messages[kind].append((f"{kind}:{app.id}:{app.version}", holders.get(workflow.holder_enterprise_id(app), []),
+        users = (notifications.industry_users(app) if workflow.STAGE_OWNER[app.state] == R.INDUSTRY
+                 else holders.get(workflow.holder_enterprise_id(app), []))
+        messages[kind].append((f"{kind}:{app.id}:{app.version}", users,
                                notifications.application_params(app, state=app.state, deadline=app.stage_deadline),
                                f"application:{app.id}"))
     for kind, batch in messages.items():

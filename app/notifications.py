@@ -30,7 +30,7 @@ from ground import roles as R
 from ground.clock import CHINA_TZ, now_utc
 from ground.extensions import db
 from ground.vocabulary import STATE_LABELS, State, TYPE_LABELS
-from models import AppUser, Notification, Person, Specialty
+from models import AppUser, Notification, Person, Specialty, user_industry_specialty
 from models.base import localized
 from models.choices import ENTERPRISE_STATUSES, LAPSE_REASONS, PENALTY_KINDS
 
@@ -88,6 +88,10 @@ _NOTICES = (
                                    "since %(since)s.")),
     Notice("application_expired_employer", _l("Application %(number)s of %(person)s (%(type)s) expired: it was not "
                                               "confirmed within %(days)s days.")),
+    # The industry department (行业主管部门).
+    Notice("industry_opinion_requested", _l("Application %(number)s of %(person)s (%(type)s) chose a specialty of "
+                                            "your department and awaits your opinion; the time limit is "
+                                            "%(deadline)s.")),
     # Whoever holds a stage.
     Notice("stage_due", _l("Application %(number)s (%(type)s, %(state)s) must be handled by %(deadline)s.")),
     Notice("stage_overdue", _l("Application %(number)s (%(type)s, %(state)s) passed its time limit on "
@@ -142,14 +146,25 @@ def ministry_users() -> list[AppUser]:
     return _users_with_role(R.MINISTRY)
 
 
+def industry_users(application) -> list[AppUser]:
+    """The Industry accounts answering for one of the application's chosen specialties."""
+    codes = [s.code for s in application.specialties]
+    if not codes:
+        return []
+    chosen = select(user_industry_specialty.c.user_id).where(user_industry_specialty.c.specialty_code.in_(codes))
+    return _users_with_role(R.INDUSTRY, AppUser.id.in_(chosen))
+
+
 def stage_holders(application, state: str | None = None, enterprise_id=None) -> list[AppUser]:
     """The accounts whose turn it is in `state` (default: the application's): the enterprise named for it
-    (`enterprise_id`, default the application's), the province, or the ministry."""
+    (`enterprise_id`, default the application's), the province, the industry department, or the ministry."""
     state = state or application.state
     if state in (State.ENTERPRISE, State.RELEASE):
         return enterprise_users(enterprise_id or application.enterprise_id)
     if state == State.PROVINCE:
         return province_users(application.province_code)
+    if state == State.INDUSTRY:
+        return industry_users(application)
     if state in (State.MINISTRY, State.ANNOUNCE, State.ISSUE):
         return ministry_users()
     return applicant_users(application.person_id)
@@ -258,6 +273,8 @@ def after_move(ctx) -> None:
         send("confirmation_requested", event, enterprise_users(app.enterprise_id), params, subject)
     elif ctx.to_state == State.RELEASE:
         send("release_requested", event, enterprise_users(app.previous_enterprise_id), params, subject)
+    elif ctx.to_state == State.INDUSTRY:
+        send("industry_opinion_requested", event, industry_users(app), params, subject)
 
 
 # --- Reading them ------------------------------------------------------------------------------

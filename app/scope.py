@@ -2,7 +2,8 @@
 
 applicant = own records; enterprise = submitted applications naming its enterprise (or leaving it: a change of
 employer's previous employer releases), and its staff (not their penalty records);
-province = its province (submitted applications); ministry = everything submitted; admin = accounts' reference data and the audit log.
+province = its province (submitted applications); industry = applications choosing one of its specialties that reached
+the industry opinion stage, and their persons' records (app/industry.py); ministry = everything submitted; admin = accounts' reference data and the audit log.
 A user with several roles sees the union. Every list, page, action, export and API call goes
 through `clause()` (FAB base filters use FilterInScope, the workflow engine uses `query()`).
 """
@@ -14,6 +15,7 @@ from models import (AnnouncementBatch, Application, Attachment, AuditLog, Certif
                     PenaltyRecord, Person, Qualification, Registration, RegistrationSpecialty, TransitionLog)
 from models.choices import BatchState
 
+from app import industry
 from ground import roles as R
 from ground.extensions import db
 
@@ -42,6 +44,8 @@ def _persons(role, user):
         return lambda col: col.in_(_enterprise_person_ids(user.enterprise_id)) if user.enterprise_id else false()
     if role == R.PROVINCE:
         return lambda col: col.in_(_province_person_ids(user.province_code)) if user.province_code else false()
+    if role == R.INDUSTRY:
+        return lambda col: col.in_(select(Application.person_id).where(industry.application_clause(user)))
     if role == R.MINISTRY:
         return lambda col: true()
     return lambda col: false()
@@ -59,6 +63,8 @@ def _applications(role, user):
                         Application.previous_enterprise_id == user.enterprise_id), submitted)
     if role == R.PROVINCE:
         return and_(Application.province_code == user.province_code, submitted) if user.province_code else false()
+    if role == R.INDUSTRY:
+        return and_(industry.application_clause(user), submitted)
     return submitted if role == R.MINISTRY else false()
 
 
@@ -96,7 +102,7 @@ def _clause_for_role(model, role, user):
         if role == R.PROVINCE:
             return Enterprise.province_code == user.province_code if user.province_code else false()
         # The enterprise directory is public information applicants choose their employer from.
-        return true() if role in (R.APPLICANT, R.MINISTRY, R.ADMIN) else false()
+        return true() if role in (R.APPLICANT, R.INDUSTRY, R.MINISTRY, R.ADMIN) else false()
     if model is AnnouncementBatch:
         if role == R.MINISTRY:
             return true()

@@ -8,6 +8,8 @@ Per role, what each may do (the class docstring of the rules, as the Odoo patter
 - Applicant: submit own drafts and returned applications; withdraw own open applications.
 - Enterprise: confirm and submit (上报) or return applications naming its enterprise.
 - Province: pass, return or refuse (不予注册) applications of its province.
+- Industry (行业主管部门): give its opinion (agree / disagree, with the reasons) on applications in industry_review
+  that chose one of its specialties; the application goes on to the ministry, which decides. No return, no refusal.
 - Ministry: approve, return or refuse; publish announcement batches; issue certificates.
 - Admin: no business decisions.
 - System (the platform, by rule): expires applications the employer never confirmed; lets a change of
@@ -22,7 +24,7 @@ from typing import Callable, Iterable
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, false, or_, select, update
 
-from app import effects, notifications, rules, scope
+from app import effects, industry, notifications, rules, scope
 from app.audit import actor_fields
 from app.business_types import BUSINESS_TYPES, BusinessType
 from app.services.workdays import stage_deadline, stage_working_days
@@ -33,7 +35,7 @@ from ground.vocabulary import (ACTION_LABELS, EDITABLE_STATES, FINAL_STATES, IN_
                                STAGE_ORDER, STATE_LABELS, TYPE_LABELS, State)
 from models import Application, AuditLog, TransitionLog
 from models.base import Choices
-from models.choices import REFUSAL_REASONS
+from models.choices import INDUSTRY_OPINIONS, REFUSAL_REASONS
 
 # Who owns each state: the role whose move it is (transitions with roles=OWNER use this).
 STAGE_OWNER = {
@@ -42,6 +44,7 @@ STAGE_OWNER = {
     State.ENTERPRISE: R.ENTERPRISE,
     State.RELEASE: R.ENTERPRISE,
     State.PROVINCE: R.PROVINCE,
+    State.INDUSTRY: R.INDUSTRY,
     State.MINISTRY: R.MINISTRY,
     State.ANNOUNCE: R.MINISTRY,
     State.ISSUE: R.MINISTRY,
@@ -99,12 +102,19 @@ class Transition:
         """The Choices the actor picks the reason from, or None."""
         return self.reason_choices
 
-    def target_in(self, business_type: "BusinessType", state: str) -> str | None:
-        """Where this transition leads from `state` for that business type (None: not from there)."""
-        return business_type.next_stage(state) if self.target == NEXT else self.target
+    def target_in(self, business_type: "BusinessType", state: str, application=None) -> str | None:
+        """Where this transition leads from `state` for that business type (None: not from there); for
+        `application` when given (its conditional stages), else along the full pipeline."""
+        return business_type.next_stage(state, application) if self.target == NEXT else self.target
+
+    def targets_in(self, business_type: "BusinessType", state: str) -> tuple[str, ...]:
+        """Every state this transition may lead to from `state`, for some application of that type."""
+        if self.target != NEXT:
+            return (self.target,) if self.target_in(business_type, state) else ()
+        return business_type.onward(state)
 
     def target_for(self, application) -> str | None:
-        return self.target_in(BUSINESS_TYPES[application.business_type], application.state)
+        return self.target_in(BUSINESS_TYPES[application.business_type], application.state, application)
 
 
 TRANSITIONS: dict[str, Transition] = {
@@ -137,6 +147,8 @@ TRANSITIONS: dict[str, Transition] = {
                    guards=(rules.unconfirmed_too_long,)),
         Transition("pass", (State.PROVINCE,), NEXT, OWNER, guards=(rules.employer_qualified,),
                    confirm=_l("Pass this application on to the ministry?")),
+        Transition("opine", (State.INDUSTRY,), NEXT, OWNER, needs_opinion=True, reason_choices=INDUSTRY_OPINIONS,
+                   confirm=_l("Send your department's opinion to the ministry? It cannot be changed afterwards.")),
         Transition("approve", (State.MINISTRY,), NEXT, OWNER,
                    guards=(rules.outcome_possible, rules.employer_qualified), effects=(effects.apply_outcome,),
                    confirm=_l("Approve this application? The registration is changed at once.")),
@@ -146,7 +158,7 @@ TRANSITIONS: dict[str, Transition] = {
                    guards=(rules.certificate_ready,), effects=(effects.issue_certificate,), auto=True),
         # The named employer was suspended, lost its licence or was deregistered: back to the applicant, who
         # names another employer or withdraws (the nightly job of app/employer_status.py).
-        Transition("employer_closed", (State.ENTERPRISE, State.RELEASE, State.PROVINCE, State.MINISTRY),
+        Transition("employer_closed", (State.ENTERPRISE, State.RELEASE, State.PROVINCE, State.INDUSTRY, State.MINISTRY),
                    State.RETURNED, frozenset({R.SYSTEM}), guards=(rules.employer_not_qualified,), style="warning"),
         Transition("return", (State.ENTERPRISE, State.PROVINCE, State.MINISTRY),
                    State.RETURNED, OWNER, needs_opinion=True, style="warning",
@@ -218,6 +230,8 @@ def actionable_clause(user_roles: Iterable[str], user=None):
         enterprise_only = STAGE_OWNER.get(state) == R.ENTERPRISE and not (user_roles & {R.PROVINCE, R.MINISTRY})
         if user is not None and enterprise_only:
             part = and_(part, getattr(Application, STAGE_PARTY.get(state, "enterprise_id")) == user.enterprise_id)
+        if user is not None and STAGE_OWNER.get(state) == R.INDUSTRY:  # only its own specialties' applications
+            part = and_(part, industry.in_specialties_of(user))
         parts.append(part)
     return or_(*parts)
 
@@ -253,10 +267,10 @@ def table_problems(transitions: dict | None = None, business_types: dict | None 
             continue
         problems += btype.problems()
         for stage in btype.stages:
-            onward = btype.next_stage(stage)
-            if stage in STAGE_ORDER and not any(stage in t.sources and t.target_in(btype, stage) == onward
-                                                for t in transitions.values()):
-                problems.append(f"business type {code!r}: no transition moves on from {stage!r}")
+            for onward in btype.onward(stage):
+                if stage in STAGE_ORDER and not any(stage in t.sources and onward in t.targets_in(btype, stage)
+                                                    for t in transitions.values()):
+                    problems.append(f"business type {code!r}: no transition moves on from {stage!r} to {onward!r}")
     return problems
 
 
@@ -475,6 +489,8 @@ def _check(app_obj, t: Transition, user, opinion, version, via_batch) -> str:
         raise Forbidden(_l("It is not your role's turn to act on this application."))
     if role == R.ENTERPRISE and holder_enterprise_id(app_obj) != getattr(user, "enterprise_id", None):
         raise Forbidden(_l("It is not your enterprise's turn to act on this application."))
+    if role == R.INDUSTRY and not industry.covers(user, app_obj):
+        raise Forbidden(_l("This application chose none of your department's specialties."))
     if t.needs_opinion and not (opinion or "").strip():
         raise OpinionRequired(_l("Please write an opinion explaining the decision."))
     if len(opinion or "") > OPINION_MAX_LENGTH:
@@ -538,25 +554,27 @@ def mermaid() -> str:
     """The workflow as a Mermaid state diagram (README)."""
     lines = ["stateDiagram-v2", f"    [*] --> {State.DRAFT}"]
     edges: dict[tuple[str, str], set[str]] = {}
+    conditional = set()
     for btype in BUSINESS_TYPES.values():
+        conditional |= set(btype.conditions)
         for state in states_of(btype):
             for t in TRANSITIONS.values():
-                target = t.target_in(btype, state) if state in t.sources else None
-                if target:
+                for target in (t.targets_in(btype, state) if state in t.sources else ()):
                     edges.setdefault((state, target), set()).add(t.action)
     for (src, dst), actions in sorted(edges.items()):
-        lines.append(f"    {src} --> {dst}: {', '.join(sorted(actions))}")
+        when = " (if required)" if dst in conditional else ""
+        lines.append(f"    {src} --> {dst}: {', '.join(sorted(actions))}{when}")
     for final in sorted(FINAL_STATES):
         lines.append(f"    {final} --> [*]")
     return "\n".join(lines)
 
 
 def pipelines_table() -> str:
-    """Markdown table: which stages each business type goes through."""
+    """Markdown table: which stages each business type goes through ("if": a conditional stage)."""
     head = "| business type | " + " | ".join(STAGE_ORDER) + " | certificate |"
     rows = [head, "|" + "---|" * (len(STAGE_ORDER) + 2)]
     for btype in BUSINESS_TYPES.values():
-        cells = ["yes" if s in btype.stages else "—" for s in STAGE_ORDER]
+        cells = [("if" if s in btype.conditions else "yes") if s in btype.stages else "—" for s in STAGE_ORDER]
         rows.append(f"| {btype.code} | " + " | ".join(cells) + f" | {btype.certificate} |")
     return "\n".join(rows)
 

@@ -1,4 +1,4 @@
-"""The five business roles, their labels, and the names of the permissions the domain checks.
+"""The six business roles, their labels, and the names of the permissions the domain checks.
 
 What each role is granted is derived in views/grants.py from the panel registry and the workflow table.
 """
@@ -9,9 +9,11 @@ APPLICANT = "Applicant"
 ENTERPRISE = "Enterprise"
 PROVINCE = "Province"
 MINISTRY = "Ministry"
+# An industry ministry department (行业主管部门): gives its opinion on applications in its specialties.
+INDUSTRY = "Industry"
 ADMIN = "Admin"
 
-BUSINESS_ROLES = (APPLICANT, ENTERPRISE, PROVINCE, MINISTRY, ADMIN)
+BUSINESS_ROLES = (APPLICANT, ENTERPRISE, PROVINCE, MINISTRY, INDUSTRY, ADMIN)
 # The platform itself, acting on a rule's date (the nightly lifecycle jobs): never a signed-in user's role.
 SYSTEM = "System"
 ROLE_LABELS = {
@@ -19,6 +21,7 @@ ROLE_LABELS = {
     ENTERPRISE: _l("Enterprise"),
     PROVINCE: _l("Provincial authority"),
     MINISTRY: _l("Ministry"),
+    INDUSTRY: _l("Industry department"),
     ADMIN: _l("Administrator"),
     SYSTEM: _l("The platform (by rule)"),
 }

@@ -12,6 +12,7 @@ class State:
     ENTERPRISE = "enterprise_review"
     RELEASE = "release_pending"  # a change of employer: the previous employer may release or object
     PROVINCE = "province_review"
+    INDUSTRY = "industry_review"  # the industry department's opinion (conditional: flagged specialties)
     MINISTRY = "ministry_review"
     ANNOUNCE = "announce_pending"
     ISSUE = "issue_pending"
@@ -27,6 +28,7 @@ STATE_LABELS = {
     State.ENTERPRISE: _l("Awaiting employer confirmation"),
     State.RELEASE: _l("Awaiting release by the previous employer"),
     State.PROVINCE: _l("Awaiting provincial review"),
+    State.INDUSTRY: _l("Awaiting industry department opinion"),
     State.MINISTRY: _l("Awaiting ministry approval"),
     State.ANNOUNCE: _l("Approved, awaiting announcement"),
     State.ISSUE: _l("Awaiting certificate issue"),
@@ -38,7 +40,7 @@ STATE_LABELS = {
 }
 
 # The pipeline stages a business type may go through, in this order.
-STAGE_ORDER = (State.ENTERPRISE, State.RELEASE, State.PROVINCE, State.MINISTRY, State.ANNOUNCE, State.ISSUE)
+STAGE_ORDER = (State.ENTERPRISE, State.RELEASE, State.PROVINCE, State.INDUSTRY, State.MINISTRY, State.ANNOUNCE, State.ISSUE)
 EDITABLE_STATES = frozenset({State.DRAFT, State.RETURNED})
 IN_PROGRESS_STATES = frozenset(STAGE_ORDER)
 OPEN_STATES = EDITABLE_STATES | IN_PROGRESS_STATES  # "an application in progress" (one at a time)
@@ -63,6 +65,7 @@ ACTION_LABELS = {
     "withdraw": _l("Withdraw"),
     "confirm": _l("Confirm and submit"),
     "pass": _l("Pass review"),
+    "opine": _l("Give industry opinion"),
     "approve": _l("Approve"),
     "publish": _l("Publish in announcement"),
     "issue": _l("Issue certificate"),

@@ -11,6 +11,7 @@ from models.dictionary import Province, Specialty
 from models.conflict import InsuranceConflict, SocialInsuranceRecord
 from models.education import ContinuingEducation
 from models.enterprise import Enterprise, EnterpriseStatusChange
+from models.industry import user_industry_specialty
 from models.notification import EmailOutbox, Notification
 from models.job import Job, PeriodicRun, StatisticsSnapshot, WorkerStatus
 from models.penalty import PenaltyRecord
@@ -26,5 +27,5 @@ __all__ = [
     "AnnouncementBatch", "Application", "AppUser", "Attachment", "AuditLog", "CalendarDay", "CaptchaChallenge", "Certificate", "ContinuingEducation", "Counter",
     "EmailOutbox", "Enterprise", "EnterpriseStatusChange", "InsuranceConflict", "Job", "Model", "Notification", "PenaltyRecord", "PeriodicRun", "Person", "Province", "Qualification", "RealnameRequest", "Registration",
     "RegistrationSpecialty", "SmsCode", "SocialInsuranceRecord", "SmsOutbox", "Specialty", "StatisticsSnapshot", "UserSession", "WorkerStatus",
-    "TransitionLog", "application_specialty",
+    "TransitionLog", "application_specialty", "user_industry_specialty",
 ]

@@ -9,7 +9,7 @@ from ground.clock import now_utc
 from ground.vocabulary import ACTION_LABELS, STATE_LABELS, TYPE_LABELS
 
 from models.base import Model, Timestamps
-from models.choices import APPLICATION_REASONS, REFUSAL_REASONS
+from models.choices import APPLICATION_REASONS, INDUSTRY_OPINIONS, REFUSAL_REASONS
 
 application_specialty = Table(
     "application_specialty",
@@ -114,7 +114,7 @@ class TransitionLog(Model):
     username = Column(String(100), index=True)
     role = Column(String(40), index=True)
     opinion = Column(Text)
-    reason = Column(String(40), index=True)  # refusals: a models.choices.REFUSAL_REASONS code
+    reason = Column(String(40), index=True)  # refusals: REFUSAL_REASONS; industry opinions: INDUSTRY_OPINIONS
     created_at = Column(DateTime, nullable=False, default=now_utc, index=True)
     # Facts for the statistics, copied when the move is made so reports need no join or date arithmetic:
     # the application's type and province, and the working days spent in `from_state` before this move.
@@ -126,7 +126,9 @@ class TransitionLog(Model):
 
     @property
     def reason_label(self):
-        return REFUSAL_REASONS.label(self.reason) if self.reason else ""
+        if not self.reason:
+            return ""
+        return (INDUSTRY_OPINIONS if self.action == "opine" else REFUSAL_REASONS).label(self.reason)
 
     @property
     def action_label(self):

@@ -103,6 +103,8 @@ REFUSAL_REASONS = Choices(
 EDUCATION_KINDS = Choices(("compulsory", _l("Compulsory")), ("elective", _l("Elective")))
 EDUCATION_SOURCES = Choices(("import", _l("Imported from the training provider")),
                             ("entry", _l("Entered from the certificate")))
+# The industry department's opinion (出具意见) on an application in its specialties; the ministry decides.
+INDUSTRY_OPINIONS = Choices(("agree", _l("Agrees")), ("disagree", _l("Does not agree")))
 # Penalty and credit records (不良行为记录, models/penalty.py): what was decided against a person.
 PENALTY_KINDS = Choices(
     ("administrative_penalty", _l("Administrative penalty")),

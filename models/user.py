@@ -1,10 +1,13 @@
 """The login account: FAB's user row extended with what binds it to a scope.
 
-Applicant → person_id; Enterprise → enterprise_id; Province → province_code; Ministry/Admin → none.
+Applicant → person_id; Enterprise → enterprise_id; Province → province_code; Industry → its specialties
+(models/industry.py); Ministry/Admin → none.
 """
 from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import Column, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import relationship
+
+from models.industry import user_industry_specialty
 
 
 class AppUser(User):
@@ -15,7 +18,7 @@ class AppUser(User):
     __audit_redact__ = ("password",)
     __audit_ignore__ = ("last_login", "login_count", "fail_login_count", "locked_until", "changed_on",
                         "created_on", "changed_by_fk", "created_by_fk")
-    __audit_relations__ = ("roles",)
+    __audit_relations__ = ("roles", "industry_specialties")
 
     person_id = Column(Integer, ForeignKey("person.id"), unique=True, index=True)
     enterprise_id = Column(Integer, ForeignKey("enterprise.id"), index=True)
@@ -26,6 +29,9 @@ class AppUser(User):
     person = relationship("Person", foreign_keys=[person_id])
     enterprise = relationship("Enterprise", foreign_keys=[enterprise_id])
     province = relationship("Province", foreign_keys=[province_code])
+    # An Industry account's specialties (行业主管部门: the ones it gives its opinion on).
+    industry_specialties = relationship("Specialty", secondary=user_industry_specialty, lazy="select",
+                                        order_by="Specialty.sort_order")
 
     def get_full_name(self):
         """Chinese names are written without a space between family and given name."""

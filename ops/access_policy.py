@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 ALLOW, DENY, NOT_FOUND, LOGIN = "ok", "403", "404", "login"
-PRINCIPALS = (None, "Applicant", "Enterprise", "Province", "Ministry", "Admin")  # None: anonymous
+PRINCIPALS = (None, "Applicant", "Enterprise", "Province", "Ministry", "Admin", "Industry")  # None: anonymous
 _SHORT = {"ok": ALLOW, "403": DENY, "404": NOT_FOUND, "login": LOGIN}
 
 
@@ -58,7 +58,16 @@ def _compiled(pattern: str) -> re.Pattern:
 
 def row(pattern, anonymous, applicant, enterprise, province, ministry, admin, scoped=False, note=""):
     outcomes = tuple(_SHORT[o] for o in (anonymous, applicant, enterprise, province, ministry, admin))
-    return Row(pattern, outcomes, scoped, note)
+    return Row(pattern, outcomes + (_industry(pattern, outcomes),), scoped, note)
+
+
+def _industry(pattern, outcomes) -> str:
+    """The Industry department's outcome: INDUSTRY's entry for the row, else what every other signed-in principal
+    gets when they all agree (public pages, one's own account, doors closed to all), else no access (403)."""
+    if pattern in INDUSTRY:
+        return _SHORT[INDUSTRY[pattern]]
+    signed_in = set(outcomes[1:])
+    return signed_in.pop() if len(signed_in) == 1 else DENY
 
 
 # URL arguments the matrix uses for an endpoint (record ids come from the test's world).
@@ -90,6 +99,18 @@ _PANEL = "{AnnouncementsView,AppUserDBModelView,ApplicationsView,AttachmentsView
          "PenaltyRecordsView,QualificationsView,RealnameQueueView,RegistrationsView,RoleModelView,SmsOutboxView," \
          "SpecialtiesView,TransitionLogView,UserGroupModelView,ViewMenuModelView}"
 _EXPORTS = "exports_{applications,certificates,enterprises,persons,registrations}"
+
+# The Industry department (行业主管部门): where it differs from the default of `_industry`. It reads the applications in
+# its specialties that reached its opinion stage and their persons' records (app/industry.py), and gives its opinion.
+INDUSTRY = {
+    _SCOPED + ".{list,show}": "ok",
+    "{ApplicationsView,CertificatesView,MyQueueView}.pdf": "ok",
+    "AttachmentsView.file": "ok",
+    "{ApplicationsApi,CertificatesApi,PersonsApi}.{get,get_list,info}": "ok",
+    "ApplicationsApi.transitions": "ok",
+    "ApplicationsApi.send_sms": "404",  # the signing code goes to the applicant
+    "UserInfoEditView.*": "ok",  # staff edit their own name
+}
 
 POLICY: list[Row] = [
     # pattern                                     anonymous Applicant Enterprise Province Ministry Admin
@@ -255,8 +276,8 @@ _SYMBOL = {ALLOW: "✓", DENY: "403", NOT_FOUND: "404", LOGIN: "→ sign-in"}
 
 def markdown() -> str:
     """The policy as a Markdown table for the README (`flask access-policy`)."""
-    lines = ["| endpoints | anonymous | Applicant | Enterprise | Province | Ministry | Admin | scoped | note |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| endpoints | anonymous | Applicant | Enterprise | Province | Ministry | Admin | Industry | scoped | note |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in POLICY:
         cells = [_SYMBOL[o] for o in r.outcomes]
         pattern = r.pattern.replace("|", "\\|").replace(",", ", ")

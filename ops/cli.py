@@ -14,7 +14,7 @@ from ground.roles import EXPORT_UNMASKED, EXPORT_UNMASKED_ROLE, EXPORTS, PERSONA
 from models import AuditLog, Job, Province, Specialty
 from models.job import ACTIVE_JOB_STATES
 from models.dictionary import PROVINCES, SPECIALTIES
-from app import calendar, jobs, workflow
+from app import calendar, industry, jobs, workflow
 from app.audit import actor_fields
 from app.personal_data import set_unmasked_view
 from app import employer_status
@@ -115,6 +115,23 @@ def register(app):
         except LookupError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"{username}: full numbers on pages {'revoked' if revoke else 'granted'}.")
+
+    @app.cli.command("industry-scope")
+    @click.argument("username")
+    @click.argument("specialties", nargs=-1)
+    @with_appcontext
+    def industry_scope_command(username, specialties):
+        """Set the specialties an Industry account gives its opinion on (none given: print them)."""
+        user = current_app.appbuilder.sm.find_user(username=username)
+        if user is None:
+            raise click.ClickException(f"No account {username!r}.")
+        if specialties:
+            try:
+                industry.set_specialties(user, specialties)
+            except industry.IndustryScopeError as exc:
+                db.session.rollback()
+                raise click.ClickException(str(exc.args[0])) from None
+        click.echo(f"{username}: " + (", ".join(sorted(industry.specialty_codes(user))) or "no specialties"))
 
     @app.cli.command("sync-roles")
     @with_appcontext

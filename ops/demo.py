@@ -18,7 +18,7 @@ from models import (AnnouncementBatch, Application, Certificate, ContinuingEduca
                     PenaltyRecord, Person, Qualification, Specialty)
 from sqlalchemy import update
 
-from app import employer_status, lifecycle, penalties, workflow
+from app import employer_status, industry, lifecycle, penalties, workflow
 from app.announcements import publish
 from app.applications import start_draft
 from app.services import realname, storage
@@ -49,7 +49,11 @@ STAFF_ACCOUNTS = [
     ("enterprise-bj2", "北京市政路桥人事部", R.ENTERPRISE, "bj2", None),
     ("enterprise-sh1", "上海隧道人事部", R.ENTERPRISE, "sh1", None),
     ("enterprise-gd1", "粤海水利人事部", R.ENTERPRISE, "gd1", None),
+    ("industry", "交通运输行业主管部门", R.INDUSTRY, None, None),
+    ("industry-water", "水利部建设管理司", R.INDUSTRY, None, None),
 ]
+# The specialties each demo Industry account gives its opinion on (flagged ones; app/industry.py).
+INDUSTRY_SCOPES = {"industry": ["highway", "railway", "airport", "port"], "industry-water": ["water", "telecom"]}
 
 # Each demo person: (key, name, region, birth date, specialty codes, qualification age in years, story)
 PERSONS = [
@@ -73,18 +77,21 @@ PERSONS = [
     ("exp", "冯刚", "110105", date(1990, 9, 9), ["building"], 1, "expired"),
     ("lap", "韩梅", "310110", date(1975, 4, 4), ["municipal"], 3, "lapsed"),
     ("pen", "蒋磊", "110106", date(1981, 7, 15), ["building"], 2, "revoked"),
+    ("indr", "孙海洋", "310104", date(1988, 8, 18), ["port"], 1, "industry_review"),
 ]
 # Demo persons whose accounts the README and the start banner list, with what there is to see.
 DEMO_APPLICANTS = [
     ("main", "registered at 北京城建, with a certificate and an additional-specialty draft"),
     ("onsite", "signed up, waiting for the on-site real-name check at 北京 (province-bj's queue)"),
     ("pen", "certificate revoked by 北京 (a penalty record): re-registration refused for two years"),
+    ("indr", "initial registration in 港口与航道, waiting for the industry opinion (industry's queue)"),
 ]
 
 PERSON_ENTERPRISE = {"main": "bj1", "draft": "bj1", "ent": "bj1", "prov": "bj1", "min": "sh1", "ann": "sh1",
                      "iss": "gd1", "ret": "gd1", "ref": "bj1", "wd": "sh1", "chg": "bj2", "ren": "gd1",
                      "can": "sh1", "rep": "bj1", "info": "gd1", "rer": "sh1", "onsite": "bj1",
-                     "exp": "bj1", "lap": "sh1", "pen": "bj2"}
+                     "exp": "bj1", "lap": "sh1", "pen": "bj2",
+                     "indr": "sh2"}
 # A public administrative penalty on a registrant, shown on the public register (不良行为记录).
 PUBLIC_PENALTY = ("rep", "京建罚〔2026〕3号", "practice_violation")
 # A tiny PDF standing for a scanned decision document (处罚决定书).
@@ -175,6 +182,9 @@ def load_demo() -> list[str]:
     for username, full, role, ent_key, province in STAFF_ACCOUNTS:
         users[username] = _user(username, full, role, password,
                                 enterprise_id=enterprises[ent_key].id if ent_key else None, province_code=province)
+    for username, codes in INDUSTRY_SCOPES.items():
+        if {s.code for s in users[username].industry_specialties} != set(codes):
+            industry.set_specialties(users[username], codes)
 
     specialties = {s.code: s for s in db.session.query(Specialty)}
     persons, applicants = {}, {}
@@ -246,11 +256,12 @@ def _initial(person, applicant, enterprise, specialties):
 
 
 def _register(person, applicant, enterprise, specialties, users):
-    """Run an initial registration all the way: submit → confirm → pass → approve → publish → certificate."""
+    """Run an initial registration all the way: submit → confirm → pass → (industry opinion) → approve → publish
+    → certificate."""
     app = _initial(person, applicant, enterprise, specialties)
     _move(app, "submit", applicant)
     _move(app, "confirm", _enterprise_user(enterprise, users))
-    _move(app, "pass", _province_user(enterprise, users), "材料齐全，符合条件。")
+    _pass(app, enterprise, users)
     _move(app, "approve", users["ministry"], "同意注册。")
     _announce(app, users["ministry"])
     return app
@@ -285,6 +296,14 @@ def _enterprise_user(enterprise, users):
     # Enterprises without a demo account get one so their staff's stories can run.
     return _user(f"enterprise-{enterprise.id}", enterprise.name[:10], R.ENTERPRISE,
                  current_app.config["DEMO_PASSWORD"], enterprise_id=enterprise.id)
+
+
+def _pass(app, enterprise, users, opinion="材料齐全，符合条件。"):
+    """The province passes; a flagged specialty's application then gets its industry department's opinion."""
+    _move(app, "pass", _province_user(enterprise, users), opinion)
+    if app.state == workflow.State.INDUSTRY:
+        department = next(u for u in users.values() if industry.covers(u, app))
+        _move(app, "opine", department, "经审核，申请人专业工程业绩符合要求，同意注册。", reason="agree")
 
 
 def _province_user(enterprise, users):
@@ -405,7 +424,7 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
         cancel = _new(person, applicant, "cancellation", reason="contract_ended")
         _move(cancel, "submit", applicant)
         _move(cancel, "confirm", _enterprise_user(enterprise, users))
-        _move(cancel, "pass", _province_user(enterprise, users))
+        _pass(cancel, enterprise, users, None)
         _move(cancel, "approve", ministry)
         _announce(cancel, ministry)
         day = today()
@@ -444,7 +463,10 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
         _move(app, "refuse", _province_user(enterprise, users), "经核查，申请人同时在两个单位申请注册，不予注册。",
               reason="two_units")
         return
-    _move(app, "pass", _province_user(enterprise, users), "材料齐全，符合条件。")
+    if story == "industry_review":  # left in the industry department's queue
+        _move(app, "pass", _province_user(enterprise, users), "材料齐全，符合条件，报部审批。")
+        return
+    _pass(app, enterprise, users)
     if story == "ministry_review":
         return
     if story == "issue_pending":

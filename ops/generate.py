@@ -107,7 +107,7 @@ OUTCOMES = {
     "cancellation": (95, 1, 4), "re_registration": (88, 6, 6), "replacement": (96, 1, 3), "info_change": (92, 3, 5),
 }
 OPEN_STATE_WEIGHTS = {State.DRAFT: 10, State.RETURNED: 8, State.ENTERPRISE: 22, State.RELEASE: 3, State.PROVINCE: 30,
-                      State.MINISTRY: 18, State.ANNOUNCE: 8, State.ISSUE: 4}
+                      State.INDUSTRY: 3, State.MINISTRY: 18, State.ANNOUNCE: 8, State.ISSUE: 4}
 EXPIRED_SHARE = 0.5  # percent of finished applications the employer never confirmed (they expired)
 WITHDRAW_FROM = {State.DRAFT: 20, State.RETURNED: 15, State.ENTERPRISE: 35, State.RELEASE: 2, State.PROVINCE: 30}
 _WITHDRAW_ORDER = list(WITHDRAW_FROM)  # sampling order (the engine says where withdrawing is possible)
@@ -127,6 +127,8 @@ OPINIONS = {"withdraw": (0.5, ("个人原因，申请撤回。",)), "confirm": (
 APPROVE_OPINIONS = {"initial": "同意注册。", "re_registration": "同意重新注册。", "add_specialty": "同意增项注册。",
                     "change": "同意变更注册。", "renewal": "同意延续注册。", "cancellation": "同意注销注册。",
                     "replacement": "同意更换证书。", "info_change": "同意变更个人信息。"}
+# The industry department's opinion (opine): mostly agreeing.
+INDUSTRY_OPINION_TEXTS = {"agree": "经审核，同意注册。", "disagree": "经审核，申请人专业工程业绩不足，不同意注册。"}
 RETURN_OPINIONS = ("劳动合同起始日期与社保记录不一致，请核对后重新提交。", "身份证扫描件不清晰，请重新上传。",
                    "继续教育证明缺失，请补充。", "一寸照片背景不符合要求，请重新上传。",
                    "单位名称与营业执照不一致，请核对。", "社保缴纳证明缺失，请补充近三个月社保记录。",
@@ -191,6 +193,7 @@ SERIAL_TABLES = tuple(t for t in TABLES if "id" in COLUMNS[t])
 
 NULL = "\\N"  # COPY text format's NULL; rows are tuples of strings or ready tab-separated lines
 _E, _P, _M, _A, _I = State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ANNOUNCE, State.ISSUE
+_IND = State.INDUSTRY
 FINAL = FINAL_STATES
 DAY = 86400
 CST = 8 * 3600  # China Standard Time offset; timestamps are naive UTC
@@ -218,7 +221,7 @@ class _Step(NamedTuple):
 def _step(code: str, source: str, target: str) -> _Step:
     """The one transition of the engine that leads an application of type `code` from `source` to `target`."""
     btype = BUSINESS_TYPES[code]
-    found = [t for t in TRANSITIONS.values() if source in t.sources and t.target_in(btype, source) == target]
+    found = [t for t in TRANSITIONS.values() if source in t.sources and target in t.targets_in(btype, source)]
     if len(found) > 1:  # several roads (release, objection, silence): a person's move, as most histories go
         found = [t for t in found if not is_system(t)] or found
     if len(found) > 1:  # ... and the plain one among them
@@ -227,7 +230,7 @@ def _step(code: str, source: str, target: str) -> _Step:
         raise LookupError(f"{code}: {len(found)} transitions lead from {source} to {target}")
     t = found[0]
     return _Step(t.action, source, target, R.SYSTEM if is_system(t) else acting_role(t, source, R.BUSINESS_ROLES),
-                 target == btype.next_stage(source), t.batch_only, t.auto, t.needs_opinion, bool(t.reason_choices))
+                 target in btype.onward(source), t.batch_only, t.auto, t.needs_opinion, bool(t.reason_choices))
 
 
 def _path_of(code: str, states) -> list[_Step]:
@@ -240,7 +243,7 @@ def _states_leading_to(code: str, target: str) -> tuple[str, ...]:
     """States of the type (before completion) from which one move leads to `target`, in pipeline order."""
     btype = BUSINESS_TYPES[code]
     return tuple(s for s in (State.DRAFT, State.RETURNED, *btype.stages)
-                 if any(s in t.sources and t.target_in(btype, s) == target for t in TRANSITIONS.values()))
+                 if any(s in t.sources and target in t.targets_in(btype, s) for t in TRANSITIONS.values()))
 
 
 @lru_cache(maxsize=None)
@@ -487,6 +490,7 @@ class _Generator:
         self.per_person, self.registered_share = per_person, registered_share
         self.rng = _Random(seed)
         self.validity = settings["RULES"]["VALIDITY_YEARS"]
+        self.industry_on = bool(settings["RULES"].get("INDUSTRY_OPINION"))
         self.limits = settings["STAGE_TIME_LIMITS"]
         now = now_utc().replace(microsecond=0)
         self.now = int((now - _EPOCH_DT).total_seconds())
@@ -524,6 +528,7 @@ class _Generator:
         self.spec_codes, self.spec_cw = _weighted([(c, SPECIALTY_WEIGHTS.get(c, 1)) for c, *_ in SPECIALTIES])
         self.spec_names = {code: name for code, name, *_ in SPECIALTIES}
         self.spec_order = {code: i for i, (code, *_) in enumerate(SPECIALTIES)}
+        self.flagged = {code for code, _name, _en, industry in SPECIALTIES if industry}
         counties, cities, names = _region_codes()
         years = range(1962, 2001)
         self.id_regions = {}
@@ -922,7 +927,10 @@ class _Generator:
         """The engine's steps that lead a new draft to `final`, returns included: the states are chosen
         here, each move between two of them is the transition of app/workflow.py that makes it."""
         rng = self.rng
-        stages = BUSINESS_TYPES[bt].stages
+        btype = BUSINESS_TYPES[bt]
+        # Conditional stages (the industry opinion) only where the application ends; _application splices them
+        # in once its specialties are chosen (_through_conditional).
+        stages = tuple(s for s in btype.stages if s not in btype.conditions or s == final)
         if final == State.DRAFT:
             return []
         where = None
@@ -1184,6 +1192,7 @@ class _Generator:
         f.enterprise = life.employer
         f.registration = life.reg_s if life.reg_status is not None else NULL
         FILLERS[bt](self, life, f)
+        steps, times = self._through_conditional(life, bt, final, f, steps, times)
         approved = f.approve_day is not None
         if f.contract is not None and approved:
             life.reg_contract = f.contract
@@ -1204,7 +1213,7 @@ class _Generator:
         users = {R.APPLICANT: life.id_number,
                  R.ENTERPRISE: f"enterprise-{enterprise[0]}" if enterprise else "enterprise",
                  R.PROVINCE: staff[int(rnd() * 3)] if staff else "province",
-                 R.MINISTRY: self.ministry_users[int(rnd() * 5)], R.SYSTEM: "system"}
+                 R.MINISTRY: self.ministry_users[int(rnd() * 5)], R.INDUSTRY: "industry", R.SYSTEM: "system"}
         opinion = NULL
         batch_before = False
         submitted = None
@@ -1258,6 +1267,9 @@ class _Generator:
     def _opinion(self, step, bt):
         """(opinion, coded reason) written with a step: always where the engine needs one, else sometimes."""
         rnd = self.rng.random
+        if step.action == "opine":
+            reason = "agree" if rnd() < 0.9 else "disagree"
+            return INDUSTRY_OPINION_TEXTS[reason], reason
         if step.coded_reason:
             reason = self._pick(self.refusal_values, self.refusal_cw)
             return REFUSAL_TEXTS[reason], reason
@@ -1267,6 +1279,36 @@ class _Generator:
         if not texts or (share < 1 and not step.needs_opinion and rnd() >= share):
             return NULL, NULL
         return (texts[int(rnd() * len(texts))] if len(texts) > 1 else texts[0]), NULL
+
+    def _through_conditional(self, life, bt, final, f, steps, times):
+        """The industry opinion stage, as the engine's condition decides it from the chosen specialties: an
+        application left open in it gets a flagged specialty; one that passed the province with a flagged
+        specialty (the rule on) goes through it, the opinion given when the ministry's review began."""
+        if _IND not in BUSINESS_TYPES[bt].conditions:
+            return steps, times
+        flagged = any(code in self.flagged for code in f.codes)
+        if final == _IND and not flagged:
+            held = set(life.specs) | set(f.codes)
+            code = next((c for c in self._specialty_order(self.rng) if c in self.flagged and c not in held), None)
+            if code is not None:
+                if code not in life.quals:
+                    life.quals.append(code)
+                if code not in life.qual_rows:
+                    self._qualify(life, code, f.cday)
+                if bt == "add_specialty":
+                    f.codes, f.pass_no = (code,), life.qual_rows[code][1]
+                else:
+                    f.codes = (*f.codes, code)
+            return steps, times
+        if not (flagged and self.industry_on):
+            return steps, times
+        steps, times = list(steps), list(times)
+        for i, step in enumerate(steps):
+            if step.source == _P and step.target == _M:
+                before = times[i - 1] if i else times[i] - DAY
+                steps[i:i + 1] = [_step(bt, _P, _IND), _step(bt, _IND, _M)]
+                times[i:i] = [min(times[i], before + (times[i] - before) * 2 // 3)]
+        return steps, times
 
     # -- one function per business type: the columns its applications carry, what approval changes ----
     def _fill_initial(self, life, f):

@@ -82,7 +82,7 @@ AUDIT_FIELD_LABELS = {
     "effective_on": _l("Effective from"), "paying_credit_code": _l("Credit code of the paying enterprise"),
     "paying_name": _l("Paying enterprise"), "first_seen": _l("First seen"), "last_seen": _l("Last seen"),
     "resolved_on": _l("Resolved on"), "note": _l("Note"), "month": _l("Month"), "user_id": _l("User (id)"),
-    "id": _l("Record id"), "person_id": _l("Person (id)"), "enterprise_id": _l("Employer (id)"),
+    "id": _l("Record id"), "industry_specialties": _l("Industry specialties"), "person_id": _l("Person (id)"), "enterprise_id": _l("Employer (id)"),
     "previous_enterprise_id": _l("Previous employer (id)"), "province_code": _l("Province"),
     "registration_id": _l("Registration (id)"), "application_id": _l("Application (id)"),
     "announcement_id": _l("Announcement (id)"), "created_by_id": _l("Created by (id)"),

@@ -9,7 +9,7 @@ from flask_appbuilder import BaseView, expose
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
-from ground.roles import (ADMIN, APPLICANT, ENTERPRISE, EXPORTS, MINISTRY, PROVINCE, ROLE_LABELS,
+from ground.roles import (ADMIN, APPLICANT, ENTERPRISE, EXPORTS, INDUSTRY, MINISTRY, PROVINCE, ROLE_LABELS,
                           user_role_names)
 from app import scope
 from app.accounts import steps
@@ -18,10 +18,10 @@ from views.apply import MENU_ORDER
 from views.shell.access import view_of
 
 VISITOR = "visitor"
-TOPICS = (VISITOR, APPLICANT, ENTERPRISE, PROVINCE, MINISTRY, ADMIN)
+TOPICS = (VISITOR, APPLICANT, ENTERPRISE, PROVINCE, MINISTRY, INDUSTRY, ADMIN)
 TOPIC_LABELS = {VISITOR: _l("Visitors"), **ROLE_LABELS}
 OPEN_TOPICS = (VISITOR, APPLICANT)  # what visitors and applicants may switch between; staff see every topic
-_OWN_ORDER = (MINISTRY, PROVINCE, ENTERPRISE, ADMIN, APPLICANT)  # the first role a user holds chooses the guide
+_OWN_ORDER = (MINISTRY, PROVINCE, INDUSTRY, ENTERPRISE, ADMIN, APPLICANT)  # the first role a user holds chooses the guide
 HELP_MENU = "Help"
 
 # The stages of a pipeline, in the old manual's words (企业上报, 省级审查, 部级审批, 公告, 发证).
@@ -29,11 +29,12 @@ STAGE_NAMES = {
     "enterprise_review": _l("Enterprise submission"),
     "release_pending": _l("Release by the previous employer"),
     "province_review": _l("Provincial review"),
+    "industry_review": _l("Industry department opinion"),
     "ministry_review": _l("Ministry approval"),
     "announce_pending": _l("Announcement"),
     "issue_pending": _l("Certificate issue"),
 }
-DEADLINE_STAGES = ("enterprise_review", "province_review", "ministry_review")
+DEADLINE_STAGES = ("enterprise_review", "province_review", "industry_review", "ministry_review")
 
 
 def support_contact() -> dict:
@@ -88,7 +89,8 @@ def _facts() -> dict:
             "needs": btype.guide % {"fresh": rules["QUALIFICATION_FRESH_YEARS"], "validity": rules["VALIDITY_YEARS"],
                                     "window": rules["RENEWAL_WINDOW_DAYS"]},
             "notes": [note for switch, note in btype.guide_notes if rules.get(switch)],
-            "pipeline": [STAGE_NAMES[s] for s in btype.stages],
+            "pipeline": [STAGE_NAMES[s] if s not in btype.conditions else
+                         _l("%(stage)s (flagged specialties)", stage=STAGE_NAMES[s]) for s in btype.stages],
             "limits": [limits.get(code, {}).get(s) if s in btype.stages else None for s in DEADLINE_STAGES],
         })
     return {

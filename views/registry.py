@@ -13,8 +13,8 @@ from wtforms.validators import DataRequired, Optional
 
 from app import personal_data, workflow
 from app.jobs import TooManyJobs
-from ground.roles import (ADMIN, APPLICANT, BUSINESS_ROLES, ENTERPRISE, EXPORTS, MINISTRY, PERSONAL_DATA, PROVINCE,
-                          ROLE_LABELS)
+from ground.roles import (ADMIN, APPLICANT, BUSINESS_ROLES, ENTERPRISE, EXPORTS, INDUSTRY, MINISTRY, PERSONAL_DATA,
+                          PROVINCE, ROLE_LABELS)
 from models import (AnnouncementBatch, Application, Attachment, AuditLog, CalendarDay, Certificate, Enterprise,
                     PenaltyRecord, Person, Province, Qualification, Registration, SmsOutbox, Specialty, TransitionLog)
 from models.calendar import CALENDAR_SOURCES
@@ -55,10 +55,11 @@ from views.signup import PasswordResetView, SignUpView
 from views.workflow_views import AnnouncementView, ApplicationPanelView, QueueView, bulk_permission, bulk_transitions, transition_permission
 
 STAFF = {ENTERPRISE, PROVINCE, MINISTRY}
-EVERYONE = {APPLICANT, ENTERPRISE, PROVINCE, MINISTRY}
+# The industry department reads the applications in its specialties (and their persons' records) for its opinion.
+EVERYONE = {APPLICANT, ENTERPRISE, PROVINCE, MINISTRY, INDUSTRY}
 # Applicants read their own rows through the panel's pages (show, files), but their menus are the
 # personal edition's (注册申报, 进度查询, 个人信息), as in the user manual.
-STAFF_MENU = STAFF | {ADMIN}
+STAFF_MENU = STAFF | {ADMIN, INDUSTRY}
 
 CATEGORIES = {
     "Apply": _l("Registration applications"),

@@ -46,7 +46,8 @@ def outcome(ctx):
 ADD_SPECIALTY = BusinessType(
     code="add_specialty",
     refusal_grounds=True,
-    stages=(State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ANNOUNCE, State.ISSUE),
+    stages=(State.ENTERPRISE, State.PROVINCE, State.INDUSTRY, State.MINISTRY, State.ANNOUNCE, State.ISSUE),
+    conditions={State.INDUSTRY: shared.needs_industry_opinion},  # flagged specialties (RULES INDUSTRY_OPINION)
     certificate="new",
     fields=("contract_start", "contract_end", "specialties", "pass_certificate_no"),
     required=frozenset({"contract_start", "contract_end", "specialties"}),

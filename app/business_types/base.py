@@ -6,9 +6,10 @@ RENEWAL_WINDOW_DAYS, ...), passed in so the checks run without an application co
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
+from app.business_types.shared import configured_limits
 from ground.vocabulary import EDITABLE_STATES, STAGE_ORDER, State, TYPE_LABELS
 from models.base import Choices
 from models.choices import APPLICATION_REASONS
@@ -67,6 +68,9 @@ class BusinessType:
     guide: object = None  # what the type is for and what its form asks (help page); may use %(fresh)s etc.
     # Notes the help page adds to the guide while a switch of the RULES setting is on: {rule name: text}.
     guide_notes: tuple[tuple[str, object], ...] = ()
+    # Conditional stages: {stage: predicate(application, limits) → bool}. An application passes through such a
+    # stage only when its predicate holds (e.g. the industry opinion for flagged specialties); else it is skipped.
+    conditions: dict = field(default_factory=dict)
 
     @property
     def label(self):
@@ -77,14 +81,44 @@ class BusinessType:
         """The labour contract is entered and checked (at submission and at the employer's confirmation)."""
         return "contract_end" in self.fields
 
-    def next_stage(self, state: str) -> str | None:
-        """The state after `state` in this type's pipeline (the first stage after a draft)."""
+    def next_stage(self, state: str, application=None, limits=None) -> str | None:
+        """The state after `state` in `application`'s pipeline (the first stage after a draft), skipping the
+        conditional stages whose predicate fails for it. Without an application every condition counts as holding
+        (the full pipeline); `limits` default to the running application's RULES."""
         if state in EDITABLE_STATES:
-            return self.stages[0]
-        if state not in self.stages:
+            candidates = self.stages
+        elif state in self.stages:
+            candidates = self.stages[self.stages.index(state) + 1:]
+        else:
             return None
-        i = self.stages.index(state)
-        return self.stages[i + 1] if i + 1 < len(self.stages) else State.COMPLETED
+        for stage in candidates:
+            if application is None or stage not in self.conditions or self.takes(stage, application, limits):
+                return stage
+        return State.COMPLETED
+
+    def takes(self, stage: str, application, limits=None) -> bool:
+        """Whether `application` passes through `stage` (always, unless the stage is conditional)."""
+        if stage not in self.conditions:
+            return stage in self.stages
+        if limits is None:
+            limits = configured_limits()
+        return bool(self.conditions[stage](application, limits))
+
+    def onward(self, state: str) -> tuple[str, ...]:
+        """Every state that may follow `state` for some application: each conditional stage up to and including
+        the first unconditional one (the diagram, the table check)."""
+        if state in EDITABLE_STATES:
+            candidates = self.stages
+        elif state in self.stages:
+            candidates = self.stages[self.stages.index(state) + 1:]
+        else:
+            return ()
+        found = []
+        for stage in candidates:
+            found.append(stage)
+            if stage not in self.conditions:
+                return tuple(found)
+        return (*found, State.COMPLETED)
 
     def route(self, application) -> dict:
         """Enterprise that confirms, previous enterprise, registration and reviewing province.
@@ -133,6 +167,9 @@ class BusinessType:
         elif self.reasons is not None and any(APPLICATION_REASONS.labels.get(code) is not label
                                               for code, label in self.reasons.pairs):
             found.append(f"{self.code}: its reasons must be part of models.choices.APPLICATION_REASONS")
+        for stage, predicate in self.conditions.items():
+            if stage not in self.stages or not callable(predicate):
+                found.append(f"{self.code}: condition on {stage!r} must be a callable for one of its stages")
         if self.guide is None:
             found.append(f"{self.code}: no guide text for the help page")
         for name in ("eligibility", "preconditions", "eligible_specialties", "check_input", "outcome"):

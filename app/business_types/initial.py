@@ -47,7 +47,8 @@ def outcome(ctx):
 INITIAL = BusinessType(
     code="initial",
     refusal_grounds=True,
-    stages=(State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ANNOUNCE, State.ISSUE),
+    stages=(State.ENTERPRISE, State.PROVINCE, State.INDUSTRY, State.MINISTRY, State.ANNOUNCE, State.ISSUE),
+    conditions={State.INDUSTRY: shared.needs_industry_opinion},  # flagged specialties (RULES INDUSTRY_OPINION)
     certificate="new",
     fields=("enterprise", "contract_start", "contract_end", "specialties"),
     required=frozenset({"enterprise", "contract_start", "contract_end", "specialties"}),

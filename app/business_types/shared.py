@@ -22,6 +22,12 @@ def configured_limits() -> dict:
     return current_app.config["RULES"]
 
 
+def needs_industry_opinion(application, limits) -> bool:
+    """The industry department's opinion stage applies: the switch is on and a chosen specialty is flagged."""
+    return bool(limits.get("INDUSTRY_OPINION")) and any(getattr(s, "needs_industry_opinion", False)
+                                                       for s in application.specialties)
+
+
 def is_active(registration) -> bool:
     return registration is not None and registration.status == "active"
 

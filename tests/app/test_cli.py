@@ -20,8 +20,17 @@ def test_demo_data_has_every_state_and_role_and_is_idempotent(app):
         types = {t for (t,) in db.session.query(Application.business_type).distinct()}
         assert set(workflow.BUSINESS_TYPES) <= types
         roles = {r.name for u in db.session.query(AppUser).filter(AppUser.username.in_(
-            ["admin", "ministry", "province-bj", "enterprise-bj1"])) for r in u.roles}
-        assert roles == {"Admin", "Ministry", "Province", "Enterprise"}
+            ["admin", "ministry", "province-bj", "enterprise-bj1", "industry"])) for r in u.roles}
+        assert roles == {"Admin", "Ministry", "Province", "Enterprise", "Industry"}
+        # The industry department's demo queue holds the port application waiting for its opinion.
+        from app import scope
+        from app.industry import specialty_codes
+
+        department = app.appbuilder.sm.find_user(username="industry")
+        assert specialty_codes(department) == {"highway", "railway", "airport", "port"}
+        queue = scope.query(Application, department).filter(workflow.actionable_clause(["Industry"], department))
+        assert {a.state for a in queue} == {"industry_review"}
+        assert "孙海洋" in {a.person.name for a in queue}  # other tests may add their own
     second = runner.invoke(args=["demo-data"])
     assert second.exit_code == 0 and "stories created: 0" in second.output
     with app.app_context():
@@ -75,3 +84,21 @@ def test_import_roster_command_writes_the_report(app, tmp_path):
         from ground.extensions import db
 
         assert db.session.query(Qualification).filter_by(certificate_no=code).count() == 1
+
+
+def test_industry_scope_command_sets_and_refuses(app):
+    from tests import factories as f
+
+    with app.app_context():
+        username = f.make_user("Industry")
+        ministry = f.make_user("Ministry")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["industry-scope", username, "water", "railway"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"{username}: railway, water"
+    refused = runner.invoke(args=["industry-scope", username, "building"])
+    assert refused.exit_code != 0 and "building" in refused.output
+    assert runner.invoke(args=["industry-scope", ministry, "water"]).exit_code != 0
+    assert runner.invoke(args=["industry-scope", "nobody-here", "water"]).exit_code != 0
+    shown = runner.invoke(args=["industry-scope", username])
+    assert shown.output.strip() == f"{username}: railway, water"

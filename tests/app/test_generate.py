@@ -18,7 +18,7 @@ from ground.identifiers import birth_date_of, gender_of
 from app.services import numbering
 from app.services.workdays import stage_deadline, stage_working_days
 from models import Model, Province
-from models.choices import REFUSAL_REASONS
+from models.choices import INDUSTRY_OPINIONS, REFUSAL_REASONS
 from tests import factories as f
 from tests.conftest import login
 
@@ -54,6 +54,21 @@ def generated(app, backend):
                       "person", "enterprise", "announcement_batch"):
             db.session.execute(text(f"DELETE FROM {table} WHERE id >= :i"), {"i": first[table]})
         db.session.commit()
+
+
+def chosen(first):
+    """application id → a stand-in with its chosen specialties (whether each needs the industry opinion): what
+    the engine's conditional stages read."""
+    from types import SimpleNamespace as NS
+
+    from models.dictionary import SPECIALTIES
+
+    flagged = {code for code, _name, _en, industry in SPECIALTIES if industry}
+    by_app = defaultdict(list)
+    for row in _rows("application_specialty", first["application"], column="application_id"):
+        by_app[row["application_id"]].append(NS(code=row["specialty_code"],
+                                                 needs_industry_opinion=row["specialty_code"] in flagged))
+    return defaultdict(lambda: NS(specialties=[]), {k: NS(specialties=v) for k, v in by_app.items()})
 
 
 def _rows(table, first, column="id"):
@@ -109,7 +124,8 @@ def test_every_state_and_consistent_histories(app, generated):
         assert max(open_per_person.values()) == 1
 
         enterprises = {e["id"]: e for e in _rows("enterprise", 1)}
-        refusals = Counter()
+        specialties = chosen(first)
+        refusals, opinions = Counter(), Counter()
         for application in apps:
             trail = logs[application["id"]]
             btype = workflow.BUSINESS_TYPES[application["business_type"]]
@@ -135,7 +151,7 @@ def test_every_state_and_consistent_histories(app, generated):
             for log in trail:
                 transition = workflow.TRANSITIONS[log["action"]]
                 assert log["from_state"] in transition.sources
-                assert transition.target_in(btype, log["from_state"]) == log["to_state"]
+                assert transition.target_in(btype, log["from_state"], specialties[application["id"]]) == log["to_state"]
                 if workflow.is_system(transition):  # the platform's own move (an expiry)
                     assert log["role"] == "System" and log["username"] == "system"
                 else:
@@ -143,6 +159,9 @@ def test_every_state_and_consistent_histories(app, generated):
                 if log["action"] == "refuse":
                     assert log["reason"] in REFUSAL_REASONS and log["opinion"]
                     refusals[log["reason"]] += 1
+                elif log["action"] == "opine":  # the industry department's opinion, coded
+                    assert log["reason"] in INDUSTRY_OPINIONS and log["opinion"]
+                    opinions[log["reason"]] += 1
                 else:
                     assert log["reason"] is None
             submits = [log["created_at"] for log in trail if log["action"] == "submit"]
@@ -151,6 +170,7 @@ def test_every_state_and_consistent_histories(app, generated):
             if "publish" in {log["action"] for log in trail}:
                 assert application["announcement_id"] is not None
         assert len(refusals) >= 3
+        assert opinions["agree"] >= 1, "no application went through the industry opinion"
 
         registration_of = {r["person_id"]: r["id"] for r in _rows("registration", first["registration"])}
         for application in apps:

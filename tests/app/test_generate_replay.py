@@ -14,7 +14,7 @@ from app.services import numbering
 from app.services.validity import validity_end
 from models import Province
 from ops.generate import FILLERS
-from tests.app.test_generate import _rows, generated  # noqa: F401  (the module's own generated world)
+from tests.app.test_generate import _rows, chosen, generated  # noqa: F401  (the module's own generated world)
 
 
 def _china_day(moment):
@@ -39,7 +39,7 @@ def _issued_at(trail):
     return next((log["created_at"] for log in trail if log["from_state"] == State.ISSUE), None)
 
 
-def replay_errors(btype, trail, final_state):
+def replay_errors(btype, trail, final_state, application=None):
     """Why `trail` is not a path the engine could have taken to `final_state` (empty: it is)."""
     errors, state = [], State.DRAFT
     for log in trail:
@@ -52,7 +52,7 @@ def replay_errors(btype, trail, final_state):
             errors.append(f"{where}: the application was {state}")
         if state not in transition.sources:
             errors.append(f"{where}: not a source of {transition.action}")
-        target = transition.target_in(btype, state)
+        target = transition.target_in(btype, state, application)
         if target is None or target != log["to_state"]:
             errors.append(f"{where}: leads to {target}, logged {log['to_state']}")
         system = workflow.is_system(transition) and log["role"] == "System"  # the platform's own move
@@ -77,11 +77,12 @@ def test_every_history_is_a_legal_path(app, generated):  # noqa: F811
     _counts, first = generated
     with app.app_context():
         applications, logs = _histories(first)
+        specialties = chosen(first)
         errors = []
         for application in applications:
             btype = workflow.BUSINESS_TYPES[application["business_type"]]
             trail = logs[application["id"]]
-            errors += replay_errors(btype, trail, application["state"])
+            errors += replay_errors(btype, trail, application["state"], specialties[application["id"]])
             if any(workflow.TRANSITIONS[log["action"]].batch_only for log in trail):
                 assert application["announcement_id"] is not None
         assert not errors, errors[:20]

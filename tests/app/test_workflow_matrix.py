@@ -8,17 +8,18 @@ import pytest
 
 from app import workflow
 from ground.extensions import db
-from models import AnnouncementBatch, Application
+from models import AnnouncementBatch, Application, TransitionLog
 from tests import factories as f
 
 E, P, M, A, ISS = "enterprise_review", "province_review", "ministry_review", "announce_pending", "issue_pending"
 R = "release_pending"  # a change of employer: the previous employer releases or objects
+IND = "industry_review"  # the industry department's opinion: the matrix's applications choose railway (flagged)
 
 # DOMAIN.md "Pipelines per business type".
 PIPELINES = {
-    "initial": [E, P, M, A, ISS],
-    "re_registration": [E, P, M, A, ISS],
-    "add_specialty": [E, P, M, A, ISS],
+    "initial": [E, P, IND, M, A, ISS],
+    "re_registration": [E, P, IND, M, A, ISS],
+    "add_specialty": [E, P, IND, M, A, ISS],
     "change": [E, R, P, M, ISS],
     "renewal": [E, P, M, ISS],
     "cancellation": [E, P, M, A],
@@ -32,6 +33,7 @@ EXPECTED = {
     "withdraw": {"Applicant": {"draft", "returned", E, R, P}},
     "confirm": {"Enterprise": {E}},
     "pass": {"Province": {P}},
+    "opine": {"Industry": {IND}},  # an opinion only; the ministry decides
     "approve": {"Ministry": {M}},
     "publish": {"Ministry": {A}},
     "issue": {"Ministry": {ISS}},
@@ -43,11 +45,11 @@ EXPECTED = {
     "release_by_silence": {"System": {R}},
     "expire": {"System": {E}},
     # The named employer is no longer qualified (app/employer_status.py): back to the applicant.
-    "employer_closed": {"System": {E, R, P, M}},
+    "employer_closed": {"System": {E, R, P, IND, M}},
 }
 FIXED_TARGET = {"withdraw": "withdrawn", "return": "returned", "refuse": "refused", "issue": "completed",
                 "expire": "expired", "employer_closed": "returned"}
-ROLES = ["Applicant", "Enterprise", "Province", "Ministry", "Admin"]
+ROLES = ["Applicant", "Enterprise", "Province", "Ministry", "Industry", "Admin"]
 
 
 def expected_target(btype, state, action):
@@ -62,9 +64,11 @@ def expected_target(btype, state, action):
     return stages[i + 1] if i + 1 < len(stages) else "completed"
 
 
-def expected_outcome(btype, state, action, role, has_enterprise=True):
+def expected_outcome(btype, state, action, role, has_enterprise=True, reached_industry=False):
     if role == "Admin" or (role == "Enterprise" and not has_enterprise):
         return workflow.NotFound  # not in this user's scope at all (an unregistered person's info change)
+    if role == "Industry" and not (state == IND or reached_industry):
+        return workflow.NotFound  # it sees its specialties' applications once they reached its stage
     allowed_by_role = EXPECTED[action]
     if role not in allowed_by_role:
         return workflow.Forbidden
@@ -94,28 +98,34 @@ class Setup:
         self.employer = f.make_enterprise("11")
         self.new_employer = f.make_enterprise("11")
         self.admin = f.make_user("Admin")
+        self.industry = self.staff.industry(("railway",))
 
-    def registered(self, status="active", expires_in_days=400, temporary=False):
-        username, _ = f.make_registered(self.employer, status, expires_in_days, temporary)
+    def registered(self, status="active", expires_in_days=400, temporary=False, qualifications=None):
+        extra = {"qualifications": qualifications} if qualifications else {}
+        username, _ = f.make_registered(self.employer, status, expires_in_days, temporary, **extra)
         return username
 
     def application(self, btype):
+        railway = (("building", 1), ("railway", 1))
         if btype == "initial":
-            username, _ = f.make_applicant()
-            return username, f.make_application(username, "initial", enterprise_id=self.employer)
+            username, _ = f.make_applicant(qualifications=railway)
+            return username, f.make_application(username, "initial", specialties=("railway",),
+                                                enterprise_id=self.employer)
         if btype == "info_change":
             username, _ = f.make_applicant()
             return username, f.make_application(username, "info_change", new_name="新名")
         if btype == "re_registration":
-            username = self.registered(status="cancelled")
-            return username, f.make_application(username, btype, enterprise_id=self.employer)
+            username = self.registered(status="cancelled", qualifications=railway)
+            return username, f.make_application(username, btype, specialties=("building", "railway"),
+                                                enterprise_id=self.employer)
         if btype == "renewal":
             username = self.registered(expires_in_days=10)
             return username, f.make_application(username, btype, specialties=("building",), continuing_education=True)
-        username = self.registered(temporary=btype == "change")  # online change: temporary holders only
+        username = self.registered(temporary=btype == "change",  # online change: temporary holders only
+                                   qualifications=railway if btype == "add_specialty" else None)
         fields = {
             "change": {"enterprise_id": self.new_employer},
-            "add_specialty": {"specialties": ("mining",)},
+            "add_specialty": {"specialties": ("railway",)},
             "cancellation": {"reason": "contract_ended"},
             "replacement": {"reason": "lost"},
         }[btype]
@@ -129,6 +139,7 @@ class Setup:
                                                         else application.enterprise_id),
             "Province": lambda: self.staff.province(application.province_code),
             "Ministry": lambda: self.staff.ministry,
+            "Industry": lambda: self.industry,
             "Admin": lambda: self.admin,
         }[role]()
 
@@ -151,7 +162,9 @@ def test_matrix(ctx, btype):
                 f.set_state(app_id, state)
                 application = db.session.get(Application, app_id)
                 username = setup.actor(role, application, applicant)
-                expected = expected_outcome(btype, state, action, role, application.enterprise_id is not None)
+                reached = db.session.query(TransitionLog.id).filter_by(application_id=app_id, to_state=IND).first()
+                expected = expected_outcome(btype, state, action, role, application.enterprise_id is not None,
+                                            reached is not None)
                 kwargs = {}
                 if action == "publish" and expected is None:
                     batch = AnnouncementBatch(title="t", state="draft")

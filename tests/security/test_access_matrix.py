@@ -19,8 +19,8 @@ from ops import access_policy as P
 from ground.extensions import db
 from app import penalties
 from app.services import realname
-from models import (Application, AppUser, Attachment, AuditLog, CalendarDay, Person, Qualification, Registration,
-                    SmsOutbox, TransitionLog)
+from models import (Application, AppUser, Attachment, AuditLog, CalendarDay, Certificate, Person, Qualification,
+                    Registration, SmsOutbox, TransitionLog)
 from tests import factories as f
 from tests import world as world_module
 from tests.conftest import csrf_token, login
@@ -41,13 +41,24 @@ def world(app):
     with app.app_context():
         w = world_module.build()
         ids = lambda stmt: db.session.execute(stmt).scalars().first()  # noqa: E731
+        # The industry department for railway: "ri" registered through its opinion, "i1" awaiting it.
+        staff = f.Staff()
+        w.users["ind"] = staff.industry(("railway",))
+        w.users["ri"], w.persons["ri"], w.apps["ri"] = f.register(staff, w.e1, specialties=("railway",))
+        w.certificates["ri"] = ids(select(Certificate.id).where(Certificate.person_id == w.persons["ri"],
+                                                               Certificate.status == "valid"))
+        username, w.persons["i1"] = f.make_applicant(qualifications=(("railway", 1),))
+        w.apps["i1"] = f.make_application(username, "initial", specialties=("railway",), enterprise_id=w.e1)
+        staff.take(w.apps["i1"], username, "submit", "confirm", "pass")
+        w.users["i1"] = username
+        w.attachments["i1"] = ids(select(Attachment.id).where(Attachment.person_id == w.persons["i1"]))
         w.registrations = {k: ids(select(Registration.id).where(Registration.person_id == w.persons[k]))
-                           for k in ("r1", "r3")}
+                           for k in ("r1", "r3", "ri")}
         w.qualifications = {k: ids(select(Qualification.id).where(Qualification.person_id == w.persons[k]))
                             for k in w.persons}
         w.logs = {k: ids(select(TransitionLog.id).where(TransitionLog.application_id == w.apps[k]))
-                  for k in ("a1", "a2", "a3", "r1", "r3")}
-        for k in ("r1", "r3"):
+                  for k in ("a1", "a2", "a3", "r1", "r3", "i1", "ri")}
+        for k in ("r1", "r3", "ri"):
             w.attachments[k] = ids(select(Attachment.id).where(Attachment.person_id == w.persons[k]))
         w.batch = db.session.get(Application, w.apps["r1"]).announcement_id
         w.registration_number = db.session.get(Registration, w.registrations["r1"]).number
@@ -60,7 +71,7 @@ def world(app):
         db.session.commit()
         w.sms = ids(select(SmsOutbox.id))
         # A penalty record (with its decision document) of r1 (Beijing) and of r3 (Shanghai), entered by the ministry.
-        w.penalties = {k: penalty_of(w.persons[k], staff.ministry) for k in ("r1", "r3")}
+        w.penalties = {k: penalty_of(w.persons[k], staff.ministry) for k in ("r1", "r3", "ri")}
         w.onsite = {}
         for code in ("11", "31"):  # persons waiting for the on-site real-name check
             person = db.session.get(Person, f.make_person(verified=False))
@@ -83,14 +94,14 @@ def world(app):
 # province 11; E2 is another Beijing enterprise, E3 and a3 are in Shanghai.
 _PAIRS = {
     "applications": {"Applicant": ("r1", "a2"), "Enterprise": ("a1", "a2"), "Province": ("a1", "a3"),
-                     "Ministry": ("a1", None), "Admin": ("a1", None), None: ("a1", None)},
+                     "Ministry": ("a1", None), "Admin": ("a1", None), None: ("a1", None), "Industry": ("i1", "a1")},
     "queue": {"Applicant": ("r1d", "d1"), "Enterprise": ("a1", "a2"), "Province": ("p1", "a3"),
-              "Ministry": ("m1", None), "Admin": ("a1", None), None: ("a1", None)},
+              "Ministry": ("m1", None), "Admin": ("a1", None), None: ("a1", None), "Industry": ("i1", "a1")},
     "registered": {"Applicant": ("r1", "r3"), "Enterprise": ("r1", "r3"), "Province": ("r1", "r3"),
-                   "Ministry": ("r1", None), "Admin": ("r1", None), None: ("r1", None)},
+                   "Ministry": ("r1", None), "Admin": ("r1", None), None: ("r1", None), "Industry": ("ri", "r1")},
 }
 _PRINCIPAL_USER = {"Applicant": "r1", "Enterprise": "ent1", "Province": "prov11", "Ministry": "ministry",
-                   "Admin": "admin"}
+                   "Admin": "admin", "Industry": "ind"}
 
 
 def _record(w, principal, family, table, own=True):
@@ -254,7 +265,7 @@ def test_access_matrix(app, world, principal):
     if os.environ.get("MATRIX_DISCOVER"):
         print("\nDISCOVER", principal, observed)
     assert not wrong, "\n".join(wrong)
-    if principal in ("Applicant", "Enterprise", "Province"):  # every door of a scoped record was tried
+    if principal in ("Applicant", "Enterprise", "Province", "Industry"):  # every door of a scoped record was tried
         assert {"AttachmentsView.file", "CertificatesView.pdf", "ApplicationsView.pdf", "ApplicationsApi.get",
                 "PersonsView.show", "MyQueueView.show"} <= set(cross_checked), cross_checked
     assert not cross, "\n".join(cross)

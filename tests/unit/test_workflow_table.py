@@ -22,6 +22,7 @@ LIMITS = {"VALIDITY_YEARS": 3, "RENEWAL_WINDOW_DAYS": 30, "AGE_LIMIT": 65, "QUAL
           "CHANGE_TEMPORARY_ONLY": True, "EDUCATION_COMPULSORY_HOURS": 60, "EDUCATION_ELECTIVE_HOURS": 60,
           "CONTRACT_MIN_MONTHS": 12}
 E, P, M, A, I = State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ANNOUNCE, State.ISSUE
+IND = State.INDUSTRY
 
 
 def texts(reasons) -> list[str]:
@@ -90,12 +91,12 @@ def test_declared_facts_of_each_type():
     facts = {code: (t.stages, t.certificate, t.confirmer, t.notice, t.scans, t.reasons is not None)
              for code, t in BUSINESS_TYPES.items()}
     assert facts == {
-        "initial": ((E, P, M, A, I), "new", "named", True, (), False),
+        "initial": ((E, P, IND, M, A, I), "new", "named", True, (), False),
         "change": ((E, State.RELEASE, P, M, I), "new", "named", True, (), False),
-        "add_specialty": ((E, P, M, A, I), "new", "current", True, (), False),
+        "add_specialty": ((E, P, IND, M, A, I), "new", "current", True, (), False),
         "renewal": ((E, P, M, I), "new", "current", True, (), False),
         "cancellation": ((E, P, M, A), "revoke", "current", True, (), True),
-        "re_registration": ((E, P, M, A, I), "new", "named", True, (), False),
+        "re_registration": ((E, P, IND, M, A, I), "new", "named", True, (), False),
         "replacement": ((M, I), "new", "current", False, (), True),
         "info_change": ((P, M, I), "new_if_registered", "current", False, ("id_front", "id_back"), False),
     }
@@ -124,7 +125,7 @@ def test_next_stage_walks_the_pipeline(code):
         state = btype.next_stage(state)
         walked.append(state)
     assert walked == [*btype.stages, State.COMPLETED]
-    for outside in {E, P, M, A, I} - set(btype.stages) | {State.COMPLETED, State.REFUSED, State.WITHDRAWN}:
+    for outside in {E, P, IND, M, A, I} - set(btype.stages) | {State.COMPLETED, State.REFUSED, State.WITHDRAWN}:
         assert btype.next_stage(outside) is None
 
 
@@ -155,6 +156,7 @@ def test_role_action_matrix():
         "withdraw": {R.APPLICANT: [State.DRAFT, State.RETURNED, E, State.RELEASE, P]},
         "confirm": {R.ENTERPRISE: [E]},
         "pass": {R.PROVINCE: [P]},
+        "opine": {R.INDUSTRY: [IND]},  # an opinion only: no return, no refusal
         "approve": {R.MINISTRY: [M]},
         "publish": {R.MINISTRY: [A]},
         "issue": {R.MINISTRY: [I]},
@@ -178,6 +180,8 @@ def test_queues_per_role():
     assert ("replacement", P) not in workflow.actionable_pairs({R.PROVINCE})  # the ministry decides alone
     assert ("info_change", P) in workflow.actionable_pairs({R.PROVINCE})
     assert workflow.actionable_pairs({R.ADMIN}) == []
+    assert sorted(workflow.actionable_pairs({R.INDUSTRY})) == [("add_specialty", IND), ("initial", IND),
+                                                                ("re_registration", IND)]
 
 
 # --- The table's own check fails on a broken table ------------------------------------------------
@@ -189,7 +193,7 @@ def test_check_table_fails_on_a_broken_table():
 
     no_publish = {a: t for a, t in workflow.TRANSITIONS.items() if a != "publish"}
     problems = workflow.table_problems(transitions=no_publish)
-    assert f"business type 'initial': no transition moves on from '{A}'" in problems
+    assert f"business type 'initial': no transition moves on from '{A}' to '{I}'" in problems
     assert not any("'renewal'" in p for p in problems)  # renewal has no announcement
 
     unowned = {**workflow.TRANSITIONS, "pass": dataclasses.replace(workflow.TRANSITIONS["pass"], sources=("nowhere",))}
@@ -421,3 +425,46 @@ def test_attestation_names_the_contract():
         "张三 is employed by our enterprise with a labour contract from 2026-01-01 to 2028-12-31.")
     assert workflow.attestation_text(confirm, application("change", who)) is None
     assert workflow.attestation_text(workflow.TRANSITIONS["pass"], app) is None
+
+
+# --- The industry department's opinion: a conditional stage ------------------------------------------
+FLAGGED, PLAIN = NS(code="railway", needs_industry_opinion=True), NS(code="building", needs_industry_opinion=False)
+ON, OFF = {**LIMITS, "INDUSTRY_OPINION": True}, {**LIMITS, "INDUSTRY_OPINION": False}
+
+
+@pytest.mark.parametrize("code", ["initial", "add_specialty", "re_registration"])
+def test_the_industry_stage_is_taken_only_for_flagged_specialties_while_the_rule_is_on(code):
+    btype = BUSINESS_TYPES[code]
+    assert IND in btype.conditions and IND in btype.stages
+    flagged = application(code, person(), specialties=[PLAIN, FLAGGED])
+    plain = application(code, person(), specialties=[PLAIN])
+    assert btype.next_stage(P, flagged, ON) == IND
+    assert btype.next_stage(IND, flagged, ON) == M
+    assert btype.next_stage(P, plain, ON) == M  # no flagged specialty: skipped
+    assert btype.next_stage(P, flagged, OFF) == M  # the rule switched off: skipped
+    assert btype.next_stage(IND, flagged, OFF) == M  # one already there still goes on to the ministry
+    assert btype.onward(P) == (IND, M)
+    assert btype.next_stage(P) == IND  # without an application: the full pipeline
+
+
+@pytest.mark.parametrize("code", ["change", "renewal", "cancellation", "replacement", "info_change"])
+def test_types_adding_no_specialty_never_see_the_industry(code):
+    btype = BUSINESS_TYPES[code]
+    assert IND not in btype.stages and not btype.conditions
+    assert IND not in {s for stage in btype.stages for s in btype.onward(stage)}
+
+
+def test_the_generated_documents_show_the_industry_stage_as_conditional():
+    assert "province_review --> industry_review: pass (if required)" in workflow.mermaid()
+    assert "province_review --> ministry_review: pass\n" in workflow.mermaid()
+    assert "industry_review --> ministry_review: opine" in workflow.mermaid()
+    assert "| initial | yes | — | yes | if | yes | yes | yes | new |" in workflow.pipelines_table()
+    assert "| renewal | yes | — | yes | — | yes | — | yes | new |" in workflow.pipelines_table()
+
+
+def test_a_condition_on_a_stage_outside_the_pipeline_is_a_problem():
+    broken = dataclasses.replace(BUSINESS_TYPES["renewal"], conditions={IND: lambda a, limits: True})
+    assert any("condition on 'industry_review'" in p for p in broken.problems())
+    opine = workflow.TRANSITIONS["opine"]
+    assert opine.needs_opinion and set(opine.reasons()) == {"agree", "disagree"}
+    assert workflow.STAGE_OWNER[IND] == R.INDUSTRY

@@ -49,6 +49,7 @@ def users(app):
             "Province": f.make_user("Province", province_code="11"),
             "Ministry": f.make_user("Ministry"),
             "Admin": f.make_user("Admin"),
+            "Industry": f.Staff().industry(("railway",)),
         }
 
 
@@ -126,6 +127,8 @@ GUIDES = {
     "Ministry": ("ministry", [("AnnouncementsView.add", {}), ("RosterImportView.upload", {}),
                               ("CertificatesView.list", {}), ("exports.index", {})],
                  ["Announcement batches", "Publishing cannot be undone"]),
+    "Industry": ("industry", [("MyQueueView.list", {}), ("ApplicationsView.list", {})],
+                 ["Give industry opinion", "neither returns nor refuses"]),
     "Admin": ("admin", [("AppUserDBModelView.list", {}), ("AuditLogView.list", {}), ("SmsOutboxView.list", {}),
                         ("SpecialtiesView.list", {})],
               ["Unlock", "SMS outbox"]),
@@ -154,7 +157,9 @@ def test_staff_guides_print_the_configured_time_limits(app, users, support):
     table = re.search(r'<table class="table table-condensed table-bordered help-deadlines">(.*?)</table>', html, re.S)
     first_row = re.search(r"<tbody>\s*<tr>(.*?)</tr>", table.group(1), re.S).group(1)
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", first_row)
-    assert cells[0] == "Initial registration" and cells[1:] == ["13", "20", "20"]
+    assert cells[0] == "Initial registration" and cells[1:] == ["13", "20", "10", "20"]  # with the industry opinion
+    renewal = re.findall(r"<td[^>]*>([^<]*)</td>", re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)[4])
+    assert renewal[0] == "Renewal" and renewal[3] == "—"  # no industry opinion
 
 
 def test_staff_may_read_the_other_guides_applicants_and_visitors_only_theirs(app, users, support):

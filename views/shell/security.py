@@ -2,7 +2,7 @@
 
 Applicants log in with their 18-character ID number (lower-case x accepted). An account's scope
 comes from its binding: an applicant's username is a person's ID number; an Enterprise user names
-its enterprise; a Province user its province.
+its enterprise; a Province user its province; an Industry user its specialties (flagged ones; app/industry.py).
 """
 from datetime import timedelta
 
@@ -31,7 +31,7 @@ from ground import roles as R
 from ground.clock import now_utc
 from ground.extensions import db
 from ground.identifiers import InvalidIdentifier, clean_id_number, looks_like_id_number
-from models import AppUser, Enterprise, Person, Province
+from models import AppUser, Enterprise, Person, Province, Specialty
 from app.audit import record_login_event
 from app.services import captcha
 from views import security_display
@@ -42,13 +42,13 @@ from views.interface import PanelInterface
 from views.shell import sessions
 
 
-_BINDING_COLUMNS = ["enterprise", "province"]
+_BINDING_COLUMNS = ["enterprise", "province", "industry_specialties"]
 
 
 def _binding_fields():
     """Scope bindings as searchable selects with a readable blank entry."""
-    from flask_appbuilder.fields import QuerySelectField
-    from flask_appbuilder.fieldwidgets import Select2Widget
+    from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
+    from flask_appbuilder.fieldwidgets import Select2ManyWidget, Select2Widget
     from wtforms.validators import Optional
 
 
@@ -61,6 +61,10 @@ def _binding_fields():
             _l("Province"), query_func=lambda: db.session.query(Province).order_by(Province.code),
             get_pk_func=lambda p: p.code, allow_blank=True, blank_text="—", widget=Select2Widget(),
             validators=[Optional()]),
+        "industry_specialties": QuerySelectMultipleField(
+            _l("Industry specialties"), widget=Select2ManyWidget(), get_pk_func=lambda s: s.code,
+            query_func=lambda: db.session.query(Specialty).filter(Specialty.needs_industry_opinion.is_(True))
+            .order_by(Specialty.sort_order), validators=[Optional()]),
     }
 
 
@@ -102,7 +106,8 @@ class AppUserDBModelView(UserDBModelView):
     # name is written family name first (AppUser.get_full_name); pages show 姓名 as one field.
     label_columns = dict(UserDBModelView.label_columns, enterprise=_l("Enterprise"), province=_l("Province"),
                          locked_until=_l("Locked until"), full_name=_l("Full name"), first_name=_l("Family name"),
-                         last_name=_l("Given name"), roles=_l("Roles"), person=_l("Person"))
+                         last_name=_l("Given name"), roles=_l("Roles"), person=_l("Person"),
+                         industry_specialties=_l("Industry specialties"))
     description_columns = dict(
         UserDBModelView.description_columns,
         active=_l("Deactivate an account instead of deleting it: audit rows and transition logs keep its name."),
@@ -112,6 +117,8 @@ class AppUserDBModelView(UserDBModelView):
         username=_l("Applicants: the 18-character ID number of a person on file."),
         enterprise=_l("Required for the Enterprise role."),
         province=_l("Required for the Province role."),
+        industry_specialties=_l("Required for the Industry role: the specialties whose applications it gives its "
+                                "opinion on."),
     )
     show_fieldsets = [
         (_l("User info"), {"fields": ["username", "full_name", "active", "roles", "email"]}),
@@ -127,7 +134,9 @@ class AppUserDBModelView(UserDBModelView):
     # Applicants' user names are ID numbers, and their placeholder e-mail contains it.
     formatters_columns = {**{name: PERSONAL_FORMATTERS[name] for name in ("username", "email")},
                           "active": yes_no, "enterprise": dash_if_empty, "province": dash_if_empty,
-                          "person": dash_if_empty, "locked_until": lambda v: dash_if_empty(china_time(v)),
+                          "person": dash_if_empty,
+                          "industry_specialties": lambda rows: "、".join(str(s) for s in rows or []) or "—",
+                          "locked_until": lambda v: dash_if_empty(china_time(v)),
                           "last_login": lambda v: dash_if_empty(china_time(v)),
                           "created_on": lambda v: dash_if_empty(china_time(v)),
                           "changed_on": lambda v: dash_if_empty(china_time(v)),
@@ -160,6 +169,10 @@ class AppUserDBModelView(UserDBModelView):
             errors.append(_l("An Enterprise account must name its enterprise."))
         if R.PROVINCE in roles and item.province is None:
             errors.append(_l("A Province account must name its province."))
+        if R.INDUSTRY in roles and not item.industry_specialties:
+            errors.append(_l("An Industry account must name at least one specialty."))
+        if R.INDUSTRY not in roles:
+            item.industry_specialties = []
         if errors:
             db.session.rollback()
             raise ValueError(" ".join(str(e) for e in errors))
