@@ -151,6 +151,10 @@ RULES = {
     # The public register shows a public penalty record for this many years after its decision (our rule: the upper
     # bound of the "6 months to 3 years" publication period of the construction market credit rules, 建市〔2007〕9号).
     "PENALTY_PUBLIC_YEARS": _env("RULE_PENALTY_PUBLIC_YEARS", 3, int),
+    # The officer who lodged a cancellation by the authority may also decide it (our rule: no, four eyes).
+    "STARTER_MAY_DECIDE": _env("RULE_STARTER_MAY_DECIDE", False, bool),
+    # The decision document of a cancellation by the authority (PDF or JPEG): at most this many megabytes.
+    "DECISION_DOCUMENT_MAX_MB": _env("RULE_DECISION_DOCUMENT_MAX_MB", 10, int),
 }
 
 # --- Lifecycle: what the nightly jobs do on which dates (app/lifecycle.py; days before the date, our rules) -----
@@ -203,6 +207,9 @@ STAGE_TIME_LIMITS = {
     "cancellation": {"enterprise_review": 5, "province_review": 5, "ministry_review": 10},
     "replacement": {"ministry_review": 5},
     "info_change": {"province_review": 5, "ministry_review": 10},
+    # Started by others (issue 17): the cancellation's limits (DOMAIN: province 5, ministry 10 working days).
+    "cancel_by_employer": {"province_review": 5, "ministry_review": 10},
+    "cancel_by_authority": {"ministry_review": 10},
 }
 
 # --- Background jobs (Celery workers and beat; app/jobs.py, ops/schedule.py, docs/OPERATIONS.md) -----------

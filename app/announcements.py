@@ -26,8 +26,15 @@ def _batch_in_scope(batch_id, user, lock=False) -> AnnouncementBatch:
     return batch
 
 
+def _not_own(user) -> tuple:
+    """An officer's own application stays out of the batches they gather (the engine refuses to publish it)."""
+    own = getattr(user, "staff_person_id", None)
+    return (Application.person_id != own,) if own is not None else ()
+
+
 def gather(batch_id, user) -> int:
-    """Put every approved application awaiting announcement (and in no batch) into this draft batch.
+    """Put every approved application awaiting announcement (and in no batch, and not the officer's own) into this
+    draft batch.
 
     The batch stays locked, so it cannot be published meanwhile; the applications are locked in id
     order, so one gathered at the same moment into another batch is skipped, not taken twice."""
@@ -35,7 +42,8 @@ def gather(batch_id, user) -> int:
         batch = _batch_in_scope(batch_id, user, lock=True)
         check(ANNOUNCEMENT, "gather", batch, user)
         waiting = (scope.query(Application, user)
-                   .filter(Application.state == workflow.State.ANNOUNCE, Application.announcement_id.is_(None))
+                   .filter(Application.state == workflow.State.ANNOUNCE, Application.announcement_id.is_(None),
+                           *_not_own(user))
                    .order_by(Application.id).with_for_update(of=Application).populate_existing().all())
         for application in waiting:
             application.announcement_id = batch.id

@@ -25,7 +25,7 @@ from ground.vocabulary import State
 from app.services.numbering import application_number
 
 _OPTIONAL_FIELDS = ("enterprise", "contract_start", "contract_end", "reason", "reason_text", "new_name",
-                    "new_id_number", "pass_certificate_no")
+                    "new_id_number", "pass_certificate_no", "leaving_date")
 
 
 def open_application(person_id, exclude_id=None):
@@ -41,6 +41,10 @@ def start_draft(item: Application, user):
     person = getattr(user, "person", None)
     if person is None:
         raise workflow.Forbidden(_l("Only an applicant account linked to a person can apply."))
+    btype = BUSINESS_TYPES.get(item.business_type)
+    if btype is not None and btype.started_by_staff:
+        raise workflow.Forbidden(_l("A “%(type)s” is lodged by an employer or an authority, not by the person.",
+                                    type=btype.label))
     existing = open_application(person.id)
     if existing is not None:
         raise workflow.Conflict(_l("Application %(number)s is already open; continue it instead of starting another.",

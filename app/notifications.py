@@ -30,9 +30,9 @@ from ground import roles as R
 from ground.clock import CHINA_TZ, now_utc
 from ground.extensions import db
 from ground.vocabulary import STATE_LABELS, State, TYPE_LABELS
-from models import AppUser, Notification, Person, Specialty, user_industry_specialty
+from models import AppUser, Notification, Person, Specialty, TransitionLog, user_industry_specialty
 from models.base import localized
-from models.choices import ENTERPRISE_STATUSES, LAPSE_REASONS, PENALTY_KINDS
+from models.choices import APPLICATION_REASONS, ENTERPRISE_STATUSES, LAPSE_REASONS, PENALTY_KINDS
 
 log = logging.getLogger(__name__)
 _CHUNK = 500  # rows per statement when writing or looking up many
@@ -57,6 +57,14 @@ _NOTICES = (
                                      "it within %(days)s days. You may apply again."), sms=True),
     Notice("objection_raised", _l("%(enterprise)s objected to the change of employer in application %(number)s; "
                                   "the provincial authority decides. Reason: %(opinion)s")),
+    # The person, about a cancellation someone else lodged (cancel_by_employer, cancel_by_authority).
+    Notice("cancellation_lodged", _l("%(starter)s lodged “%(type)s” %(number)s about your registration. Ground: "
+                                     "%(ground)s. Statement: %(statement)s. You can follow it under Progress query."),
+           sms=True),
+    Notice("cancellation_approved", _l("“%(type)s” %(number)s lodged by %(starter)s is approved: your registration "
+                                       "is cancelled and its certificate revoked.")),
+    Notice("cancellation_refused", _l("“%(type)s” %(number)s lodged by %(starter)s was refused: %(opinion)s. Your "
+                                      "registration is unchanged.")),
     Notice("returned_waiting", _l("Your application %(number)s (%(type)s) has been waiting for your amendment since "
                                   "%(day)s. Amend and submit it again, or withdraw it."), sms=True),
     # The applicant, about their registration and certificate.
@@ -251,6 +259,9 @@ def after_move(ctx) -> None:
     applicant = applicant_users(app.person_id)
     opinion = (ctx.opinion or "").strip()
     params = application_params(app, opinion=opinion, deadline=app.stage_deadline or "")
+    if _lodged_by_others(app):  # the person did not apply: told when it is lodged and decided, nothing else
+        _about_lodged(ctx, event, applicant, params, subject)
+        return
     if action in ("return", "employer_closed"):
         send("application_returned", event, applicant, params, subject)
     elif action == "refuse":
@@ -275,6 +286,33 @@ def after_move(ctx) -> None:
         send("release_requested", event, enterprise_users(app.previous_enterprise_id), params, subject)
     elif ctx.to_state == State.INDUSTRY:
         send("industry_opinion_requested", event, industry_users(app), params, subject)
+
+
+def _lodged_by_others(app) -> bool:
+    from app.business_types import BUSINESS_TYPES  # reason: a declaration (info_change) imports this module
+
+    btype = BUSINESS_TYPES.get(app.business_type)
+    return btype is not None and btype.started_by_staff
+
+
+def starter_role(app) -> str | None:
+    """The role that lodged an application about someone else (its `lodge` move), or None."""
+    return db.session.scalar(select(TransitionLog.role).where(TransitionLog.application_id == app.id,
+                                                              TransitionLog.action == "lodge")
+                             .order_by(TransitionLog.id.desc()).limit(1))
+
+
+def _about_lodged(ctx, event, applicant, params, subject) -> None:
+    """The person hears when someone else lodges a cancellation of their registration, and how it was decided."""
+    app, action = ctx.application, ctx.transition.action
+    role = ctx.role if action == "lodge" else starter_role(app)
+    params = {**params, "starter": role or "", "ground": app.reason or "", "statement": app.reason_text or ""}
+    if action == "lodge":
+        send("cancellation_lodged", event, applicant, params, subject)
+    elif action == "approve":
+        send("cancellation_approved", event, applicant, params, subject)
+    elif action == "refuse":
+        send("cancellation_refused", event, applicant, params, subject)
 
 
 # --- Reading them ------------------------------------------------------------------------------
@@ -305,6 +343,12 @@ def text(notification: Notification) -> str:
         params["specialty"] = _specialty_name(params["specialty"])
     if "reason" in params:
         params["reason"] = str(LAPSE_REASONS.label(params["reason"]))
+    if "ground" in params:
+        params["ground"] = str(APPLICATION_REASONS.label(params["ground"]))
+    if "starter" in params:  # who lodged it: the enterprise by name, else the authority's role
+        starter = params["starter"]
+        params["starter"] = params.get("enterprise") if starter == R.ENTERPRISE else str(R.ROLE_LABELS.get(starter,
+                                                                                                          starter))
     if "enterprise_status" in params:
         params["enterprise_status"] = str(ENTERPRISE_STATUSES.label(params["enterprise_status"]))
     if "penalty_kind" in params:

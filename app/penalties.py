@@ -78,8 +78,7 @@ def revocation_bars(person, day: date, limits) -> list[Bar]:
                 "applied for again from %(again)s.", day=rec.decided_on.isoformat(), decision=rec.decision_number,
                 again=again.isoformat()), again))
     registration = person.registration
-    if (registration is not None and registration.status == "cancelled"
-            and registration.cancel_reason == REVOKED_BY_LAW and registration.cancelled_on is not None):
+    if registration is not None and registration.revoked_by_law and registration.cancelled_on is not None:
         again = add_years(registration.cancelled_on, years)
         if day < again:
             bars.append(Bar("revoked_recently", _l(

@@ -71,6 +71,7 @@ def field_values(application: Application) -> dict:
         "new_name": application.new_name,
         "new_id_number": application.new_id_number,
         "pass_certificate_no": application.pass_certificate_no,
+        "leaving_date": application.leaving_date,
     }
 
 
@@ -125,6 +126,18 @@ def _refusal_bars(application: Application) -> list:
     if not BUSINESS_TYPES[application.business_type].refusal_grounds:
         return []
     return penalties.refusal_bars(application.person, application)
+
+
+def ready_to_lodge(application: Application) -> list:
+    """What an application an employer or authority starts about someone else needs (cancel_by_employer,
+    cancel_by_authority): its fields, no other application of the person in progress, the type's eligibility.
+    The person's own real-name check, materials and age limit do not stop it."""
+    person, limits = application.person, shared.configured_limits()
+    reasons = [msg for msgs in check_fields(application.business_type, field_values(application), person).values()
+               for msg in msgs]
+    reasons += _one_at_a_time(person, application)
+    reasons += BUSINESS_TYPES[application.business_type].eligibility(application, True, limits)
+    return reasons
 
 
 def _contract(application: Application, at_submission: bool) -> list:

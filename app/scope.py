@@ -1,7 +1,7 @@
 """Row scope: which rows of each model a user may see, as one SQL condition per (model, role).
 
 applicant = own records; enterprise = submitted applications naming its enterprise (or leaving it: a change of
-employer's previous employer releases), and its staff (not their penalty records);
+employer's previous employer releases), and its staff (not their penalty records); staff also see the drafts they are lodging themselves;
 province = its province (submitted applications); industry = applications choosing one of its specialties that reached
 the industry opinion stage, and their persons' records (app/industry.py); ministry = everything submitted; admin = accounts' reference data and the audit log.
 A user with several roles sees the union. Every list, page, action, export and API call goes
@@ -52,7 +52,14 @@ def _persons(role, user):
 
 
 def _applications(role, user):
-    """Staff see an application once it has been submitted; a draft is the applicant's own business."""
+    """Staff see an application once it has been submitted; a draft is the applicant's own business, or that of the
+    officer who is lodging it about someone else (app/cancellations.py)."""
+    if role in (R.ENTERPRISE, R.PROVINCE, R.MINISTRY):
+        return or_(_submitted_applications(role, user), Application.created_by_id == user.id)
+    return _submitted_applications(role, user)
+
+
+def _submitted_applications(role, user):
     submitted = Application.submitted_at.isnot(None)
     if role == R.APPLICANT:
         return Application.person_id == user.person_id if user.person_id else false()

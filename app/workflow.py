@@ -6,6 +6,8 @@ tables below.
 
 Per role, what each may do (the class docstring of the rules, as the Odoo pattern asks):
 - Applicant: submit own drafts and returned applications; withdraw own open applications.
+- Starters of a type started by staff (BusinessType.starters): lodge it about a registered person (the employer
+  reports that someone left; a province or the ministry cancels by law). It is never returned nor withdrawn.
 - Enterprise: confirm and submit (上报) or return applications naming its enterprise.
 - Province: pass, return or refuse (不予注册) applications of its province.
 - Industry (行业主管部门): give its opinion (agree / disagree, with the reasons) on applications in industry_review
@@ -15,6 +17,10 @@ Per role, what each may do (the class docstring of the rules, as the Odoo patter
 - System (the platform, by rule): expires applications the employer never confirmed; lets a change of
   employer proceed when the previous employer neither released nor objected in time (app/lifecycle.py);
   returns open applications whose named employer is no longer qualified (app/employer_status.py).
+
+Whatever the role, nobody acts on their own application: a staff account linked to a person
+(AppUser.staff_person_id) has no move on that person's applications, and the officer who lodged an application
+about someone else does not decide it unless RULES STARTER_MAY_DECIDE (`actor_reasons`).
 """
 from __future__ import annotations
 
@@ -30,6 +36,8 @@ from app.business_types import BUSINESS_TYPES, BusinessType
 from app.services.workdays import stage_deadline, stage_working_days
 from ground import roles as R
 from ground.clock import now_utc
+from flask import current_app
+
 from ground.extensions import db
 from ground.vocabulary import (ACTION_LABELS, EDITABLE_STATES, FINAL_STATES, IN_PROGRESS_STATES, OPEN_STATES,  # noqa: F401
                                STAGE_ORDER, STATE_LABELS, TYPE_LABELS, State)
@@ -93,6 +101,9 @@ class Transition:
     attestation: object = None
     # A coded reason the actor picks (a Choices list of models.choices), counted in the statistics.
     reason_choices: Choices | None = None
+    # Starts the application: only a role the business type names among its `starters` takes it (and a
+    # withdrawal, which only the starter of the person's own application may take).
+    by_starter: bool = False
 
     @property
     def label(self):
@@ -105,13 +116,24 @@ class Transition:
     def target_in(self, business_type: "BusinessType", state: str, application=None) -> str | None:
         """Where this transition leads from `state` for that business type (None: not from there); for
         `application` when given (its conditional stages), else along the full pipeline."""
+        if not self.leads_for(business_type):
+            return None
         return business_type.next_stage(state, application) if self.target == NEXT else self.target
 
     def targets_in(self, business_type: "BusinessType", state: str) -> tuple[str, ...]:
         """Every state this transition may lead to from `state`, for some application of that type."""
+        if not self.leads_for(business_type):
+            return ()
         if self.target != NEXT:
             return (self.target,) if self.target_in(business_type, state) else ()
         return business_type.onward(state)
+
+    def leads_for(self, business_type: "BusinessType") -> bool:
+        """False for a move that starts the type when none of its roles starts it, and for a return of an
+        application lodged by others (it would go back to nobody: it is refused instead)."""
+        if self.by_starter and self.roles != OWNER and not set(self.roles) & set(business_type.starters):
+            return False
+        return not (self.target == State.RETURNED and business_type.started_by_staff)
 
     def target_for(self, application) -> str | None:
         return self.target_in(BUSINESS_TYPES[application.business_type], application.state, application)
@@ -122,11 +144,16 @@ TRANSITIONS: dict[str, Transition] = {
     for t in (
         Transition("submit", (State.DRAFT, State.RETURNED), NEXT, frozenset({R.APPLICANT}),
                    guards=(rules.ready_to_submit,), effects=(effects.route, effects.mark_submitted),
-                   needs_sms=True,
+                   needs_sms=True, by_starter=True,
                    confirm=_l("Submit this application? It goes to the next reviewer and cannot be edited "
                               "unless it is returned.")),
+        Transition("lodge", (State.DRAFT,), NEXT, frozenset({R.ENTERPRISE, R.PROVINCE, R.MINISTRY}),
+                   guards=(rules.ready_to_lodge,), effects=(effects.route, effects.mark_submitted),
+                   by_starter=True,
+                   confirm=_l("Lodge this cancellation? The person is notified and it goes to the reviewing "
+                              "authority; it cannot be withdrawn, and once approved the registration is cancelled.")),
         Transition("withdraw", (State.DRAFT, State.RETURNED, State.ENTERPRISE, State.RELEASE, State.PROVINCE),
-                   State.WITHDRAWN, frozenset({R.APPLICANT}), style="warning",
+                   State.WITHDRAWN, frozenset({R.APPLICANT}), style="warning", by_starter=True,
                    confirm=_l("Withdraw this application? This cannot be undone; you may apply again later.")),
         Transition("confirm", (State.ENTERPRISE,), NEXT, OWNER,
                    guards=(rules.contract_complete, rules.employer_qualified),
@@ -191,13 +218,21 @@ def roles_of(transition: Transition) -> set[str]:
     return set(transition.roles)
 
 
-def acting_role(transition: Transition, state: str, user_roles: Iterable[str]) -> str | None:
-    """The role under which a user with `user_roles` may take `transition` from `state`, if any."""
+def acting_role(transition: Transition, state: str, user_roles: Iterable[str],
+                business_type: BusinessType | None = None) -> str | None:
+    """The role under which a user with `user_roles` may take `transition` from `state`, if any. With the
+    application's `business_type`, a move that starts it (`by_starter`) is for the type's starters only."""
     allowed = {STAGE_OWNER[state]} if transition.roles == OWNER else set(transition.roles)
+    if transition.by_starter and business_type is not None:
+        allowed &= set(business_type.starters)
     return next((r for r in R.BUSINESS_ROLES if r in allowed and r in set(user_roles)), None)
 
 
 def states_of(business_type: BusinessType) -> tuple[str, ...]:
+    """The states an application of this type can rest in. One lodged by others is lodged the moment it is
+    created (no draft stays), and is never returned nor withdrawn."""
+    if business_type.started_by_staff:
+        return (*business_type.stages, State.COMPLETED, State.REFUSED)
     expires = (State.EXPIRED,) if State.ENTERPRISE in business_type.stages else ()
     return (State.DRAFT, *business_type.stages, State.COMPLETED, State.RETURNED, State.REFUSED, State.WITHDRAWN,
             *expires)
@@ -209,10 +244,15 @@ def actionable_pairs(user_roles: Iterable[str]) -> list[tuple[str, str]]:
     pairs = []
     for btype in BUSINESS_TYPES.values():
         for state in states_of(btype):
-            if any(state in t.sources and acting_role(t, state, user_roles) and t.target_in(btype, state)
-                   for t in TRANSITIONS.values()):
+            if any(state in t.sources and _queued_role(acting_role(t, state, user_roles, btype), state)
+                   and t.target_in(btype, state) for t in TRANSITIONS.values()):
                 pairs.append((btype.code, state))
     return pairs
+
+
+def _queued_role(role: str | None, state: str) -> bool:
+    """A draft waits in its applicant's queue only: staff lodge theirs the moment they create them."""
+    return role is not None and (state not in EDITABLE_STATES or role == R.APPLICANT)
 
 
 def actionable_clause(user_roles: Iterable[str], user=None):
@@ -351,13 +391,17 @@ def available(application, user) -> list[Option]:
     if application is None or not scope.can_see(user, application):
         return []
     roles = R.user_role_names(user)
+    btype = BUSINESS_TYPES[application.business_type]
     options = []
     for t in TRANSITIONS.values():
-        if application.state not in t.sources or not acting_role(t, application.state, roles):
+        if application.state not in t.sources:
+            continue
+        role = acting_role(t, application.state, roles, btype)
+        if not role:
             continue
         if t.target_for(application) is None or not _holds_stage(application, user, roles):
             continue
-        reasons = _guard_reasons(t, application)
+        reasons = actor_reasons(t, application, user, role) + _guard_reasons(t, application)
         if t.batch_only:
             reasons.append(_l("Published with its announcement batch (Announcements menu)."))
         options.append(Option(t, not reasons, reasons))
@@ -369,6 +413,22 @@ def _holds_stage(application, user, roles) -> bool:
     if STAGE_OWNER.get(application.state) != R.ENTERPRISE or R.ENTERPRISE not in roles:
         return True
     return holder_enterprise_id(application) == getattr(user, "enterprise_id", None)
+
+
+def actor_reasons(t: Transition, application, user, role: str) -> list:
+    """Why this user may not take `t` on this application whatever its guards say: nobody reviews their own
+    application (a staff account linked to the application's person), and the officer who lodged an application
+    about someone else does not decide it (unless RULES STARTER_MAY_DECIDE)."""
+    if role in (R.APPLICANT, R.SYSTEM):
+        return []
+    own = getattr(user, "staff_person_id", None)
+    if own is not None and own == application.person_id:
+        return [_l("You may not act on your own application.")]
+    if (not t.by_starter and not t.batch_only and BUSINESS_TYPES[application.business_type].started_by_staff
+            and application.created_by_id == getattr(user, "id", None)
+            and not current_app.config["RULES"]["STARTER_MAY_DECIDE"]):
+        return [_l("You lodged this application; another officer must decide it.")]
+    return []
 
 
 def _guard_reasons(t: Transition, application) -> list:
@@ -484,13 +544,20 @@ def _check(app_obj, t: Transition, user, opinion, version, via_batch) -> str:
     if app_obj.state not in t.sources or t.target_for(app_obj) is None:
         raise InvalidState(_l("This application is “%(state)s”; it cannot be %(action)s now.",
                               state=STATE_LABELS.get(app_obj.state, app_obj.state), action=t.label))
-    role = acting_role(t, app_obj.state, roles)
+    btype = BUSINESS_TYPES[app_obj.business_type]
+    role = acting_role(t, app_obj.state, roles, btype)
+    if role is None and t.by_starter and acting_role(t, app_obj.state, roles) is not None:
+        raise Forbidden(_l("Only %(starters)s may %(action)s a “%(type)s”.", action=t.label, type=btype.label,
+                           starters="、".join(str(R.ROLE_LABELS[r]) for r in R.BUSINESS_ROLES if r in btype.starters)))
     if role is None:
         raise Forbidden(_l("It is not your role's turn to act on this application."))
     if role == R.ENTERPRISE and holder_enterprise_id(app_obj) != getattr(user, "enterprise_id", None):
         raise Forbidden(_l("It is not your enterprise's turn to act on this application."))
     if role == R.INDUSTRY and not industry.covers(user, app_obj):
         raise Forbidden(_l("This application chose none of your department's specialties."))
+    refused = actor_reasons(t, app_obj, user, role)
+    if refused:
+        raise Forbidden(refused[0], refused)
     if t.needs_opinion and not (opinion or "").strip():
         raise OpinionRequired(_l("Please write an opinion explaining the decision."))
     if len(opinion or "") > OPINION_MAX_LENGTH:
@@ -557,7 +624,7 @@ def mermaid() -> str:
     conditional = set()
     for btype in BUSINESS_TYPES.values():
         conditional |= set(btype.conditions)
-        for state in states_of(btype):
+        for state in dict.fromkeys((State.DRAFT, *states_of(btype))):  # with the draft a lodging starts from
             for t in TRANSITIONS.values():
                 for target in (t.targets_in(btype, state) if state in t.sources else ()):
                     edges.setdefault((state, target), set()).add(t.action)

@@ -57,11 +57,15 @@ TYPE_LABELS = {
     "re_registration": _l("Re-registration"),
     "replacement": _l("Certificate replacement"),
     "info_change": _l("Personal information change"),
+    # Started by others than the person (issue 17): the employer when employment ended, the authority by law.
+    "cancel_by_employer": _l("Cancellation reported by the employer"),
+    "cancel_by_authority": _l("Cancellation or revocation by the authority"),
 }
 
 # --- Actions (names of the transitions in app/workflow.py) ----------------------------------------
 ACTION_LABELS = {
     "submit": _l("Submit"),
+    "lodge": _l("Lodge"),  # an employer or authority starts an application about someone else
     "withdraw": _l("Withdraw"),
     "confirm": _l("Confirm and submit"),
     "pass": _l("Pass review"),

@@ -62,6 +62,8 @@ class Application(Timestamps, Model):
     new_name = Column(String(50))
     new_id_number = Column(String(18))
     pass_certificate_no = Column(String(32))
+    # A cancellation reported by the employer: the day the person left (not in the future).
+    leaving_date = Column(Date)
 
     announcement_id = Column(Integer, ForeignKey("announcement_batch.id"), index=True)
     created_by_id = Column(Integer, ForeignKey("ab_user.id"), index=True)

@@ -68,6 +68,7 @@ ATTACHMENT_KINDS = Choices(
     ("photo", _l("1-inch ID photo")), ("id_front", _l("ID card front")), ("id_back", _l("ID card back")),
     ("id_handheld", _l("Half-body photo holding ID card")), ("signature", _l("Signature")),
     ("education_proof", _l("Continuing-education proof")), ("other", _l("Other material")),
+    ("decision_document", _l("Decision document")),
 )
 
 CANCELLATION_REASONS = Choices(
@@ -127,9 +128,23 @@ PENALTY_GROUNDS = Choices(
 
 REPLACEMENT_REASONS = Choices(("lost", _l("Lost")), ("damaged", _l("Damaged")))
 
-# Every reason an applicant may give (the lists business types point to, app/business_types/): their codes
-# never overlap, so an application's reason is labelled without knowing its type.
-APPLICATION_REASONS = Choices(*CANCELLATION_REASONS.pairs, *REPLACEMENT_REASONS.pairs)
+# The legal ground of a cancellation or revocation by the authority (依法注销/撤销注册; cancel_by_authority).
+_OBTAINED_BY_FRAUD = ("obtained_by_fraud", _l("Registration obtained by deception or bribery (revoked)"))
+AUTHORITY_GROUNDS = Choices(
+    *((code, CANCELLATION_REASONS.labels[code]) for code in ("revoked_by_law",)),
+    _OBTAINED_BY_FRAUD,
+    *((code, CANCELLATION_REASONS.labels[code])
+      for code in ("employer_licence_revoked", "employer_qualification_revoked", "death_or_incapacity", "other")),
+)
+# Grounds that revoke the registration (撤销) rather than cancel it: a registration.cancel_reason among these means
+# "revoked by law" on registration.cancelled_on (a refusal ground for two years, DOMAIN.md).
+REVOCATION_REASONS = frozenset({"revoked_by_law", "obtained_by_fraud"})
+# What an employer's cancellation records (cancel_by_employer): the labour contract ended.
+EMPLOYER_CANCELLATION_REASONS = Choices(("contract_ended", CANCELLATION_REASONS.labels["contract_ended"]))
+
+# Every reason an application may carry (the lists business types point to, app/business_types/): a code has one
+# label wherever it appears, so an application's reason is labelled without knowing its type.
+APPLICATION_REASONS = Choices(*CANCELLATION_REASONS.pairs, *REPLACEMENT_REASONS.pairs, _OBTAINED_BY_FRAUD)
 
 REGISTRATION_STATUSES = Choices(
     ("active", _l("Registered")), ("cancelled", _l("Cancelled")), ("lapsed", _l("Lapsed")),

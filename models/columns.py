@@ -50,7 +50,7 @@ COLUMNS = {
     Application: ModelColumns(
         list=_APPLICATION_LIST,
         show=("number", "business_type_label", "state_label", "person", "enterprise", "previous_enterprise",
-              "province", "registration", "specialty_names", "contract_start", "contract_end",
+              "province", "registration", "specialty_names", "contract_start", "contract_end", "leaving_date",
               "pass_certificate_no", "reason_label", "reason_text", "new_name", "new_id_number", "submitted_at",
               "state_changed_at", "stage_deadline", "last_opinion", "announcement"),
         api_list=("id", "number", "business_type", "state", "version", "person.name", "enterprise.name",

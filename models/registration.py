@@ -3,7 +3,7 @@ from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import relationship
 
 from models.base import Model, Timestamps
-from models.choices import CANCELLATION_REASONS, LAPSE_REASONS, REGISTRATION_STATUSES
+from models.choices import APPLICATION_REASONS, LAPSE_REASONS, REGISTRATION_STATUSES, REVOCATION_REASONS
 
 
 class Registration(Timestamps, Model):
@@ -50,7 +50,12 @@ class Registration(Timestamps, Model):
 
     @property
     def cancel_reason_label(self):
-        return CANCELLATION_REASONS.label(self.cancel_reason)
+        return APPLICATION_REASONS.label(self.cancel_reason)
+
+    @property
+    def revoked_by_law(self) -> bool:
+        """Cancelled on a revocation ground (撤销注册): `cancelled_on` is the revocation day."""
+        return self.status == "cancelled" and self.cancel_reason in REVOCATION_REASONS
 
     @property
     def active_specialties(self):

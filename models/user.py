@@ -25,8 +25,12 @@ class AppUser(User):
     province_code = Column(String(2), ForeignKey("province.code"), index=True)
     # Set after LOGIN_MAX_FAILURES consecutive failures; the lock lifts by itself at this time (UTC).
     locked_until = Column(DateTime)
+    # A staff account's own person (by verified ID number, app/accounts.py link_staff_person): the engine refuses
+    # this account any move on that person's applications (no self-review).
+    staff_person_id = Column(Integer, ForeignKey("person.id"), index=True)
 
     person = relationship("Person", foreign_keys=[person_id])
+    staff_person = relationship("Person", foreign_keys=[staff_person_id])
     enterprise = relationship("Enterprise", foreign_keys=[enterprise_id])
     province = relationship("Province", foreign_keys=[province_code])
     # An Industry account's specialties (行业主管部门: the ones it gives its opinion on).

@@ -82,6 +82,7 @@ URL_ARGS = {
     "RoleModelView.action": {"name": "copyrole"},
     "RoleModelView.action_post": {"name": "copyrole"},
     "ApplicationsApi.transition": {"action": "refuse"},
+    "CancellationView.new": {"business_type": "cancel_by_authority"},
 }
 DEFAULT_ARGS = {"name": "muldelete", "filename": "x.txt", "export_type": "csv", "nonce": "f" * 32, "token": "x",
                 "business_type": "initial", "action": "confirm", "locale": "en", "version": "v1",
@@ -201,6 +202,8 @@ POLICY: list[Row] = [
         note="statistics, forced to own enterprise / province"),
     row("OverdueView.index",                         "login", "403",  "403",   "ok",    "ok",    "403",
         note="超期督办: own province / all"),
+    row("CancellationView.new",                      "login", "403",  "404",   "ok",    "ok",    "403",
+        note="注销 lodged by others; checked with cancel_by_authority (the employer's own type is cancel_by_employer)"),
     row("DashboardView.roster",                      "login", "403",  "403",   "ok",    "ok",    "403"),
     row("ConflictsView.index",                       "login", "403",  "403",   "ok",    "ok",    "403",
         note="挂证: social-insurance conflicts, own province / all"),

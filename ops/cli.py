@@ -14,7 +14,7 @@ from ground.roles import EXPORT_UNMASKED, EXPORT_UNMASKED_ROLE, EXPORTS, PERSONA
 from models import AuditLog, Job, Province, Specialty
 from models.job import ACTIVE_JOB_STATES
 from models.dictionary import PROVINCES, SPECIALTIES
-from app import calendar, industry, jobs, workflow
+from app import calendar, industry, jobs, staff_links, workflow
 from app.audit import actor_fields
 from app.personal_data import set_unmasked_view
 from app import employer_status
@@ -102,6 +102,25 @@ def register(app):
         """Let a user export full ID and mobile numbers (or, with --revoke, no longer)."""
         set_unmasked_export(username, granted=not revoke)
         click.echo(f"{username}: unmasked exports {'revoked' if revoke else 'granted'}.")
+
+    @app.cli.command("link-staff-person")
+    @click.argument("username")
+    @click.argument("id_number", required=False)
+    @click.option("--unlink", is_flag=True, help="remove the account's link to a person")
+    @with_appcontext
+    def link_staff_person_command(username, id_number, unlink):
+        """Link a staff account to its own person by verified ID number (no self-review), or --unlink it."""
+        try:
+            if unlink:
+                staff_links.unlink(username)
+                click.echo(f"{username}: no longer linked to a person.")
+                return
+            if not id_number:
+                raise click.UsageError("Give the person's ID number (or --unlink).")
+            staff_links.link(username, id_number)
+        except staff_links.LinkRefused as exc:
+            raise click.ClickException(str(exc.message)) from None
+        click.echo(f"{username}: linked to the person with ID number {id_number[:6]}********{id_number[-4:]}.")
 
     @app.cli.command("grant-unmasked-view")
     @click.argument("username")

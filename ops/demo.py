@@ -18,7 +18,7 @@ from models import (AnnouncementBatch, Application, Certificate, ContinuingEduca
                     PenaltyRecord, Person, Qualification, Specialty)
 from sqlalchemy import update
 
-from app import employer_status, industry, lifecycle, penalties, workflow
+from app import cancellations, employer_status, industry, lifecycle, penalties, workflow
 from app.announcements import publish
 from app.applications import start_draft
 from app.services import realname, storage
@@ -78,6 +78,8 @@ PERSONS = [
     ("lap", "韩梅", "310110", date(1975, 4, 4), ["municipal"], 3, "lapsed"),
     ("pen", "蒋磊", "110106", date(1981, 7, 15), ["building"], 2, "revoked"),
     ("indr", "孙海洋", "310104", date(1988, 8, 18), ["port"], 1, "industry_review"),
+    ("left", "林峰", "110105", date(1984, 4, 4), ["building"], 1, "cancel_by_employer"),
+    ("rev", "罗军", "440103", date(1986, 7, 7), ["water"], 1, "cancel_by_authority"),
 ]
 # Demo persons whose accounts the README and the start banner list, with what there is to see.
 DEMO_APPLICANTS = [
@@ -91,10 +93,10 @@ PERSON_ENTERPRISE = {"main": "bj1", "draft": "bj1", "ent": "bj1", "prov": "bj1",
                      "iss": "gd1", "ret": "gd1", "ref": "bj1", "wd": "sh1", "chg": "bj2", "ren": "gd1",
                      "can": "sh1", "rep": "bj1", "info": "gd1", "rer": "sh1", "onsite": "bj1",
                      "exp": "bj1", "lap": "sh1", "pen": "bj2",
-                     "indr": "sh2"}
+                     "indr": "sh2", "left": "bj1", "rev": "gd1"}
 # A public administrative penalty on a registrant, shown on the public register (不良行为记录).
 PUBLIC_PENALTY = ("rep", "京建罚〔2026〕3号", "practice_violation")
-# A tiny PDF standing for a scanned decision document (处罚决定书).
+# A tiny PDF standing for a scanned decision document (处罚决定书, 撤销注册决定书).
 DECISION_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>"
                 b"endobj\n3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n"
                 b"%%EOF\n")
@@ -342,7 +344,7 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
         db.session.commit()
         return
     if story in ("registered", "change", "renewal", "cancellation", "replacement", "info_change", "re_registration",
-                 "lapsed", "revoked"):
+                 "lapsed", "revoked", "cancel_by_employer", "cancel_by_authority"):
         _register(person, applicant, enterprise, specialties, users)
     if story == "revoked":
         # The province revoked the certificate (a penalty record with its decision) and the registration was
@@ -413,6 +415,20 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
         _move(app, "submit", applicant)
         _move(app, "confirm", _enterprise_user(enterprise, users))
         _move(app, "pass", _province_user(enterprise, users), "情况属实。")
+        return
+    if story == "cancel_by_employer":  # 北京城建 reports that 林峰 left; the province has passed it on
+        person.registration.registered_on = add_years(today(), -2)  # seed history: registered two years ago
+        db.session.commit()
+        app = cancellations.lodge(_enterprise_user(enterprise, users), cancellations.Lodging(
+            "cancel_by_employer", person.registration.id, leaving_date=today() - timedelta(days=14),
+            reason_text="劳动合同期满，本人不再续签，已办理离职手续。", confirmed=True))
+        _move(app, "pass", _province_user(enterprise, users), "情况属实。")
+        return
+    if story == "cancel_by_authority":  # 广东省住建厅 revokes 罗军's registration; waiting for the ministry
+        cancellations.lodge(_province_user(enterprise, users), cancellations.Lodging(
+            "cancel_by_authority", person.registration.id, reason="obtained_by_fraud",
+            reason_text="经查，申请人提供虚假劳动合同取得注册，依法撤销。", document=DECISION_PDF,
+            document_name="撤销注册决定书.pdf", confirmed=True))
         return
     if story == "replacement":
         app = _new(person, applicant, "replacement", reason="damaged", reason_text="证书打印件污损。")

@@ -98,14 +98,28 @@ OVERDUE_SHARE = 0.22  # of open applications in a stage with a time limit: past 
 EXTRA_TYPES = {
     "none": (("initial", 85), ("info_change", 15)),
     "active": (("change", 18), ("add_specialty", 17), ("replacement", 15), ("info_change", 14),
-               ("cancellation", 12)),
+               ("cancellation", 12), ("cancel_by_employer", 4), ("cancel_by_authority", 1)),
     "cancelled": (("re_registration", 80), ("info_change", 20)),
 }
+# Types whose approval cancels the registration.
+CANCELLING = ("cancellation", "cancel_by_employer", "cancel_by_authority")
 # Final outcome of a finished application: completed, refused, withdrawn.
 OUTCOMES = {
     "initial": (90, 5, 5), "renewal": (93, 3, 4), "change": (88, 5, 7), "add_specialty": (88, 6, 6),
     "cancellation": (95, 1, 4), "re_registration": (88, 6, 6), "replacement": (96, 1, 3), "info_change": (92, 3, 5),
+    # Lodged by others: never withdrawn (nobody may), refused when the person did not leave or the ground fails.
+    "cancel_by_employer": (92, 8, 0), "cancel_by_authority": (85, 15, 0),
 }
+# What those lodged by others say (app/business_types/cancel_by_others.py).
+EMPLOYER_CANCELLATION_TEXTS = ("劳动合同期满，本人不再续签，已办理离职手续。", "本人申请辞职，劳动合同已解除。",
+                               "单位与本人协商一致解除劳动合同。")
+AUTHORITY_GROUNDS_WEIGHTS = (("revoked_by_law", 50), ("obtained_by_fraud", 25), ("employer_licence_revoked", 10),
+                             ("death_or_incapacity", 10), ("other", 5))
+AUTHORITY_TEXTS = {"revoked_by_law": "依据行政处罚决定，依法撤销注册。",
+                   "obtained_by_fraud": "经查，以提供虚假材料等不正当手段取得注册，依法撤销。",
+                   "employer_licence_revoked": "聘用单位营业执照被吊销，依法注销注册。",
+                   "death_or_incapacity": "本人死亡或丧失民事行为能力，依法注销注册。",
+                   "other": "依法注销注册。"}
 OPEN_STATE_WEIGHTS = {State.DRAFT: 10, State.RETURNED: 8, State.ENTERPRISE: 22, State.RELEASE: 3, State.PROVINCE: 30,
                       State.INDUSTRY: 3, State.MINISTRY: 18, State.ANNOUNCE: 8, State.ISSUE: 4}
 EXPIRED_SHARE = 0.5  # percent of finished applications the employer never confirmed (they expired)
@@ -126,7 +140,8 @@ OPINIONS = {"withdraw": (0.5, ("个人原因，申请撤回。",)), "confirm": (
             "pass": (1, PASS_OPINIONS)}
 APPROVE_OPINIONS = {"initial": "同意注册。", "re_registration": "同意重新注册。", "add_specialty": "同意增项注册。",
                     "change": "同意变更注册。", "renewal": "同意延续注册。", "cancellation": "同意注销注册。",
-                    "replacement": "同意更换证书。", "info_change": "同意变更个人信息。"}
+                    "replacement": "同意更换证书。", "info_change": "同意变更个人信息。",
+                    "cancel_by_employer": "同意注销注册。", "cancel_by_authority": "同意依法注销（撤销）注册。"}
 # The industry department's opinion (opine): mostly agreeing.
 INDUSTRY_OPINION_TEXTS = {"agree": "经审核，同意注册。", "disagree": "经审核，申请人专业工程业绩不足，不同意注册。"}
 RETURN_OPINIONS = ("劳动合同起始日期与社保记录不一致，请核对后重新提交。", "身份证扫描件不清晰，请重新上传。",
@@ -221,7 +236,8 @@ class _Step(NamedTuple):
 def _step(code: str, source: str, target: str) -> _Step:
     """The one transition of the engine that leads an application of type `code` from `source` to `target`."""
     btype = BUSINESS_TYPES[code]
-    found = [t for t in TRANSITIONS.values() if source in t.sources and target in t.targets_in(btype, source)]
+    found = [t for t in TRANSITIONS.values() if source in t.sources and target in t.targets_in(btype, source)
+             and (is_system(t) or acting_role(t, source, R.BUSINESS_ROLES, btype))]  # the type's own starters
     if len(found) > 1:  # several roads (release, objection, silence): a person's move, as most histories go
         found = [t for t in found if not is_system(t)] or found
     if len(found) > 1:  # ... and the plain one among them
@@ -229,7 +245,7 @@ def _step(code: str, source: str, target: str) -> _Step:
     if len(found) != 1:
         raise LookupError(f"{code}: {len(found)} transitions lead from {source} to {target}")
     t = found[0]
-    return _Step(t.action, source, target, R.SYSTEM if is_system(t) else acting_role(t, source, R.BUSINESS_ROLES),
+    return _Step(t.action, source, target, R.SYSTEM if is_system(t) else acting_role(t, source, R.BUSINESS_ROLES, btype),
                  target in btype.onward(source), t.batch_only, t.auto, t.needs_opinion, bool(t.reason_choices))
 
 
@@ -850,7 +866,7 @@ class _Generator:
                 outcome = State.COMPLETED
             plan.append([bt, outcome, True])
             if outcome == State.COMPLETED:
-                if bt == "cancellation":
+                if bt in CANCELLING:
                     status = "cancelled"
                 elif bt == "re_registration":
                     status, renew = "active", False
@@ -877,7 +893,8 @@ class _Generator:
         if status == "active" and self._wants("re_registration"):
             return "cancellation"
         if status == "active":
-            for bt in ("replacement", "change", "add_specialty", "info_change", "cancellation"):
+            for bt in ("replacement", "change", "add_specialty", "info_change", "cancellation", "cancel_by_employer",
+                       "cancel_by_authority"):
                 if any(p[0] == bt and p[1] in FINAL for p in self.uncovered) and (bt != "add_specialty" or n_specs < 3):
                     return bt
         values, cw = self.extra_types[status]
@@ -892,7 +909,8 @@ class _Generator:
         if status == "none":
             options = ["initial", "info_change"] if kind == "U" else ["info_change"]
         elif status == "active":
-            options = ["change", "add_specialty", "cancellation", "replacement", "info_change"]
+            options = ["change", "add_specialty", "cancellation", "replacement", "info_change", "cancel_by_employer",
+                       "cancel_by_authority"]
             if renew:
                 options.append("renewal")
             if n_specs >= 3:
@@ -901,6 +919,8 @@ class _Generator:
             options = ["re_registration", "info_change"]
 
         def states(bt):
+            if BUSINESS_TYPES[bt].started_by_staff:  # lodged at once; never back with anyone
+                return list(BUSINESS_TYPES[bt].stages)
             allowed = [State.DRAFT, State.RETURNED, *BUSINESS_TYPES[bt].stages]
             if status != "active" and bt != "re_registration":  # nothing would hold these up
                 allowed = [s for s in allowed if s not in (_A, _I)]
@@ -1368,6 +1388,24 @@ class _Generator:
             for held in life.specs.values():
                 held[2] = "cancelled"
 
+    def _fill_cancel_by_employer(self, life, f):
+        """The employer reports that the person left: the labour contract ended."""
+        f.reason = "contract_ended"
+        f.reason_text = EMPLOYER_CANCELLATION_TEXTS[int(self.rng.random() * len(EMPLOYER_CANCELLATION_TEXTS))]
+        self._cancelled(life, f)
+
+    def _fill_cancel_by_authority(self, life, f):
+        f.reason = self._pick(*_weighted(AUTHORITY_GROUNDS_WEIGHTS))
+        f.reason_text = AUTHORITY_TEXTS[f.reason]
+        self._cancelled(life, f)
+
+    def _cancelled(self, life, f):
+        if f.approve_day is not None:
+            life.reg_status = "cancelled"
+            life.cancel = (f.approve_day, f.reason, f.reason_text)
+            for held in life.specs.values():
+                held[2] = "cancelled"
+
     def _fill_re_registration(self, life, f):
         rnd = self.rng.random
         f.codes = list(life.specs) or life.initial_specs
@@ -1528,6 +1566,8 @@ FILLERS = {
     "re_registration": _Generator._fill_re_registration,
     "replacement": _Generator._fill_replacement,
     "info_change": _Generator._fill_info_change,
+    "cancel_by_employer": _Generator._fill_cancel_by_employer,
+    "cancel_by_authority": _Generator._fill_cancel_by_authority,
 }
 
 

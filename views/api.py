@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from app import submission, workflow
+from app.business_types import APPLICANT_TYPES
 from ground.extensions import db
 from app.services import sms
 from app.scope import current_user
@@ -26,7 +27,7 @@ class ApplicationInput(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    business_type = fields.String(required=True, validate=validate.OneOf(list(workflow.BUSINESS_TYPES)))
+    business_type = fields.String(required=True, validate=validate.OneOf(list(APPLICANT_TYPES)))
     enterprise_id = fields.Integer(allow_none=True)
     contract_start = fields.Date(allow_none=True)
     contract_end = fields.Date(allow_none=True)

@@ -20,6 +20,7 @@ from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app import applications, rules, scope, submission, workflow
+from app.business_types import APPLICANT_TYPES
 from ground.clock import today
 from ground.extensions import db
 from app.services import sms, workdays
@@ -29,7 +30,7 @@ from views.base import signed_in_person
 from views.forms import IdNumber, add_error
 
 # Menu order of the user manual (3.1.3.1 - 3.1.3.8): the order of the business-type table.
-MENU_ORDER = tuple(workflow.BUSINESS_TYPES)
+MENU_ORDER = APPLICANT_TYPES  # the types a person applies for themself
 # 执业资格: the two qualifications of the old system's menus (注册申报 and 进度查询).
 QUALIFICATION_KINDS = {"regular": _l("First-class constructor"), "temporary": _l("First-class constructor (temporary)")}
 _KIND = "apply_kind"  # session key: the 执业资格 chosen on 注册申报
@@ -206,7 +207,7 @@ class ApplyView(BaseView):
     @expose("/<business_type>", methods=["GET", "POST"])
     @has_access
     def form(self, business_type):
-        if business_type not in workflow.BUSINESS_TYPES:
+        if business_type not in MENU_ORDER:  # unknown, or lodged by others (views/cancellations.py)
             abort(404)
         user, person = signed_in_person()
         item = _editable(person, business_type)

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from app import jobs, machines, workflow
 from ground.roles import ROLE_LABELS
 from models.calendar import CALENDAR_SOURCES
-from models.choices import (ANNOUNCEMENT_STATES, ATTACHMENT_KINDS, CANCELLATION_REASONS, CERTIFICATE_STATUSES, DEGREES,
+from models.choices import (ANNOUNCEMENT_STATES, APPLICATION_REASONS, ATTACHMENT_KINDS, CERTIFICATE_STATUSES, DEGREES,
                             EDUCATION_LEVELS, ETHNICITIES, GENDERS, PENALTY_GROUNDS, PENALTY_KINDS, REALNAME_STATUSES,
                             REFUSAL_REASONS, LAPSE_REASONS, REGISTRATION_STATUSES, REPLACEMENT_REASONS)
 
@@ -140,9 +140,9 @@ VALUE_LABELS = {
     "gender": GENDERS.labels, "ethnicity": ETHNICITIES.labels, "education": EDUCATION_LEVELS.labels,
     "degree": DEGREES.labels, "realname_status": REALNAME_STATUSES.labels,
     "kind": {**ATTACHMENT_KINDS.labels, **PENALTY_KINDS.labels}, "ground_code": PENALTY_GROUNDS.labels,
-    "cancel_reason": CANCELLATION_REASONS.labels, "lapse_reason": LAPSE_REASONS.labels,
+    "cancel_reason": APPLICATION_REASONS.labels, "lapse_reason": LAPSE_REASONS.labels,
     "revoke_reason": LAPSE_REASONS.labels,
-    "reason": {**REPLACEMENT_REASONS.labels, **REFUSAL_REASONS.labels, **CANCELLATION_REASONS.labels},
+    "reason": {**REPLACEMENT_REASONS.labels, **REFUSAL_REASONS.labels, **APPLICATION_REASONS.labels},
     "state": {**workflow.STATE_LABELS, **ANNOUNCEMENT_STATES.labels}, "from": workflow.STATE_LABELS,
     "to": workflow.STATE_LABELS, "status": {**_STATUSES, **REALNAME_REQUEST_STATUSES},
     "provider": REALNAME_PROVIDERS, "role": machines.ACTOR_LABELS, "endpoint": ENDPOINT_LABELS,

@@ -93,8 +93,12 @@ def _facts() -> dict:
                          _l("%(stage)s (flagged specialties)", stage=STAGE_NAMES[s]) for s in btype.stages],
             "limits": [limits.get(code, {}).get(s) if s in btype.stages else None for s in DEADLINE_STAGES],
         })
+    lodged = [{"code": t.code, "label": t.label, "needs": t.guide, "starters": set(t.starters),
+               "pipeline": [STAGE_NAMES[s] for s in t.stages],
+               "limits": [limits.get(t.code, {}).get(s) if s in t.stages else None for s in DEADLINE_STAGES]}
+              for t in BUSINESS_TYPES.values() if t.started_by_staff]
     return {
-        "rules": rules, "types": types, "deadline_stages": [STAGE_NAMES[s] for s in DEADLINE_STAGES],
+        "rules": rules, "types": types, "lodged": lodged, "deadline_stages": [STAGE_NAMES[s] for s in DEADLINE_STAGES],
         "sms_minutes": max(1, cfg["SMS_CODE_TTL_SECONDS"] // 60), "sms_resend": cfg["SMS_RESEND_SECONDS"],
         "sms_attempts": cfg["SMS_CODE_MAX_ATTEMPTS"], "sms_daily": cfg["SMS_DAILY_CAP"],
         "sms_outbox": cfg.get("SMS_BACKEND", "").endswith(".OutboxGateway"),

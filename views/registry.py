@@ -29,7 +29,9 @@ from views.account import ChangePasswordView, MyAccountView, RealnameQueueView, 
 from views.api import ApplicationInput, ApplicationRestApi, ApplicationUpdate
 from views.apply import QUALIFICATION_KINDS, ApplyView, ProgressView
 from views.base import PanelSpec
+from app.cancellations import staff_types
 from views.calendar import COMPUTED as CALENDAR_COMPUTED
+from views.cancellations import CancellationView
 from views.calendar import CalendarDayView, entry_fields
 from views.conflicts import ConflictsView
 from views.dashboard import BadFilters, DashboardView, back_to_dashboard
@@ -372,6 +374,11 @@ SITE = [
     # 超期督办: applications past their stage's time limit, for the offices that supervise them.
     PageSpec(OverdueView, _l("Overdue supervision"), frozenset({PROVINCE, MINISTRY}),
              Menu("Overdue", "Workflow", "fa-clock")),
+    # 注销 lodged by others: one menu entry per type, for the roles that start it.
+    PageSpec(CancellationView, _l("Cancellations lodged by employers and authorities"),
+             frozenset({ENTERPRISE, PROVINCE, MINISTRY})),
+    *(LinkSpec(f"Lodge_{t.code}", t.label, f"/cancellations/{t.code}/new", "Workflow", "fa-user-times",
+               frozenset(t.starters)) for t in staff_types()),
     PageSpec(RosterImportView, _l("Import qualification roster"), frozenset({MINISTRY}),
              Menu("RosterImport", "Registry", "fa-upload")),
     # 继续教育: the providers' lists imported by the ministry; hours looked up and entered by province and ministry.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ground import roles as R
 from app.business_types.shared import configured_limits
 from ground.vocabulary import EDITABLE_STATES, STAGE_ORDER, State, TYPE_LABELS
 from models.base import Choices
@@ -20,6 +21,8 @@ from models.dictionary import PROVINCE_CODES
 CERTIFICATE_POLICIES = ("new", "revoke", "new_if_registered")
 # Which enterprise confirms: the one the application names, or the person's current employer.
 CONFIRMERS = ("named", "current")
+# Who may start (submit or lodge) an application: the person, or staff about someone else (issue 17).
+STARTER_ROLES = frozenset({R.APPLICANT, R.ENTERPRISE, R.PROVINCE, R.MINISTRY})
 
 
 def no_reasons(*_args) -> list:
@@ -68,6 +71,14 @@ class BusinessType:
     guide: object = None  # what the type is for and what its form asks (help page); may use %(fresh)s etc.
     # Notes the help page adds to the guide while a switch of the RULES setting is on: {rule name: text}.
     guide_notes: tuple[tuple[str, object], ...] = ()
+    # The roles that may start it: the applicant (submit), or staff about a registered person (lodge). A type
+    # started by staff is never returned to anyone, nor withdrawn by the person (app/workflow.py).
+    starters: frozenset = frozenset({R.APPLICANT})
+    document: bool = False  # the starter uploads the decision document (PDF or JPEG) with it
+
+    @property
+    def started_by_staff(self) -> bool:
+        return R.APPLICANT not in self.starters
     # Conditional stages: {stage: predicate(application, limits) → bool}. An application passes through such a
     # stage only when its predicate holds (e.g. the industry opinion for flagged specialties); else it is skipped.
     conditions: dict = field(default_factory=dict)
@@ -167,6 +178,12 @@ class BusinessType:
         elif self.reasons is not None and any(APPLICATION_REASONS.labels.get(code) is not label
                                               for code, label in self.reasons.pairs):
             found.append(f"{self.code}: its reasons must be part of models.choices.APPLICATION_REASONS")
+        if not self.starters or not set(self.starters) <= STARTER_ROLES:
+            found.append(f"{self.code}: starters must be a non-empty subset of {sorted(STARTER_ROLES)}")
+        elif R.APPLICANT in self.starters and len(self.starters) > 1:
+            found.append(f"{self.code}: started either by the applicant or by staff, not both")
+        if self.started_by_staff and State.ENTERPRISE in self.stages:
+            found.append(f"{self.code}: a type started by staff has no employer confirmation stage")
         for stage, predicate in self.conditions.items():
             if stage not in self.stages or not callable(predicate):
                 found.append(f"{self.code}: condition on {stage!r} must be a callable for one of its stages")

@@ -240,6 +240,37 @@ def _calendar_row(w):
     return row.day, row.is_workday, row.name, row.source
 
 
+def _cancel_setup(app, client, w):
+    """注销 lodged by others: a registered constructor at E1 for the employer's form, one for the province's."""
+    from models import Registration
+
+    with app.app_context():
+        if not hasattr(w, "cancel_registrations"):
+            w.cancel_registrations = {}
+            for key in ("cancel_by_employer", "cancel_by_authority"):
+                _username, person_id = f.make_registered(w.e1)
+                w.cancel_registrations[key] = db.session.query(Registration.id).filter_by(person_id=person_id).scalar()
+
+
+def _unlodged(key):
+    """An accepted lodging leaves the person an application in progress: withdraw it so the next may be lodged."""
+    def reset(w):
+        from models import Registration
+
+        person_id = db.session.get(Registration, w.cancel_registrations[key]).person_id
+        db.session.query(Application).filter_by(person_id=person_id).update({"state": "withdrawn"})
+        db.session.commit()
+    return reset
+
+
+def _cancel_target(role, key, good):
+    return Target(role, lambda w: f"/cancellations/{key}/new?registration={w.cancel_registrations.get(key, 0)}"
+                  if hasattr(w, "cancel_registrations") else f"/cancellations/{key}/new",
+                  post=lambda w: f"/cancellations/{key}/new", setup=_cancel_setup, reset=_unlodged(key),
+                  good=lambda w: {"registration": str(w.cancel_registrations[key]), "confirmed": "y", **good()})
+
+
+_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 _CALENDAR_CSV = "date,type,name\r\n2031-01-01,休,元旦\r\n2031-01-04,班,元旦\r\n".encode("utf-8-sig")
 
 
@@ -343,6 +374,11 @@ TARGETS = {
     "transition-ministry-return": Target("ministry", lambda w: f"/applications/transition/{w.apps['m1']}/return",
                                          reset=_state("m1", "ministry_review"), fingerprint=_application("m1"),
                                          good=lambda w: {"opinion": "请补正"}),
+    # 注销 lodged by the employer and by the authority (a person of their own is put back before each example).
+    "cancel-by-employer": _cancel_target("ent1", "cancel_by_employer", lambda: {
+        "leaving_date": _date(-10), "reason_text": "劳动合同已解除"}),
+    "cancel-by-authority": _cancel_target("prov11", "cancel_by_authority", lambda: {
+        "reason": ["revoked_by_law", "obtained_by_fraud"], "reason_text": "依法撤销", "document": (_PDF, "决定书.pdf")}),
     # 催办: the applicant reminds the employer from the progress page (reminders put back before each example).
     "progress-remind": Target("a1", lambda w: "/progress/", post=lambda w: f"/progress/remind/{w.apps['a1']}",
                               reset=_unreminded("a1"), fingerprint=_reminders("a1"),

@@ -79,7 +79,8 @@ NEW_FIRM = NS(id=2, name="新单位", province_code="44")
 def test_the_table_is_sound_and_every_type_is_declared_once():
     assert workflow.table_problems() == []
     assert list(BUSINESS_TYPES) == ["initial", "change", "add_specialty", "renewal", "cancellation",
-                                    "re_registration", "replacement", "info_change"]  # the manual's menu order
+                                    "re_registration", "replacement", "info_change",  # the manual's menu order
+                                    "cancel_by_employer", "cancel_by_authority"]  # then those started by others
     assert set(BUSINESS_TYPES) == set(TYPE_LABELS)
     assert workflow.BUSINESS_TYPES is BUSINESS_TYPES
     for code, btype in BUSINESS_TYPES.items():
@@ -99,7 +100,12 @@ def test_declared_facts_of_each_type():
         "re_registration": ((E, P, IND, M, A, I), "new", "named", True, (), False),
         "replacement": ((M, I), "new", "current", False, (), True),
         "info_change": ((P, M, I), "new_if_registered", "current", False, ("id_front", "id_back"), False),
+        "cancel_by_employer": ((P, M, A), "revoke", "current", False, (), True),
+        "cancel_by_authority": ((M, A), "revoke", "current", False, (), True),
     }
+    starters = {code: set(t.starters) for code, t in BUSINESS_TYPES.items() if t.started_by_staff}
+    assert starters == {"cancel_by_employer": {"Enterprise"}, "cancel_by_authority": {"Province", "Ministry"}}
+    assert [c for c, t in BUSINESS_TYPES.items() if t.document] == ["cancel_by_authority"]
     assert {c for c, t in BUSINESS_TYPES.items() if t.uses_contract} == {
         "initial", "change", "add_specialty", "renewal", "re_registration"}
     assert [c for c, t in BUSINESS_TYPES.items() if t.records_previous_employer] == ["change"]
@@ -110,9 +116,26 @@ def test_declared_facts_of_each_type():
     assert switches == {"CHANGE_TEMPORARY_ONLY"} and switches <= set(RULES)
 
 
-def test_reason_lists_never_share_a_code():
-    lists = [set(t.reasons) for t in BUSINESS_TYPES.values() if t.reasons is not None]
-    assert len(lists) == 2 and not set.intersection(*lists)
+def test_a_reason_code_has_one_label_in_every_list():
+    labels = {}
+    for t in BUSINESS_TYPES.values():
+        for code, label in (t.reasons.pairs if t.reasons is not None else ()):
+            assert labels.setdefault(code, label) is label, code
+    # The person's cancellation and replacement lists stay apart; the others' lists reuse the cancellation's codes.
+    assert not set(BUSINESS_TYPES["cancellation"].reasons) & set(BUSINESS_TYPES["replacement"].reasons)
+    assert set(BUSINESS_TYPES["cancel_by_employer"].reasons) == {"contract_ended"}
+    assert "obtained_by_fraud" in BUSINESS_TYPES["cancel_by_authority"].reasons
+
+
+def test_a_type_started_by_staff_must_not_wait_for_an_employer():
+    import dataclasses
+
+    broken = dataclasses.replace(BUSINESS_TYPES["cancel_by_employer"], stages=(E, P, M))
+    assert any("no employer confirmation stage" in p for p in broken.problems())
+    mixed = dataclasses.replace(BUSINESS_TYPES["cancellation"], starters=frozenset({"Applicant", "Enterprise"}))
+    assert any("not both" in p for p in mixed.problems())
+    stranger = dataclasses.replace(BUSINESS_TYPES["cancellation"], starters=frozenset({"Admin"}))
+    assert any("starters must be" in p for p in stranger.problems())
 
 
 # --- Pipelines ------------------------------------------------------------------------------------
@@ -153,6 +176,7 @@ def test_role_action_matrix():
               for t in workflow.TRANSITIONS.values()}
     assert matrix == {
         "submit": {R.APPLICANT: [State.DRAFT, State.RETURNED]},
+        "lodge": {R.ENTERPRISE: [State.DRAFT], R.PROVINCE: [State.DRAFT], R.MINISTRY: [State.DRAFT]},
         "withdraw": {R.APPLICANT: [State.DRAFT, State.RETURNED, E, State.RELEASE, P]},
         "confirm": {R.ENTERPRISE: [E]},
         "pass": {R.PROVINCE: [P]},
@@ -182,6 +206,32 @@ def test_queues_per_role():
     assert workflow.actionable_pairs({R.ADMIN}) == []
     assert sorted(workflow.actionable_pairs({R.INDUSTRY})) == [("add_specialty", IND), ("initial", IND),
                                                                 ("re_registration", IND)]
+    assert ("cancel_by_employer", P) in workflow.actionable_pairs({R.PROVINCE})
+    assert ("cancel_by_authority", M) in workflow.actionable_pairs({R.MINISTRY})
+    # Staff lodge what they start at once: no drafts in their queues.
+    staff = workflow.actionable_pairs({R.ENTERPRISE, R.PROVINCE, R.MINISTRY})
+    assert not {s for _, s in staff} & {State.DRAFT, State.RETURNED}
+
+
+def test_only_the_starters_of_a_type_start_it():
+    lodge, submit, withdraw = (workflow.TRANSITIONS[a] for a in ("lodge", "submit", "withdraw"))
+    employer, authority = BUSINESS_TYPES["cancel_by_employer"], BUSINESS_TYPES["cancel_by_authority"]
+    assert workflow.acting_role(lodge, State.DRAFT, {R.ENTERPRISE}, employer) == R.ENTERPRISE
+    assert workflow.acting_role(lodge, State.DRAFT, {R.PROVINCE}, employer) is None
+    assert workflow.acting_role(lodge, State.DRAFT, {R.ENTERPRISE}, authority) is None
+    assert workflow.acting_role(lodge, State.DRAFT, {R.MINISTRY}, authority) == R.MINISTRY
+    assert workflow.acting_role(lodge, State.DRAFT, {R.PROVINCE}, authority) == R.PROVINCE
+    # The applicant neither submits nor withdraws what someone else lodged about them; their own types as before.
+    assert workflow.acting_role(submit, State.DRAFT, {R.APPLICANT}, employer) is None
+    assert workflow.acting_role(withdraw, P, {R.APPLICANT}, employer) is None
+    assert workflow.acting_role(submit, State.DRAFT, {R.APPLICANT}, BUSINESS_TYPES["cancellation"]) == R.APPLICANT
+    assert workflow.acting_role(lodge, State.DRAFT, {R.ENTERPRISE}, BUSINESS_TYPES["cancellation"]) is None
+    # The table itself says so: those moves lead nowhere for those types, and nothing lodged goes back.
+    assert submit.target_in(employer, State.DRAFT) is None and withdraw.target_in(authority, M) is None
+    assert lodge.target_in(BUSINESS_TYPES["initial"], State.DRAFT) is None
+    assert lodge.target_in(employer, State.DRAFT) == P and lodge.target_in(authority, State.DRAFT) == M
+    assert workflow.TRANSITIONS["return"].target_in(employer, P) is None
+    assert workflow.states_of(employer) == (P, M, A, State.COMPLETED, State.REFUSED)
 
 
 # --- The table's own check fails on a broken table ------------------------------------------------

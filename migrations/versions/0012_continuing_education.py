@@ -1,7 +1,7 @@
 """Continuing-education records (继续教育记录) replace the application's continuing-education checkbox.
 
 Revision ID: 0008_continuing_education
-Revises: 0008_industry_opinion
+Revises: 0008_staff_cancel
 Create Date: 2026-12-05 23:10:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0008_continuing_education'
-down_revision = '0008_industry_opinion'
+down_revision = '0008_staff_cancel'
 branch_labels = None
 depends_on = None
 
