@@ -114,8 +114,17 @@ RULES = {
     "RENEWAL_WINDOW_DAYS": _env("RULE_RENEWAL_WINDOW_DAYS", 30, int),
     # Nobody at or over this age may be registered or submit an application.
     "AGE_LIMIT": _env("RULE_AGE_LIMIT", 65, int),
-    # Initial registration within this many years of the qualification needs no continuing-education proof.
+    # Initial registration (and re-registration) within this many years of the qualification needs no
+    # continuing-education hours.
     "QUALIFICATION_FRESH_YEARS": _env("RULE_QUALIFICATION_FRESH_YEARS", 3, int),
+    # Continuing-education hours per validity period (per specialty; general courses count for every specialty):
+    # 60 compulsory + 60 elective = 120 per 3-year period, as commonly cited from the continuing-education
+    # measures for registered constructors (注册建造师继续教育管理暂行办法, 建市〔2010〕192号). 0 and 0: no check.
+    "EDUCATION_COMPULSORY_HOURS": _env("RULE_EDUCATION_COMPULSORY_HOURS", 60, int),
+    "EDUCATION_ELECTIVE_HOURS": _env("RULE_EDUCATION_ELECTIVE_HOURS", 60, int),
+    # The labour contract must run at least this many months after the submission day (checked at submission,
+    # at the enterprise's confirmation and at approval, which also needs it still running).
+    "CONTRACT_MIN_MONTHS": _env("RULE_CONTRACT_MIN_MONTHS", 12, int),
     # Change registration (变更注册) online only for holders of a temporary practising certificate (user manual).
     "CHANGE_TEMPORARY_ONLY": _env("RULE_CHANGE_TEMPORARY_ONLY", True, bool),
     # An application the employer has not confirmed after this many days expires (one province's practice).

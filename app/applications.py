@@ -70,8 +70,6 @@ def tidy(item: Application):
             setattr(item, name, None)
     if "specialties" not in used:
         item.specialties = []
-    if "continuing_education" not in used:
-        item.continuing_education = False
     if item.new_id_number:
         item.new_id_number = item.new_id_number.strip().upper()
     if btype is not None:

@@ -24,8 +24,7 @@ def check_fields(business_type: str, values: dict, person: Person | None = None)
     """Field → list of translated errors for what the applicant entered. Empty dict = valid input.
 
     `values` holds enterprise (object or id), contract_start/contract_end (dates), specialties
-    (codes or Specialty objects), reason, reason_text, new_name, new_id_number, pass_certificate_no,
-    continuing_education.
+    (codes or Specialty objects), reason, reason_text, new_name, new_id_number, pass_certificate_no.
     """
     errors: dict[str, list] = {}
 
@@ -38,10 +37,7 @@ def check_fields(business_type: str, values: dict, person: Person | None = None)
         return errors
     for fieldname in sorted(btype.required):
         if is_empty(values.get(fieldname)):
-            if fieldname == "continuing_education":
-                add(fieldname, _l("Renewal requires the continuing-education commitment."))
-            else:
-                add(fieldname, _l("This field is required for %(type)s.", type=btype.label))
+            add(fieldname, _l("This field is required for %(type)s.", type=btype.label))
     start, end = values.get("contract_start"), values.get("contract_end")
     if btype.uses_contract and isinstance(start, date) and isinstance(end, date) and end < start:
         add("contract_end", _l("The contract end date must not be before its start date."))
@@ -75,7 +71,6 @@ def field_values(application: Application) -> dict:
         "new_name": application.new_name,
         "new_id_number": application.new_id_number,
         "pass_certificate_no": application.pass_certificate_no,
-        "continuing_education": application.continuing_education,
         "leaving_date": application.leaving_date,
     }
 
@@ -119,7 +114,7 @@ def ready_to_submit(application: Application) -> list:
     # Another open application naming another unit is said once, as the legal ground (applying in two units).
     if not any(bar.other for bar in bars):
         reasons += _one_at_a_time(person, application)
-    reasons += contract_complete(application)
+    reasons += _contract(application, at_submission=True)
     reasons += _age_reasons(application.business_type, person, limits)
     reasons += employer_rules.current_employer_reasons(person, application.business_type, limits)
     reasons += BUSINESS_TYPES[application.business_type].eligibility(application, True, limits)
@@ -145,17 +140,24 @@ def ready_to_lodge(application: Application) -> list:
     return reasons
 
 
-def contract_complete(application: Application) -> list:
-    """The labour contract must be entered and still running (checked at submission and confirmation)."""
+def _contract(application: Application, at_submission: bool) -> list:
     if not BUSINESS_TYPES[application.business_type].uses_contract:
         return []
-    return shared.contract_reasons(application)
+    return shared.contract_reasons(application, at_submission)
+
+
+def contract_complete(application: Application) -> list:
+    """The labour contract must be entered, still running and long enough (CONTRACT_MIN_MONTHS after the
+    submission day): checked at submission, at the enterprise's confirmation and again at approval."""
+    return _contract(application, at_submission=False)
 
 
 def outcome_possible(application: Application) -> list:
-    """Re-checked at approval: the registration can still change as the business type says."""
+    """Re-checked at approval: the contract still runs and the registration can still change as the business
+    type says (its eligibility: qualifications, continuing education, ...)."""
     limits = shared.configured_limits()
-    return (_age_reasons(application.business_type, application.person, limits)
+    return (contract_complete(application)
+            + _age_reasons(application.business_type, application.person, limits)
             + BUSINESS_TYPES[application.business_type].eligibility(application, False, limits)
             + [bar.reason for bar in _refusal_bars(application)])
 

@@ -9,6 +9,7 @@ from models.certificate import Certificate
 from models.counter import Counter
 from models.dictionary import Province, Specialty
 from models.conflict import InsuranceConflict, SocialInsuranceRecord
+from models.education import ContinuingEducation
 from models.enterprise import Enterprise, EnterpriseStatusChange
 from models.industry import user_industry_specialty
 from models.notification import EmailOutbox, Notification
@@ -23,7 +24,7 @@ from models.sms import SmsCode, SmsOutbox
 from models.user import AppUser
 
 __all__ = [
-    "AnnouncementBatch", "Application", "AppUser", "Attachment", "AuditLog", "CalendarDay", "CaptchaChallenge", "Certificate", "Counter",
+    "AnnouncementBatch", "Application", "AppUser", "Attachment", "AuditLog", "CalendarDay", "CaptchaChallenge", "Certificate", "ContinuingEducation", "Counter",
     "EmailOutbox", "Enterprise", "EnterpriseStatusChange", "InsuranceConflict", "Job", "Model", "Notification", "PenaltyRecord", "PeriodicRun", "Person", "Province", "Qualification", "RealnameRequest", "Registration",
     "RegistrationSpecialty", "SmsCode", "SocialInsuranceRecord", "SmsOutbox", "Specialty", "StatisticsSnapshot", "UserSession", "WorkerStatus",
     "TransitionLog", "application_specialty", "user_industry_specialty",

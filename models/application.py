@@ -2,7 +2,7 @@
 
 Only app.workflow writes `state`, `version` and the stage columns.
 """
-from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, String, Table, Text)
+from sqlalchemy import (Column, Date, DateTime, ForeignKey, Index, Integer, String, Table, Text)
 from sqlalchemy.orm import relationship
 
 from ground.clock import now_utc
@@ -62,7 +62,6 @@ class Application(Timestamps, Model):
     new_name = Column(String(50))
     new_id_number = Column(String(18))
     pass_certificate_no = Column(String(32))
-    continuing_education = Column(Boolean, nullable=False, default=False)
     # A cancellation reported by the employer: the day the person left (not in the future).
     leaving_date = Column(Date)
 

@@ -101,6 +101,10 @@ REFUSAL_REASONS = Choices(
     ("other", _l("Other")),
 )
 
+# Continuing education (models/education.py): the kind of course and where a record came from.
+EDUCATION_KINDS = Choices(("compulsory", _l("Compulsory")), ("elective", _l("Elective")))
+EDUCATION_SOURCES = Choices(("import", _l("Imported from the training provider")),
+                            ("entry", _l("Entered from the certificate")))
 # The industry department's opinion (出具意见) on an application in its specialties; the ministry decides.
 INDUSTRY_OPINIONS = Choices(("agree", _l("Agrees")), ("disagree", _l("Does not agree")))
 # Penalty and credit records (不良行为记录, models/penalty.py): what was decided against a person.

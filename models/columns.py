@@ -50,7 +50,7 @@ COLUMNS = {
     Application: ModelColumns(
         list=_APPLICATION_LIST,
         show=("number", "business_type_label", "state_label", "person", "enterprise", "previous_enterprise",
-              "province", "registration", "specialty_names", "contract_start", "contract_end", "leaving_date", "continuing_education",
+              "province", "registration", "specialty_names", "contract_start", "contract_end", "leaving_date",
               "pass_certificate_no", "reason_label", "reason_text", "new_name", "new_id_number", "submitted_at",
               "state_changed_at", "stage_deadline", "last_opinion", "announcement"),
         api_list=("id", "number", "business_type", "state", "version", "person.name", "enterprise.name",
@@ -58,7 +58,7 @@ COLUMNS = {
         api_show=("id", "number", "business_type", "state", "version", "person.name", "person.id_number",
                   "enterprise.name", "enterprise.credit_code", "province.name", "contract_start", "contract_end",
                   "specialties.code", "reason", "reason_text", "new_name", "new_id_number", "pass_certificate_no",
-                  "continuing_education", "submitted_at", "state_changed_at", "stage_deadline", "last_opinion"),
+                  "submitted_at", "state_changed_at", "stage_deadline", "last_opinion"),
         # The export names the person and the employer, with the ID numbers and the province the list leaves out.
         export=(ExportColumn("number", 18), ExportColumn("business_type_label", 14, header="business_type"),
                 ExportColumn("state_label", 16, header="state"), ExportColumn("person_name", 12, header="name"),

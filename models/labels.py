@@ -10,7 +10,7 @@ LABELS = {
     "contract_end": _l("Labour contract until"), "reason": _l("Reason"), "reason_label": _l("Reason"),
     "reason_text": _l("Explanation"), "leaving_date": _l("Leaving date"),
     "staff_person_id": _l("Own person (no self-review)"), "new_name": _l("New name"), "new_id_number": _l("New ID number"),
-    "pass_certificate_no": _l("Pass certificate number"), "continuing_education": _l("Continuing education"),
+    "pass_certificate_no": _l("Pass certificate number"),
     "submitted_at": _l("Submitted"), "state_changed_at": _l("In this state since"),
     "stage_deadline": _l("Time limit"), "last_opinion": _l("Latest opinion"), "announcement": _l("Announcement"),
     "reminders": _l("Reminders"),

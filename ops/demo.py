@@ -14,8 +14,8 @@ from ground import roles as R
 from ground.clock import add_years, today
 from ground.extensions import db
 from ground.identifiers import make_credit_code, make_id_number
-from models import (AnnouncementBatch, Application, Certificate, Enterprise, InsuranceConflict, PenaltyRecord, Person,
-                    Qualification, Specialty)
+from models import (AnnouncementBatch, Application, Certificate, ContinuingEducation, Enterprise, InsuranceConflict,
+                    PenaltyRecord, Person, Qualification, Specialty)
 from sqlalchemy import update
 
 from app import cancellations, employer_status, industry, lifecycle, penalties, workflow
@@ -269,6 +269,16 @@ def _register(person, applicant, enterprise, specialties, users):
     return app
 
 
+def _education(person, records):
+    """Continuing-education records as a training provider's list would bring them: (kind, hours, specialty code
+    or None, days ago, course)."""
+    for i, (kind, hours, code, days_ago, course) in enumerate(records, start=1):
+        db.session.add(ContinuingEducation(
+            person=person, specialty_code=code, kind=kind, hours=hours, completed_on=today() - timedelta(days=days_ago),
+            provider="演示建设职业培训中心", course=course, certificate_no=f"DEMO-CE-{person.id}-{i}", source="import"))
+    db.session.commit()
+
+
 def _announce(application, ministry):
     """Publish one application in a batch of its own (gathering would sweep up the other stories)."""
 
@@ -361,6 +371,10 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
         lifecycle.lapse(today())
         return
     if story == "registered":
+        # 个人信息 → 继续教育 shows what is still missing: 还差必修 12 学时、选修 30 学时.
+        _education(person, [("compulsory", 24, None, 0, "建设工程法规及相关知识"),
+                            ("compulsory", 24, "building", 0, "建筑工程施工质量安全管理"),
+                            ("elective", 30, None, 0, "BIM技术在施工管理中的应用")])
         extra = db.session.get(Specialty, "mechanical")
         db.session.add(Qualification(person=person, certificate_no=f"DEMO-ADD-{person.id}", specialty_code="mechanical",
                                      qualified_on=add_years(today(), -1)))
@@ -387,9 +401,13 @@ def _story(story, person, applicant, enterprise, enterprises, users, specialties
         held = person.registration.specialties[0]
         held.valid_from, held.valid_until = add_years(today(), -3), today() + timedelta(days=20)
         db.session.commit()
+        # The hours of the period that ends: 60 compulsory and 60 elective.
+        _education(person, [("compulsory", 36, None, 700, "建设工程法规及相关知识"),
+                            ("compulsory", 24, "building", 400, "建筑工程施工质量安全管理"),
+                            ("elective", 60, None, 90, "绿色建造与新技术应用")])
         day = today()
         app = _new(person, applicant, "renewal", contract_start=day - timedelta(days=30),
-                   contract_end=add_years(day, 3), specialties=specialties, continuing_education=True)
+                   contract_end=add_years(day, 3), specialties=specialties)
         _move(app, "submit", applicant)
         return
     if story == "cancellation":

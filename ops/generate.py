@@ -193,7 +193,7 @@ COLUMNS = {
     "application": ("id", "number", "business_type", "person_id", "enterprise_id", "previous_enterprise_id",
                     "province_code", "registration_id", "state", "version", "submitted_at", "state_changed_at",
                     "stage_deadline", "last_opinion", "contract_start", "contract_end", "reason", "reason_text",
-                    "new_name", "new_id_number", "pass_certificate_no", "continuing_education", "announcement_id",
+                    "new_name", "new_id_number", "pass_certificate_no", "announcement_id",
                     "created_at", "updated_at"),
     "application_specialty": ("application_id", "specialty_code"),
     "transition_log": ("id", "application_id", "action", "from_state", "to_state", "username", "role", "opinion",
@@ -485,7 +485,7 @@ class _Filing:
     """The columns of one application that its business type decides."""
 
     __slots__ = ("bt", "final", "cday", "end_day", "approve_day", "enterprise", "previous", "contract", "reason",
-                 "reason_text", "new_name", "pass_no", "codes", "continuing", "registration")
+                 "reason_text", "new_name", "pass_no", "codes", "registration")
 
     def __init__(self, bt, final, cday, end_day, approve_day):
         self.bt, self.final, self.cday, self.end_day = bt, final, cday, end_day
@@ -493,7 +493,6 @@ class _Filing:
         self.enterprise = self.previous = self.contract = self.reason = self.reason_text = None
         self.new_name = self.pass_no = self.registration = None
         self.codes = ()
-        self.continuing = False
 
 
 # --- The generator -------------------------------------------------------------------------------------
@@ -1277,7 +1276,7 @@ class _Generator:
             f"{f.registration}\t{final}\t{len(steps) + 1}\t{self._ts(submitted) if submitted is not None else NULL}\t"
             f"{changed_s}\t{deadline}\t{opinion if steps else NULL}\t{ds[contract[0]] if contract else NULL}\t"
             f"{ds[contract[1]] if contract else NULL}\t{f.reason or NULL}\t{f.reason_text or NULL}\t"
-            f"{f.new_name or NULL}\t{NULL}\t{f.pass_no or NULL}\t{'t' if f.continuing else 'f'}\t{announcement}\t"
+            f"{f.new_name or NULL}\t{NULL}\t{f.pass_no or NULL}\t{announcement}\t"
             f"{ds[created // DAY]} {hms[created % DAY]}\t{changed_s}")
         codes = f.codes
         if len(codes) > 1:
@@ -1342,7 +1341,6 @@ class _Generator:
         for code in f.codes:
             if code not in life.qual_rows:
                 self._qualify(life, code, f.cday)
-        f.continuing = min(life.qual_rows[c][0] for c in f.codes) < self._add_years(f.cday, -3)
         f.contract = self._contract(f.cday - int(rnd() * 150), f.end_day + 30)
         f.registration = life.reg_s if f.approve_day is not None else NULL
         if f.approve_day is not None:
@@ -1352,7 +1350,6 @@ class _Generator:
 
     def _fill_renewal(self, life, f):
         f.codes = [c for c in life.initial_specs if c in life.specs]
-        f.continuing = True
         start = life.reg_contract[0] if life.reg_contract else f.cday - 100 - int(self.rng.random() * 900)
         f.contract = self._contract(start, f.end_day + 30)
         if f.approve_day is not None:
@@ -1414,7 +1411,6 @@ class _Generator:
         f.codes = list(life.specs) or life.initial_specs
         f.enterprise = self._enterprise(life.employer[1] if rnd() < 0.6 else None,
                                         other_than=life.employer[0] if rnd() < 0.7 else None)
-        f.continuing = rnd() < 0.7
         f.contract = self._contract(f.cday - int(rnd() * 150), f.end_day + 30)
         if f.approve_day is not None:
             life.employer, life.reg_status, life.cancel = f.enterprise, "active", None

@@ -129,9 +129,27 @@ def contract(**overrides):
     return values
 
 
-def make_application(username, business_type="initial", specialties=("building",), **fields) -> int:
-    """A draft started by the applicant, exactly as the panel form would."""
+def give_hours(person_id, compulsory=60, elective=60, specialty=None, completed_on=None):
+    """Continuing-education records of the person, as a training provider's import would write them."""
+    from models import ContinuingEducation
+
+    for kind, hours in (("compulsory", compulsory), ("elective", elective)):
+        if hours:
+            db.session.add(ContinuingEducation(
+                person_id=person_id, specialty_code=specialty, kind=kind, hours=hours,
+                completed_on=completed_on or today(), provider="测试培训机构",
+                course=f"测试课程{next(_sequence)}", certificate_no=f"CE{next_serial():010d}", source="import"))
+    db.session.commit()
+
+
+def make_application(username, business_type="initial", specialties=("building",), continuing_education=False,
+                     **fields) -> int:
+    """A draft started by the applicant, exactly as the panel form would. `continuing_education`: the person
+    first gets the continuing-education hours a renewal (or an old qualification) needs."""
     from models import Specialty
+
+    if continuing_education:
+        give_hours(user(username).person_id)
 
     if business_type in ("initial", "re_registration", "add_specialty", "renewal", "change"):
         fields = {**contract(), **fields}

@@ -22,7 +22,8 @@ from models import Attachment, AuditLog, Certificate, Province
 from models.choices import (ATTACHMENT_KINDS, DEGREES, EDUCATION_LEVELS, ETHNICITIES, RealnameMethod,
                             RealnameStatus)
 from models.realname import RequestStatus
-from app import accounts, penalties, personal_data, scope
+from app import accounts, education, penalties, personal_data, scope
+from app.business_types import shared
 from app.audit import record_login_event
 from app.scope import SCOPE_FILTER
 from app.services import images, realname, sms, storage
@@ -46,6 +47,7 @@ def menu_entries():
         ("password", "MyAccountView.password", _l("Change password"), {}),
         ("trail", "MyAccountView.trail", _l("Operation trail"), {}),
         ("certificates", "MyAccountView.certificates", _l("My certificates"), {}),
+        ("education", "MyAccountView.education", _l("Continuing education"), {}),
         ("messages", "MessagesView.index", _l("Message centre"), {}),  # views/notifications.py
     ]
 
@@ -323,6 +325,15 @@ class MyAccountView(BaseView):
         items = (scope.query(Certificate, user).filter(Certificate.person_id == person.id)
                  .order_by(Certificate.id.desc()).all())
         return self._render("personal/certificates.html", "certificates", items=items)
+
+    @expose("/education")
+    @has_access
+    def education(self):
+        """继续教育: the hours per specialty and period, required and done, and the records."""
+        user, person = signed_in_person()
+        limits = shared.configured_limits()
+        return self._render("personal/education.html", "education", limits=limits,
+                            standing=education.standing(person, limits), records=education.records_of(person.id))
 
 
 def change_password_form(user, form) -> bool:

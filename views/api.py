@@ -32,7 +32,6 @@ class ApplicationInput(Schema):
     contract_start = fields.Date(allow_none=True)
     contract_end = fields.Date(allow_none=True)
     specialties = fields.List(fields.String(validate=validate.Length(max=20)), load_default=list)
-    continuing_education = fields.Boolean(load_default=False)
     pass_certificate_no = fields.String(allow_none=True, validate=validate.Length(max=32))
     reason = fields.String(allow_none=True, validate=validate.Length(max=40))
     reason_text = fields.String(allow_none=True, validate=validate.Length(max=2000))

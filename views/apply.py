@@ -68,7 +68,6 @@ class ApplyForm(DynamicForm):
     contract_start = DateField(_l("Labour contract from"), validators=[Optional()], render_kw={"type": "date"})
     contract_end = DateField(_l("Labour contract until"), validators=[Optional()], render_kw={"type": "date"})
     specialties = _MultiCheckbox(_l("Specialties"), choices=[], validate_choice=False)  # checked in _values
-    continuing_education = BooleanField(_l("I have completed (or commit to) the required continuing education"))
     pass_certificate_no = StringField(_l("Pass certificate number"), validators=[Optional(), Length(max=32)])
     reason = SelectField(_l("Reason"), choices=[])
     reason_text = TextAreaField(_l("Explanation"), validators=[Optional(), Length(max=2000)])

@@ -87,6 +87,8 @@ AUDIT_FIELD_LABELS = {
     "registration_id": _l("Registration (id)"), "application_id": _l("Application (id)"),
     "announcement_id": _l("Announcement (id)"), "created_by_id": _l("Created by (id)"),
     "replaced_by_id": _l("Replaced by (id)"), "specialty_code": _l("Specialty"),
+    "hours": _l("Hours"), "completed_on": _l("Course completed on"), "course": _l("Course"),
+    "attachment_id": _l("Attachment (id)"), "entered_by_id": _l("Entered by (id)"),
     "initial_province_code": _l("Province of initial registration"),
     "realname_province_code": _l("On-site check province"), "version": _l("Version"), "updated_at": _l("Updated"),
     "provider": _l("Verification service"), "nonce": _l("Request key"), "expires_at": _l("Expires"),

@@ -52,6 +52,7 @@ from views.notifications import MENU_LABEL as MESSAGES_LABEL
 from views.notifications import MessagesView
 from views.overdue import OverdueView
 from views.roster import RosterImportView
+from views.education import EducationImportView, EducationRecordsView
 from views.signup import PasswordResetView, SignUpView
 from views.workflow_views import AnnouncementView, ApplicationPanelView, QueueView, bulk_permission, bulk_transitions, transition_permission
 
@@ -345,6 +346,7 @@ def _personal_links():
         ("MyPassword", _l("Change password"), "MyAccountView.password"),
         ("MyTrail", _l("Operation trail"), "MyAccountView.trail"),
         ("MyCertificates", _l("My certificates"), "MyAccountView.certificates"),
+        ("MyEducation", _l("Continuing education"), "MyAccountView.education"),
         ("MyMessages", MESSAGES_LABEL, "MessagesView.index"),
     )]
     return links
@@ -379,6 +381,11 @@ SITE = [
                frozenset(t.starters)) for t in staff_types()),
     PageSpec(RosterImportView, _l("Import qualification roster"), frozenset({MINISTRY}),
              Menu("RosterImport", "Registry", "fa-upload")),
+    # 继续教育: the providers' lists imported by the ministry; hours looked up and entered by province and ministry.
+    PageSpec(EducationImportView, _l("Import continuing education"), frozenset({MINISTRY}),
+             Menu("EducationImport", "Registry", "fa-upload")),
+    PageSpec(EducationRecordsView, _l("Continuing education"), frozenset({PROVINCE, MINISTRY}),
+             Menu("EducationRecords", "Registry", "fa-graduation-cap")),
     # 企业状态: the ministry's entries and the national enterprise register import (app/employer_status.py).
     PageSpec(EmployerStatusView, _l("Enterprise status"), frozenset({MINISTRY}),
              Menu("EmployerStatus", "Registry", "fa-ban")),

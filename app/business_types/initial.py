@@ -15,16 +15,15 @@ def preconditions(person, limits) -> list:
     reasons = shared.needs_qualification(person)
     if person.registration is not None:
         reasons.append(ALREADY_REGISTERED)
-    return reasons
+    return reasons or shared.stale_education_blockers(person, limits)
 
 
 def eligibility(application, at_submission, limits) -> list:
     person = application.person
     reasons = [ALREADY_REGISTERED] if person.registration is not None else []
     reasons += shared.qualification_reasons(person, application.specialties)
-    if at_submission and not application.continuing_education:
-        reasons += shared.fresh_qualification_reasons(person, [s.code for s in application.specialties], limits)
-    return reasons
+    day = shared.check_day(application, at_submission)
+    return reasons + shared.stale_education_reasons(person, application.specialties, day, limits)
 
 
 def outcome(ctx):
@@ -51,7 +50,7 @@ INITIAL = BusinessType(
     stages=(State.ENTERPRISE, State.PROVINCE, State.INDUSTRY, State.MINISTRY, State.ANNOUNCE, State.ISSUE),
     conditions={State.INDUSTRY: shared.needs_industry_opinion},  # flagged specialties (RULES INDUSTRY_OPINION)
     certificate="new",
-    fields=("enterprise", "contract_start", "contract_end", "specialties", "continuing_education"),
+    fields=("enterprise", "contract_start", "contract_end", "specialties"),
     required=frozenset({"enterprise", "contract_start", "contract_end", "specialties"}),
     eligibility=eligibility,
     preconditions=preconditions,
@@ -59,5 +58,6 @@ INITIAL = BusinessType(
     outcome=outcome,
     notice=True,
     guide=_l("For a qualified person never registered: employer, labour-contract dates and specialties. A "
-             "qualification older than %(fresh)s years needs the continuing-education proof."),
+             "qualification older than %(fresh)s years needs the continuing-education hours of the last "
+             "%(validity)s years on record."),
 )

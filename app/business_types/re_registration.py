@@ -16,12 +16,15 @@ def _registration_reasons(registration) -> list:
 
 
 def preconditions(person, limits) -> list:
-    return shared.needs_qualification(person) + _registration_reasons(person.registration)
+    reasons = shared.needs_qualification(person) + _registration_reasons(person.registration)
+    return reasons or shared.stale_education_blockers(person, limits)
 
 
 def eligibility(application, at_submission, limits) -> list:
     person = application.person
-    return _registration_reasons(person.registration) + shared.qualification_reasons(person, application.specialties)
+    reasons = _registration_reasons(person.registration) + shared.qualification_reasons(person, application.specialties)
+    day = shared.check_day(application, at_submission)
+    return reasons + shared.stale_education_reasons(person, application.specialties, day, limits)
 
 
 def outcome(ctx):
@@ -41,13 +44,14 @@ RE_REGISTRATION = BusinessType(
     stages=(State.ENTERPRISE, State.PROVINCE, State.INDUSTRY, State.MINISTRY, State.ANNOUNCE, State.ISSUE),
     conditions={State.INDUSTRY: shared.needs_industry_opinion},  # flagged specialties (RULES INDUSTRY_OPINION)
     certificate="new",
-    fields=("enterprise", "contract_start", "contract_end", "specialties", "continuing_education"),
+    fields=("enterprise", "contract_start", "contract_end", "specialties"),
     required=frozenset({"enterprise", "contract_start", "contract_end", "specialties"}),
     eligibility=eligibility,
     preconditions=preconditions,
     eligible_specialties=shared.qualified_specialties,
     outcome=outcome,
     notice=True,
-    guide=_l("After a cancelled or lapsed registration: as for initial registration; the "
+    guide=_l("After a cancelled or lapsed registration: as for initial registration (a qualification older "
+             "than %(fresh)s years needs the continuing-education hours of the last %(validity)s years); the "
              "registration number keeps its digits."),
 )

@@ -22,8 +22,9 @@ def preconditions(person, limits) -> list:
     if not shared.is_active(registration):
         return shared.needs_active(registration)
     held = registration.active_specialties
-    if any(shared.renewal_window(today(), s.valid_until, limits)[1] for s in held):
-        return []
+    due = [s for s in held if shared.renewal_window(today(), s.valid_until, limits)[1]]
+    if due:
+        return shared.education_blockers(person, [(s.specialty, s.valid_from, s.valid_until) for s in due], limits)
     first = min((s.valid_until for s in held), default=None)
     if first is None:
         return []
@@ -54,7 +55,16 @@ def eligibility(application, at_submission, limits) -> list:
             elif today() > held.valid_until:
                 reasons.append(_l("%(specialty)s expired on %(day)s; apply for re-registration instead.",
                                   specialty=held.specialty, day=held.valid_until.isoformat()))
-    return reasons
+        # The hours of the period that ends, at submission and again at approval.
+        reasons += shared.education_reasons(application.person, [(held.specialty, held.valid_from, held.valid_until)],
+                                            limits)
+    return _one_hint(reasons)
+
+
+def _one_hint(reasons) -> list:
+    """The hint on how hours get on record once, at the end, however many specialties fall short."""
+    hint = [r for r in reasons if r is shared.EDUCATION_HINT]
+    return [r for r in reasons if r is not shared.EDUCATION_HINT] + hint[:1]
 
 
 def outcome(ctx):
@@ -72,8 +82,8 @@ RENEWAL = BusinessType(
     refusal_grounds=True,
     stages=(State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ISSUE),
     certificate="new",
-    fields=("contract_start", "contract_end", "specialties", "continuing_education"),
-    required=frozenset({"contract_start", "contract_end", "specialties", "continuing_education"}),
+    fields=("contract_start", "contract_end", "specialties"),
+    required=frozenset({"contract_start", "contract_end", "specialties"}),
     eligibility=eligibility,
     preconditions=preconditions,
     eligible_specialties=eligible_specialties,
@@ -81,5 +91,5 @@ RENEWAL = BusinessType(
     notice=True,
     confirmer="current",
     guide=_l("Extends specialties by %(validity)s years; opens %(window)s days before a specialty expires. "
-             "Contract dates, the specialties and the continuing-education commitment."),
+             "Contract dates and the specialties; each needs the continuing-education hours of its period on record."),
 )

@@ -4,14 +4,16 @@ and what approvals do to a registration's specialties and number.
 Checks return translated reasons (empty = passes). The few that must ask the database say so in their name
 or docstring; the rest read only the objects they are given.
 """
-from datetime import date
+from datetime import date, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from ground.clock import add_years, age_on, today
+from sqlalchemy import func
+
+from ground.clock import add_years, age_on, china_day, today
 from ground.extensions import db
-from models import Certificate, Person, RegistrationSpecialty
+from models import Certificate, ContinuingEducation, Person, RegistrationSpecialty
 from app.services import numbering, validity
 
 
@@ -48,8 +50,30 @@ def completeness(person) -> list:
     return reasons
 
 
-def contract_reasons(application) -> list:
-    """The labour contract must be entered and still running."""
+def check_day(application, at_submission: bool) -> date:
+    """The day the contract and continuing-education rules count from: today at submission, the submission
+    day afterwards (confirmation, approval), so that the time a review takes is not held against the applicant."""
+    submitted_at = getattr(application, "submitted_at", None)
+    if at_submission or submitted_at is None:
+        return today()
+    return china_day(submitted_at)
+
+
+def add_months(day: date, months: int) -> date:
+    """Same day `months` later (the month's last day when it has no such day)."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for last in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise ValueError(day)
+
+
+def contract_reasons(application, at_submission: bool = True, limits=None) -> list:
+    """The labour contract must be entered, still running today and run at least CONTRACT_MIN_MONTHS months
+    after the submission day (our rule: a registration lasts years, a 30-day contract does not cover it)."""
     if application.contract_start is None or application.contract_end is None:
         return [_l("The labour-contract period has not been entered.")]
     if application.contract_end < application.contract_start:
@@ -57,6 +81,12 @@ def contract_reasons(application) -> list:
     if application.contract_end < today():
         return [_l("The labour contract ended on %(day)s; enter the current contract.",
                    day=application.contract_end.isoformat())]
+    months = (limits if limits is not None else configured_limits()).get("CONTRACT_MIN_MONTHS", 0)
+    needed = add_months(check_day(application, at_submission), months)
+    if months and application.contract_end < needed:
+        return [_l("The labour contract must run at least %(months)s months after submission, until %(day)s or "
+                   "later; it ends on %(end)s.", months=months, day=needed.isoformat(),
+                   end=application.contract_end.isoformat())]
     return []
 
 
@@ -75,14 +105,108 @@ def qualification_reasons(person, specialties) -> list:
             for s in specialties if s.code not in held]
 
 
-def fresh_qualification_reasons(person, codes, limits) -> list:
-    years = limits["QUALIFICATION_FRESH_YEARS"]
-    cutoff = add_years(today(), -years)
-    stale = [q for q in person.qualifications if q.specialty_code in codes and q.qualified_on < cutoff]
-    if stale:
-        return [_l("Your qualification is more than %(years)s years old: tick the continuing-education box and "
-                   "upload the proof.", years=years)]
-    return []
+def stale_qualification_codes(person, codes, limits, day=None) -> list:
+    """Of `codes`, the specialties whose qualification is older than QUALIFICATION_FRESH_YEARS on `day`."""
+    cutoff = add_years(day or today(), -limits["QUALIFICATION_FRESH_YEARS"])
+    return [q.specialty_code for q in person.qualifications if q.specialty_code in codes and q.qualified_on < cutoff]
+
+
+# --- Continuing education (继续教育): hours per validity period, compulsory and elective ------------------
+def education_required(limits) -> dict:
+    return {"compulsory": limits.get("EDUCATION_COMPULSORY_HOURS", 0),
+            "elective": limits.get("EDUCATION_ELECTIVE_HOURS", 0)}
+
+
+def recent_period(day: date, limits) -> tuple[date, date]:
+    """The validity period that ends on `day` (initial registration and re-registration count back from it)."""
+    return add_years(day, -limits["VALIDITY_YEARS"]) + timedelta(days=1), day
+
+
+def education_hours(person_id, start: date, end: date) -> dict:
+    """Database: {(specialty code or None, kind): hours} of the person's records completed in [start, end]."""
+    rows = (db.session.query(ContinuingEducation.specialty_code, ContinuingEducation.kind,
+                             func.sum(ContinuingEducation.hours))
+            .filter(ContinuingEducation.person_id == person_id, ContinuingEducation.completed_on >= start,
+                    ContinuingEducation.completed_on <= end)
+            .group_by(ContinuingEducation.specialty_code, ContinuingEducation.kind))
+    return {(code, kind): int(hours or 0) for code, kind, hours in rows}
+
+
+def education_status(hours: dict, code: str, limits) -> dict:
+    """Required, done and missing hours per kind for one specialty: its own courses plus general ones."""
+    status = {}
+    for kind, required in education_required(limits).items():
+        done = hours.get((code, kind), 0) + hours.get((None, kind), 0)
+        status[kind] = {"required": required, "done": done, "missing": max(required - done, 0)}
+    return status
+
+
+def education_shortfall(person_id, code, start, end, limits) -> dict | None:
+    """{"compulsory": n, "elective": m} hours missing in that period, or None when the requirement is met."""
+    status = education_status(education_hours(person_id, start, end), code, limits)
+    missing = {kind: s["missing"] for kind, s in status.items()}
+    return missing if any(missing.values()) else None
+
+
+def education_message(specialty, start: date, end: date, missing: dict):
+    """"还差必修 12 学时、选修 30 学时" for one specialty and period."""
+    params = {"specialty": specialty, "start": start.isoformat(), "end": end.isoformat(),
+              "compulsory": missing["compulsory"], "elective": missing["elective"]}
+    if missing["compulsory"] and missing["elective"]:
+        return _l("Continuing education in %(specialty)s for %(start)s to %(end)s: %(compulsory)s compulsory and "
+                  "%(elective)s elective hours are still missing.", **params)
+    if missing["compulsory"]:
+        return _l("Continuing education in %(specialty)s for %(start)s to %(end)s: %(compulsory)s compulsory hours "
+                  "are still missing.", **params)
+    return _l("Continuing education in %(specialty)s for %(start)s to %(end)s: %(elective)s elective hours are "
+              "still missing.", **params)
+
+
+EDUCATION_HINT = _l("Hours are recorded from the training providers' lists; a certificate not yet on record can be "
+                    "shown to your provincial authority, which enters it.")
+
+
+def education_reasons(person, periods, limits) -> list:
+    """Reasons for each (specialty, start, end) in `periods` whose hours fall short; the hint once at the end."""
+    reasons = []
+    for specialty, start, end in periods:
+        missing = education_shortfall(person.id, specialty.code, start, end, limits)
+        if missing:
+            reasons.append(education_message(specialty, start, end, missing))
+    return reasons + [EDUCATION_HINT] if reasons else []
+
+
+def education_blockers(person, periods, limits) -> list:
+    """Before the form: the reasons only when no candidate (specialty, start, end) meets the requirement
+    (the person may still apply for one that does)."""
+    if not periods:
+        return []
+    reasons = []
+    for specialty, start, end in periods:
+        missing = education_shortfall(person.id, specialty.code, start, end, limits)
+        if not missing:
+            return []
+        reasons.append(education_message(specialty, start, end, missing))
+    return reasons + [EDUCATION_HINT]
+
+
+def stale_education_blockers(person, limits) -> list:
+    """Initial registration and re-registration, before the form: blocked only when every qualification is
+    stale and none of its specialties has the hours."""
+    specialties = qualified_specialties(person)
+    stale = set(stale_qualification_codes(person, [s.code for s in specialties], limits))
+    if not specialties or len(stale) < len(specialties):
+        return []
+    start, end = recent_period(today(), limits)
+    return education_blockers(person, [(s, start, end) for s in specialties], limits)
+
+
+def stale_education_reasons(person, specialties, day: date, limits) -> list:
+    """Initial registration and re-registration: a specialty whose qualification is older than
+    QUALIFICATION_FRESH_YEARS needs the hours of the validity period that ends on `day`."""
+    stale = set(stale_qualification_codes(person, [s.code for s in specialties], limits, day))
+    start, end = recent_period(day, limits)
+    return education_reasons(person, [(s, start, end) for s in specialties if s.code in stale], limits)
 
 
 def change_allowed(registration, limits) -> list:

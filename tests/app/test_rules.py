@@ -99,8 +99,7 @@ def test_check_fields(ctx):
     assert any("twice" in str(m) for m in errors["specialties"])
     assert set(rules.check_fields("cancellation", {"reason": "lost"})) == {"reason"}  # a replacement reason
     assert rules.check_fields("replacement", {"reason": "lost"}) == {}
-    assert set(rules.check_fields("renewal", {"contract_start": d, "contract_end": d, "specialties": ["building"]})) \
-        == {"continuing_education"}
+    assert rules.check_fields("renewal", {"contract_start": d, "contract_end": d, "specialties": ["building"]}) == {}
     assert set(rules.check_fields("info_change", {})) == {"new_name"}
     assert set(rules.check_fields("info_change", {"new_id_number": "123"})) == {"new_id_number"}
 
@@ -129,9 +128,10 @@ def test_age_limit_and_stale_qualification(ctx):
     assert "years of age" not in _reasons(f.make_application(young, "initial", enterprise_id=enterprise))
     stale, _ = f.make_applicant(qualifications=(("building", 4),))
     app_id = f.make_application(stale, "initial", enterprise_id=enterprise)
-    assert "continuing-education" in _reasons(app_id)
-    db.session.get(Application, app_id).continuing_education = True
-    db.session.commit()
+    assert "60 compulsory and 60 elective hours are still missing" in _reasons(app_id)
+    f.give_hours(f.user(stale).person_id, compulsory=48, elective=30)
+    assert "12 compulsory and 30 elective hours are still missing" in _reasons(app_id)
+    f.give_hours(f.user(stale).person_id, compulsory=12, elective=30)
     assert _reasons(app_id) == ""
 
 

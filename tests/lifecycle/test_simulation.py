@@ -242,6 +242,12 @@ class Simulation:
             return None
         return application
 
+    def _has_hours(self, person_id, codes) -> bool:
+        registration = db.session.get(Person, person_id).registration
+        return all(shared.education_shortfall(person_id, code, registration.specialty(code).valid_from,
+                                              registration.specialty(code).valid_until, self.limits) is None
+                   for code in codes)
+
     def renew(self, person_id):
         registration = db.session.get(Person, person_id).registration
         if not shared.is_active(registration):
@@ -251,7 +257,9 @@ class Simulation:
                     if shared.renewal_window(day, s.valid_until, self.limits)[1])
         if not due:
             return
-        application = self.apply(person_id, "renewal", specialties=due, continuing_education=True)
+        if not self._has_hours(person_id, due):
+            f.give_hours(person_id)  # the providers' list of the year brings the period's hours
+        application = self.apply(person_id, "renewal", specialties=due)
         if application is not None:
             if self.rng.random() < 0.15:
                 self.stalling.add(application)  # the employer never confirms: it expires, the specialty lapses
@@ -259,6 +267,9 @@ class Simulation:
 
     def re_register(self, person_id):
         registration = db.session.get(Person, person_id).registration
+        start, end = shared.recent_period(self.clock_day(), self.limits)
+        if shared.education_shortfall(person_id, "building", start, end, self.limits):
+            f.give_hours(person_id)  # an old qualification needs the hours of the last three years
         application = self.apply(person_id, "re_registration", enterprise_id=registration.enterprise_id)
         if application is not None:
             self.plan(self.clock_day() + timedelta(days=self.rng.randint(1, 10)), self.review, application)

@@ -15,7 +15,7 @@ from tests.security.helpers import (PAYLOADS, bearer, changed, hostile_json, hos
                                     hostile_world, row_counts)
 
 APPLICATION_FIELDS = ("business_type", "enterprise_id", "contract_start", "contract_end", "specialties",
-                      "continuing_education", "pass_certificate_no", "reason", "reason_text", "new_name",
+                      "pass_certificate_no", "reason", "reason_text", "new_name",
                       "new_id_number", "version")
 TRANSITION_FIELDS = ("opinion", "version", "sms_code", "attested", "reason")
 RESOURCES = ("application", "person", "certificate", "enterprise")
@@ -33,7 +33,7 @@ def _valid_application(w):
 
     return {"business_type": "initial", "enterprise_id": w.e1, "specialties": ["building"],
             "contract_start": (today() - timedelta(days=30)).isoformat(),
-            "contract_end": add_years(today(), 2).isoformat(), "continuing_education": True}
+            "contract_end": add_years(today(), 2).isoformat()}
 
 
 def _bodies(keys, valid):

@@ -101,6 +101,32 @@ def _person(key):
     return fingerprint
 
 
+def _id_number(w, key):
+    return w.id_numbers[key]
+
+
+def _remember_id_numbers(app, client, w):
+    with app.app_context():
+        w.id_numbers = {key: db.session.get(Person, pid).id_number for key, pid in w.persons.items()}
+
+
+def _education(key):
+    def fingerprint(w):
+        from models import ContinuingEducation
+
+        return sorted((r.certificate_no, r.hours, r.kind) for r in
+                      db.session.query(ContinuingEducation).filter_by(person_id=w.persons[key]))
+    return fingerprint
+
+
+def _scan_jpeg() -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (800, 600), "white").save(buf, "JPEG")
+    return buf.getvalue()
+
+
 def _enterprise(attr):
     def fingerprint(w):
         e = db.session.get(Enterprise, getattr(w, attr))
@@ -138,7 +164,7 @@ def _start_reset(app, client, w):
 def _apply_good(w):
     return {"enterprise": [w.enterprise_label["e1"], w.enterprise_label["e3"]],
             "contract_start": _date(-30), "contract_end": add_years(today(), 2).isoformat(),
-            "specialties": ["building", "mining"], "continuing_education": "y", "pass_certificate_no": "P2026001",
+            "specialties": ["building", "mining"], "pass_certificate_no": "P2026001",
             "reason_text": "说明", "new_name": "新名字", "new_id_number": w.unused_id_number,
             "agree_notice": "y", "agree_commitment": "y", "sms_code": "123456", "action": ["save", "send_sms"],
             "id_front": (picture(), "front.jpg"), "id_back": (picture(), "back.jpg")}
@@ -369,6 +395,14 @@ TARGETS = {
                               post=lambda w: f"/realnamequeue/decide/{w.persons['onsite']}", reset=_queue_onsite,
                               fingerprint=_person("onsite"), good=lambda w: {"decision": ["verify", "reject"],
                                                                             "note": "证件不符"}),
+    # 继续教育: a provincial officer enters a record for a person of its province, with the certificate scan.
+    "education-enter": Target("prov11", lambda w: f"/education/?id_number={_id_number(w, 'onsite')}",
+                              post=lambda w: "/education/enter", fingerprint=_education("onsite"),
+                              setup=_remember_id_numbers,
+                              good=lambda w: {"person": _id_number(w, "onsite"), "certificate_no": "HF0001",
+                                              "course": "建设工程法规", "provider": "培训中心", "kind": "compulsory",
+                                              "hours": "8", "completed_on": "2025-06-30", "specialty_code": "",
+                                              "scan": (_scan_jpeg(), "scan.jpg")}),
     "jobs-cancel": Target("ministry", lambda w: "/jobs/", post=_job_url("cancel"), setup=_make_jobs,
                           reset=_requeue_job),
     "jobs-retry": Target("ministry", lambda w: "/jobs/", post=_job_url("retry"), setup=_make_jobs),
@@ -385,6 +419,7 @@ TARGETS = {
 FUZZED_ELSEWHERE = {
     "MyAccountView.materials": "test_hostile_uploads.py",
     "RosterImportView.upload": "test_hostile_uploads.py",
+    "EducationImportView.upload": "test_hostile_uploads.py",
     "EmployerStatusView.register": "test_hostile_uploads.py",
 }
 

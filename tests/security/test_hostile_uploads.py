@@ -393,6 +393,32 @@ def test_enterprise_register_garbage(app, world, no_stray_files):
     run()
 
 
+EDUCATION_HEADER = ["姓名", "身份证号", "培训证书编号", "课程类别", "学时", "结业日期", "培训单位", "课程名称", "专业"]
+
+
+def test_education_list_garbage(app, world, no_stray_files):
+    """A training provider's list of garbage and hostile cells: a refusal on the page or a job, escaped."""
+    client = login(app.test_client(), world.users["ministry"])
+    token = form_tokens(client, "/education-import/upload")["csrf_token"]
+    cell = hostile_text(long=False)
+    rows = st.lists(st.lists(cell, min_size=0, max_size=10), max_size=4)
+    content = st.one_of(st.builds(lambda r: _csv_bytes([EDUCATION_HEADER] + r), rows),
+                        st.builds(_csv_bytes, rows), st.binary(max_size=200))
+
+    @hostile_settings(20)
+    @given(content=content, name=st.one_of(st.just("list.csv"), hostile_text(long=False)))
+    def run(content, name):
+        resp = client.post("/education-import/upload",
+                           data={"csrf_token": token, "file": (io.BytesIO(content), name)},
+                           content_type="multipart/form-data")
+        assert resp.status_code in (200, 302, 400), resp.status_code
+        if resp.status_code == 302:
+            resp = client.get(resp.headers["Location"])
+        assert_no_injected_markup(resp.get_data(as_text=True), "on the education import page or 我的任务")
+
+    run()
+
+
 def zipfile_not_a_workbook() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:

@@ -19,7 +19,8 @@ from ground.identifiers import make_id_number
 from ground.vocabulary import TYPE_LABELS, State
 
 LIMITS = {"VALIDITY_YEARS": 3, "RENEWAL_WINDOW_DAYS": 30, "AGE_LIMIT": 65, "QUALIFICATION_FRESH_YEARS": 3,
-          "CHANGE_TEMPORARY_ONLY": True}
+          "CHANGE_TEMPORARY_ONLY": True, "EDUCATION_COMPULSORY_HOURS": 60, "EDUCATION_ELECTIVE_HOURS": 60,
+          "CONTRACT_MIN_MONTHS": 12}
 E, P, M, A, I = State.ENTERPRISE, State.PROVINCE, State.MINISTRY, State.ANNOUNCE, State.ISSUE
 IND = State.INDUSTRY
 
@@ -49,7 +50,8 @@ def qualification(spec, years_ago=1, temporary=False):
 
 def registration(held=(), status="active", enterprise=None, temporary=False):
     """`held`: (Specialty, valid_until) pairs, all active."""
-    rows = [NS(specialty_code=s.code, specialty=s, valid_until=until, status="active") for s, until in held]
+    rows = [NS(specialty_code=s.code, specialty=s, valid_from=add_years(until, -3), valid_until=until, status="active")
+            for s, until in held]
     return NS(status=status, enterprise=enterprise, enterprise_id=getattr(enterprise, "id", None),
               is_temporary=temporary, active_specialties=rows,
               specialty=lambda code: next((r for r in rows if r.specialty_code == code), None))
@@ -62,7 +64,7 @@ def person(qualifications=(), reg=None, age=40, id_region="310101", materials=("
 
 
 def application(business_type, who, specialties=(), enterprise=None, **fields):
-    values = {"contract_start": None, "contract_end": None, "continuing_education": False, "new_id_number": None,
+    values = {"contract_start": None, "contract_end": None, "new_id_number": None, "submitted_at": None,
               "announcement_id": None, **fields}
     return NS(business_type=business_type, person=who, specialties=list(specialties), enterprise=enterprise,
               enterprise_id=getattr(enterprise, "id", None), **values)
@@ -278,15 +280,39 @@ def preconditions(code, who, limits=LIMITS):
     return texts(BUSINESS_TYPES[code].preconditions(who, limits))
 
 
-def test_initial_registration():
+def hours_on_record(monkeypatch, hours):
+    """The database question of continuing-education hours answered with `hours` ({(code, kind): n})."""
+    asked = []
+
+    def education_hours(person_id, start, end):
+        asked.append((start, end))
+        return hours
+    monkeypatch.setattr(shared, "education_hours", education_hours)
+    return asked
+
+
+def test_initial_registration(monkeypatch):
+    asked = hours_on_record(monkeypatch, {})
     fresh = person([qualification(BUILDING, years_ago=1)])
     assert eligibility(application("initial", fresh, [BUILDING])) == []
     assert eligibility(application("initial", fresh, [ROADS])) == [
         "No qualification certificate in Roads is on the roster."]
+    assert asked == []  # a fresh qualification needs no hours
     stale = person([qualification(BUILDING, years_ago=5)])
-    assert "more than 3 years old" in " ".join(eligibility(application("initial", stale, [BUILDING])))
-    assert eligibility(application("initial", stale, [BUILDING]), at_submission=False) == []  # approval
-    assert eligibility(application("initial", stale, [BUILDING], continuing_education=True)) == []
+    period = f"{(add_years(today(), -3) + timedelta(days=1)).isoformat()} to {today().isoformat()}"
+    missing = [f"Continuing education in Building for {period}: 60 compulsory and 60 elective hours are still missing.",
+               str(shared.EDUCATION_HINT)]
+    assert eligibility(application("initial", stale, [BUILDING])) == missing
+    assert eligibility(application("initial", stale, [BUILDING]), at_submission=False) == missing  # approval too
+    assert preconditions("initial", stale) == missing  # no qualification of the person is fresh
+    assert preconditions("initial", person([qualification(BUILDING, years_ago=5), qualification(ROADS)])) == []
+    hours_on_record(monkeypatch, {(None, "compulsory"): 48, ("building", "elective"): 30, ("roads", "elective"): 30})
+    assert eligibility(application("initial", stale, [BUILDING])) == [
+        f"Continuing education in Building for {period}: 12 compulsory and 30 elective hours are still missing.",
+        str(shared.EDUCATION_HINT)]
+    hours_on_record(monkeypatch, {(None, "compulsory"): 60, ("building", "elective"): 60})
+    assert eligibility(application("initial", stale, [BUILDING])) == []
+    assert eligibility(application("initial", stale, [BUILDING]), at_submission=False) == []
     registered = person([qualification(BUILDING)], reg=registration([(BUILDING, today())]))
     assert eligibility(application("initial", registered, [BUILDING])) == [str(ALREADY_REGISTERED)]
     assert preconditions("initial", person()) == ["No qualification certificate of yours is on the roster."]
@@ -313,7 +339,8 @@ def test_additional_specialty():
     assert preconditions("add_specialty", person([qualification(ROADS)])) == ["This needs an active registration."]
 
 
-def test_renewal_window():
+def test_renewal_window(monkeypatch):
+    hours_on_record(monkeypatch, {(None, "compulsory"): 60, (None, "elective"): 60})
     soon, later = today() + timedelta(days=10), today() + timedelta(days=100)
     who = person([qualification(BUILDING)], reg=registration([(BUILDING, soon), (ROADS, later)]))
     assert BUSINESS_TYPES["renewal"].eligible_specialties(who) == [BUILDING, ROADS]
@@ -329,6 +356,26 @@ def test_renewal_window():
     expired = person(reg=registration([(BUILDING, today() - timedelta(days=1))]))
     assert "apply for re-registration instead" in eligibility(application("renewal", expired, [BUILDING]))[0]
     assert eligibility(application("renewal", who, [specialty("water")])) == ["You are not registered in water."]
+
+
+def test_renewal_needs_the_hours_of_the_ending_period(monkeypatch):
+    soon = today() + timedelta(days=10)
+    who = person([qualification(BUILDING)], reg=registration([(BUILDING, soon), (ROADS, soon)]))
+    asked = hours_on_record(monkeypatch, {(None, "compulsory"): 60, ("building", "elective"): 60,
+                                          ("roads", "elective"): 18})
+    period = f"{add_years(soon, -3).isoformat()} to {soon.isoformat()}"
+    assert eligibility(application("renewal", who, [BUILDING])) == []
+    assert asked == [(add_years(soon, -3), soon)]  # the period that ends is the one counted
+    short = [f"Continuing education in Roads for {period}: 42 elective hours are still missing.",
+             str(shared.EDUCATION_HINT)]
+    assert eligibility(application("renewal", who, [BUILDING, ROADS])) == short
+    assert eligibility(application("renewal", who, [ROADS]), at_submission=False) == short  # approval too
+    assert preconditions("renewal", who) == []  # building may still be renewed
+    hours_on_record(monkeypatch, {("roads", "compulsory"): 50})
+    assert preconditions("renewal", who) == [
+        f"Continuing education in Building for {period}: 60 compulsory and 60 elective hours are still missing.",
+        f"Continuing education in Roads for {period}: 10 compulsory and 60 elective hours are still missing.",
+        str(shared.EDUCATION_HINT)]
 
 
 def test_change_of_employer():
@@ -377,9 +424,14 @@ def test_age_limit_and_contract():
         "Registration is not possible at 65 years of age or older."]
     assert shared.age_reasons(person(age=64), LIMITS) == []
     who = person()
-    running = application("renewal", who, contract_start=today(), contract_end=today() + timedelta(days=1))
+    running = application("renewal", who, contract_start=today(), contract_end=add_years(today(), 1))
+    short = application("renewal", who, contract_start=today(), contract_end=today() + timedelta(days=30))
     ended = application("renewal", who, contract_start=date(2020, 1, 1), contract_end=date(2021, 1, 1))
-    assert rules.contract_complete(running) == []
+    assert shared.contract_reasons(running, True, LIMITS) == []
+    assert texts(shared.contract_reasons(short, True, LIMITS)) == [
+        f"The labour contract must run at least 12 months after submission, until "
+        f"{add_years(today(), 1).isoformat()} or later; it ends on {short.contract_end.isoformat()}."]
+    assert shared.contract_reasons(short, True, {**LIMITS, "CONTRACT_MIN_MONTHS": 0}) == []
     assert texts(rules.contract_complete(ended)) == [
         "The labour contract ended on 2021-01-01; enter the current contract."]
     assert texts(rules.contract_complete(application("change", who))) == [

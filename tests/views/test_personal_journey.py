@@ -222,7 +222,8 @@ def _case(business_type, employer, other_employer):
                                      "id_back": lambda: (io.BytesIO(image((800, 500), face=False)), "back.jpg")}
     if business_type == "renewal":
         username, person_id = f.make_registered(employer["id"], expires_in_days=10)
-        return username, person_id, {**_contract(), "specialties": "building", "continuing_education": "y"}
+        f.give_hours(person_id)  # the period's continuing-education hours are on record
+        return username, person_id, {**_contract(), "specialties": "building"}
     username, person_id = f.make_registered(employer["id"], temporary=business_type == "change")
     fields = {
         "change": {**_contract(), "enterprise": other_employer["label"]},
