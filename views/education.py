@@ -14,14 +14,14 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange
 
-from app import education, jobs, roster, scope
+from app import education, scope
 from app.business_types import shared
 from app.scope import current_user
 from ground.extensions import db
 from ground.identifiers import InvalidIdentifier, clean_id_number, make_id_number
 from models import Person, Specialty
 from models.choices import EDUCATION_KINDS
-from views.jobs import announce
+from views.jobs import start_file_job
 
 
 class EducationFileForm(DynamicForm):
@@ -118,25 +118,10 @@ class EducationRecordsView(BaseView):
 
 
 def _start(upload):
-    user = current_user()
-    filename = roster.clean_filename(upload.filename)
-    head = upload.stream.read(4)
-    upload.stream.seek(0)
-    name = jobs.keep_input(upload.stream, "xlsx" if head == b"PK\x03\x04" else "csv")
-    params = {"input": name, "filename": filename, "lang": jobs.current_language()}
-    try:
-        education.check_file(jobs.input_path(params))
-    except roster.RosterRefused as exc:
-        jobs.drop_input(params)
-        education.audit_refusal(filename, exc.message, user)
-        return str(exc.message)
-    except BaseException:
-        jobs.drop_input(params)
-        raise
-    job = jobs.start("education_import", params, user,
-                     title=_("Continuing-education import: %(file)s", file=filename))
-    announce(job)
-    return None
+    """Keep the upload, check it and start the job; the refusal's message when the file is refused."""
+    return start_file_job(upload, "education_import", education.check_file,
+                          lambda filename: _("Continuing-education import: %(file)s", file=filename),
+                          education.audit_refusal)
 
 
 class EducationImportView(BaseView):

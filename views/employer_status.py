@@ -14,7 +14,7 @@ from sqlalchemy import select
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from app import employer_status, jobs, tables
+from app import employer_status
 from app.scope import current_user
 from ground.clock import today
 from ground.extensions import db
@@ -22,7 +22,7 @@ from ground.identifiers import make_credit_code
 from models import Enterprise
 from models.choices import ENTERPRISE_STATUSES
 from views.forms import CreditCode, add_error
-from views.jobs import announce
+from views.jobs import start_file_job
 
 
 class StatusForm(DynamicForm):
@@ -105,21 +105,5 @@ class EmployerStatusView(BaseView):
 
 def _start(upload):
     """Keep the upload, check its header and start the job; the refusal's message when the file is refused."""
-    user = current_user()
-    filename = tables.clean_filename(upload.filename)
-    head = upload.stream.read(4)
-    upload.stream.seek(0)
-    name = jobs.keep_input(upload.stream, "xlsx" if head == b"PK\x03\x04" else "csv")
-    params = {"input": name, "filename": filename, "lang": jobs.current_language()}
-    try:
-        employer_status.check_register_file(jobs.input_path(params))
-    except tables.TableRefused as exc:
-        jobs.drop_input(params)
-        return str(exc.message)
-    except BaseException:
-        jobs.drop_input(params)
-        raise
-    job = jobs.start("enterprise_register_import", params, user,
-                     title=_("Enterprise register import: %(file)s", file=filename))
-    announce(job)
-    return None
+    return start_file_job(upload, "enterprise_register_import", employer_status.check_register_file,
+                          lambda filename: _("Enterprise register import: %(file)s", file=filename))

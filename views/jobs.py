@@ -16,7 +16,7 @@ from ground.clock import now_utc
 from ground.extensions import db
 from models import Job
 from models.job import ACTIVE_JOB_STATES
-from app import audit, jobs
+from app import audit, jobs, roster
 from app.scope import current_user
 from views.formatting import china_time
 
@@ -88,6 +88,32 @@ def announce(job: Job):
     else:
         flash(_("%(title)s has started; it runs in the background and its progress shows here.", title=job.title),
               "info")
+
+
+def start_file_job(upload, kind: str, check, title, on_refused=None):
+    """Keep an uploaded CSV/XLSX, check it with `check(path)` and start the job `kind` (its title: `title(filename)`).
+
+    Returns None when started, or the message of the refusal (the upload is dropped; `on_refused(filename,
+    message, user)` may audit it).
+    """
+    user = current_user()
+    filename = roster.clean_filename(upload.filename)
+    head = upload.stream.read(4)
+    upload.stream.seek(0)
+    name = jobs.keep_input(upload.stream, "xlsx" if head == b"PK\x03\x04" else "csv")
+    params = {"input": name, "filename": filename, "lang": jobs.current_language()}
+    try:
+        check(jobs.input_path(params))
+    except roster.RosterRefused as exc:
+        jobs.drop_input(params)
+        if on_refused is not None:
+            on_refused(filename, exc.message, user)
+        return str(exc.message)
+    except BaseException:
+        jobs.drop_input(params)
+        raise
+    announce(jobs.start(kind, params, user, title=title(filename)))
+    return None
 
 
 def too_many_jobs(error):

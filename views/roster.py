@@ -15,10 +15,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
 
-from app import jobs, roster
+from app import roster
 from ground.identifiers import make_id_number
-from app.scope import current_user
-from views.jobs import announce
+from views.jobs import start_file_job
 
 
 class RosterForm(DynamicForm):
@@ -38,24 +37,8 @@ def sample_csv() -> str:
 
 def _start(upload):
     """Keep the upload, check it and start the job; the refusal's message when the file is refused."""
-    user = current_user()
-    filename = roster.clean_filename(upload.filename)
-    head = upload.stream.read(4)
-    upload.stream.seek(0)
-    name = jobs.keep_input(upload.stream, "xlsx" if head == b"PK\x03\x04" else "csv")
-    params = {"input": name, "filename": filename, "lang": jobs.current_language()}
-    try:
-        roster.check_file(jobs.input_path(params))
-    except roster.RosterRefused as exc:
-        jobs.drop_input(params)
-        roster.audit_refusal(filename, exc.message, user)
-        return str(exc.message)
-    except BaseException:
-        jobs.drop_input(params)
-        raise
-    job = jobs.start("roster_import", params, user, title=_("Roster import: %(file)s", file=filename))
-    announce(job)
-    return None
+    return start_file_job(upload, "roster_import", roster.check_file,
+                          lambda filename: _("Roster import: %(file)s", file=filename), roster.audit_refusal)
 
 
 class RosterImportView(BaseView):

@@ -12,28 +12,15 @@ approval) and its certificates are revoked. The service that starts them is app/
 """
 from flask_babel import lazy_gettext as _l
 
-from app.business_types import shared
 from app.business_types.base import BusinessType
-from app.business_types.cancellation import outcome as cancellation_outcome
+from app.business_types.cancellation import eligibility, outcome, preconditions
 from ground import roles as R
 from ground.clock import today
 from ground.vocabulary import State
 from models.choices import AUTHORITY_GROUNDS, EMPLOYER_CANCELLATION_REASONS
 
 
-def _registration_reasons(registration) -> list:
-    """An active registration, or a lapsed one (its cancellation records why it ended)."""
-    if registration is not None and registration.status == "lapsed":
-        return []
-    return shared.needs_active(registration)
-
-
-def preconditions(person, limits) -> list:
-    return _registration_reasons(person.registration)
-
-
-def eligibility(application, at_submission, limits) -> list:
-    return _registration_reasons(application.person.registration)
+# Eligibility, preconditions and outcome are the person's own cancellation's (app/business_types/cancellation.py).
 
 
 def employer_input(values, person) -> dict:
@@ -48,11 +35,6 @@ def employer_input(values, person) -> dict:
         return {"leaving_date": [_l("The leaving date must not be before the registration began (%(day)s).",
                                     day=registration.registered_on.isoformat())]}
     return {}
-
-
-def outcome(ctx):
-    """Like a cancellation: the registration is cancelled with the ground as its reason, certificates revoked."""
-    cancellation_outcome(ctx)
 
 
 CANCEL_BY_EMPLOYER = BusinessType(
