@@ -13,7 +13,6 @@ business types at the form, at submission and at approval, and by `standing` for
 """
 import csv
 import io
-import shutil
 from dataclasses import dataclass
 from datetime import date
 
@@ -49,7 +48,6 @@ COLUMNS = {
     "specialty": ("专业", "specialty"),
 }
 REQUIRED = ("name", "id_number", "certificate_no", "kind", "hours", "completed_on", "provider", "course")
-_HEADER_LOOKUP = {roster._header_key(alias): column for column, aliases in COLUMNS.items() for alias in aliases}
 _KINDS = {"必修": "compulsory", "必修课": "compulsory", "compulsory": "compulsory",
           "选修": "elective", "选修课": "elective", "elective": "elective"}
 _GENERAL = {"", "公共课", "通用", "全部", "all", "general"}
@@ -146,21 +144,7 @@ def enter_record(person, values: dict, scan: bytes | None, user) -> ContinuingEd
 
 # --- the providers' lists --------------------------------------------------------------------------------------
 def _header(numbered_rows):
-    mapping = {}
-    for number, values in numbered_rows:
-        if roster._blank(values):
-            continue
-        for index, value in enumerate(values):
-            column = _HEADER_LOOKUP.get(roster._header_key(value))
-            if column and column not in mapping:
-                mapping[column] = index
-        if mapping or number >= roster.HEADER_SEARCH_ROWS:
-            break
-    missing = [c for c in REQUIRED if c not in mapping]
-    if missing:
-        raise roster.RosterRefused(_l("Columns missing from the header row: %(columns)s. Nothing was imported.",
-                                      columns=", ".join(f"{COLUMNS[c][0]} ({COLUMNS[c][-1]})" for c in missing)))
-    return mapping
+    return roster.header_mapping(numbered_rows, COLUMNS, REQUIRED)
 
 
 def _rows(open_file):
@@ -290,13 +274,8 @@ def _report_header() -> list:
 
 
 class _Report(roster.ReportFile):
-    def save(self, path):
-        with open(path, "w", encoding="utf-8-sig", newline="") as out:
-            csv.writer(out, lineterminator="\r\n").writerow(_report_header())
-            for status in self.ORDER:
-                part = self._files[status]
-                part.seek(0)
-                shutil.copyfileobj(part, out, 1024 * 1024)
+    def header(self) -> list:
+        return _report_header()
 
 
 def _audit(session, report, user):

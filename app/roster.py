@@ -92,9 +92,6 @@ def _header_key(value) -> str:
     return re.sub(r"[\s_\-]+", "_", text).strip("_")
 
 
-_HEADER_LOOKUP = {_header_key(alias): column for column, aliases in COLUMNS.items() for alias in aliases}
-
-
 # --- report ---------------------------------------------------------------------------------------
 @dataclass
 class RowResult:
@@ -192,10 +189,14 @@ class ReportFile:
         self.counts[result.status] += 1
         self.counts["rows"] += 1
 
+    def header(self) -> list:
+        """The report's column titles (an import with other columns overrides it)."""
+        return _report_header()
+
     def save(self, path):
         """The report file: UTF-8 with a BOM (Excel opens it correctly), refused rows first."""
         with open(path, "w", encoding="utf-8-sig", newline="") as out:
-            csv.writer(out, lineterminator="\r\n").writerow(_report_header())
+            csv.writer(out, lineterminator="\r\n").writerow(self.header())
             for status in self.ORDER:
                 part = self._files[status]
                 part.seek(0)
@@ -339,27 +340,29 @@ def _blank(values) -> bool:
     return all(_text(v) == "" for v in values)
 
 
-def _column_caption(column) -> str:
-    return f"{COLUMNS[column][0]} ({COLUMNS[column][-1]})"
-
-
-def _header(numbered_rows):
-    """Consume rows up to the header row (title rows above it are skipped); {column: cell index}."""
+def header_mapping(numbered_rows, columns: dict, required) -> dict:
+    """Consume rows up to the header row (title rows above it are skipped); {column: cell index}. `columns` maps each
+    column to its accepted headers (the first Chinese, the last English); a missing required one refuses the file."""
+    lookup = {_header_key(alias): column for column, aliases in columns.items() for alias in aliases}
     mapping = {}
     for number, values in numbered_rows:
         if _blank(values):
             continue
         for index, value in enumerate(values):
-            column = _HEADER_LOOKUP.get(_header_key(value))
+            column = lookup.get(_header_key(value))
             if column and column not in mapping:
                 mapping[column] = index
         if mapping or number >= HEADER_SEARCH_ROWS:
             break
-    missing = [c for c in REQUIRED if c not in mapping]
+    missing = [c for c in required if c not in mapping]
     if missing:
         raise RosterRefused(_l("Columns missing from the header row: %(columns)s. Nothing was imported.",
-                               columns=", ".join(_column_caption(c) for c in missing)))
+                               columns=", ".join(f"{columns[c][0]} ({columns[c][-1]})" for c in missing)))
     return mapping
+
+
+def _header(numbered_rows):
+    return header_mapping(numbered_rows, COLUMNS, REQUIRED)
 
 
 # --- checking one row -----------------------------------------------------------------------------

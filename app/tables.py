@@ -24,32 +24,13 @@ clean_filename = roster.clean_filename
 STATUS_LABELS = roster.STATUS_LABELS
 
 
-def _header(numbered, columns: dict, required) -> dict:
-    lookup = {roster._header_key(alias): column for column, aliases in columns.items() for alias in aliases}
-    mapping = {}
-    for number, values in numbered:
-        if roster._blank(values):
-            continue
-        for index, value in enumerate(values):
-            column = lookup.get(roster._header_key(value))
-            if column and column not in mapping:
-                mapping[column] = index
-        if mapping or number >= HEADER_SEARCH_ROWS:
-            break
-    missing = [c for c in required if c not in mapping]
-    if missing:
-        raise TableRefused(_l("Columns missing from the header row: %(columns)s. Nothing was imported.",
-                              columns=", ".join(f"{columns[c][0]} ({columns[c][-1]})" for c in missing)))
-    return mapping
-
-
 def read(source, columns: dict, required) -> list:
     """Every non-blank row after the header: [(row number, {column: cell value})]. Refuses (TableRefused) a file
     that is too large, empty, of another type or without the required columns."""
     table = roster._table(roster._opener(source))
     try:
         numbered = enumerate(table, start=1)
-        mapping = _header(numbered, columns, required)
+        mapping = roster.header_mapping(numbered, columns, required)
         rows = []
         for number, values in numbered:
             if roster._blank(values):
