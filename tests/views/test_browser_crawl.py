@@ -42,7 +42,7 @@ DOWNLOAD = re.compile(r"/(pdf|download|export|file|batch)(/|$)|\.(pdf|csv|xlsx|p
 # ASCII words a Chinese page may show: file formats, units, acronyms and product names Chinese interfaces
 # use as they are.
 ALLOWED_WORDS = {"PDF", "CSV", "XLSX", "JPEG", "JPG", "PNG", "PEM", "MB", "KB", "dpi", "px", "ID", "QR", "SMS",
-                 "URL", "API", "IP", "Excel"}
+                 "URL", "API", "IP", "Excel", "BIM"}
 ALLOWED_WORDS |= {w.lower() for w in ("PDF", "CSV", "XLSX", "JPEG", "JPG", "PNG", "PEM")}  # file extensions
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+", re.A)
 WEB_ADDRESS = re.compile(r"\bhttps?://[!-~]+|(?<![\w/])/[\w./{}<>?=&%-]+", re.A)
@@ -123,7 +123,7 @@ def _codes(app) -> tuple[set, set]:
 
 def _page_allowances() -> list[tuple[re.Pattern, set]]:
     """(path, words) shown there on purpose, in either language."""
-    from app import roster
+    from app import education, employer_status, roster
     from models import dictionary
 
     rows = dictionary.PROVINCES + dictionary.SPECIALTIES
@@ -137,6 +137,16 @@ def _page_allowances() -> list[tuple[re.Pattern, set]]:
          {w for aliases in roster.COLUMNS.values() for a in aliases for w in WORD.findall(a) + CJK.findall(a)}
          | {w for v in roster._TRUE | roster._FALSE for w in WORD.findall(v) + CJK.findall(v)}
          | set(CJK.findall(roster._DATE_CN.pattern))),
+        # The continuing-education and enterprise-register imports list their header spellings and the words
+        # a provider's or the register's file holds (必修/选修, 存续/注销 ...), in both languages.
+        (re.compile(r"^/education-import/"),
+         {w for aliases in education.COLUMNS.values() for a in aliases for w in WORD.findall(a) + CJK.findall(a)}
+         | {w for v in set(education._KINDS) | education._GENERAL for w in WORD.findall(v) + CJK.findall(v)}
+         | set(CJK.findall(roster._DATE_CN.pattern))),
+        (re.compile(r"^/employer-status/register"),
+         {w for aliases in employer_status.COLUMNS.values() for a in aliases for w in WORD.findall(a) + CJK.findall(a)}
+         | {w for words in employer_status.STATUS_WORDS.values() for v in words
+            for w in WORD.findall(v) + CJK.findall(v)}),
         # 节假日与调休 names the library its dates come from.
         (re.compile(r"^/calendardays/"), {"chinese", "calendar"}),
     ]

@@ -11,7 +11,7 @@ from sqlalchemy import func
 
 from ground.clock import today
 from ground.extensions import db
-from models import Enterprise, Registration, RegistrationSpecialty
+from models import Enterprise, Person, Registration, RegistrationSpecialty
 from tests import factories as f
 from tests.views.browser import browser_fixture, live_server_fixture, sign_in  # noqa: F401 (fixtures)
 
@@ -85,6 +85,9 @@ def test_ministry_filters_the_dashboard_downloads_the_report_and_a_province_expo
     workbook = load_workbook(io.BytesIO(path.read_bytes()))
     rows = list(workbook.worksheets[0].iter_rows(values_only=True))
     assert len(rows) - 1 == every
-    # Masked: no full ID number anywhere in the file.
-    assert not any(re.search(r"\d{17}[\dX]", str(cell)) for row in rows for cell in row if cell)
+    # Masked: no person's full ID number anywhere in the file (registration numbers are long digit runs too).
+    with app.app_context():
+        id_numbers = {n for (n,) in db.session.query(Person.id_number)}
+    assert not [cell for row in rows for cell in row if cell and any(n in str(cell) for n in id_numbers)]
+    assert any(re.fullmatch(r"\d{6}\*{8}\d{3}[\dX]", str(cell)) for row in rows[1:] for cell in row if cell)
     page.close()

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from ground.extensions import db
-from models import AnnouncementBatch, Certificate, Person
+from models import AnnouncementBatch, Application, Certificate, Person
 from tests import factories as f
 from tests.views.browser import browser_fixture, live_server_fixture, sign_in, sign_out  # noqa: F401 (fixtures)
 
@@ -42,6 +42,7 @@ def test_review_approve_publish_and_verify_on_a_phone(app, live_server, browser,
         username = db.session.get(Person, person_id).id_number
         app_id = f.make_application(username, "initial", enterprise_id=enterprise)
         staff.take(app_id, username, "submit", "confirm")
+        number = db.session.get(Application, app_id).number
         reviewer, ministry = staff.province("11"), staff.ministry
 
     context = browser.new_context(viewport={"width": 1024, "height": 768})
@@ -50,7 +51,8 @@ def test_review_approve_publish_and_verify_on_a_phone(app, live_server, browser,
     page.on("request", lambda r: None if r.url.startswith(live_server) else foreign.append(r.url))
 
     sign_in(page, live_server, reviewer, app)
-    page.goto(f"{live_server}/myqueue/list/")
+    # The queue filtered to this application (the worker's shared database holds other tests' applications).
+    page.goto(f"{live_server}/myqueue/list/?_flt_0_number={number}")
     assert "周审批" in page.content() and "剩余" in page.content()  # the queue shows the working days left
     page.screenshot(path=str(tmp_path / "province-queue.png"), full_page=True)
     _decide(page, live_server, app_id, "pass", "材料齐全，符合初始注册条件。")
