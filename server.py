@@ -15,7 +15,7 @@ from sqlalchemy import event
 import config
 import models  # noqa: F401  (every table on Model.metadata before FAB starts)
 import views
-from app import audit, jobs
+from app import audit, duties, jobs
 from app.services import signing
 from ground import cache, logs, replica
 from ground.extensions import csrf, db, migrate
@@ -55,6 +55,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         shell.install_log_filters()  # no ID or mobile number, no SQL parameter values in any log record
         logs.configure(app.config.get("LOG_FORMAT", "text"), app.config.get("LOG_LEVEL", "INFO"))  # text or JSON
         audit.install()
+        duties.install()  # roles change only through app.duties, never into a forbidden combination
         app.config["FAB_ROLES"] = grants.fab_roles()
         appbuilder = AppBuilder()
         appbuilder.init_app(app, db.session)

@@ -17,7 +17,7 @@ from flask import current_app, g, has_request_context
 from ground.extensions import db
 from ground.identifiers import mask_id_number, mask_mobile, mask_text, personal_numbers_in
 from ground.roles import PERSONAL_DATA, VIEW_UNMASKED, VIEW_UNMASKED_ROLE
-from app import audit
+from app import audit, duties
 
 
 def _viewer():
@@ -97,7 +97,8 @@ def mask_record(data):
 
 def set_unmasked_view(username: str, granted: bool = True):
     """Give a user (or take away) full ID and mobile numbers on pages and in the API, through the
-    database role VIEW_UNMASKED_ROLE; the change is audited. Raises LookupError for an unknown user."""
+    database role VIEW_UNMASKED_ROLE; the change goes through app.duties (audited). Raises LookupError for an
+    unknown user, duties.RolesRefused (nothing changed) when the rules refuse it."""
 
     sm = current_app.appbuilder.sm
     user = sm.find_user(username=username)
@@ -105,7 +106,9 @@ def set_unmasked_view(username: str, granted: bool = True):
         raise LookupError(username)
     role = sm.find_role(VIEW_UNMASKED_ROLE) or sm.add_role(VIEW_UNMASKED_ROLE)
     role.permissions = [sm.add_permission_view_menu(VIEW_UNMASKED, PERSONAL_DATA)]
-    user.roles = [r for r in user.roles if r.name != VIEW_UNMASKED_ROLE] + ([role] if granted else [])
-    audit.record("grant" if granted else "revoke", "User", user.id,
-                 summary=f"{VIEW_UNMASKED} for {mask_text(username)}")
+    try:
+        (duties.grant if granted else duties.revoke)(user, VIEW_UNMASKED_ROLE)
+    except duties.RolesRefused:
+        db.session.rollback()
+        raise
     db.session.commit()

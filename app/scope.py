@@ -117,8 +117,8 @@ def _clause_for_role(model, role, user):
     if model is Job:  # the starter's; the Ministry's officers share the Ministry's jobs
         mine = Job.created_by_fk == user.id
         return or_(mine, Job.shared_role == R.MINISTRY) if role == R.MINISTRY else mine
-    if model is AuditLog:
-        return true() if role in (R.MINISTRY, R.ADMIN) else false()
+    if model is AuditLog:  # the audit administrator's and the ministry's; never the system administrator's (MLPS)
+        return true() if role in (R.MINISTRY, R.AUDIT_ADMIN) else false()
     if model is InsuranceConflict:  # 挂证: the registered employer's province reviews them, the ministry all
         if role == R.PROVINCE:
             return InsuranceConflict.province_code == user.province_code if user.province_code else false()

@@ -1,4 +1,5 @@
-"""The six business roles, their labels, and the names of the permissions the domain checks.
+"""The built-in roles (five business roles, three administration roles), their labels, and the names of the
+permissions the domain checks.
 
 What each role is granted is derived in views/grants.py from the panel registry and the workflow table.
 """
@@ -11,9 +12,15 @@ PROVINCE = "Province"
 MINISTRY = "Ministry"
 # An industry ministry department (行业主管部门): gives its opinion on applications in its specialties.
 INDUSTRY = "Industry"
-ADMIN = "Admin"
+# Separation of administrative duties (MLPS level 3, 三员分立; app/duties.py enforces it):
+ADMIN = "Admin"  # 系统管理员: accounts (create, deactivate, unlock, passwords), dictionaries, calendar, jobs
+SECURITY_ADMIN = "SecurityAdmin"  # 安全管理员: grants and withdraws roles, never on its own account
+AUDIT_ADMIN = "AuditAdmin"  # 审计管理员: reads the audit log, nothing else
+# An account holding one of these holds nothing else: no business role, no second administration role.
+ADMINISTRATION_ROLES = (ADMIN, SECURITY_ADMIN, AUDIT_ADMIN)
 
-BUSINESS_ROLES = (APPLICANT, ENTERPRISE, PROVINCE, MINISTRY, INDUSTRY, ADMIN)
+# Every built-in role (views/grants.py writes one FAB role each): the business roles and the administration roles.
+BUSINESS_ROLES = (APPLICANT, ENTERPRISE, PROVINCE, MINISTRY, INDUSTRY, *ADMINISTRATION_ROLES)
 # The platform itself, acting on a rule's date (the nightly lifecycle jobs): never a signed-in user's role.
 SYSTEM = "System"
 ROLE_LABELS = {
@@ -23,6 +30,8 @@ ROLE_LABELS = {
     MINISTRY: _l("Ministry"),
     INDUSTRY: _l("Industry department"),
     ADMIN: _l("Administrator"),
+    SECURITY_ADMIN: _l("Security administrator"),
+    AUDIT_ADMIN: _l("Audit administrator"),
     SYSTEM: _l("The platform (by rule)"),
 }
 

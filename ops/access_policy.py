@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 ALLOW, DENY, NOT_FOUND, LOGIN = "ok", "403", "404", "login"
-PRINCIPALS = (None, "Applicant", "Enterprise", "Province", "Ministry", "Admin", "Industry")  # None: anonymous
+PRINCIPALS = (None, "Applicant", "Enterprise", "Province", "Ministry", "Admin", "Industry", "SecurityAdmin",
+              "AuditAdmin")  # None: anonymous
 _SHORT = {"ok": ALLOW, "403": DENY, "404": NOT_FOUND, "login": LOGIN}
 
 
@@ -58,14 +59,16 @@ def _compiled(pattern: str) -> re.Pattern:
 
 def row(pattern, anonymous, applicant, enterprise, province, ministry, admin, scoped=False, note=""):
     outcomes = tuple(_SHORT[o] for o in (anonymous, applicant, enterprise, province, ministry, admin))
-    return Row(pattern, outcomes + (_industry(pattern, outcomes),), scoped, note)
+    derived = tuple(_derived(overrides, pattern, outcomes) for overrides in (INDUSTRY, SECURITY_ADMIN, AUDIT_ADMIN))
+    return Row(pattern, outcomes + derived, scoped, note)
 
 
-def _industry(pattern, outcomes) -> str:
-    """The Industry department's outcome: INDUSTRY's entry for the row, else what every other signed-in principal
-    gets when they all agree (public pages, one's own account, doors closed to all), else no access (403)."""
-    if pattern in INDUSTRY:
-        return _SHORT[INDUSTRY[pattern]]
+def _derived(overrides, pattern, outcomes) -> str:
+    """The outcome of a principal with a column of overrides (the Industry department, the security and the audit
+    administrators): its entry for the row, else what every other signed-in principal gets when they all agree
+    (public pages, one's own account, doors closed to all), else no access (403)."""
+    if pattern in overrides:
+        return _SHORT[overrides[pattern]]
     signed_in = set(outcomes[1:])
     return signed_in.pop() if len(signed_in) == 1 else DENY
 
@@ -111,6 +114,27 @@ INDUSTRY = {
     "ApplicationsApi.transitions": "ok",
     "ApplicationsApi.send_sms": "404",  # the signing code goes to the applicant
     "UserInfoEditView.*": "ok",  # staff edit their own name
+}
+
+# 安全管理员 (SecurityAdmin): grants roles; reads the accounts and the roles' descriptions, no personal data.
+SECURITY_ADMIN = {
+    "{ApplicationsView,MyQueueView}.transition": "404",  # no application in its scope, like Admin
+    "UserInfoEditView.*": "ok",
+    "AnnouncementsView.{list,show,pdf}": "403",
+    "EnterprisesView.{list,show}": "403",
+    "EnterprisesApi.{get,get_list,info}": "403",
+    "AppUserDBModelView.roles": "ok",
+    "AppUserDBModelView.{list,show}": "ok",
+    "RoleModelView.{list,show}": "ok",
+}
+# 审计管理员 (AuditAdmin): reads the audit log, nothing else.
+AUDIT_ADMIN = {
+    "{ApplicationsView,MyQueueView}.transition": "404",  # no application in its scope, like Admin
+    "UserInfoEditView.*": "ok",
+    "AnnouncementsView.{list,show,pdf}": "403",
+    "EnterprisesView.{list,show}": "403",
+    "EnterprisesApi.{get,get_list,info}": "403",
+    "AuditLogView.{list,show}": "ok",
 }
 
 POLICY: list[Row] = [
@@ -246,18 +270,25 @@ POLICY: list[Row] = [
     row("MessagesView.{open,read}",                  "login", "404",  "404",   "404",   "404",   "404",
         note="someone else's message is not found; open leads only to what the reader may see"),
     # --- administration --------------------------------------------------------------------------------------
-    row("AuditLogView.{list,show}",                  "login", "403",  "403",   "403",   "ok",    "ok",
-        note="searchable; no add, edit or delete for anyone"),
-    row("AppUserDBModelView.{list,show,add,edit,action,action_post}",
+    row("AuditLogView.{list,show}",                  "login", "403",  "403",   "403",   "ok",    "403",
+        note="the audit administrator's (all of it) and the ministry's (business trail); searchable; no add, edit "
+             "or delete for anyone"),
+    row("AppUserDBModelView.roles",                  "login", "403",  "403",   "403",   "403",   "403",
+        note="grant and withdraw roles: the security administrator only, never on its own account (app/duties.py)"),
+    row("AppUserDBModelView.{list,show}",            "login", "403",  "403",   "403",   "403",   "ok",
+        note="accounts: the system administrator manages them, the security administrator grants their roles"),
+    row("AppUserDBModelView.{add,edit,action,action_post}",
                                                      "login", "403",  "403",   "403",   "403",   "ok",
-        note="accounts; checked with unlock"),
+        note="accounts without their roles; checked with unlock"),
     row("ResetPasswordView.*",                       "login", "403",  "403",   "403",   "403",   "ok"),
     row("CalendarDaysView.{action,action_post}",     "login", "404",  "404",   "404",   "404",   "404",
         note="no list actions"),
     row("CalendarDaysView.download",                 "login", "403",  "403",   "403",   "403",   "403", note="no files"),
     row("CalendarDaysView.*",                        "login", "403",  "403",   "403",   "403",   "ok",
         note="节假日与调休: the working-day calendar, its CSV import and the chinese-calendar fill"),
-    row("{RoleModelView,SmsOutboxView}.{list,show}", "login", "403",  "403",   "403",   "403",   "ok"),
+    row("RoleModelView.{list,show}",                 "login", "403",  "403",   "403",   "403",   "ok",
+        note="the roles' duties and permissions in words"),
+    row("SmsOutboxView.{list,show}",                 "login", "403",  "403",   "403",   "403",   "ok"),
     row("RoleModelView.{action,action_post}",        "login", "403",  "403",   "403",   "403",   "403", note="copy role"),
     row("ResetMyPasswordView.*",                     "login", "403",  "403",   "403",   "403",   "403",
         note="FAB's reset without the old password"),
@@ -279,8 +310,9 @@ _SYMBOL = {ALLOW: "✓", DENY: "403", NOT_FOUND: "404", LOGIN: "→ sign-in"}
 
 def markdown() -> str:
     """The policy as a Markdown table for the README (`flask access-policy`)."""
-    lines = ["| endpoints | anonymous | Applicant | Enterprise | Province | Ministry | Admin | Industry | scoped | note |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| endpoints | anonymous | Applicant | Enterprise | Province | Ministry | Admin | Industry | SecurityAdmin "
+             "| AuditAdmin | scoped | note |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in POLICY:
         cells = [_SYMBOL[o] for o in r.outcomes]
         pattern = r.pattern.replace("|", "\\|").replace(",", ", ")

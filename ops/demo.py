@@ -41,6 +41,8 @@ ENTERPRISES = [
 # (username, full name, role, enterprise key, province code)
 STAFF_ACCOUNTS = [
     ("admin", "系统管理员", R.ADMIN, None, None),
+    ("secadmin", "安全管理员", R.SECURITY_ADMIN, None, None),
+    ("auditor", "审计管理员", R.AUDIT_ADMIN, None, None),
     ("ministry", "部注册中心", R.MINISTRY, None, None),
     ("province-bj", "北京市住建委", R.PROVINCE, None, "11"),
     ("province-sh", "上海市住建委", R.PROVINCE, None, "31"),

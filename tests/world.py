@@ -25,7 +25,7 @@ def build() -> World:
     w.users = {
         "ent1": staff.enterprise(w.e1), "ent2": staff.enterprise(w.e2), "ent3": staff.enterprise(w.e3),
         "prov11": staff.province("11"), "prov31": staff.province("31"), "ministry": staff.ministry,
-        "admin": f.make_user("Admin"),
+        "admin": f.make_user("Admin"), "secadmin": f.make_user("SecurityAdmin"), "auditor": f.make_user("AuditAdmin"),
     }
     # Applicants with open applications, one per enterprise.
     for key, enterprise, state_moves in (("a1", w.e1, []), ("a2", w.e2, []), ("a3", w.e3, ["confirm"])):

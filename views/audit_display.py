@@ -169,6 +169,7 @@ _TOKEN = re.compile(r"[a-z][a-z_]*[a-z]")
 _TRANSITION = re.compile(r"^(?P<number>\S+): (?P<source>[a-z_]+) → (?P<target>[a-z_]+)$")
 _VIEWED = re.compile(r"^(?P<kind>[a-z_]+) of (?P<whose>.+)$")
 _GRANT = re.compile(r"^(?P<perm>can_[a-z_]+) for (?P<who>.+)$")
+_ROLE_GRANT = re.compile(r"^(?P<role>[A-Za-z]+) for (?P<who>.+)$")
 
 
 def translate_codes(text: str) -> str:
@@ -232,6 +233,9 @@ def summary_text(row) -> str:
     match = _GRANT.match(summary)
     if row.action in ("grant", "revoke") and match:
         return f"{PERMISSION_LABELS.get(match.group('perm'), match.group('perm'))}：{match.group('who')}"
+    match = _ROLE_GRANT.match(summary)
+    if row.action in ("grant", "revoke") and match and match.group("role") in ROLE_LABELS:  # app/duties.py
+        return f"{ROLE_LABELS[match.group('role')]}：{match.group('who')}"
     if row.action == "import" and "rows" in detail:
         return _("%(file)s: %(rows)s rows, %(accepted)s accepted, %(refused)s refused, %(unchanged)s unchanged",
                  file=detail.get("filename") or "—", rows=detail.get("rows"), accepted=detail.get("accepted"),

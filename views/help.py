@@ -9,8 +9,8 @@ from flask_appbuilder import BaseView, expose
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
-from ground.roles import (ADMIN, APPLICANT, ENTERPRISE, EXPORTS, INDUSTRY, MINISTRY, PROVINCE, ROLE_LABELS,
-                          user_role_names)
+from ground.roles import (ADMIN, APPLICANT, AUDIT_ADMIN, ENTERPRISE, EXPORTS, INDUSTRY, MINISTRY, PROVINCE,
+                          ROLE_LABELS, SECURITY_ADMIN, user_role_names)
 from app import scope
 from app.accounts import steps
 from app.workflow import BUSINESS_TYPES
@@ -18,10 +18,10 @@ from views.apply import MENU_ORDER
 from views.shell.access import view_of
 
 VISITOR = "visitor"
-TOPICS = (VISITOR, APPLICANT, ENTERPRISE, PROVINCE, MINISTRY, INDUSTRY, ADMIN)
+TOPICS = (VISITOR, APPLICANT, ENTERPRISE, PROVINCE, MINISTRY, INDUSTRY, ADMIN, SECURITY_ADMIN, AUDIT_ADMIN)
 TOPIC_LABELS = {VISITOR: _l("Visitors"), **ROLE_LABELS}
 OPEN_TOPICS = (VISITOR, APPLICANT)  # what visitors and applicants may switch between; staff see every topic
-_OWN_ORDER = (MINISTRY, PROVINCE, INDUSTRY, ENTERPRISE, ADMIN, APPLICANT)  # the first role a user holds chooses the guide
+_OWN_ORDER = (MINISTRY, PROVINCE, INDUSTRY, ENTERPRISE, ADMIN, SECURITY_ADMIN, AUDIT_ADMIN, APPLICANT)  # the first role a user holds chooses the guide
 HELP_MENU = "Help"
 
 # The stages of a pipeline, in the old manual's words (企业上报, 省级审查, 部级审批, 公告, 发证).

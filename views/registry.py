@@ -13,8 +13,8 @@ from wtforms.validators import DataRequired, Optional
 
 from app import personal_data, workflow
 from app.jobs import TooManyJobs
-from ground.roles import (ADMIN, APPLICANT, BUSINESS_ROLES, ENTERPRISE, EXPORTS, INDUSTRY, MINISTRY, PERSONAL_DATA,
-                          PROVINCE, ROLE_LABELS)
+from ground.roles import (ADMIN, APPLICANT, AUDIT_ADMIN, BUSINESS_ROLES, ENTERPRISE, EXPORTS, INDUSTRY, MINISTRY,
+                          PERSONAL_DATA, PROVINCE, ROLE_LABELS, SECURITY_ADMIN)
 from models import (AnnouncementBatch, Application, Attachment, AuditLog, CalendarDay, Certificate, Enterprise,
                     PenaltyRecord, Person, Province, Qualification, Registration, SmsOutbox, Specialty, TransitionLog)
 from models.calendar import CALENDAR_SOURCES
@@ -280,7 +280,8 @@ PANEL = [
         search_columns=["username", "action", "object_type", "object_id", "created_at", "ip"],
         search_form_extra_fields={"action": _select(_l("Action"), audit_display.action_choices),
                                   "object_type": _select(_l("Object"), audit_display.object_choices)},
-        read={MINISTRY, ADMIN},
+        # 审计管理员 reads all of it; the ministry its business trail; the system administrator not at all (MLPS).
+        read={MINISTRY, AUDIT_ADMIN},
         label_columns=LABELS, formatters_columns=DATETIME_FORMATTERS, order_columns=["created_at"],
         base_order=("id", "desc"),
     ),
@@ -326,6 +327,10 @@ PANEL = [
 APPLICANT_ONLY = frozenset({APPLICANT})
 NOT_APPLICANTS = frozenset(BUSINESS_ROLES) - APPLICANT_ONLY
 ADMIN_ONLY = frozenset({ADMIN})
+SECURITY_ONLY = frozenset({SECURITY_ADMIN})
+# The accounts list and the roles' descriptions: the system administrator manages accounts, the security
+# administrator grants their roles.
+ACCOUNT_READERS = frozenset({ADMIN, SECURITY_ADMIN})
 LOGIN_LIMIT = RateLimit("AUTH_RATE_LIMIT", methods=("POST",), with_login_limit=True)  # they send SMS
 PUBLIC_LIMIT = RateLimit("PUBLIC_RATE_LIMIT")  # certificate verification and the public register: any method
 
@@ -409,6 +414,8 @@ SITE = [
     PageSpec(JobsView, _l("My jobs"), frozenset({ENTERPRISE, PROVINCE, MINISTRY, ADMIN}),
              error_handlers={TooManyJobs: too_many_jobs}),
     PageSpec(JobOperationsView, _l("Background jobs"), frozenset({ADMIN}), Menu("JobOperations", "System", "fa-cogs")),
+    # 安全管理员: grant and withdraw roles (AppUserDBModelView.roles, app/duties.py).
+    LinkSpec("GrantRoles", _l("Grant roles"), "AppUserDBModelView.roles", "System", "fa-user-shield", SECURITY_ONLY),
     # 消息中心: everyone's own messages (the navbar's envelope; applicants also under 个人信息).
     PageSpec(MessagesView, MESSAGES_LABEL, frozenset(BUSINESS_ROLES)),
     # 使用帮助 (/help/): public, its menu entry needs no grant (views.help.install).
@@ -426,16 +433,18 @@ BUILT_IN = [
         # through a personal-information change application.
         "userinfoedit": NOT_APPLICANTS,
         # The administrator manages accounts; they are deactivated, never deleted (audit rows name them).
-        **{perm: ADMIN_ONLY for perm in ("can_list", "can_show", "can_add", "can_edit", "resetpasswords", "unlock")},
+        **{perm: ADMIN_ONLY for perm in ("can_add", "can_edit", "resetpasswords", "unlock")},
+        "can_list": ACCOUNT_READERS, "can_show": ACCOUNT_READERS,
+        "can_roles": SECURITY_ONLY,  # only the security administrator grants roles (app/duties.py)
     }),
     BuiltInSpec("UserInfoEditView", _l("Own details"),
                 {"can_this_form_get": NOT_APPLICANTS, "can_this_form_post": NOT_APPLICANTS}),
     BuiltInSpec("ResetPasswordView", _l("Set a password"),
                 {"can_this_form_get": ADMIN_ONLY, "can_this_form_post": ADMIN_ONLY}),
-    BuiltInSpec("RoleModelView", _l("Roles"), {"can_list": ADMIN_ONLY, "can_show": ADMIN_ONLY}),
-    BuiltInSpec("List Users", _l("Accounts"), {MENU_ACCESS: ADMIN_ONLY}),
-    BuiltInSpec("List Roles", _l("Roles"), {MENU_ACCESS: ADMIN_ONLY}),
-    BuiltInSpec("Security", _l("Security"), {MENU_ACCESS: ADMIN_ONLY}),
+    BuiltInSpec("RoleModelView", _l("Roles"), {"can_list": ACCOUNT_READERS, "can_show": ACCOUNT_READERS}),
+    BuiltInSpec("List Users", _l("Accounts"), {MENU_ACCESS: ACCOUNT_READERS}),
+    BuiltInSpec("List Roles", _l("Roles"), {MENU_ACCESS: ACCOUNT_READERS}),
+    BuiltInSpec("Security", _l("Security"), {MENU_ACCESS: ACCOUNT_READERS}),
     # The REST API's description (OpenAPI) and its browsable docs.
     BuiltInSpec(OpenApi.__name__, _l("API description"), {"can_get": BUSINESS_ROLES}),
     BuiltInSpec(SwaggerView.__name__, _l("API documentation"), {"can_show": BUSINESS_ROLES}),

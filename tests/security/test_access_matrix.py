@@ -94,14 +94,17 @@ def world(app):
 # province 11; E2 is another Beijing enterprise, E3 and a3 are in Shanghai.
 _PAIRS = {
     "applications": {"Applicant": ("r1", "a2"), "Enterprise": ("a1", "a2"), "Province": ("a1", "a3"),
-                     "Ministry": ("a1", None), "Admin": ("a1", None), None: ("a1", None), "Industry": ("i1", "a1")},
+                     "Ministry": ("a1", None), "Admin": ("a1", None), None: ("a1", None), "Industry": ("i1", "a1"),
+                     "SecurityAdmin": ("a1", None), "AuditAdmin": ("a1", None)},
     "queue": {"Applicant": ("r1d", "d1"), "Enterprise": ("a1", "a2"), "Province": ("p1", "a3"),
-              "Ministry": ("m1", None), "Admin": ("a1", None), None: ("a1", None), "Industry": ("i1", "a1")},
+              "Ministry": ("m1", None), "Admin": ("a1", None), None: ("a1", None), "Industry": ("i1", "a1"),
+              "SecurityAdmin": ("a1", None), "AuditAdmin": ("a1", None)},
     "registered": {"Applicant": ("r1", "r3"), "Enterprise": ("r1", "r3"), "Province": ("r1", "r3"),
-                   "Ministry": ("r1", None), "Admin": ("r1", None), None: ("r1", None), "Industry": ("ri", "r1")},
+                   "Ministry": ("r1", None), "Admin": ("r1", None), None: ("r1", None), "Industry": ("ri", "r1"),
+                   "SecurityAdmin": ("r1", None), "AuditAdmin": ("r1", None)},
 }
 _PRINCIPAL_USER = {"Applicant": "r1", "Enterprise": "ent1", "Province": "prov11", "Ministry": "ministry",
-                   "Admin": "admin", "Industry": "ind"}
+                   "Admin": "admin", "Industry": "ind", "SecurityAdmin": "secadmin", "AuditAdmin": "auditor"}
 
 
 def _record(w, principal, family, table, own=True):

@@ -24,7 +24,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_jwt_extended import create_access_token, create_refresh_token
 from flask_login import login_user
-from wtforms import PasswordField, StringField
+from flask_appbuilder.forms import DynamicForm
+from wtforms import PasswordField, SelectMultipleField, StringField
+from wtforms.widgets import CheckboxInput, ListWidget as CheckboxList
 from wtforms.validators import DataRequired, Length
 
 from ground import roles as R
@@ -32,6 +34,7 @@ from ground.clock import now_utc
 from ground.extensions import db
 from ground.identifiers import InvalidIdentifier, clean_id_number, looks_like_id_number
 from models import AppUser, Enterprise, Person, Province, Specialty
+from app import duties
 from app.audit import record_login_event
 from app.services import captcha
 from views import security_display
@@ -78,26 +81,35 @@ def _password_field():
                                         "digits, symbols."))
 
 
-def _roles_field():
-    """The account's roles, named in words (FAB lists the role codes), at least one."""
-    from flask_appbuilder.fields import QuerySelectMultipleField
-    from flask_appbuilder.fieldwidgets import Select2ManyWidget
+class _RoleChoices(SelectMultipleField):
+    widget = CheckboxList(prefix_label=False)
+    option_widget = CheckboxInput()
 
-    return QuerySelectMultipleField(
-        _l("Roles"), query_func=lambda: db.session.query(Role).order_by(Role.id), get_pk_func=lambda r: r.id,
-        get_label=lambda r: security_display.role_label(r.name), widget=Select2ManyWidget(),
-        validators=[DataRequired(_l("Give the account at least one role."))])
+
+class RolesForm(DynamicForm):
+    """The security administrator's form: an account, then the roles it holds (none withdraws them all)."""
+
+    username = StringField(_l("User name"), validators=[DataRequired(), Length(max=64)])
+    roles = _RoleChoices(_l("Roles"), choices=[], validate_choice=True)
+
+
+def _role_choices():
+    """Every grantable role, in words (FAB's role of visitors is nobody's grant)."""
+    public = current_app.config.get("AUTH_ROLE_PUBLIC", "Public")
+    return [(r.name, security_display.role_label(r.name))
+            for r in db.session.query(Role).filter(Role.name != public).order_by(Role.id)]
 
 
 class AppUserDBModelView(UserDBModelView):
     """FAB's account admin plus the scope bindings; refuses an account its role cannot work with."""
 
-    add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, **_binding_fields(), "roles": _roles_field(),
+    add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, **_binding_fields(),
                              "password": _password_field()}
-    edit_form_extra_fields = {**_binding_fields(), "roles": _roles_field()}
-    # FAB's user groups are not used: access comes from the roles (views/grants.py).
-    add_columns = [c for c in UserDBModelView.add_columns if c != "groups"] + _BINDING_COLUMNS
-    edit_columns = [c for c in UserDBModelView.edit_columns if c != "groups"] + _BINDING_COLUMNS
+    edit_form_extra_fields = _binding_fields()
+    # FAB's user groups are not used: access comes from the roles (views/grants.py). Roles are not on these
+    # forms: the security administrator grants them (`roles` below, app/duties.py).
+    add_columns = [c for c in UserDBModelView.add_columns if c not in ("groups", "roles")] + _BINDING_COLUMNS
+    edit_columns = [c for c in UserDBModelView.edit_columns if c not in ("groups", "roles")] + _BINDING_COLUMNS
     validators_columns = {}
     list_columns = ["username", "full_name", "active", "roles", "enterprise", "province", "locked_until"]
     order_columns = ["username", "active", "locked_until"]
@@ -113,7 +125,7 @@ class AppUserDBModelView(UserDBModelView):
         active=_l("Deactivate an account instead of deleting it: audit rows and transition logs keep its name."),
         email=_l("Staff: an e-mail address for notices; sign-in is by user name only."),
         password=_l("At least 8 characters with three of: capital letters, small letters, digits, symbols."),
-        roles=_l("What the account may see and do (see Security → Roles)."),
+        roles=_l("What the account may see and do (see Security → Roles); granted by the security administrator."),
         username=_l("Applicants: the 18-character ID number of a person on file."),
         enterprise=_l("Required for the Enterprise role."),
         province=_l("Required for the Province role."),
@@ -180,6 +192,33 @@ class AppUserDBModelView(UserDBModelView):
     def pre_add(self, item):
         self._bind(item)
         super().pre_add(item)
+
+    @expose("/roles/", methods=["GET", "POST"])
+    @has_access
+    def roles(self):
+        """安全管理员: grant and withdraw the roles of an account (app/duties.py checks and audits)."""
+        form = RolesForm(request.form if request.method == "POST" else request.args)
+        form.roles.choices = _role_choices()
+        account = None
+        if form.username.data:
+            account = self.appbuilder.sm.find_user(username=normalise_username(form.username.data))
+            if account is None:
+                form.username.errors = [_("No account with this user name.")]
+        if account is not None and request.method == "POST" and form.validate():
+            try:
+                granted, withdrawn = duties.set_roles(account, form.roles.data or [], actor=g.user)
+            except duties.RolesRefused as exc:
+                db.session.rollback()
+                form.roles.errors = [exc.message]
+            else:
+                db.session.commit()
+                flash(_("Roles of %(account)s saved: %(granted)s granted, %(withdrawn)s withdrawn.",
+                        account=account.username, granted=len(granted), withdrawn=len(withdrawn)), "success")
+                return redirect(url_for("AppUserDBModelView.roles", username=account.username))
+        elif account is not None and request.method == "GET":
+            form.roles.data = sorted(account.role_names)
+        return self.render_template("security/roles.html", form=form, account=account,
+                                    title=_("Grant roles")), 200, {"Cache-Control": "no-store"}
 
     @action("unlock", _l("Unlock"), _l("Lift the sign-in lock of the selected accounts?"), "fa-unlock", single=False)
     def unlock(self, items):
