@@ -17,11 +17,11 @@ ROLE_DUTIES = {
     R.PROVINCE: _l("Reviews the applications of its province and checks identities on site."),
     R.MINISTRY: _l("Approves or refuses, publishes announcement batches, issues certificates, imports the "
                    "qualification roster, reads statistics and exports."),
-    R.ADMIN: _l("系统管理员: creates, deactivates and unlocks accounts, sets passwords, keeps the dictionaries, the "
+    R.ADMIN: _l("Creates, deactivates and unlocks accounts, sets passwords, keeps the dictionaries, the "
                 "calendar and the background jobs; grants no role, reads no audit log, takes no business decisions."),
-    R.SECURITY_ADMIN: _l("安全管理员: grants and withdraws the roles of accounts (never on its own account); reads no "
+    R.SECURITY_ADMIN: _l("Grants and withdraws the roles of accounts (never on its own account); reads no "
                          "personal data."),
-    R.AUDIT_ADMIN: _l("审计管理员: reads the whole audit log (sign-ins, grants, every change); nothing else."),
+    R.AUDIT_ADMIN: _l("Reads the whole audit log (sign-ins, grants, every change); nothing else."),
     R.EXPORT_UNMASKED_ROLE: _l("Exports with full ID and mobile numbers (given beside Ministry)."),
     R.VIEW_UNMASKED_ROLE: _l("Pages with full ID and mobile numbers (given beside a business role)."),
     PUBLIC_ROLE: _l("Visitors who have not signed in: the public pages only."),
