@@ -648,7 +648,8 @@ def pipelines_table() -> str:
 
 def role_action_matrix() -> str:
     """Markdown table: which role may take which action, from which states."""
-    actors = (*R.BUSINESS_ROLES, R.SYSTEM)
+    # The security and audit administrators take no step of any business (ground.roles).
+    actors = (*(r for r in R.BUSINESS_ROLES if r not in (R.SECURITY_ADMIN, R.AUDIT_ADMIN)), R.SYSTEM)
     rows = ["| action | " + " | ".join(actors) + " |", "|" + "---|" * (len(actors) + 1)]
     for t in TRANSITIONS.values():
         cells = []

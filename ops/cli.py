@@ -16,6 +16,7 @@ from models import AuditLog, Job, Province, Specialty
 from models.job import ACTIVE_JOB_STATES
 from models.dictionary import PROVINCES, SPECIALTIES
 from app import calendar, duties, industry, jobs, staff_links, workflow
+from app.accounts import password_problems
 from app.audit import actor_fields
 from app.personal_data import set_unmasked_view
 from app import employer_status
@@ -91,8 +92,6 @@ def _change_roles(user, role_name: str, granted: bool):
 def create_administration_account(username: str, full_name: str, role_name: str, password: str):
     """Bootstrap: an account holding one administration role (the first system, security and audit
     administrators); audited. Refuses a user name in use."""
-    from app.accounts import password_problems
-
     sm = current_app.appbuilder.sm
     if role_name not in ADMINISTRATION_ROLES:
         raise click.ClickException(f"{role_name} is not an administration role ({', '.join(ADMINISTRATION_ROLES)}).")

@@ -12,33 +12,44 @@ def _role_id(app, name):
 
 
 def test_admin_creates_accounts_bound_to_their_scope(app):
+    """The administrator creates the account and its binding; the security administrator grants the role, which
+    needs the binding (app/duties.py)."""
     with app.app_context():
-        admin = f.make_user("Admin")
+        admin, secadmin = f.make_user("Admin"), f.make_user("SecurityAdmin")
         enterprise = f.make_enterprise("11")
         _, person_id = f.make_applicant()
         from models import Person
 
         id_number = db.session.get(Person, person_id).id_number
+        db.session.delete(f.user(id_number))  # the person's account is made again below, by the administrator
+        db.session.commit()
     client = login(app.test_client(), admin)
     assert client.get("/users/list/").status_code == 200
     token = csrf_token(client, "/users/add")
     base = {"csrf_token": token, "first_name": "企", "last_name": "业", "active": "y", "email": "e@x.invalid",
             "password": "Str0ng!Passw0rd", "conf_password": "Str0ng!Passw0rd"}
-    # An Enterprise account without its enterprise is refused, and nothing is written.
-    resp = client.post("/users/add", data={**base, "username": "ent-unbound", "roles": [_role_id(app, "Enterprise")]},
-                       follow_redirects=True)
-    assert "must name its enterprise" in resp.get_data(as_text=True)
-    with app.app_context():
-        assert db.session.query(AppUser).filter_by(username="ent-unbound").count() == 0
-    client.post("/users/add", data={**base, "username": "ent-bound", "roles": [_role_id(app, "Enterprise")],
+    client.post("/users/add", data={**base, "username": "ent-unbound"})
+    client.post("/users/add", data={**base, "username": "ent-bound", "email": "b@x.invalid",
                                     "enterprise": str(enterprise)})
+    client.post("/users/add", data={**base, "username": id_number.lower(), "email": "p@x.invalid"})
+    security = login(app.test_client(), secadmin)
+
+    def grant(username, role):
+        url = "/users/roles/"
+        return security.post(url, data={"csrf_token": csrf_token(security, url), "username": username,
+                                        "roles": [role]}, follow_redirects=True).get_data(as_text=True)
+
+    # An Enterprise role without the account's enterprise is refused, and nothing is written.
+    assert "must name its enterprise" in grant("ent-unbound", "Enterprise")
+    grant("ent-bound", "Enterprise")
     # An applicant account is the person's ID number (lower-case x accepted) and binds to the person.
-    client.post("/users/add", data={**base, "username": id_number.lower(), "email": "p@x.invalid",
-                                    "roles": [_role_id(app, "Applicant")]})
+    grant(id_number, "Applicant")
     with app.app_context():
-        assert db.session.query(AppUser).filter_by(username="ent-bound").one().enterprise_id == enterprise
+        assert not db.session.query(AppUser).filter_by(username="ent-unbound").one().roles
+        bound = db.session.query(AppUser).filter_by(username="ent-bound").one()
+        assert bound.enterprise_id == enterprise and bound.role_names == {"Enterprise"}
         user = db.session.query(AppUser).filter_by(username=id_number).one()
-        assert user.person_id == person_id
+        assert user.person_id == person_id and user.role_names == {"Applicant"}
         assert user.password.startswith(("scrypt:", "pbkdf2:")) and "Str0ng" not in user.password
 
 

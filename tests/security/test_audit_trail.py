@@ -258,7 +258,7 @@ def _listed(html, token):
     return re.findall(rf"probe-{token}-(\d\d)", html)
 
 
-@pytest.mark.parametrize("who", ["ministry", "admin"])
+@pytest.mark.parametrize("who", ["ministry", "auditor"])
 def test_audit_log_search_order_and_pages(app, world, probes, who):
     client = login(app.test_client(), world.users[who])
     token, rows = probes["token"], probes["rows"]
@@ -293,7 +293,7 @@ def test_audit_log_search_order_and_pages(app, world, probes, who):
     assert f"probe-{token}-00" in show and "10.9.8.7" in show and "Failed sign-in" in show
 
 
-@pytest.mark.parametrize("who", ["a1", "ent1", "prov11"])
+@pytest.mark.parametrize("who", ["a1", "ent1", "prov11", "admin", "secadmin"])
 def test_other_roles_cannot_open_the_audit_log(app, world, probes, who):
     client = login(app.test_client(), world.users[who])
     assert client.get("/auditlog/list/").status_code == 403

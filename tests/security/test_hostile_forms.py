@@ -353,6 +353,11 @@ TARGETS = {
     "users-add": Target("admin", lambda w: "/users/add", good=lambda w: {
         "first_name": "测", "last_name": "试", "username": "hostile-user", "email": "h@example.cn",
         "password": _PASSWORD, "conf_password": _PASSWORD, "active": "y"}),
+    # 安全管理员: grant roles (app/duties.py); refused posts leave the account's roles as they were.
+    "users-roles": Target("secadmin", lambda w: f"/users/roles/?username={w.users['ent2']}", post=lambda w: "/users/roles/",
+                          good=lambda w: {"username": w.users["ent2"], "roles": [["Enterprise"], ["Enterprise",
+                                                                                                 "ExportUnmasked"]]},
+                          fingerprint=lambda w: sorted(f.user(w.users["ent2"]).role_names)),
     # 企业状态: the ministry's entry (its form leads to the confirmation page; hostile input never gets past it).
     "employer-status": Target("ministry", lambda w: "/employer-status/", good=lambda w: {
         "credit_code": w.credit_codes["e2"], "status": ["suspended", "deregistered"], "effective_on": "2026-01-05",
@@ -637,7 +642,7 @@ NOT_FORMS = {
 }
 _SECURITY_VIEWS = ("users", "roles", "permissions", "viewmenus", "permissionviews", "groups", "resetmypassword",
                    "resetpassword", "userinfoeditview")
-_ROLES = ("a1", "ent1", "prov11", "ministry", "admin")
+_ROLES = ("a1", "ent1", "prov11", "ministry", "admin", "secadmin")
 _ODD_IDS = ("99999999999999999999", "²")  # beyond every integer key; a digit int() refuses
 
 

@@ -145,7 +145,7 @@ PAGES = [
      lambda d: [d["changer"]["id"]]),  # the applicant's user name is their ID number
     ("ministry", lambda d: f"/auditlog/list/?_flt_0_username={d['changer']['username'][:14]}",
      lambda d: [d["changer"]["id"]]),
-    ("admin", lambda d: f"/auditlog/list/?_flt_0_object_type=Person&_flt_1_object_id={d['w'].persons['a1']}",
+    ("auditor", lambda d: f"/auditlog/list/?_flt_0_object_type=Person&_flt_1_object_id={d['w'].persons['a1']}",
      lambda d: [d["a1"]["id"]]),
     ("admin", lambda d: f"/smsoutbox/list/?_flt_0_phone={d['a1']['phone'][:7]}", lambda d: [d["a1"]["phone"]]),
     ("ministry", lambda d: "/attachments/list/?_flt_0_kind=education_proof", lambda d: [d["a1"]["id"]]),
@@ -173,7 +173,7 @@ def test_audit_details_are_masked(app, people):
     with app.app_context():
         ids = [r.id for r in db.session.query(AuditLog).filter_by(object_type="Person",
                                                                   object_id=str(people["w"].persons["a1"]))]
-    client = login(app.test_client(), people["w"].users["admin"])
+    client = login(app.test_client(), people["w"].users["auditor"])
     pages = "".join(_text(client.get(f"/auditlog/show/{row_id}")) for row_id in ids)
     _assert_masked(pages, people["a1"]["id"], people["a1"]["phone"])
 

@@ -50,6 +50,8 @@ def users(app):
             "Ministry": f.make_user("Ministry"),
             "Admin": f.make_user("Admin"),
             "Industry": f.Staff().industry(("railway",)),
+            "SecurityAdmin": f.make_user("SecurityAdmin"),
+            "AuditAdmin": f.make_user("AuditAdmin"),
         }
 
 
@@ -129,9 +131,11 @@ GUIDES = {
                  ["Announcement batches", "Publishing cannot be undone"]),
     "Industry": ("industry", [("MyQueueView.list", {}), ("ApplicationsView.list", {})],
                  ["Give industry opinion", "neither returns nor refuses"]),
-    "Admin": ("admin", [("AppUserDBModelView.list", {}), ("AuditLogView.list", {}), ("SmsOutboxView.list", {}),
-                        ("SpecialtiesView.list", {})],
-              ["Unlock", "SMS outbox"]),
+    "Admin": ("admin", [("AppUserDBModelView.list", {}), ("SmsOutboxView.list", {}), ("SpecialtiesView.list", {})],
+              ["Unlock", "SMS outbox", "The audit administrator reads the audit log"]),
+    "SecurityAdmin": ("securityadmin", [("AppUserDBModelView.roles", {}), ("RoleModelView.list", {})],
+                      ["Nobody changes the roles of their own account"]),
+    "AuditAdmin": ("auditadmin", [("AuditLogView.list", {})], ["grant of a role"]),
 }
 
 

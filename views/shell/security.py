@@ -167,6 +167,7 @@ class AppUserDBModelView(UserDBModelView):
         roles = {r.name for r in item.roles}
         errors = []
         item.person = None
+        item.username = normalise_username(item.username)  # an ID number with a capital X, role or not yet
         if R.APPLICANT in roles:
             try:
                 item.username = clean_id_number(item.username)
