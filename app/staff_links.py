@@ -24,7 +24,7 @@ def _staff_account(username: str) -> AppUser:
     if user is None:
         raise LinkRefused(_l("No account with this user name."))
     roles = {role.name for role in user.roles}
-    if not roles - {R.APPLICANT, R.ADMIN}:
+    if not roles - {R.APPLICANT, *R.ADMINISTRATION_ROLES}:
         raise LinkRefused(_l("Only a staff account (employer, provincial or ministry officer) is linked to a person."))
     return user
 

@@ -68,6 +68,8 @@ def test_the_security_administrator_grants_but_never_to_itself(app, accounts):
     assert _roles(app, secadmin) == {"SecurityAdmin"}
     page = _grant_page(client, secadmin, []).get_data(as_text=True)
     assert "own account" in page and _roles(app, secadmin) == {"SecurityAdmin"}
+    # The accounts list is the security administrator's to read (not only the system administrator's).
+    assert officer in client.get(f"/users/list/?_flt_0_username={officer}").get_data(as_text=True)
     # Another account: granted.
     assert "1 granted" in _grant_page(client, officer, ["Enterprise", "ExportUnmasked"]).get_data(as_text=True)
     assert _roles(app, officer) == {"Enterprise", "ExportUnmasked"}
@@ -82,12 +84,12 @@ def test_an_administration_role_is_held_alone_on_every_path(app, accounts):
     assert alone in _grant_page(client, officer, ["Enterprise", "AuditAdmin"]).get_data(as_text=True)
     assert "at most one administration role" in _grant_page(client, admin, ["Admin", "AuditAdmin"]).get_data(
         as_text=True)
-    # The command line.
+    # The command line (in the platform's language, Chinese).
     runner = app.test_cli_runner()
     for args in (["grant-unmasked-export", admin], ["grant-unmasked-view", admin], ["grant-role", admin, "Ministry"],
                  ["grant-role", officer, "SecurityAdmin"]):
         result = runner.invoke(args=args)
-        assert result.exit_code != 0 and alone in result.output, (args, result.output)
+        assert result.exit_code != 0 and "管理员角色须单独持有" in result.output, (args, result.output)
     assert _roles(app, admin) == {"Admin"} and _roles(app, officer) == {"Enterprise"}
     # A direct change of the model, outside any page.
     from app import duties
@@ -106,7 +108,7 @@ def test_an_administration_role_is_held_alone_on_every_path(app, accounts):
         g.user = f.user(admin)
         user = f.user(officer)
         user.roles.append(app.appbuilder.sm.find_role("Province"))
-        with pytest.raises(duties.RolesRefused, match="Only the security administrator"):
+        with pytest.raises(duties.RolesRefused, match="只有安全管理员"):
             db.session.commit()
         db.session.rollback()
     assert _roles(app, officer) == {"Enterprise"}

@@ -110,7 +110,8 @@ def test_roles_without_permission_are_refused(app, world):
     assert client.get("/applications/add").status_code == 403
     client = login(app.test_client(), world.users["admin"])
     assert client.get("/applications/list/").status_code == 403
-    assert client.get("/auditlog/list/").status_code == 200
+    assert client.get("/auditlog/list/").status_code == 403  # the audit administrator's (app/duties.py)
+    assert login(app.test_client(), world.users["auditor"]).get("/auditlog/list/").status_code == 200
     anonymous = app.test_client()
     resp = anonymous.get("/applications/list/")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
