@@ -535,9 +535,10 @@ def _load_in_scope(application, user):
     return found
 
 
-def already_handled(app_id: int, t: Transition, session=None) -> "Conflict | None":
+def already_handled(app_id: int, t: Transition, session=None, error=None) -> "WorkflowError | None":
     """Who moved the application on from the stage where `t` could be taken, and when: the answer to a double
-    submission, a stale page or the loser of a race. None if it never left such a stage."""
+    submission, a stale page or the loser of a race (a Conflict; `error` another 409 class). None if it never
+    left such a stage."""
     session = session or db.session
     log = session.execute(select(TransitionLog).where(TransitionLog.application_id == app_id,
                                                       TransitionLog.from_state.in_(tuple(t.sources)))
@@ -546,9 +547,9 @@ def already_handled(app_id: int, t: Transition, session=None) -> "Conflict | Non
         return None
     state = session.execute(select(Application.state).where(Application.id == app_id)).scalar()
     done = TRANSITIONS[log.action].label if log.action in TRANSITIONS else log.action
-    return Conflict(_l("Already handled by %(who)s at %(time)s (%(action)s); the application is now “%(state)s”.",
-                       who=_actor_name(session, log), time=china_minute(log.created_at), action=done,
-                       state=STATE_LABELS.get(state, state)))
+    return (error or Conflict)(_l("Already handled by %(who)s at %(time)s (%(action)s); the application is now "
+                                  "“%(state)s”.", who=_actor_name(session, log), time=china_minute(log.created_at),
+                                  action=done, state=STATE_LABELS.get(state, state)))
 
 
 def _actor_name(session, log) -> str:
@@ -566,7 +567,7 @@ def _check(app_obj, t: Transition, user, opinion, version, via_batch, session=No
     if not any(acting_role(t, s, roles) for s in t.sources):
         raise Forbidden(_l("Your role may not %(action)s applications.", action=t.label))
     if app_obj.state not in t.sources:  # e.g. a double submission: who moved it on, and when
-        handled = already_handled(app_obj.id, t, session)
+        handled = already_handled(app_obj.id, t, session, InvalidState)
         if handled is not None:
             raise handled
     if version is not None and int(version) != app_obj.version:  # acted on a stale page: say what happened
