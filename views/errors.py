@@ -1,7 +1,8 @@
 """Error pages: the HTTP errors a visitor can meet (400/401/403/404/405/413/429/500/503) answered in the
 visitor's language inside the site layout, saying what happened and what to do next, with a link home and
-one back, and the request id to quote to technical support. API paths and clients asking for JSON get
-{"message": ..., "request_id": ...} with the same status instead.
+one back, and the request id to quote to technical support. API paths, JSON endpoints (GET /captcha/new) and
+clients asking for JSON get {"message": ..., "request_id": ...} with the same status instead (the `Error` schema
+of the API description, views/contract.py).
 
 A database that cannot be reached (ground/outage.py: connection refused or lost, not a failed statement) is a 503
 with Retry-After wherever it is raised, tests included: a self-contained page (or JSON) saying so, the session
@@ -47,8 +48,11 @@ def install(app):
         app.register_error_handler(error, handle_database_error)
 
 
+JSON_ENDPOINTS = {"CaptchaView.new"}  # outside /api, JSON only: its errors (e.g. 429) are JSON too
+
+
 def wants_json() -> bool:
-    if request.path.startswith("/api/"):
+    if request.path.startswith("/api/") or request.endpoint in JSON_ENDPOINTS:
         return True
     return request.accept_mimetypes.best_match(("text/html", "application/json")) == "application/json"
 
