@@ -3,7 +3,7 @@ from flask import current_app
 
 from flask_appbuilder.api.manager import SwaggerView
 
-from views import assets, contract, language, metrics
+from views import assets, contract, errors, language, metrics
 from views import help as help_pages
 from views.base import add_label
 from views.notifications import unread_badge
@@ -20,6 +20,7 @@ def register(appbuilder):
     current_app.add_url_rule("/favicon.ico", "favicon", favicon)
     for entry in SITE:
         entry.register(appbuilder, CATEGORIES)
+    errors.install_token_errors(appbuilder.sm.jwt_manager)
     appbuilder.add_api(contract.OpenApi)  # the API's description (FAB_ADD_OPENAPI_VIEWS is off)
     if current_app.config.get("FAB_API_SWAGGER_UI"):
         appbuilder.add_view_no_menu(SwaggerView)

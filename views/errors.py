@@ -68,6 +68,16 @@ class ApiErrors:
         return super().response_500(message=message)
 
 
+def install_token_errors(jwt_manager):
+    """A malformed, forged or wrong-type token is 401, like a missing or expired one (RFC 6750 invalid_token);
+    flask-jwt-extended would answer 422, which the API description keeps for refusals by the rules."""
+    jwt_manager.invalid_token_loader(_invalid_token)
+
+
+def _invalid_token(_reason):
+    return jsonify(message=_("The access token is not valid. Sign in again.")), 401
+
+
 def handle_database_error(error):
     """An outage is the 503; any other database error goes on as before (500, or raised in tests)."""
     if not database_unreachable(error):

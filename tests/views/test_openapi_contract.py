@@ -1,7 +1,7 @@
 """The API contract: /api/v1/_openapi is a valid OpenAPI description (openapi-spec-validator), a client generated
 from it (openapi-python-client, offline) drives the whole journey against a live server without hand-written
-HTTP (login → draft → SMS → submit → confirm → pass → approve), and the error answers 403/409/422/429 match
-their documented schemas.
+HTTP (login → draft → SMS → submit → confirm → pass → approve), and the error answers 401/403/409/422/429 match
+their documented schemas (a malformed or forged token is 401, not flask-jwt-extended's 422).
 
 The client is generated once per session (the description is the same on every backend).
 """
@@ -188,7 +188,12 @@ def test_generated_client_drives_the_journey(app, spec, api, live_server):
         result = move.sync(client=officer, pk=app_id, action=getattr(action, name.upper()),
                            body=models.TransitionInput(attested=name == "confirm", version=options.version))
         assert isinstance(result, models.TransitionResult) and result.state == expected, (name, result)
-    shown = _module(api, "api.applications_api.application_get").sync(client=applicant, pk=app_id)
+    getter = _module(api, "api.applications_api.application_get")
+    for token in ("not-a-token", "x.y.z", applicant.token[:-4] + "AAAA"):  # malformed, forged
+        bad = getter.sync_detailed(client=api.AuthenticatedClient(base_url=live_server, token=token), pk=app_id)
+        assert bad.status_code == 401 and isinstance(bad.parsed, models.Error), (token, bad.content)
+        _check(spec, "401", json.loads(bad.content))
+    shown = getter.sync(client=applicant, pk=app_id)
     assert shown.result.state == "announce_pending" and shown.result.number
 
 
