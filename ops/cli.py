@@ -221,7 +221,9 @@ def register(app):
                               keep_indexes):
         """Fill a set-up database with realistic national-scale data (PostgreSQL COPY; see ops/generate.py)."""
 
-        generate(db.session, persons=persons, enterprises=enterprises, applications_per_person=applications_per_person,
+        # A bulk load drops and rebuilds indexes and foreign keys: the owner's work when the app has its own role.
+        target = schema_owner.engine() if schema_owner.separate() else db.session
+        generate(target, persons=persons, enterprises=enterprises, applications_per_person=applications_per_person,
                  registered_share=registered_share, seed=seed, chunk_size=chunk_size,
                  drop_indexes=False if keep_indexes else None, progress=click.echo)
 

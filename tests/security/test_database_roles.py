@@ -164,3 +164,29 @@ def test_production_refuses_to_run_as_the_owner(roles, tmp_path_factory, tmp_pat
         application.config.update({"PRODUCTION": False})
 
 
+
+
+def test_backup_as_the_app_role_and_restore_as_the_owner_keep_the_roles(roles, tmp_path):
+    """pg_dump runs as the app role; pg_restore (it drops and re-creates the tables) as the owner, which then gives
+    the app role its grants back, and the restored audit log refuses TRUNCATE again."""
+    application, role, owner_db = roles
+    runner = application.test_cli_runner()
+    archive = tmp_path / "roles.tar.gz"
+    made = runner.invoke(args=["backup", str(archive)])
+    assert made.exit_code == 0, made.output
+    restored = runner.invoke(args=["restore", str(archive), "--force"])
+    assert restored.exit_code == 0, restored.output
+    with application.app_context():
+        assert db.session.query(AuditLog).filter_by(action="restore").count() >= 1  # written as the app role
+        db.session.remove()
+    app_engine = _engine(application.config["SQLALCHEMY_DATABASE_URI"], owner_db)
+    owner = _engine(owner_db["uri"], owner_db)
+    try:
+        _refused(app_engine, "DELETE FROM audit_log", "permission denied")
+        _refused(owner, "TRUNCATE audit_log", "append-only")
+        with owner.connect() as conn:
+            assert conn.scalar(text("SELECT tableowner FROM pg_tables WHERE schemaname = current_schema() "
+                                    "AND tablename = 'audit_log'")) != role
+    finally:
+        app_engine.dispose()
+        owner.dispose()
