@@ -289,6 +289,24 @@ class AppSecurityApi(ApiErrors, SecurityApi):
     @expose("/login", methods=["POST"])
     @safe
     def login(self):
+        """Sign in: an access token (and a refresh token when asked) for the Authorization header.
+        ---
+        post:
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema: {$ref: '#/components/schemas/LoginInput'}
+          responses:
+            200:
+              description: signed in
+              content:
+                application/json:
+                  schema: {$ref: '#/components/schemas/Tokens'}
+            400: {$ref: '#/components/responses/400'}
+            401: {$ref: '#/components/responses/401'}
+            429: {$ref: '#/components/responses/429'}
+        """
         payload = request.get_json(silent=True)
         if not isinstance(payload, dict):
             return self.response_400(message="Request payload is not JSON")

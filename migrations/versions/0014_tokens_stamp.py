@@ -1,15 +1,15 @@
 """The account's API token stamp: raised on a new password, deactivation and sign-out to revoke its tokens.
 
-Revision ID: 0013_tokens_stamp
-Revises: 0008_continuing_education
+Revision ID: 0014_tokens_stamp
+Revises: 0013_dbrole_audit_truncate
 Create Date: 2026-12-06
 """
 import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0013_tokens_stamp'
-down_revision = '0008_continuing_education'
+revision = '0014_tokens_stamp'
+down_revision = '0013_dbrole_audit_truncate'
 branch_labels = None
 depends_on = None
 
