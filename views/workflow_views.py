@@ -149,6 +149,8 @@ class ApplicationPanelView(ScopedModelView):
                 abort(404)
             except workflow.WorkflowError as exc:
                 flash_workflow_error(exc)
+                if self.datamodel.get(pk, self._base_filters) is None:  # moved on meanwhile: out of the queue
+                    return redirect(url_for("ApplicationsView.show", pk=pk))
                 return redirect(url_for(f"{self.__class__.__name__}.show", pk=pk))
             db.session.refresh(item)
             flash(_("%(number)s: %(action)s done. Now: %(state)s.", number=item.number, action=t.label,

@@ -129,13 +129,13 @@ def test_ten_confirmations_at_once(app, backend):
     url = f"/myqueue/transition/{app_id}/confirm"
     clients = [login(app.test_client(), enterprise) for _ in range(10)]
     forms = [_confirm_form(c, url) for c in clients]
-    answers = _at_once(10, lambda i: clients[i].post(url, data=forms[i]))
-    done = [r for r in answers if "/show/" not in r.headers.get("Location", "")]
-    assert len(done) == 1 and all(r.status_code == 302 for r in answers), [r.status_code for r in answers]
-    for i, resp in enumerate(answers):
-        if resp is not done[0]:
+    answers = _at_once(10, lambda i: (i, clients[i].post(url, data=forms[i])))  # in the order they finish
+    done = [(i, r) for i, r in answers if "/show/" not in r.headers.get("Location", "")]
+    assert len(done) == 1 and all(r.status_code == 302 for _, r in answers), [r.status_code for _, r in answers]
+    for i, resp in answers:
+        if i != done[0][0]:
             page = clients[i].get(resp.headers["Location"]).get_data(as_text=True)
-            assert "Already handled by" in page
+            assert "Already handled by" in page, re.findall(r'class="alert[^"]*"[^>]*>(.*?)</div>', page, re.S)
     assert _moves(app, app_id, "confirm") == 1
 
 
