@@ -61,6 +61,10 @@ def _psycopg(url: str) -> str:
 PRODUCTION = _env("REGISTRY_ENV", "development") == "production"
 SECRET_KEY = _secret_key()
 SQLALCHEMY_DATABASE_URI = _database_url()
+# The role that owns the tables: migrations, `flask setup`, `flask db-roles` and restore connect with it; the app
+# (DATABASE_URL) connects as a role that owns nothing. Empty: the app's URL (SQLite, development).
+# Production refuses to start when DATABASE_URL is the owner (docs/OPERATIONS.md "Database roles").
+MIGRATION_DATABASE_URL = _psycopg(_env("MIGRATION_DATABASE_URL", ""))
 # A streaming replica for exports, statistics and the public register (ground/replica.py); empty: they read the
 # primary. Its engine options default to SQLALCHEMY_ENGINE_OPTIONS (DATABASE_REPLICA_ENGINE_OPTIONS: a dict, tests).
 DATABASE_REPLICA_URL = _psycopg(_env("DATABASE_REPLICA_URL", ""))
@@ -81,6 +85,7 @@ FAB_BASE_TEMPLATE = "base.html"
 FAB_CREATE_DB = False
 FAB_UPDATE_PERMS = _env("FAB_UPDATE_PERMS", False, bool)
 FAB_API_SWAGGER_UI = True
+FAB_ADD_OPENAPI_VIEWS = False  # views/contract.py serves a finished description instead of FAB's
 FAB_ADD_SECURITY_API = False
 FAB_API_MAX_PAGE_SIZE = 100
 FAB_PASSWORD_HASH_METHOD = "scrypt"
