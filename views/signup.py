@@ -16,13 +16,13 @@ from ground.extensions import db
 from ground.identifiers import InvalidIdentifier, clean_id_number
 from app import accounts
 from app.services import sms
-from views.forms import CaptchaForm, IdNumber, Mobile, add_error, add_errors
+from views.forms import CaptchaForm, IdNumber, Mobile, PersonName, add_error, add_errors
 from views.shell import sessions
 from app.audit import record_login_event
 
 
 class SignUpForm(CaptchaForm):
-    name = StringField(_l("Real name"), validators=[DataRequired(), Length(max=50)],
+    name = StringField(_l("Real name"), validators=[DataRequired(), Length(max=50), PersonName()],
                        description=_l("As printed on your ID card."))
     id_number = StringField(_l("ID number"), validators=[DataRequired(), IdNumber()],
                             description=_l("18 characters; this is your sign-in account."))

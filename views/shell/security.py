@@ -25,7 +25,7 @@ from flask_babel import lazy_gettext as _l
 from flask_jwt_extended import create_access_token, create_refresh_token
 from flask_login import login_user
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Optional
 
 from ground import roles as R
 from ground.clock import now_utc
@@ -36,7 +36,7 @@ from app.audit import record_login_event
 from app.services import captcha
 from views import security_display
 from views.formatting import PERSONAL_FORMATTERS, china_time, dash_if_empty, yes_no
-from views.forms import CaptchaForm
+from views.forms import CaptchaForm, NamePart
 from views.errors import ApiErrors
 from views.interface import PanelInterface
 from views.shell import sessions
@@ -98,7 +98,8 @@ class AppUserDBModelView(UserDBModelView):
     # FAB's user groups are not used: access comes from the roles (views/grants.py).
     add_columns = [c for c in UserDBModelView.add_columns if c != "groups"] + _BINDING_COLUMNS
     edit_columns = [c for c in UserDBModelView.edit_columns if c != "groups"] + _BINDING_COLUMNS
-    validators_columns = {}
+    # Staff names follow the legal-name rule (ground.identifiers.clean_person_name), part by part.
+    validators_columns = {"first_name": [NamePart()], "last_name": [Optional(), NamePart()]}
     list_columns = ["username", "full_name", "active", "roles", "enterprise", "province", "locked_until"]
     order_columns = ["username", "active", "locked_until"]
     search_columns = ["username", "first_name", "last_name", "email", "active", "roles", "created_on", "last_login"]
@@ -200,8 +201,8 @@ class AppUserDBModelView(UserDBModelView):
 class AppUserInfoEdit(UserInfoEdit):
     """Staff edit their own name: family name (姓) then given name (名)."""
 
-    first_name = StringField(_l("Family name"), validators=[DataRequired(), Length(max=64)])
-    last_name = StringField(_l("Given name"), validators=[Length(max=64)])
+    first_name = StringField(_l("Family name"), validators=[DataRequired(), Length(max=64), NamePart()])
+    last_name = StringField(_l("Given name"), validators=[Optional(), Length(max=64), NamePart()])
 
 
 class UserInfoEditView(FabUserInfoEditView):  # FAB's class name: its endpoints and permissions keep their names
