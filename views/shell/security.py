@@ -4,6 +4,7 @@ Applicants log in with their 18-character ID number (lower-case x accepted). An 
 comes from its binding: an applicant's username is a person's ID number; an Enterprise user names
 its enterprise; a Province user its province; an Industry user its specialties (flagged ones; app/industry.py).
 """
+import secrets
 from datetime import timedelta
 
 from flask import current_app, flash, g, redirect, request, session, url_for
@@ -13,6 +14,7 @@ from flask_appbuilder.actions import action
 from flask_appbuilder.api import safe
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager as SqlaSecurityManager
+from flask_appbuilder.security.utils import is_null_password
 from flask_appbuilder.security.forms import UserInfoEdit
 from flask_appbuilder.security.sqla.models import Role
 from flask_appbuilder.security.views import AuthDBView, UserDBModelView
@@ -24,6 +26,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_jwt_extended import create_access_token, create_refresh_token
 from flask_login import login_user
+from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -32,6 +35,7 @@ from ground.clock import now_utc
 from ground.extensions import db
 from ground.identifiers import InvalidIdentifier, clean_id_number, looks_like_id_number
 from models import AppUser, Enterprise, Person, Province, Specialty
+from app import notifications
 from app.audit import record_login_event
 from app.services import captcha
 from views import security_display
@@ -238,6 +242,29 @@ def normalise_username(username: str) -> str:
     return username.upper() if looks_like_id_number(username) else username
 
 
+def login_refusal():
+    """The one answer to every refused sign-in (unknown account, wrong password, inactive or locked account)."""
+    return _l("Wrong ID number or password. After %(failures)s failed sign-ins in a row an account is locked for "
+              "%(minutes)s minutes (its holder is told); resetting the password by SMS unlocks it at once.",
+              failures=current_app.config["LOGIN_MAX_FAILURES"], minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+
+
+def _dummy_hash() -> str:
+    """A password hash of the configured method, for refusals that have no real hash to check against."""
+    cached = current_app.extensions.get("dummy_password_hash")
+    if cached is None:
+        cached = current_app.extensions["dummy_password_hash"] = generate_password_hash(
+            secrets.token_urlsafe(16), method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"))
+    return cached
+
+
+def _announce_lock(user, failures: int):
+    """Tell the holder (message centre; SMS to an applicant's mobile; e-mail when on) that the account is locked."""
+    until = china_time(user.locked_until)
+    notifications.send("account_locked", f"account_locked:{user.id}:{user.locked_until.isoformat()}", [user],
+                       {"failures": failures, "until": until})
+
+
 class LoginForm(CaptchaForm):
     username = StringField(_l("ID number or user name"), validators=[DataRequired(), Length(max=64)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)])
@@ -262,7 +289,7 @@ class AppAuthDBView(AuthDBView):
                     login_user(user, remember=False)
                     next_url = request.args.get("next")
                     return redirect(get_safe_redirect(next_url) if next_url else self.appbuilder.get_url_for_index)
-                flash(as_unicode(g.get("login_refusal") or _("Wrong ID number or password.")), "danger")
+                flash(as_unicode(login_refusal()), "danger")
         form.fresh_captcha()
         form.password.data = ""
         response = self.render_template(self.login_template, title=_("Sign in"), form=form,
@@ -297,7 +324,7 @@ class AppSecurityApi(ApiErrors, SecurityApi):
             return self.response_400(message={"captcha": [_("The verification code is wrong or has expired.")]})
         user = self.appbuilder.sm.auth_user_db(fields["username"], fields["password"])
         if not user:
-            return self.response(401, message=str(g.get("login_refusal") or _("Wrong ID number or password.")))
+            return self.response(401, message=str(login_refusal()))
         tokens = {"access_token": create_access_token(identity=str(user.id), fresh=True)}
         if payload.get("refresh") is True:
             tokens["refresh_token"] = create_refresh_token(identity=str(user.id))
@@ -328,40 +355,38 @@ class SecurityManager(SqlaSecurityManager):
                     self.limiter.limit(self.auth_rate_limit, methods=["POST"])(view.blueprint)
 
     def auth_user_db(self, username, password):
-        """Password check with lockout: LOGIN_MAX_FAILURES failures lock the account for LOGIN_LOCK_MINUTES.
+        """Password check with lockout: LOGIN_MAX_FAILURES failures in a row lock the account for LOGIN_LOCK_MINUTES.
 
-        Leaves the reason for a refusal in g.login_refusal (the page shows it); writes an audit row.
+        Unknown, inactive and locked accounts are refused exactly like a wrong password (same message, status and
+        work: the password is hashed against a dummy or the real hash), so a refusal tells nothing about the
+        account. The lock itself is announced to the account's holder only (app.notifications, by SMS to an
+        applicant's mobile). Writes an audit row for every attempt.
         """
         username = normalise_username(username)
-        g.login_refusal = None
         user = self.find_user(username=username) if username else None
-        if user is not None and user.locked_until is not None and user.locked_until > now_utc():
-            g.login_refusal = _l("This account is locked after too many failed sign-ins. Try again after "
-                                 "%(minutes)s minutes, or reset your password by SMS.",
-                                 minutes=max(1, int((user.locked_until - now_utc()).total_seconds() // 60) + 1))
+        if user is None or not user.is_active:
+            check_password_hash(_dummy_hash(), password or "")  # the same work as a real check
+            record_login_event("login_failed", user, username=username,
+                               summary="unknown account" if user is None else "inactive")
+            db.session.commit()
+            return None
+        right = check_password_hash(user.password or _dummy_hash(), password or "") and not is_null_password(password)
+        if user.locked_until is not None and user.locked_until > now_utc():
             record_login_event("login_refused", user, summary="locked")
             db.session.commit()
             return None
-        if user is None:  # sign-in is by user name (ID number) only, never by e-mail address
-            g.login_refusal = _l("Wrong ID number or password.")
-            record_login_event("login_failed", username=username, summary="unknown account")
-            db.session.commit()
-            return None
-        return super().auth_user_db(username, password)
+        self.update_user_auth_stat(user, right)
+        return user if right else None
 
     def update_user_auth_stat(self, user, success=True):
         limit = current_app.config["LOGIN_MAX_FAILURES"]
         if success:
             user.locked_until = None
         elif (user.fail_login_count or 0) + 1 >= limit:
-            user.locked_until = now_utc() + timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+            minutes = current_app.config["LOGIN_LOCK_MINUTES"]
+            user.locked_until = now_utc() + timedelta(minutes=minutes)
             user.fail_login_count = -1  # the base class adds one: the count starts afresh after the lock
-            g.login_refusal = _l("Wrong password. The account is now locked for %(minutes)s minutes.",
-                                 minutes=current_app.config["LOGIN_LOCK_MINUTES"])
-        else:
-            left = limit - (user.fail_login_count or 0) - 1
-            g.login_refusal = _l("Wrong ID number or password. %(left)s attempt(s) left before the account "
-                                 "is locked.", left=left)
+            _announce_lock(user, limit)
         record_login_event("login" if success else "login_failed", user)
         super().update_user_auth_stat(user, success)
 
