@@ -4,6 +4,7 @@ Applicants log in with their 18-character ID number (lower-case x accepted). An 
 comes from its binding: an applicant's username is a person's ID number; an Enterprise user names
 its enterprise; a Province user its province; an Industry user its specialties (flagged ones; app/industry.py).
 """
+import logging
 import secrets
 from datetime import timedelta
 
@@ -14,6 +15,7 @@ from flask_appbuilder.actions import action
 from flask_appbuilder.api import safe
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager as SqlaSecurityManager
+from flask_appbuilder.const import LOGMSG_WAR_SEC_LOGIN_FAILED
 from flask_appbuilder.security.utils import is_null_password
 from flask_appbuilder.security.forms import UserInfoEdit
 from flask_appbuilder.security.sqla.models import Role
@@ -46,6 +48,7 @@ from views.interface import PanelInterface
 from views.shell import sessions
 
 
+log = logging.getLogger(__name__)
 _BINDING_COLUMNS = ["enterprise", "province", "industry_specialties"]
 
 
@@ -369,13 +372,17 @@ class SecurityManager(SqlaSecurityManager):
             record_login_event("login_failed", user, username=username,
                                summary="unknown account" if user is None else "inactive")
             db.session.commit()
+            log.info(LOGMSG_WAR_SEC_LOGIN_FAILED, username)  # masked by views/shell/logging_filters.py
             return None
         right = check_password_hash(user.password or _dummy_hash(), password or "") and not is_null_password(password)
         if user.locked_until is not None and user.locked_until > now_utc():
             record_login_event("login_refused", user, summary="locked")
             db.session.commit()
+            log.info(LOGMSG_WAR_SEC_LOGIN_FAILED, username)
             return None
         self.update_user_auth_stat(user, right)
+        if not right:
+            log.info(LOGMSG_WAR_SEC_LOGIN_FAILED, username)
         return user if right else None
 
     def update_user_auth_stat(self, user, success=True):
