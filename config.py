@@ -61,6 +61,10 @@ def _psycopg(url: str) -> str:
 PRODUCTION = _env("REGISTRY_ENV", "development") == "production"
 SECRET_KEY = _secret_key()
 SQLALCHEMY_DATABASE_URI = _database_url()
+# The role that owns the tables: migrations, `flask setup`, `flask db-roles` and restore connect with it; the app
+# (DATABASE_URL) connects as a role that owns nothing. Empty: the app's URL (SQLite, development).
+# Production refuses to start when DATABASE_URL is the owner (docs/OPERATIONS.md "Database roles").
+MIGRATION_DATABASE_URL = _psycopg(_env("MIGRATION_DATABASE_URL", ""))
 # A streaming replica for exports, statistics and the public register (ground/replica.py); empty: they read the
 # primary. Its engine options default to SQLALCHEMY_ENGINE_OPTIONS (DATABASE_REPLICA_ENGINE_OPTIONS: a dict, tests).
 DATABASE_REPLICA_URL = _psycopg(_env("DATABASE_REPLICA_URL", ""))

@@ -19,7 +19,7 @@ from app import audit, jobs
 from app.services import signing
 from ground import cache, logs, replica
 from ground.extensions import csrf, db, migrate
-from ops import cli, schedule
+from ops import cli, db_roles, schedule
 from views import grants, shell
 from views.exports import init_exports
 
@@ -68,9 +68,13 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def refuse_unsafe_production(app: Flask) -> Flask:
     """The serving entry points (wsgi.py, worker.py) stop here, with one line, when REGISTRY_ENV=production lacks
-    a secret that would otherwise differ per host. The command line still runs (it makes the first signing key)."""
+    a secret that would otherwise differ per host, or connects to PostgreSQL as the owner of the audit log. The
+    command line still runs (it makes the first signing key; setup and restore run as the owner)."""
     if app.config.get("PRODUCTION"):
         problem = signing.production_problem(app.config, app.instance_path)
+        if problem is None:
+            with app.app_context():
+                problem = db_roles.owner_problem()
         if problem:
             raise SystemExit(f"refusing to start: {problem}")
     return app

@@ -3,8 +3,8 @@ import logging
 from logging.config import fileConfig
 
 from alembic import context
-from flask import current_app
 
+from ground import schema_owner
 from models import Model
 
 config = context.config
@@ -16,7 +16,8 @@ target_metadata = Model.metadata
 
 
 def _engine():
-    return current_app.extensions["migrate"].db.engine
+    """The schema owner's engine (MIGRATION_DATABASE_URL, else the app's): the app's own role owns nothing."""
+    return schema_owner.engine()
 
 
 def run_migrations_offline():

@@ -50,7 +50,9 @@ from app.audit import actor_fields
 from app.services import storage
 from ground.clock import CHINA_TZ, now_utc
 from ground.errors import UserError
+from ground import schema_owner
 from ground.extensions import db
+from ops import db_roles
 
 FORMAT = "registry-backup"
 FORMAT_VERSIONS = {1}
@@ -143,10 +145,10 @@ _URL_QUERY_ENV = {"host": "PGHOST", "port": "PGPORT", "sslmode": "PGSSLMODE", "s
                   "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY", "connect_timeout": "PGCONNECT_TIMEOUT"}
 
 
-def _pg_env() -> dict:
-    """libpq settings for pg_dump/pg_restore from the app's URL: the password travels in the environment,
+def _pg_env(url=None) -> dict:
+    """libpq settings for pg_dump/pg_restore from the app's URL (or `url`): the password travels in the environment,
     never on the command line."""
-    url = db.engine.url
+    url = url or db.engine.url
     env = dict(os.environ)
     for key, value in (("PGHOST", url.host), ("PGPORT", url.port), ("PGUSER", url.username),
                        ("PGPASSWORD", url.password), ("PGDATABASE", url.database)):
@@ -540,7 +542,10 @@ def _restore_sqlite(dump: Path, manifest: dict):
 
 
 def _restore_postgresql(dump: Path, manifest: dict):
-    with db.engine.connect() as conn:
+    """pg_restore as the schema owner (the app's role owns nothing, so it could drop nothing), then the app's role
+    gets its grants back (the dump carries none)."""
+    owner = schema_owner.engine()
+    with owner.connect() as conn:
         pg_restore = _pg_tool("pg_restore", conn)
         schema = _current_schema(conn)
     if manifest.get("schema") != schema:
@@ -548,10 +553,12 @@ def _restore_postgresql(dump: Path, manifest: dict):
                           f"A restore goes into a schema of the same name.")
     db.session.remove()
     db.engine.dispose()
-    env = _pg_env()
+    owner.dispose()
+    env = _pg_env(owner.url)
     _run([pg_restore, "--clean", "--if-exists", "--no-owner", "--single-transaction",
           f"--dbname={env['PGDATABASE']}", str(dump)], env,
          hint="; nothing was changed")
+    db_roles.grant_after_schema_change()
 
 
 def _swap_store(staging: Path, store: Path):

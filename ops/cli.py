@@ -9,6 +9,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
+from ground import schema_owner
 from ground.extensions import db
 from ground.roles import EXPORT_UNMASKED, EXPORT_UNMASKED_ROLE, EXPORTS, PERSONAL_DATA, VIEW_UNMASKED
 from models import AuditLog, Job, Province, Specialty
@@ -22,7 +23,7 @@ from app.roster import import_roster
 from app.services import social_insurance
 from app.services import dictionaries, signing, workdays
 from views.grants import role_permissions
-from ops import access_policy, schedule, storage_cli
+from ops import access_policy, db_roles, schedule, storage_cli
 from ops.backup import BackupError, backups_location, create_backup, restore_backup, stored_backup
 from ops.demo import demo_accounts, load_demo
 from ops.generate import generate
@@ -79,7 +80,13 @@ def set_unmasked_export(username: str, granted: bool = True):
 
 
 def setup():
-    upgrade(directory=current_app.extensions["migrate"].directory)
+    """Migrate as the schema owner, re-grant the app's role (when it is another role), then load the dictionaries
+    and roles through the app's own connection (so a missing grant shows here, not in the first request)."""
+    try:
+        upgrade(directory=current_app.extensions["migrate"].directory)
+        db_roles.grant_after_schema_change()
+    finally:
+        schema_owner.dispose()
     load_dictionaries()
     sync_roles()
 
@@ -93,6 +100,21 @@ def register(app):
         with setup_lock(notify=click.echo):
             setup()
         click.echo("Schema migrated, dictionaries loaded, roles synced.")
+
+    @app.cli.command("db-roles")
+    @click.option("--app-role", required=True, help="the PostgreSQL role the running app connects as")
+    @with_appcontext
+    def db_roles_command(app_role):
+        """Grant the application's database role what the running app needs and nothing more, as the schema owner
+        (MIGRATION_DATABASE_URL); idempotent. `flask setup` does this itself for DATABASE_URL's role."""
+        try:
+            schema = db_roles.grant_app_role(app_role)
+        except db_roles.DbRoleError as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            schema_owner.dispose()
+        click.echo(f"Role {app_role} may read and write the tables of schema {schema}, only add to the audit log, "
+                   f"and owns nothing.")
 
     @app.cli.command("grant-unmasked-export")
     @click.argument("username")
@@ -199,7 +221,9 @@ def register(app):
                               keep_indexes):
         """Fill a set-up database with realistic national-scale data (PostgreSQL COPY; see ops/generate.py)."""
 
-        generate(db.session, persons=persons, enterprises=enterprises, applications_per_person=applications_per_person,
+        # A bulk load drops and rebuilds indexes and foreign keys: the owner's work when the app has its own role.
+        target = schema_owner.engine() if schema_owner.separate() else db.session
+        generate(target, persons=persons, enterprises=enterprises, applications_per_person=applications_per_person,
                  registered_share=registered_share, seed=seed, chunk_size=chunk_size,
                  drop_indexes=False if keep_indexes else None, progress=click.echo)
 

@@ -38,6 +38,14 @@ def backend(request):
     return request.param
 
 
+def pytest_runtest_setup(item):
+    """`postgresql_only` tests run only with the PostgreSQL backend (they take the `backend` fixture)."""
+    if item.get_closest_marker("postgresql_only"):
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or callspec.params.get("backend") != "postgresql":
+            pytest.skip("PostgreSQL only (set TEST_DATABASE_URL)")
+
+
 @contextlib.contextmanager
 def fresh_database(backend):
     """(uri, engine options) of a new empty database for this backend; removed afterwards.

@@ -102,3 +102,11 @@ def test_industry_scope_command_sets_and_refuses(app):
     assert runner.invoke(args=["industry-scope", "nobody-here", "water"]).exit_code != 0
     shown = runner.invoke(args=["industry-scope", username])
     assert shown.output.strip() == f"{username}: railway, water"
+
+
+def test_db_roles_refuses_clearly_where_there_is_no_such_role(app, backend):
+    """SQLite has no roles; on PostgreSQL an unknown role is named (tests/security/test_database_roles.py: the rest)."""
+    result = app.test_cli_runner().invoke(args=["db-roles", "--app-role", "registry_app_absent"])
+    assert result.exit_code == 1, result.output
+    expected = "PostgreSQL only" if backend == "sqlite" else "No database role 'registry_app_absent'"
+    assert expected in result.output

@@ -3,7 +3,8 @@ with different INSTANCE_DIRs and one Celery worker with a third, all with the se
 shares (SECRET_KEY, the signing keyring folder, REDIS_URL, the broker, STORAGE_*).
 
 The database follows the test backends (tests/conftest.py `backend`): PostgreSQL gets a fresh database
-hosts_<random> (dropped afterwards), SQLite a file all three processes share. The instances run with
+hosts_<random> (dropped afterwards) that the hosts reach as an application role of their own (hosts_app_<random>,
+dropped too) while `flask setup` migrates as the owner (MIGRATION_DATABASE_URL), as production does; SQLite a file all three processes share. The instances run with
 REGISTRY_ENV=production behind a simulated load balancer: TRUSTED_PROXIES=1, and the test's client sends
 X-Forwarded-Proto/-Host as the balancer would (tests/hosts/test_two_hosts.py). Every process runs in its own process
 group and is stopped at the end, whatever happened; Redis keys are under a prefix of their own and deleted.
@@ -33,7 +34,7 @@ BUCKET = "registry-hosts"
 _DROP = ("DATABASE_URL", "TEST_DATABASE_URL", "INSTANCE_DIR", "SECRET_KEY", "SECRET_KEY_FILE", "REDIS_URL",
          "CELERY_BROKER_URL", "CELERY_KEY_PREFIX", "RATELIMIT_STORAGE_URI", "CERTIFICATE_SIGNING_KEYS",
          "JOB_RESULT_FOLDER", "UPLOAD_FOLDER", "BACKUP_FOLDER", "PUBLIC_BASE_URL", "PROMETHEUS_MULTIPROC_DIR",
-         "REGISTRY_ENV", "FLASK_APP", "JOBS_EAGER")
+         "REGISTRY_ENV", "FLASK_APP", "JOBS_EAGER", "MIGRATION_DATABASE_URL")
 
 
 def redis_reachable() -> str | None:
@@ -88,6 +89,8 @@ class Deployment:
         self.instances: dict[str, Path] = {}
         self._pg_admin = None
         self._pg_name = None
+        self._pg_role = None
+        self.owner_url = ""
         self.database_url = None
         self.s3 = None
         self.engine = None  # the test's own connection to the shared database (captcha answers, job rows)
@@ -96,11 +99,14 @@ class Deployment:
     def make_database(self):
         if self.backend == "postgresql":
             url = make_url(_psycopg_url(os.environ["TEST_DATABASE_URL"]))
-            self._pg_name = f"hosts_{self.token}"
+            self._pg_name, self._pg_role, password = f"hosts_{self.token}", f"hosts_app_{self.token}", uuid.uuid4().hex
             self._pg_admin = create_engine(url, isolation_level="AUTOCOMMIT")
             with self._pg_admin.connect() as conn:
                 conn.execute(text(f'CREATE DATABASE "{self._pg_name}"'))
-            self.database_url = url.set(database=self._pg_name).render_as_string(hide_password=False)
+                conn.execute(text(f"CREATE ROLE \"{self._pg_role}\" LOGIN PASSWORD '{password}'"))
+            self.owner_url = url.set(database=self._pg_name).render_as_string(hide_password=False)
+            self.database_url = url.set(database=self._pg_name, username=self._pg_role,
+                                        password=password).render_as_string(hide_password=False)
         else:
             self.database_url = f"sqlite:///{self.tmp / 'shared.db'}"
         self.engine = create_engine(self.database_url)
@@ -126,7 +132,7 @@ class Deployment:
         redis_url = REDIS_BASE
         env.update({
             "PYTHONPATH": str(ROOT), "FLASK_APP": "server:create_app",
-            "INSTANCE_DIR": str(instance), "DATABASE_URL": self.database_url,
+            "INSTANCE_DIR": str(instance), "DATABASE_URL": self.database_url, "MIGRATION_DATABASE_URL": self.owner_url,
             "SECRET_KEY": "hosts-secret-" + "k" * 48 + self.token,
             "CERTIFICATE_SIGNING_KEYS": str(self.tmp / "signing_keys"),
             "REDIS_URL": redis_url, "RATELIMIT_KEY_PREFIX": self.prefix,
@@ -225,6 +231,7 @@ class Deployment:
         if self._pg_admin is not None:
             with self._pg_admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{self._pg_name}" WITH (FORCE)'))
+                conn.execute(text(f'DROP ROLE IF EXISTS "{self._pg_role}"'))
             self._pg_admin.dispose()
         try:
             client = redis.Redis.from_url(REDIS_BASE)
