@@ -85,6 +85,7 @@ FAB_BASE_TEMPLATE = "base.html"
 FAB_CREATE_DB = False
 FAB_UPDATE_PERMS = _env("FAB_UPDATE_PERMS", False, bool)
 FAB_API_SWAGGER_UI = True
+FAB_ADD_OPENAPI_VIEWS = False  # views/contract.py serves a finished description instead of FAB's
 FAB_ADD_SECURITY_API = False
 FAB_API_MAX_PAGE_SIZE = 100
 FAB_PASSWORD_HASH_METHOD = "scrypt"

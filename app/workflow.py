@@ -35,13 +35,14 @@ from app.audit import actor_fields
 from app.business_types import BUSINESS_TYPES, BusinessType
 from app.services.workdays import stage_deadline, stage_working_days
 from ground import roles as R
-from ground.clock import now_utc
+from ground.clock import china_minute, now_utc
+from ground.identifiers import looks_like_id_number, mask_id_number
 from flask import current_app
 
 from ground.extensions import db
 from ground.vocabulary import (ACTION_LABELS, EDITABLE_STATES, FINAL_STATES, IN_PROGRESS_STATES, OPEN_STATES,  # noqa: F401
                                STAGE_ORDER, STATE_LABELS, TYPE_LABELS, State)
-from models import Application, AuditLog, TransitionLog
+from models import Application, AppUser, AuditLog, TransitionLog
 from models.base import Choices
 from models.choices import INDUSTRY_OPINIONS, REFUSAL_REASONS
 
@@ -475,10 +476,10 @@ def apply(application, move: Move, user, *, session=None, commit: bool = True, a
             if as_system:
                 role = _check_system(app_obj, transition)
             else:
-                role = _check(app_obj, transition, user, opinion, move.version, move.via_batch)
+                role = _check(app_obj, transition, user, opinion, move.version, move.via_batch, session)
         except GuardFailed:
             if _changed_meanwhile(session, app_obj):  # the guards saw the winner's effects, not the cause
-                raise _acted_at_the_same_moment() from None
+                raise already_handled(app_obj.id, transition, session) or _acted_at_the_same_moment() from None
             raise
         if transition.needs_sms and not move.sms_confirmed:
             raise GuardFailed(_l("Confirm the submission with the SMS code sent to your mobile."))
@@ -534,10 +535,41 @@ def _load_in_scope(application, user):
     return found
 
 
-def _check(app_obj, t: Transition, user, opinion, version, via_batch) -> str:
+def already_handled(app_id: int, t: Transition, session=None, error=None) -> "WorkflowError | None":
+    """Who moved the application on from the stage where `t` could be taken, and when: the answer to a double
+    submission, a stale page or the loser of a race (a Conflict; `error` another 409 class). None if it never
+    left such a stage."""
+    session = session or db.session
+    log = session.execute(select(TransitionLog).where(TransitionLog.application_id == app_id,
+                                                      TransitionLog.from_state.in_(tuple(t.sources)))
+                          .order_by(TransitionLog.id.desc()).limit(1)).scalars().first()
+    if log is None:
+        return None
+    state = session.execute(select(Application.state).where(Application.id == app_id)).scalar()
+    done = TRANSITIONS[log.action].label if log.action in TRANSITIONS else log.action
+    return (error or Conflict)(_l("Already handled by %(who)s at %(time)s (%(action)s); the application is now "
+                                  "“%(state)s”.", who=_actor_name(session, log), time=china_minute(log.created_at),
+                                  action=done, state=STATE_LABELS.get(state, state)))
+
+
+def _actor_name(session, log) -> str:
+    """The role and the account's name as the trail keeps it; an ID number never appears in full."""
+    role = R.ROLE_LABELS.get(log.role, log.role)
+    user = session.get(AppUser, log.user_id) if log.user_id else None
+    name = (user.get_full_name() if user is not None else "") or log.username or ""
+    if looks_like_id_number(name):
+        name = mask_id_number(name)
+    return f"{role} {name}".strip() if log.role != R.SYSTEM else str(role)
+
+
+def _check(app_obj, t: Transition, user, opinion, version, via_batch, session=None) -> str:
     roles = R.user_role_names(user)
     if not any(acting_role(t, s, roles) for s in t.sources):
         raise Forbidden(_l("Your role may not %(action)s applications.", action=t.label))
+    if app_obj.state not in t.sources:  # e.g. a double submission: who moved it on, and when
+        handled = already_handled(app_obj.id, t, session, InvalidState)
+        if handled is not None:
+            raise handled
     if version is not None and int(version) != app_obj.version:  # acted on a stale page: say what happened
         raise Conflict(_l("This application was changed by someone else since you opened it; it is now “%(state)s”. "
                           "Reload and try again.", state=STATE_LABELS.get(app_obj.state, app_obj.state)))
@@ -585,7 +617,7 @@ def _move(session, app_obj, t: Transition, user, role: str, opinion, reason=None
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise _acted_at_the_same_moment()
+        raise already_handled(app_obj.id, t, session) or _acted_at_the_same_moment()
     session.refresh(app_obj)
     ctx = Context(app_obj, t, user, role, from_state, to_state, opinion, session)
     for effect in t.effects:

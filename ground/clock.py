@@ -40,6 +40,11 @@ def china_day(moment: datetime) -> date:
     return moment.replace(tzinfo=timezone.utc).astimezone(CHINA_TZ).date()
 
 
+def china_minute(moment: datetime) -> str:
+    """A naive UTC timestamp as China's local time to the minute (2026-12-06 10:41)."""
+    return moment.replace(tzinfo=timezone.utc).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+
+
 def add_years(day: date, years: int) -> date:
     """Same day `years` later; 29 February becomes 28 February."""
     try:

@@ -2,9 +2,12 @@
 
 Applicant → person_id; Enterprise → enterprise_id; Province → province_code; Industry → its specialties
 (models/industry.py); Ministry/Admin → none.
+
+`token_stamp` goes into every API token (views/shell/api_tokens.py): a new password, deactivation and
+sign-out raise it, and every token issued before stops working at its next request.
 """
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, event
 from sqlalchemy.orm import relationship
 
 from models.industry import user_industry_specialty
@@ -17,7 +20,7 @@ class AppUser(User):
     __audited__ = True
     __audit_redact__ = ("password",)
     __audit_ignore__ = ("last_login", "login_count", "fail_login_count", "locked_until", "changed_on",
-                        "created_on", "changed_by_fk", "created_by_fk")
+                        "created_on", "changed_by_fk", "created_by_fk", "token_stamp")
     __audit_relations__ = ("roles", "industry_specialties")
 
     person_id = Column(Integer, ForeignKey("person.id"), unique=True, index=True)
@@ -28,6 +31,8 @@ class AppUser(User):
     # A staff account's own person (by verified ID number, app/accounts.py link_staff_person): the engine refuses
     # this account any move on that person's applications (no self-review).
     staff_person_id = Column(Integer, ForeignKey("person.id"), index=True)
+    # In every API token; raised to revoke them all (a new password, deactivation, sign-out).
+    token_stamp = Column(Integer, nullable=False, default=0, server_default="0")
 
     person = relationship("Person", foreign_keys=[person_id])
     staff_person = relationship("Person", foreign_keys=[staff_person_id])
@@ -51,3 +56,20 @@ class AppUser(User):
     @property
     def role_names(self) -> set[str]:
         return {role.name for role in self.roles}
+
+
+def revoke_tokens(user: AppUser):
+    """Every API token issued to the account so far stops working (flushed with the account)."""
+    user.token_stamp = (user.token_stamp or 0) + 1
+
+
+@event.listens_for(AppUser.password, "set")
+def _password_set(user, value, old, _initiator):
+    if value != old:  # any path: own change, SMS reset, the administrator's reset
+        revoke_tokens(user)
+
+
+@event.listens_for(AppUser.active, "set")
+def _active_set(user, value, old, _initiator):
+    if not value and old:  # deactivation (reactivating does not bring old tokens back)
+        revoke_tokens(user)

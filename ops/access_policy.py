@@ -151,7 +151,9 @@ POLICY: list[Row] = [
         note="staff edit their own name"),
     row("{OpenApi.get,SwaggerView.show}",            "login", "ok",   "ok",    "ok",    "ok",    "ok", note="API docs"),
     row("AppSecurityApi.refresh",                    "login", "login", "login", "login", "login", "login",
-        note="needs a refresh token"),
+        note="needs a refresh token (used once)"),
+    row("AppSecurityApi.logout",                     "login", "login", "login", "login", "login", "login",
+        note="needs a token; revokes every token of the account"),
     row("MenuApi.*",                                 "login", "403",  "403",   "403",   "403",   "403"),
     # --- personal edition (applicants) -----------------------------------------------------------------------
     row("ProgressView.remind",                       "login", "ok",   "403",   "403",   "403",   "403", scoped=True,

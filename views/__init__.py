@@ -1,7 +1,9 @@
 """Views: every page, menu entry and REST resource of views.registry.SITE, registered in its order."""
 from flask import current_app
 
-from views import assets, language, metrics
+from flask_appbuilder.api.manager import SwaggerView
+
+from views import assets, contract, errors, language, metrics
 from views import help as help_pages
 from views.base import add_label
 from views.notifications import unread_badge
@@ -18,4 +20,8 @@ def register(appbuilder):
     current_app.add_url_rule("/favicon.ico", "favicon", favicon)
     for entry in SITE:
         entry.register(appbuilder, CATEGORIES)
+    errors.install_token_errors(appbuilder.sm.jwt_manager)
+    appbuilder.add_api(contract.OpenApi)  # the API's description (FAB_ADD_OPENAPI_VIEWS is off)
+    if current_app.config.get("FAB_API_SWAGGER_UI"):
+        appbuilder.add_view_no_menu(SwaggerView)
     help_pages.install(current_app)  # the public help entry, the support contact in every footer

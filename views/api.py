@@ -48,11 +48,15 @@ class TransitionInput(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    opinion = fields.String(allow_none=True, validate=validate.Length(max=workflow.OPINION_MAX_LENGTH))
-    version = fields.Integer(allow_none=True)
-    sms_code = fields.String(allow_none=True, validate=validate.Length(max=6))
-    attested = fields.Boolean(load_default=False)
-    reason = fields.String(allow_none=True, validate=validate.Length(max=40))
+    opinion = fields.String(allow_none=True, validate=validate.Length(max=workflow.OPINION_MAX_LENGTH),
+                            metadata={"description": "Required where the move's needs_opinion is true."})
+    version = fields.Integer(allow_none=True, metadata={"description": "The version you read (stale: 409)."})
+    sms_code = fields.String(allow_none=True, validate=validate.Length(max=6),
+                             metadata={"description": "submit: the code of POST .../sms."})
+    attested = fields.Boolean(load_default=False,
+                              metadata={"description": "confirm: the enterprise attests the employment."})
+    reason = fields.String(allow_none=True, validate=validate.Length(max=40),
+                           metadata={"description": "refuse, opine: a code of the move's reason_choices."})
 
 
 def _json_body():
@@ -71,6 +75,29 @@ def _error(api, status, message, reasons=(), fields_=None):
 
 class ApplicationRestApi(ScopedRestApi):
     """Applications: scoped read; applicant drafts; workflow moves."""
+
+    openapi_spec_component_schemas = (TransitionInput,)
+
+    def add_api_spec(self, api_spec):
+        """FAB documents a draft's save as returning the input schema; it returns the record as shown."""
+        super().add_api_spec(api_spec)
+        shown = {"$ref": f"#/components/schemas/{type(self).__name__}.get"}
+        for path, method, code in (("/", "post", 201), ("/{pk}", "put", 200)):
+            operation = api_spec._paths.get(f"{self.route_base}{path}", {}).get(method)
+            if not operation:
+                continue
+            responses = operation["responses"]  # apispec keys statuses as strings
+            body = {"type": "object", "required": ["result"], "properties": {"result": shown}}
+            if code == 201:
+                body["required"].append("id")
+                body["properties"]["id"] = {"type": "integer"}
+            responses[str(code)]["content"]["application/json"]["schema"] = body
+            for status in (403, 409):
+                responses[str(status)] = {"$ref": f"#/components/responses/{status}"}
+        move = api_spec._paths.get(f"{self.route_base}/{{pk}}/transition/{{action}}", {}).get("post")
+        for parameter in (move or {}).get("parameters", []):
+            if parameter["name"] == "action":
+                parameter["schema"]["enum"] = sorted(workflow.TRANSITIONS)
 
     def _load_input(self):
         """(the draft typed into the request body, an error response)."""
@@ -127,7 +154,11 @@ class ApplicationRestApi(ScopedRestApi):
             name: pk
             schema: {type: integer}
           responses:
-            200: {description: "available moves, each allowed or blocked with reasons"}
+            200:
+              description: "available moves, each allowed or blocked with reasons"
+              content:
+                application/json:
+                  schema: {$ref: '#/components/schemas/MoveOptions'}
             404: {$ref: '#/components/responses/404'}
         """
         item = self.datamodel.get(pk, self._base_filters)
@@ -155,21 +186,23 @@ class ApplicationRestApi(ScopedRestApi):
             schema: {type: integer}
           - in: path
             name: action
+            description: "a move of GET .../transitions (submit, confirm, pass, approve, return, refuse, …)"
             schema: {type: string}
           requestBody:
+            required: true
             content:
               application/json:
-                schema:
-                  type: object
-                  properties:
-                    opinion: {type: string}
-                    reason: {type: string, description: "Required to refuse: a refusal reason code"}
-                    version: {type: integer}
+                schema: {$ref: '#/components/schemas/TransitionInput'}
           responses:
-            200: {description: the new state}
+            200:
+              description: the new state
+              content:
+                application/json:
+                  schema: {$ref: '#/components/schemas/TransitionResult'}
+            400: {$ref: '#/components/responses/400'}
             403: {$ref: '#/components/responses/403'}
             404: {$ref: '#/components/responses/404'}
-            409: {description: "wrong state, stale version or a concurrent move"}
+            409: {$ref: '#/components/responses/409'}
             422: {$ref: '#/components/responses/422'}
         """
         body = _json_body() if request.is_json else None  # not JSON: also keeps cross-site HTML forms out
@@ -211,9 +244,13 @@ class ApplicationRestApi(ScopedRestApi):
             name: pk
             schema: {type: integer}
           responses:
-            200: {description: code sent to the applicant's mobile on file}
+            200:
+              description: code sent to the applicant's mobile on file
+              content:
+                application/json:
+                  schema: {$ref: '#/components/schemas/SmsSent'}
             404: {$ref: '#/components/responses/404'}
-            422: {description: "no mobile on file, or sent too recently"}
+            422: {$ref: '#/components/responses/422'}
         """
         item = self.datamodel.get(pk, self._base_filters)
         person = getattr(current_user(), "person", None)

@@ -1,7 +1,8 @@
 """Error pages: the HTTP errors a visitor can meet (400/401/403/404/405/413/429/500/503) answered in the
 visitor's language inside the site layout, saying what happened and what to do next, with a link home and
-one back, and the request id to quote to technical support. API paths and clients asking for JSON get
-{"message": ..., "request_id": ...} with the same status instead.
+one back, and the request id to quote to technical support. API paths, JSON endpoints (GET /captcha/new) and
+clients asking for JSON get {"message": ..., "request_id": ...} with the same status instead (the `Error` schema
+of the API description, views/contract.py).
 
 A database that cannot be reached (ground/outage.py: connection refused or lost, not a failed statement) is a 503
 with Retry-After wherever it is raised, tests included: a self-contained page (or JSON) saying so, the session
@@ -47,8 +48,11 @@ def install(app):
         app.register_error_handler(error, handle_database_error)
 
 
+JSON_ENDPOINTS = {"CaptchaView.new"}  # outside /api, JSON only: its errors (e.g. 429) are JSON too
+
+
 def wants_json() -> bool:
-    if request.path.startswith("/api/"):
+    if request.path.startswith("/api/") or request.endpoint in JSON_ENDPOINTS:
         return True
     return request.accept_mimetypes.best_match(("text/html", "application/json")) == "application/json"
 
@@ -62,6 +66,16 @@ class ApiErrors:
         if error is not None and database_unreachable(error):
             raise error
         return super().response_500(message=message)
+
+
+def install_token_errors(jwt_manager):
+    """A malformed, forged or wrong-type token is 401, like a missing or expired one (RFC 6750 invalid_token);
+    flask-jwt-extended would answer 422, which the API description keeps for refusals by the rules."""
+    jwt_manager.invalid_token_loader(_invalid_token)
+
+
+def _invalid_token(_reason):
+    return jsonify(message=_("The access token is not valid. Sign in again.")), 401
 
 
 def handle_database_error(error):

@@ -16,7 +16,7 @@ from ground.extensions import db
 from ground.roles import ROLE_LABELS, user_role_names
 from models import Application, Certificate
 from models.choices import ATTACHMENT_KINDS, BatchState
-from app import announcements, applications, conflicts, penalties, workflow
+from app import announcements, applications, conflicts, penalties, scope, workflow
 from app.machines import ANNOUNCEMENT, take
 from app.scope import current_user
 from reports.pdf import render_pdf
@@ -112,16 +112,29 @@ class ApplicationPanelView(ScopedModelView):
         ]
         return super()._get_show_widget(pk, item, widgets=widgets, actions=actions, show_fieldsets=fieldsets)
 
+    def _left_this_view(self, pk, t, user):
+        """A record this view no longer lists but the user still sees (the queue after the move was taken, e.g.
+        a double submission): who handled it and when, on its page under All applications; otherwise 404."""
+        item = db.session.get(Application, pk)
+        if item is None or not scope.can_see(user, item):
+            abort(404)
+        handled = workflow.already_handled(pk, t)
+        flash(str(handled.message) if handled else _("This action is not available on this application now."),
+              "warning")
+        return redirect(url_for("ApplicationsView.show", pk=pk))
+
     # --- confirmation page and the move itself ----------------------------------------------------
     @expose("/transition/<int:pk>/<action>", methods=["GET", "POST"])
     def transition(self, pk, action):
         user = current_user()
         if not getattr(user, "is_authenticated", False):
             return redirect(self.appbuilder.get_url_for_login)
-        item = self.get_in_scope(pk)
+        item = self.datamodel.get(pk, self._base_filters)
         t = workflow.TRANSITIONS.get(action)
         if t is None:
             abort(404)
+        if item is None:
+            return self._left_this_view(pk, t, user)
         if not may_take(action):
             abort(403)
         if t.needs_sms:  # signed with an SMS code and the agreements: the personal edition's form does that
@@ -136,6 +149,8 @@ class ApplicationPanelView(ScopedModelView):
                 abort(404)
             except workflow.WorkflowError as exc:
                 flash_workflow_error(exc)
+                if self.datamodel.get(pk, self._base_filters) is None:  # moved on meanwhile: out of the queue
+                    return redirect(url_for("ApplicationsView.show", pk=pk))
                 return redirect(url_for(f"{self.__class__.__name__}.show", pk=pk))
             db.session.refresh(item)
             flash(_("%(number)s: %(action)s done. Now: %(state)s.", number=item.number, action=t.label,

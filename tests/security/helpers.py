@@ -309,13 +309,12 @@ def signed_in(app, username):
 
 
 def bearer(app, username) -> dict:
-    """Authorization header with a fresh JWT for the user (as the API sign-in would give)."""
-    from flask_jwt_extended import create_access_token
-
+    """Authorization header with a fresh JWT for the user (as the API sign-in would give, with its token stamp)."""
     from tests import factories as f
+    from views.shell import api_tokens
 
-    with app.app_context():
-        token = create_access_token(identity=str(f.user(username).id), fresh=True)
+    with app.test_request_context():
+        token = api_tokens.issue(f.user(username), refresh=False)["access_token"]
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -83,6 +83,7 @@ def test_api_has_no_server_errors(app, schema, own, role):
     headers = bearer(app, own["users"][role])
     checks = _checks()
     operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [op for op in operations if not op.path.endswith("/security/logout")]  # revokes the token in use
     assert len(operations) >= 15, [op.label for op in operations]  # the description lists every resource
     failures = []
     for operation in operations:

@@ -7,11 +7,14 @@
 - an API `q` argument that the rison parser fails on with anything but its own ParserException
   (e.g. "0E"): FAB turns that into a 500.
 A record id in the path beyond what the integer primary keys hold is a 404 (SQLite cannot even bind
-an integer over 64 bits, and FAB passes the address's key to the query as it is).
+an integer over 64 bits, and FAB passes the address's key to the query as it is). So is a GET of an API
+record whose id is no whole number (-1, abc): FAB reads records at `<int:pk>` but updates and deletes them at
+`<pk>`, so Flask would answer that GET with 405.
 File contents are not read here.
 """
 import prison
-from flask import abort, jsonify, request
+from flask import abort, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from flask_babel import gettext as _
 
 
@@ -72,6 +75,18 @@ def _id_out_of_range() -> bool:
     return False
 
 
+def _unreadable_api_record() -> bool:
+    """A GET of /api/…/<pk> whose pk the GET rule's int converter refused (the PUT rule takes any text)."""
+    if not (isinstance(request.routing_exception, MethodNotAllowed) and request.method in ("GET", "HEAD")
+            and request.path.startswith("/api/")):
+        return False
+    try:
+        _endpoint, args = current_app.url_map.bind_to_environ(request.environ).match(method="PUT")
+    except HTTPException:
+        return False
+    return "pk" in args
+
+
 def _refuse(message):
     if request.path.startswith("/api/"):
         return jsonify(message=message), 400
@@ -86,7 +101,7 @@ def check_request():
         return _refuse(_("The request is malformed."))
     if _broken_rison():
         return _refuse(_("The request is malformed."))
-    if _id_out_of_range():
+    if _id_out_of_range() or _unreadable_api_record():
         if request.path.startswith("/api/"):
             return jsonify(message="Not found"), 404  # FAB's own answer
         abort(404)

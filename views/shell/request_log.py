@@ -78,12 +78,15 @@ def _answer(response):
 
 
 def _add_to_json_error(response):
-    """FAB's and flask-jwt-extended's own JSON errors ({"message"/"msg": …}) carry request_id too."""
+    """FAB's and flask-jwt-extended's own JSON errors ({"message"/"msg": …}) carry request_id too, and
+    "message" (the API description's `Error`)."""
     if response.is_streamed or not response.is_json:
         return
     body = response.get_json(silent=True)
     if isinstance(body, dict) and "request_id" not in body:
         body["request_id"] = request_id()
+        if "msg" in body and "message" not in body:  # flask-jwt-extended's key; the API's errors say "message"
+            body["message"] = body["msg"]
         response.set_data(current_app.json.dumps(body))
 
 

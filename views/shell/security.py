@@ -26,7 +26,8 @@ from flask_appbuilder.widgets import ListWidget, ShowWidget
 from flask_appbuilder.utils.base import get_safe_redirect
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_jwt_extended import create_access_token, create_refresh_token
+from flask_jwt_extended import current_user as current_user_jwt
+from flask_jwt_extended import get_jwt, jwt_required
 from flask_login import login_user
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
@@ -37,6 +38,7 @@ from ground.clock import now_utc
 from ground.extensions import db
 from ground.identifiers import InvalidIdentifier, clean_id_number, looks_like_id_number
 from models import AppUser, Enterprise, Person, Province, Specialty
+from models.user import revoke_tokens
 from app import notifications
 from app.audit import record_login_event
 from app.services import captcha
@@ -45,7 +47,7 @@ from views.formatting import PERSONAL_FORMATTERS, china_time, dash_if_empty, yes
 from views.forms import CaptchaForm, NamePart
 from views.errors import ApiErrors
 from views.interface import PanelInterface
-from views.shell import sessions
+from views.shell import api_tokens, sessions
 
 
 log = logging.getLogger(__name__)
@@ -302,6 +304,7 @@ class AppAuthDBView(AuthDBView):
     @expose("/logout/", methods=["POST"])
     def logout(self):
         if g.user is not None and g.user.is_authenticated:
+            revoke_tokens(g.user)  # signing out ends the account's API tokens too
             record_login_event("logout", g.user)
             db.session.commit()
         sessions.end("logout")
@@ -311,11 +314,30 @@ class AppAuthDBView(AuthDBView):
 
 
 class AppSecurityApi(ApiErrors, SecurityApi):
-    """API sign-in under the same rules as the page: captcha (GET /captcha/new), lockout, rate limit."""
+    """API sign-in under the same rules as the page: captcha (GET /captcha/new), lockout, rate limit.
+    Tokens are revocable and refresh tokens are used once (views/shell/api_tokens.py)."""
 
     @expose("/login", methods=["POST"])
     @safe
     def login(self):
+        """Sign in: an access token (and a refresh token when asked) for the Authorization header.
+        ---
+        post:
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema: {$ref: '#/components/schemas/LoginInput'}
+          responses:
+            200:
+              description: signed in
+              content:
+                application/json:
+                  schema: {$ref: '#/components/schemas/Tokens'}
+            400: {$ref: '#/components/responses/400'}
+            401: {$ref: '#/components/responses/401'}
+            429: {$ref: '#/components/responses/429'}
+        """
         payload = request.get_json(silent=True)
         if not isinstance(payload, dict):
             return self.response_400(message="Request payload is not JSON")
@@ -328,10 +350,75 @@ class AppSecurityApi(ApiErrors, SecurityApi):
         user = self.appbuilder.sm.auth_user_db(fields["username"], fields["password"])
         if not user:
             return self.response(401, message=str(login_refusal()))
-        tokens = {"access_token": create_access_token(identity=str(user.id), fresh=True)}
-        if payload.get("refresh") is True:
-            tokens["refresh_token"] = create_refresh_token(identity=str(user.id))
+        tokens = api_tokens.issue(user, refresh=payload.get("refresh") is True)
+        db.session.commit()
         return self.response(200, **tokens)
+
+    @expose("/refresh", methods=["POST"])
+    @jwt_required(refresh=True)
+    @safe
+    def refresh(self):
+        """A new access token and a new refresh token; the refresh token sent works only once.
+        ---
+        post:
+          description: >-
+            Use the refresh token once to get a new access token and a new refresh token
+          responses:
+            200:
+              description: New tokens
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      access_token: {type: string}
+                      refresh_token: {type: string}
+            401:
+              $ref: '#/components/responses/401'
+          security:
+            - jwt_refresh: []
+        """
+        tokens = api_tokens.rotate(get_jwt(), current_user_jwt)
+        if tokens is None:
+            return self.response(401, message=_("This refresh token was already used or has expired. Sign in again."))
+        return self.response(200, **tokens)
+
+    @expose("/logout", methods=["POST"])
+    @jwt_required(verify_type=False)
+    @safe
+    def logout(self):
+        """Sign out: every access and refresh token of the account stops working.
+        ---
+        post:
+          description: >-
+            Revoke every token of the account (access or refresh token accepted)
+          responses:
+            200:
+              description: Signed out
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      message: {type: string}
+            401:
+              $ref: '#/components/responses/401'
+          security:
+            - jwt: []
+        """
+        user = current_user_jwt
+        revoke_tokens(user)
+        record_login_event("logout", user)
+        db.session.commit()
+        return self.response(200, message=_("Signed out. Every token of this account is revoked."))
+
+
+def _revoked_token(_jwt_header, _jwt_data):
+    """401 for a token whose account is deactivated or whose tokens were revoked."""
+    from flask import jsonify
+
+    return jsonify(message=_("This token is no longer valid (new password, sign-out or deactivated account). "
+                             "Sign in again.")), 401
 
 
 class SecurityManager(SqlaSecurityManager):
@@ -349,6 +436,19 @@ class SecurityManager(SqlaSecurityManager):
         # to sort by what SQL cannot order.
         self.userdbmodelview.datamodel = PanelInterface(self.user_model)
         self.rolemodelview.datamodel = PanelInterface(self.role_model, computed=ROLE_COLUMNS)
+
+    def create_jwt_manager(self, app):
+        jwt_manager = super().create_jwt_manager(app)
+        jwt_manager.user_lookup_error_loader(_revoked_token)
+        return jwt_manager
+
+    def load_user_jwt(self, _jwt_header, jwt_data):
+        """The token's account, if it is active and the token was not revoked since (api_tokens.accepted)."""
+        user = self.load_user(jwt_data["sub"])
+        if user is not None and user.is_active and api_tokens.accepted(jwt_data, user):
+            g.user = user  # as FAB does: g.user cannot be set before the request
+            return user
+        return None
 
     def register_views(self):
         super().register_views()

@@ -1,8 +1,8 @@
 """Captcha challenges keep a keyed hash of the answer (not the answer) and a keyed hash of the client's address;
 enterprise contact phones may be landlines (up to 20 characters: 0755-12345678-123456).
 
-Revision ID: 0014_inputs
-Revises: 0013_dbrole_audit_truncate
+Revision ID: 0015_inputs
+Revises: 0014_tokens_stamp
 Create Date: 2026-12-06 03:10:00
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0014_inputs'
-down_revision = '0013_dbrole_audit_truncate'
+revision = '0015_inputs'
+down_revision = '0014_tokens_stamp'
 branch_labels = None
 depends_on = None
 
