@@ -270,9 +270,12 @@ SMS_CODE_MAX_ATTEMPTS = _env("SMS_CODE_MAX_ATTEMPTS", 5, int)
 SMS_RESEND_SECONDS = _env("SMS_RESEND_SECONDS", 60, int)  # one code per number per this many seconds
 SMS_DAILY_CAP = _env("SMS_DAILY_CAP", 10, int)  # codes per number per day
 
-# Image captcha: drawn with Pillow; the answer stays on the server (hashed), single use.
+# Image captcha: drawn with Pillow; the answer stays on the server (a keyed hash), single use.
 CAPTCHA_TTL_SECONDS = _env("CAPTCHA_TTL_SECONDS", 300, int)
 CAPTCHA_LENGTH = _env("CAPTCHA_LENGTH", 4, int)
+CAPTCHA_RATE_LIMIT = _env("CAPTCHA_RATE_LIMIT", "30 per minute")  # per address: GET /captcha/new and its images
+CAPTCHA_MAX_PER_CLIENT = _env("CAPTCHA_MAX_PER_CLIENT", 60, int)  # live (unanswered, unexpired) per address
+CAPTCHA_MAX_LIVE = _env("CAPTCHA_MAX_LIVE", 20000, int)  # live in all: the table's bound
 
 # Login protection (HTML and API login alike).
 LOGIN_MAX_FAILURES = _env("LOGIN_MAX_FAILURES", 5, int)  # consecutive failures that lock the account

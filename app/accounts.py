@@ -13,7 +13,7 @@ from models import AppUser, Person
 from ground import roles as R
 from ground import signals
 from ground.extensions import db
-from ground.identifiers import clean_id_number, clean_mobile
+from ground.identifiers import InvalidIdentifier, clean_id_number, clean_mobile, clean_person_name
 
 
 class AccountError(Exception):
@@ -47,9 +47,12 @@ def open_account(name: str, id_number: str, phone: str, password: str) -> AppUse
 
     Raises AccountError; the caller has already checked the SMS code and commits.
     """
-    name = (name or "").strip()
     id_number, phone = clean_id_number(id_number), clean_mobile(phone)
     errors: dict[str, list] = {}
+    try:
+        name = clean_person_name(name)
+    except InvalidIdentifier as exc:
+        errors["name"] = [exc.message]
     sm = current_app.appbuilder.sm
     if sm.find_user(username=id_number) is not None:
         errors.setdefault("id_number", []).append(

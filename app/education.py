@@ -27,7 +27,7 @@ from app.services import images, storage
 from ground.clock import today
 from ground.errors import UserError
 from ground.extensions import db
-from ground.identifiers import InvalidIdentifier, clean_id_number
+from ground.identifiers import InvalidIdentifier, clean_id_number, clean_person_name
 from models import AuditLog, ContinuingEducation, Person, Specialty
 from models.choices import EDUCATION_KINDS
 
@@ -188,6 +188,11 @@ def _check_row(number, values, columns, specialties):
         reasons.append(exc.message)
     if not text["name"]:
         reasons.append(_l("The name is missing."))
+    else:
+        try:
+            text["name"] = clean_person_name(text["name"])
+        except InvalidIdentifier as exc:
+            reasons.append(exc.message)
     kind = _KINDS.get(text["kind"].lower())
     if kind is None:
         reasons.append(_l("Course kind: write 必修 or 选修 (compulsory or elective)."))

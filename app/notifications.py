@@ -84,6 +84,10 @@ _NOTICES = (
                                         "employer to keep your registration in use."), sms=True),
     Notice("penalty_recorded", _l("A record has been entered against you: %(penalty_kind)s, decision %(decision)s of "
                                   "%(day)s. It is shown under Personal information → My account."), sms=True),
+    # Every account holder: the sign-in lock is told to them only, never on the sign-in page (no enumeration).
+    Notice("account_locked", _l("Your account was locked after %(failures)s failed sign-ins in a row; it unlocks by "
+                                "itself at %(until)s, or at once when you reset the password by SMS. If that was "
+                                "not you, change your password."), sms=True),
     # Enterprises.
     Notice("confirmation_requested", _l("%(person)s submitted application %(number)s (%(type)s) for your "
                                         "confirmation; the time limit is %(deadline)s.")),

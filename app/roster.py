@@ -35,7 +35,7 @@ from app.scope import current_user
 from ground.clock import today
 from ground.errors import UserError
 from ground.extensions import db
-from ground.identifiers import InvalidIdentifier, clean_id_number, mask_id_number
+from ground.identifiers import InvalidIdentifier, clean_id_number, clean_person_name, mask_id_number
 
 BATCH = 1000  # rows per IN query and per flush
 HEADER_SEARCH_ROWS = 10  # title rows above the header row are skipped
@@ -432,8 +432,11 @@ def _check_row(number, values, columns, specialties):
 
     if not name:
         reasons.append(_l("The name is missing."))
-    elif len(name) > NAME_MAX:
-        reasons.append(_l("The name is longer than %(max)s characters.", max=NAME_MAX))
+    else:
+        try:
+            name = clean_person_name(name)
+        except InvalidIdentifier as exc:
+            reasons.append(exc.message)
 
     specialty_code = specialties.get(specialty_text.lower())
     if not specialty_text:

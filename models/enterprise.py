@@ -4,7 +4,7 @@ from sqlalchemy import Column, Date, DateTime, ForeignKey, Index, Integer, Strin
 from sqlalchemy.orm import relationship, validates
 
 from ground.clock import now_utc
-from ground.identifiers import clean_credit_code, clean_mobile
+from ground.identifiers import CONTACT_PHONE_MAX, clean_contact_phone, clean_credit_code
 
 from models.base import Model, Timestamps
 from models.choices import ENTERPRISE_STATUS_SOURCES, ENTERPRISE_STATUSES
@@ -25,7 +25,7 @@ class Enterprise(Timestamps, Model):
     province_code = Column(String(2), ForeignKey("province.code"), nullable=False, index=True)
     address = Column(String(200))
     legal_representative = Column(String(50))
-    contact_phone = Column(String(11))
+    contact_phone = Column(String(CONTACT_PHONE_MAX))  # a mobile or a landline (clean_contact_phone)
     # The current status (models.choices.ENTERPRISE_STATUSES); only app/employer_status.py writes it, with a row
     # of EnterpriseStatusChange.
     status = Column(String(20), nullable=False, default="active", server_default="active", index=True)
@@ -42,7 +42,7 @@ class Enterprise(Timestamps, Model):
 
     @validates("contact_phone")
     def _normalise_phone(self, key, value):
-        return clean_mobile(value) if value else None
+        return clean_contact_phone(value) if value else None
 
     @property
     def status_label(self):

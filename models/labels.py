@@ -23,7 +23,7 @@ LABELS = {
     "realname_province": _l("On-site check province"), "credit_code": _l("Unified social credit code"),
     "address": _l("Address"), "legal_representative": _l("Legal representative"),
     "status_since": _l("Status since"), "status_history": _l("Status history"),
-    "contact_phone": _l("Contact mobile"), "certificate_no": _l("Qualification certificate number"),
+    "contact_phone": _l("Contact phone"), "certificate_no": _l("Qualification certificate number"),
     "specialty": _l("Specialty"), "qualified_on": _l("Qualified on"), "is_temporary": _l("Temporary certificate"),
     "person_id_number": _l("ID number of the person"), "status": _l("Status"), "status_label": _l("Status"),
     "registered_on": _l("Registered on"), "specialty_summary": _l("Specialties (valid until)"),

@@ -51,8 +51,13 @@ def _jpeg() -> bytes:
     return buf.getvalue()
 
 
+def person_name(number: int) -> str:
+    """A legal name (ground.identifiers.clean_person_name: no digits) unique by number: 测试一二三."""
+    return "测试" + "".join("零一二三四五六七八九"[int(d)] for d in str(number))
+
+
 def make_person(verified=True, materials=True, qualifications=(("building", 1),), age=None, name=None) -> int:
-    person = Person(id_number=unique_id_number(age=age), name=name or f"测试{next(_sequence)}",
+    person = Person(id_number=unique_id_number(age=age), name=name or person_name(next(_sequence)),
                     realname_status="verified" if verified else "unverified")
     db.session.add(person)
     db.session.flush()

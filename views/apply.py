@@ -27,7 +27,7 @@ from app.services import sms, workdays
 from models import Application, Enterprise, TransitionLog
 
 from views.base import signed_in_person
-from views.forms import IdNumber, add_error
+from views.forms import IdNumber, PersonName, add_error
 
 # Menu order of the user manual (3.1.3.1 - 3.1.3.8): the order of the business-type table.
 MENU_ORDER = APPLICANT_TYPES  # the types a person applies for themself
@@ -71,7 +71,7 @@ class ApplyForm(DynamicForm):
     pass_certificate_no = StringField(_l("Pass certificate number"), validators=[Optional(), Length(max=32)])
     reason = SelectField(_l("Reason"), choices=[])
     reason_text = TextAreaField(_l("Explanation"), validators=[Optional(), Length(max=2000)])
-    new_name = StringField(_l("New name"), validators=[Optional(), Length(max=50)])
+    new_name = StringField(_l("New name"), validators=[Optional(), Length(max=50), PersonName()])
     new_id_number = StringField(_l("New ID number"), validators=[Optional(), IdNumber()])
     id_front = FileField(_l("ID card front (new)"))
     id_back = FileField(_l("ID card back (new)"))

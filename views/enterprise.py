@@ -17,7 +17,7 @@ from ground.extensions import db
 from app.scope import current_user
 from models import Enterprise, Registration, RegistrationSpecialty
 
-from views.forms import Mobile
+from views.forms import ContactPhone, PersonName
 
 PAGE_SIZE = 50
 EXPIRY_WARNING_DAYS = 90
@@ -25,8 +25,10 @@ EXPIRY_WARNING_DAYS = 90
 
 class EnterpriseProfileForm(DynamicForm):
     address = StringField(_l("Address"), validators=[Optional(), Length(max=200)])
-    legal_representative = StringField(_l("Legal representative"), validators=[Optional(), Length(max=50)])
-    contact_phone = StringField(_l("Contact mobile"), validators=[Optional(), Mobile()])
+    legal_representative = StringField(_l("Legal representative"),
+                                       validators=[Optional(), Length(max=50), PersonName()])
+    contact_phone = StringField(_l("Contact phone"), validators=[Optional(), Length(max=40), ContactPhone()],
+                                description=_l("A mobile, or a landline with area code: 010-12345678, 0755-1234567-123."))
 
 
 def _own_enterprise() -> Enterprise:

@@ -5,7 +5,8 @@ from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, StringField
 from wtforms.validators import Length, ValidationError
 
-from ground.identifiers import InvalidIdentifier, clean_credit_code, clean_id_number, clean_mobile
+from ground.identifiers import (InvalidIdentifier, clean_contact_phone, clean_credit_code, clean_id_number, clean_mobile,
+                                clean_person_name)
 from app.services import captcha
 
 
@@ -45,6 +46,24 @@ class Mobile(_Identifier):
     clean = staticmethod(clean_mobile)
 
 
+class ContactPhone(_Identifier):
+    """A mobile or a landline with area code and optional extension (ground.identifiers.clean_contact_phone)."""
+
+    clean = staticmethod(clean_contact_phone)
+
+
+class PersonName(_Identifier):
+    """A legal name (ground.identifiers.clean_person_name): sign-up, name changes, persons, legal representatives."""
+
+    clean = staticmethod(clean_person_name)
+
+
+class NamePart(_Identifier):
+    """A family or given name alone (staff accounts keep the two apart)."""
+
+    clean = staticmethod(lambda value: clean_person_name(value, part=True))
+
+
 def add_error(field, *messages):
     """Show translated messages under a form field (after validation, e.g. from a service's refusal)."""
     field.errors = list(field.errors) + [str(m) for m in messages]
@@ -71,6 +90,10 @@ class CaptchaForm(DynamicForm):
         return False
 
     def fresh_captcha(self):
-
-        self.captcha_nonce.data = captcha.new_challenge()
+        """A new challenge for the page; at the caps the field says why there is none (the form cannot pass)."""
         self.captcha.data = ""
+        try:
+            self.captcha_nonce.data = captcha.new_challenge()
+        except captcha.CaptchaRefused as exc:
+            self.captcha_nonce.data = ""
+            add_error(self.captcha, exc.message)

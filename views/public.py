@@ -39,8 +39,15 @@ class CaptchaView(BaseView):
 
     @expose("/new")
     def new(self):
-        """A fresh challenge: its nonce and image URL (for the refresh link and API clients)."""
-        nonce = captcha.new_challenge()
+        """A fresh challenge: its nonce and image URL (for the refresh link and API clients); 429 at the caps."""
+        try:
+            nonce = captcha.new_challenge()
+        except captcha.CaptchaRefused as exc:
+            resp = jsonify({"message": str(exc.message)})
+            resp.status_code = 429
+            resp.headers["Retry-After"] = str(current_app.config["CAPTCHA_TTL_SECONDS"])
+            resp.headers["Cache-Control"] = "no-store"
+            return resp
         resp = jsonify({"nonce": nonce, "image": url_for(".image", nonce=nonce)})
         resp.headers["Cache-Control"] = "no-store"
         return resp

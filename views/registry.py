@@ -40,7 +40,7 @@ from views.employer_status import EmployerStatusView
 from views.enterprise import EnterpriseProfileView
 from views.exports import CAN_EXPORT
 from views.formatting import DATETIME_FORMATTERS, ONSITE_ID_NUMBER, deadline_with_days_left, reminders_badge
-from views.forms import CreditCode, IdNumber, Mobile
+from views.forms import ContactPhone, CreditCode, IdNumber, Mobile, PersonName
 from views.health import HealthView
 from views.metrics import MetricsView
 from views.help import HELP_MENU, HelpView
@@ -203,7 +203,7 @@ PANEL = [
         add={MINISTRY}, edit={APPLICANT, MINISTRY},
         # The mobile changes only through 个人信息 → 修改手机号 (SMS code to the new number), never on this form.
         add_columns=["id_number", "name", *_PERSON_PROFILE], edit_columns=[c for c in _PERSON_PROFILE if c != "phone"],
-        validators_columns={"id_number": [IdNumber()], "phone": [Optional(), Mobile()]},
+        validators_columns={"id_number": [IdNumber()], "name": [PersonName()], "phone": [Optional(), Mobile()]},
         add_form_extra_fields=_PERSON_FIELDS, edit_form_extra_fields=_PERSON_FIELDS,
         search_form_extra_fields={"realname_status": _select(_l("Real-name status"),
                                                              lambda: REALNAME_STATUSES.choices(blank=True))},
@@ -251,7 +251,8 @@ PANEL = [
         add={MINISTRY, ADMIN}, edit={MINISTRY, ADMIN},
         add_columns=["credit_code", "name", "province", "address", "legal_representative", "contact_phone"],
         edit_columns=["name", "province", "address", "legal_representative", "contact_phone"],
-        validators_columns={"credit_code": [CreditCode()], "contact_phone": [Optional(), Mobile()]},
+        validators_columns={"credit_code": [CreditCode()], "contact_phone": [Optional(), ContactPhone()],
+                            "legal_representative": [Optional(), PersonName()]},
         label_columns={**LABELS, "name": _l("Enterprise name")}, order_columns=["name", "credit_code"],
         api={"resource": "enterprise", **_api(Enterprise),
              "search_columns": ["name", "credit_code"]},
@@ -333,6 +334,7 @@ SECURITY_ONLY = frozenset({SECURITY_ADMIN})
 ACCOUNT_READERS = frozenset({ADMIN, SECURITY_ADMIN})
 LOGIN_LIMIT = RateLimit("AUTH_RATE_LIMIT", methods=("POST",), with_login_limit=True)  # they send SMS
 PUBLIC_LIMIT = RateLimit("PUBLIC_RATE_LIMIT")  # certificate verification and the public register: any method
+CAPTCHA_LIMIT = RateLimit("CAPTCHA_RATE_LIMIT")  # new challenges and their images, per address
 
 
 def _personal_links():
@@ -364,7 +366,7 @@ SITE = [
     PageSpec(ProgressView, _l("Progress query"), APPLICANT_ONLY),
     PageSpec(MyAccountView, _l("Personal information"), APPLICANT_ONLY),
     *_personal_links(),
-    PageSpec(CaptchaView),
+    PageSpec(CaptchaView, rate_limit=CAPTCHA_LIMIT),
     # /healthz (open, for load balancers) and /readyz (HEALTH_ALLOW addresses or HEALTH_TOKEN): no rate limit.
     PageSpec(HealthView),
     PageSpec(MetricsView),

@@ -2,6 +2,8 @@
 
 Both ask for the image captcha before an SMS is sent, and change nothing unless every field is valid.
 """
+import logging
+
 from flask import current_app, flash, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.forms import DynamicForm
@@ -16,13 +18,15 @@ from ground.extensions import db
 from ground.identifiers import InvalidIdentifier, clean_id_number
 from app import accounts
 from app.services import sms
-from views.forms import CaptchaForm, IdNumber, Mobile, add_error, add_errors
+from views.forms import CaptchaForm, IdNumber, Mobile, PersonName, add_error, add_errors
 from views.shell import sessions
 from app.audit import record_login_event
 
+log = logging.getLogger(__name__)
+
 
 class SignUpForm(CaptchaForm):
-    name = StringField(_l("Real name"), validators=[DataRequired(), Length(max=50)],
+    name = StringField(_l("Real name"), validators=[DataRequired(), Length(max=50), PersonName()],
                        description=_l("As printed on your ID card."))
     id_number = StringField(_l("ID number"), validators=[DataRequired(), IdNumber()],
                             description=_l("18 characters; this is your sign-in account."))
@@ -123,60 +127,68 @@ class SignUpView(BaseView):
 
 
 class PasswordResetView(BaseView):
-    """Forgotten password or locked account: an SMS code to the mobile on file sets a new password."""
+    """Forgotten password or locked account: an SMS code to the mobile on file sets a new password.
+
+    Known and unknown ID numbers get the same pages, messages and redirects (no account enumeration): the code goes
+    out only when an applicant account with a mobile has the number, and a failed sending is logged, not shown.
+    """
 
     route_base = "/reset"
     default_view = "start"
     _SESSION_KEY = "reset_account"
 
+    @staticmethod
+    def _account(id_number):
+        """The applicant account and its mobile, or (None, None)."""
+        try:
+            user = current_app.appbuilder.sm.find_user(username=clean_id_number(id_number or ""))
+        except InvalidIdentifier:
+            return None, None
+        phone = getattr(getattr(user, "person", None), "phone", None)
+        return (user, phone) if user is not None and phone else (None, None)
+
     @expose("/", methods=["GET", "POST"])
     def start(self):
         form = ResetStartForm()
         if request.method == "POST" and form.validate_on_submit() and form.captcha_passed():
-            user = current_app.appbuilder.sm.find_user(username=form.id_number.data)
-            phone = getattr(getattr(user, "person", None), "phone", None)
-            if user is None or not phone:
-                add_error(form.id_number, _("No applicant account with a mobile number has this ID number. "
-                                            "Staff accounts are reset by the administrator."))
-            else:
+            _user, phone = self._account(form.id_number.data)
+            if phone:
                 try:
                     sms.send_code(phone, "reset_password")
-                except sms.SmsError as exc:
-                    add_error(form.id_number, str(exc.message))
-                else:
-                    session[self._SESSION_KEY] = user.username
-                    return redirect(url_for("PasswordResetView.finish"))
+                except sms.SmsError as exc:  # shown to nobody: the page would tell that the account exists
+                    db.session.rollback()
+                    log.info("password reset: no SMS sent (%s)", exc.message)
+            session[self._SESSION_KEY] = form.id_number.data
+            return redirect(url_for("PasswordResetView.finish"))
         form.fresh_captcha()
         return self.render_template("personal/reset.html", form=form, stage="start"), 200, {"Cache-Control": "no-store"}
 
     @expose("/finish", methods=["GET", "POST"])
     def finish(self):
-        username = session.get(self._SESSION_KEY)
-        try:
-            user = current_app.appbuilder.sm.find_user(username=clean_id_number(username or ""))
-        except InvalidIdentifier:
-            user = None
-        if user is None or user.person is None or not user.person.phone:
+        id_number = session.get(self._SESSION_KEY)
+        if not id_number:
             return redirect(url_for("PasswordResetView.start"))
+        user, phone = self._account(id_number)
         form = ResetFinishForm()
         if request.method == "POST" and form.validate_on_submit():
-            problems = accounts.password_problems(form.password.data, id_number=user.username, phone=user.person.phone)
+            problems = accounts.password_problems(form.password.data, id_number=id_number, phone=phone or "")
             if problems:
                 add_errors(form, {"password": problems})
             else:
                 try:
-                    sms.verify_code(user.person.phone, "reset_password", form.sms_code.data)
+                    if user is None:
+                        raise sms.SmsError(_l("No verification code has been sent to this number; ask for one first."))
+                    sms.verify_code(phone, "reset_password", form.sms_code.data)
                     accounts.set_password(user, form.password.data)
-                except sms.SmsError as exc:
+                except sms.SmsError:
                     db.session.rollback()
-                    add_error(form.sms_code, exc.message)
+                    add_error(form.sms_code, _("The SMS code is wrong, has expired or has had too many attempts. "
+                                               "Check it, or start again for a new code."))
                 else:
-
                     record_login_event("password_reset", user)
                     db.session.commit()
                     session.pop(self._SESSION_KEY, None)
                     flash(_("Your password is set and the account is unlocked. Sign in with the new password."),
                           "success")
                     return redirect(current_app.appbuilder.get_url_for_login)
-        return self.render_template("personal/reset.html", form=form, stage="finish",
-                                    masked_phone=sms.mask_phone(user.person.phone)), 200, {"Cache-Control": "no-store"}
+        return self.render_template("personal/reset.html", form=form, stage="finish"), 200, {"Cache-Control": "no-store"}

@@ -5,7 +5,7 @@ from app import notifications
 from app.business_types import shared
 from app.business_types.base import BusinessType
 from ground.clock import today
-from ground.identifiers import InvalidIdentifier, clean_id_number
+from ground.identifiers import InvalidIdentifier, clean_id_number, clean_person_name
 from ground.vocabulary import State
 from models import AppUser
 
@@ -23,6 +23,11 @@ def check_input(values, person) -> dict:
         else:
             if person is not None and cleaned == person.id_number:
                 errors.setdefault("new_id_number", []).append(_l("The new ID number is the same as the current one."))
+    if new_name:
+        try:
+            new_name = clean_person_name(new_name)
+        except InvalidIdentifier as exc:
+            errors.setdefault("new_name", []).append(exc.message)
     if person is not None and new_name and new_name == person.name and not new_id:
         errors.setdefault("new_name", []).append(_l("The new name is the same as the current one."))
     return errors
@@ -45,7 +50,7 @@ def outcome(ctx):
     person = app.person
     old_id = person.id_number
     if app.new_name:
-        person.name = app.new_name.strip()
+        person.name = clean_person_name(app.new_name)
     if app.new_id_number:
         person.id_number = app.new_id_number
         for user in ctx.session.query(AppUser).filter(AppUser.person_id == person.id, AppUser.username == old_id):

@@ -1,6 +1,13 @@
 """Image captcha: the answer stays on the server under a random nonce and is consumed by its first check.
 
 Nothing about the challenge goes into the cookie session; the client only ever holds the nonce and the image.
+The database holds no answer either: the answer is derived from the nonce with a key (HMAC with SECRET_KEY), so
+the image can be drawn on request, and the row keeps only a keyed hash of it (checked in constant time), its
+length, its expiry and a keyed hash of the client's address.
+
+The table is bounded: creating a challenge purges expired ones and is refused (CaptchaRefused, a translated
+message) when the client's address already holds CAPTCHA_MAX_PER_CLIENT live challenges or the table holds
+CAPTCHA_MAX_LIVE; GET /captcha/new is rate-limited per address (CAPTCHA_RATE_LIMIT, shared through Redis).
 
 The image (WIDTH × HEIGHT) is drawn for people first: large dark glyphs of the bundled DroidSansMono font,
 slightly turned and shifted, a gentle wave, light noise behind them; no characters people confuse.
@@ -21,11 +28,13 @@ import secrets
 from datetime import timedelta
 
 from captcha.image import DEFAULT_FONTS
-from flask import current_app
+from flask import current_app, has_request_context, request
+from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageDraw, ImageFont
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from ground import clock
+from ground.errors import UserError
 from ground.extensions import db
 from models import CaptchaChallenge
 
@@ -36,16 +45,52 @@ FONT = DEFAULT_FONTS[0]  # DroidSansMono, shipped with the captcha package
 MARGIN = 4  # glyphs never touch the border
 
 
-def new_challenge() -> str:
-    """Store a fresh challenge, drop expired ones, commit; returns the nonce."""
+class CaptchaRefused(UserError):
+    """Too many live challenges for this address (or in all): no new one until some expire."""
+
+
+def _keyed(*parts: str) -> str:
+    key = current_app.config["SECRET_KEY"]
+    key = key.encode() if isinstance(key, str) else key
+    return hmac.new(key, "\0".join(parts).encode(), hashlib.sha256).hexdigest()
+
+
+def _answer_of(nonce: str, length: int) -> str:
+    rng = random.Random(_keyed("captcha-answer", nonce))
+    return "".join(rng.choice(ALPHABET) for _ in range(length))
+
+
+def _answer_hash(nonce: str, answer: str) -> str:
+    return _keyed("captcha-check", nonce, answer.upper())
+
+
+def client_key(address: str | None = None) -> str:
+    """The client's address as a keyed hash (the table never holds addresses)."""
+    if address is None:
+        address = (request.remote_addr if has_request_context() else None) or ""
+    return _keyed("captcha-client", address)[:32]
+
+
+def new_challenge(address: str | None = None) -> str:
+    """Store a fresh challenge, drop expired ones, commit; returns the nonce. Raises CaptchaRefused at the caps."""
     now = clock.now_utc()
-    length = current_app.config["CAPTCHA_LENGTH"]
-    answer = "".join(secrets.choice(ALPHABET) for _ in range(length))
-    nonce = secrets.token_urlsafe(24)
+    config = current_app.config
+    client = client_key(address)
     db.session.execute(delete(CaptchaChallenge).where(CaptchaChallenge.expires_at < now)
                        .execution_options(synchronize_session=False))
-    db.session.add(CaptchaChallenge(nonce=nonce, answer=answer, created_at=now,
-                                    expires_at=now + timedelta(seconds=current_app.config["CAPTCHA_TTL_SECONDS"])))
+    mine = db.session.scalar(select(func.count()).select_from(CaptchaChallenge)
+                             .where(CaptchaChallenge.client == client))
+    everyone = db.session.scalar(select(func.count()).select_from(CaptchaChallenge))
+    if mine >= config["CAPTCHA_MAX_PER_CLIENT"] or everyone >= config["CAPTCHA_MAX_LIVE"]:
+        db.session.commit()  # the purge
+        raise CaptchaRefused(_l("Too many verification codes were asked for from your network. Wait %(minutes)s "
+                                "minutes, then reload the page.",
+                                minutes=max(1, math.ceil(config["CAPTCHA_TTL_SECONDS"] / 60))))
+    length = config["CAPTCHA_LENGTH"]
+    nonce = secrets.token_urlsafe(24)
+    db.session.add(CaptchaChallenge(nonce=nonce, answer_hash=_answer_hash(nonce, _answer_of(nonce, length)),
+                                    length=length, client=client, created_at=now,
+                                    expires_at=now + timedelta(seconds=config["CAPTCHA_TTL_SECONDS"])))
     db.session.commit()
     return nonce
 
@@ -121,7 +166,7 @@ def render_png(nonce: str) -> bytes | None:
     if challenge is None:
         return None
     out = io.BytesIO()
-    draw(challenge.answer, seed=nonce.encode()).save(out, format="PNG", optimize=True)
+    draw(_answer_of(nonce, challenge.length), seed=nonce.encode()).save(out, format="PNG", optimize=True)
     return out.getvalue()
 
 
@@ -135,21 +180,21 @@ def check(nonce: str, answer: str) -> bool:
         return False
     row = db.session.execute(
         delete(CaptchaChallenge).where(CaptchaChallenge.nonce == nonce)
-        .returning(CaptchaChallenge.answer, CaptchaChallenge.expires_at)
+        .returning(CaptchaChallenge.answer_hash, CaptchaChallenge.expires_at)
         .execution_options(synchronize_session=False)
     ).first()
     db.session.commit()
     if row is None or row.expires_at <= clock.now_utc():
         return False
-    given = "".join((answer or "").split()).upper()
-    return hmac.compare_digest(given.encode(), row.answer.upper().encode())
+    given = "".join((answer or "").split())[:16]
+    return hmac.compare_digest(_answer_hash(nonce, given), row.answer_hash)
 
 
 def peek_answer(nonce: str) -> str:
     """Test-only: the stored answer, not consumed. Refuses unless TESTING and CAPTCHA_TEST_HOOK are on."""
     if not (current_app.testing and current_app.config.get("CAPTCHA_TEST_HOOK")):
         raise RuntimeError("captcha.peek_answer is a test hook (needs TESTING and CAPTCHA_TEST_HOOK)")
-    answer = db.session.scalar(select(CaptchaChallenge.answer).where(CaptchaChallenge.nonce == nonce))
-    if answer is None:
+    length = db.session.scalar(select(CaptchaChallenge.length).where(CaptchaChallenge.nonce == nonce))
+    if length is None:
         raise LookupError("unknown captcha nonce")
-    return answer
+    return _answer_of(nonce, length)

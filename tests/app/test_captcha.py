@@ -143,3 +143,91 @@ def test_pages_show_the_image_at_its_size_and_a_refresh_link(app, client, url):
     assert 'class="captcha-refresh"' in html and 'data-new-url="/captcha/new"' in html and "fa-refresh" in html
     assert f'href="{url}"' in html  # without JavaScript the link reloads the page
     assert re.search(r'<script src="/static/js/captcha.js(\?v=\w+)?" nonce="', html)
+
+
+# --- the answer is not stored; the table is bounded ---------------------------------------------------
+def test_the_database_holds_no_answer(app, ctx, hook):
+    nonce = captcha.new_challenge()
+    answer = captcha.peek_answer(nonce)
+    row = db.session.query(CaptchaChallenge).filter_by(nonce=nonce).one()
+    stored = " ".join(str(getattr(row, c.key)) for c in CaptchaChallenge.__table__.columns)
+    assert answer not in stored and answer.lower() not in stored
+    assert len(row.answer_hash) == 64 and row.client != "127.0.0.1"
+    # The image still shows it: drawn from the answer derived from the nonce with the secret key.
+    assert captcha.render_png(nonce) == _png(captcha.draw(answer, seed=nonce.encode()))
+    # Another key gives another answer: the nonce alone tells nothing.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(app.config, "SECRET_KEY", "another key")
+        assert not captcha.check(nonce, answer)
+
+
+def _png(image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def _live_rows(client_key=None) -> int:
+    query = db.session.query(CaptchaChallenge).filter(CaptchaChallenge.expires_at > clock.now_utc())
+    if client_key:
+        query = query.filter(CaptchaChallenge.client == client_key)
+    return query.count()
+
+
+def test_150_anonymous_requests_write_at_most_the_cap(app, monkeypatch):
+    monkeypatch.setitem(app.config, "CAPTCHA_MAX_PER_CLIENT", 20)
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "10.77.0.1"
+    client.get("/lang/en")
+    statuses = [client.get("/captcha/new").status_code for _ in range(150)]
+    assert statuses.count(200) == 20 and statuses.count(429) == 130
+    refused = client.get("/captcha/new")
+    assert refused.get_json() == {"message": "Too many verification codes were asked for from your network. Wait 5 "
+                                             "minutes, then reload the page."}
+    assert refused.headers["Retry-After"] == "300"
+    with app.app_context():
+        assert _live_rows(captcha.client_key("10.77.0.1")) == 20
+    # The sign-in page at the cap: a clear message, no image, no 500; another address is not affected.
+    page = client.get("/login/")
+    assert page.status_code == 200 and "Too many verification codes" in page.get_data(as_text=True)
+    assert "captcha-image" not in page.get_data(as_text=True)
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "10.77.0.2"
+    assert other.get("/captcha/new").status_code == 200
+
+
+def test_expired_challenges_are_purged_and_free_the_cap(app, monkeypatch):
+    monkeypatch.setitem(app.config, "CAPTCHA_MAX_PER_CLIENT", 3)
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "10.77.1.1"}):
+        nonces = [captcha.new_challenge() for _ in range(3)]
+        with pytest.raises(captcha.CaptchaRefused):
+            captcha.new_challenge()
+        db.session.execute(update(CaptchaChallenge).where(CaptchaChallenge.nonce.in_(nonces))
+                           .values(expires_at=clock.now_utc() - timedelta(seconds=1)))
+        db.session.commit()
+        captcha.new_challenge()
+        assert db.session.query(CaptchaChallenge).filter(CaptchaChallenge.nonce.in_(nonces)).count() == 0
+
+
+def test_the_table_has_a_global_cap(app, monkeypatch):
+    with app.app_context():
+        live = _live_rows()
+    monkeypatch.setitem(app.config, "CAPTCHA_MAX_LIVE", live + 2)
+    statuses = []
+    for i in range(4):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"10.77.2.{i}"
+        statuses.append(client.get("/captcha/new").status_code)
+    assert statuses == [200, 200, 429, 429]
+
+
+def test_new_challenges_are_rate_limited_per_address(app, database, tmp_path_factory):
+    from tests.conftest import another_app
+
+    with another_app(database, tmp_path_factory, RATELIMIT_ENABLED=True, CAPTCHA_RATE_LIMIT="5 per minute") as limited:
+        client = limited.test_client()
+        client.environ_base["REMOTE_ADDR"] = "10.77.3.1"
+        assert [client.get("/captcha/new").status_code for _ in range(6)] == [200] * 5 + [429]
+        other = limited.test_client()
+        other.environ_base["REMOTE_ADDR"] = "10.77.3.2"
+        assert other.get("/captcha/new").status_code == 200

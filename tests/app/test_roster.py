@@ -191,7 +191,7 @@ def test_xlsx_with_title_row_date_cells_and_numeric_id(ctx, existing):
             ["Future", b, c[2], "building", today() + timedelta(days=30), None],  # 5 future date cell
             ["Serial", b, numeric_cert, "mining", 44927, True],                     # 6 accepted: Excel serial, int cert
             [None, None, None, None, None, None],                               # 7 blank
-            [existing["name"] + "x", existing["id_number"], c[3], "mining", "2022-01-01", None]]  # 8 mismatch
+            [existing["name"] + "乙", existing["id_number"], c[3], "mining", "2022-01-01", None]]  # 8 mismatch
     report = roster.import_roster(_xlsx_bytes(rows), "roster.xlsx", None)
     got = _by_row(report)
     assert sorted(got) == [3, 4, 5, 6, 8]
@@ -251,7 +251,7 @@ def test_database_refusal_writes_nothing(ctx, existing, monkeypatch):
 
 def test_lookups_are_batched(ctx, count_queries):
     c = _certs(60)
-    rows = [HEADER_ZH] + [[f"批量{i}", f.unique_id_number(), c[i], "建筑工程", "2020-01-01", ""] for i in range(60)]
+    rows = [HEADER_ZH] + [[f.person_name(i), f.unique_id_number(), c[i], "建筑工程", "2020-01-01", ""] for i in range(60)]
     with count_queries() as counter:
         report = roster.import_roster(_csv_bytes(rows), "batch.csv", None)
     assert report.accepted == 60

@@ -177,7 +177,13 @@ class Setup:
         }[role]()
 
 
-@pytest.mark.parametrize("btype", list(PIPELINES))
+# The outcomes are the rule table's, whatever the database: every type on SQLite; on PostgreSQL one type applied
+# for and one lodged by others keep the engine's SQL honest there.
+ON_BOTH_BACKENDS = ("initial", "cancel_by_authority")
+
+
+@pytest.mark.parametrize("btype", [pytest.param(b, marks=() if b in ON_BOTH_BACKENDS else pytest.mark.one_backend)
+                                   for b in PIPELINES])
 def test_matrix(ctx, btype):
     setup = Setup()
     states = ["draft", *PIPELINES[btype], "completed", "returned", "refused", "withdrawn", "expired"]

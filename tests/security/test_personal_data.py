@@ -300,7 +300,7 @@ def test_a_journey_leaves_no_personal_data_in_the_logs(app, caplog, monkeypatch)
     for name in ("werkzeug", "flask_appbuilder", "sqlalchemy", "sqlalchemy.engine", "app", "views", "ops", "ground", "flask"):
         caplog.set_level(logging.DEBUG, logger=name)
 
-    name = "日志" + uuid.uuid4().hex[:4].upper()
+    name = "日志" + f.person_name(uuid.uuid4().int % 10**6)[2:]  # a legal name: Chinese characters only
     with app.app_context():
         person_id = f.make_person(verified=False, materials=False, name=name)
         id_number = db.session.get(Person, person_id).id_number

@@ -18,7 +18,9 @@ from tests.views.test_personal_journey import random_phone, sms_code
 
 WRONG = "Wrong@2026x"
 CAPTCHA_MESSAGE = "The verification code is wrong or has expired; type the new one."
-LOCKED = "This account is locked after too many failed sign-ins."
+# Every refusal (unknown account, wrong password, locked account) gives this one message: no enumeration.
+REFUSAL = ("Wrong ID number or password. After 5 failed sign-ins in a row an account is locked for 30 minutes "
+           "(its holder is told); resetting the password by SMS unlocks it at once.")
 
 
 def _attempt(client, username, password, **override):
@@ -109,16 +111,16 @@ def test_lockout_after_max_failures_refuses_even_the_right_password(app):
     client = _english_client(app)
     for attempt in range(1, limit):
         page = _text(_attempt(client, username, WRONG))
-        assert f"Wrong ID number or password. {limit - attempt} attempt(s) left before the account is locked." in page
+        assert REFUSAL in page
         assert _account(app, username)["locked_until"] is None
     page = _text(_attempt(client, username, WRONG))
-    assert f"Wrong password. The account is now locked for {minutes} minutes." in page
+    assert REFUSAL in page and "locked after" not in page
     locked_until = _account(app, username)["locked_until"]
     assert locked_until is not None
     assert timedelta(minutes=minutes - 1) < locked_until - now_utc() <= timedelta(minutes=minutes)
 
     page = _text(_attempt(client, username, f.PASSWORD))
-    assert f"{LOCKED} Try again after {minutes} minutes, or reset your password by SMS." in page
+    assert REFUSAL in page  # the right password is refused like any other: no guessing during the lock
     assert not _signed_in(client)
     assert _account(app, username)["locked_until"] == locked_until  # the refusal does not extend the lock
 
@@ -128,14 +130,14 @@ def test_lock_lifts_after_the_lock_time(app):
     client = _english_client(app)
     for _ in range(app.config["LOGIN_MAX_FAILURES"]):
         _attempt(client, username, WRONG)
-    assert LOCKED in _text(_attempt(client, username, f.PASSWORD))
+    assert REFUSAL in _text(_attempt(client, username, f.PASSWORD)) and not _signed_in(client)
     with app.app_context():
         db.session.query(AppUser).filter_by(username=username).update(
             {"locked_until": now_utc() - timedelta(seconds=1)})
         db.session.commit()
     # The count started afresh with the lock: one more wrong password does not lock again.
-    page = _text(_attempt(client, username, WRONG))
-    assert "4 attempt(s) left before the account is locked." in page
+    _attempt(client, username, WRONG)
+    assert _account(app, username)["fail_login_count"] == 1 and _account(app, username)["locked_until"] is not None
     assert _attempt(client, username, f.PASSWORD).status_code == 302
     assert _signed_in(client)
     account = _account(app, username)
@@ -151,8 +153,8 @@ def test_email_is_not_a_sign_in_name_so_a_lock_cannot_be_bypassed(app):
     assert resp.status_code == 200 and "Wrong ID number or password." in _text(resp)
     assert not _signed_in(client)
     _lock(app, username)
-    assert not _signed_in(_english_client(app)) and LOCKED not in _text(_attempt(_english_client(app), email,
-                                                                                  f.PASSWORD))
+    other = _english_client(app)
+    assert REFUSAL in _text(_attempt(other, email, f.PASSWORD)) and not _signed_in(other)
     assert _account(app, username)["locked_until"] is not None
 
 
@@ -164,7 +166,7 @@ def test_admin_unlocks_through_the_user_list_action(app):
         ministry = f.make_user("Ministry")
     _lock(app, username)
     user_id = _account(app, username)["id"]
-    assert LOCKED in _text(_attempt(_english_client(app), username, f.PASSWORD))
+    assert REFUSAL in _text(_attempt(_english_client(app), username, f.PASSWORD))
 
     # Staff other than the administrator cannot use the action.
     officer = login(app.test_client(), ministry)
@@ -255,18 +257,16 @@ def test_api_login_locks_like_the_page(app):
     limit, minutes = app.config["LOGIN_MAX_FAILURES"], app.config["LOGIN_LOCK_MINUTES"]
     username = _applicant(app)
     client = _english_client(app)
-    for attempt in range(1, limit):
+    for attempt in range(1, limit + 1):
         resp = _api_login(client, username, WRONG)
-        assert resp.status_code == 401
-        assert f"{limit - attempt} attempt(s) left" in resp.get_json()["message"]
-    resp = _api_login(client, username, WRONG)
-    assert resp.status_code == 401
-    assert resp.get_json()["message"] == f"Wrong password. The account is now locked for {minutes} minutes."
+        assert resp.status_code == 401 and resp.get_json()["message"] == REFUSAL
+    assert _account(app, username)["locked_until"] is not None
     resp = _api_login(client, username, f.PASSWORD)
-    assert resp.status_code == 401 and resp.get_json()["message"].startswith(LOCKED)
+    assert resp.status_code == 401 and resp.get_json()["message"] == REFUSAL
     assert "access_token" not in resp.get_json()
     # Locked through the API, refused on the page as well.
-    assert LOCKED in _text(_attempt(client, username, f.PASSWORD))
+    page_client = _english_client(app)
+    assert REFUSAL in _text(_attempt(page_client, username, f.PASSWORD)) and not _signed_in(page_client)
 
 
 # --- rate limit ------------------------------------------------------------------------------------
@@ -325,7 +325,8 @@ def test_password_reset_by_sms_unlocks_and_signs_in_with_the_new_password(app):
     with app.app_context():
         assert db.session.query(SmsOutbox).filter_by(phone=phone, purpose="reset_password").count() == 1
     finish = _text(client.get("/reset/finish"))
-    assert f"A code was sent to {phone[:3]}****{phone[-4:]}." in finish
+    assert "If an applicant account with a mobile number on file has this ID number, a code was sent" in finish
+    assert phone[-4:] not in finish  # not even masked: an unknown ID number gets the same page
     code = sms_code(app, phone)
     token = form_tokens(client, "/reset/finish")["csrf_token"]
 
@@ -336,7 +337,7 @@ def test_password_reset_by_sms_unlocks_and_signs_in_with_the_new_password(app):
     wrong = "000000" if code != "000000" else "000001"
     page = _text(client.post("/reset/finish", data={"csrf_token": token, "sms_code": wrong, "password": "Reset@2026x",
                                                     "confirm": "Reset@2026x"}))
-    assert "The verification code is wrong (4 attempts left)." in page
+    assert "The SMS code is wrong, has expired or has had too many attempts." in page
     assert _account(app, username)["locked_until"] is not None
 
     resp = client.post("/reset/finish", data={"csrf_token": token, "sms_code": code, "password": "Reset@2026x",
@@ -351,7 +352,7 @@ def test_password_reset_by_sms_unlocks_and_signs_in_with_the_new_password(app):
 
     # The code cannot reset again; the old password no longer works; the new one does.
     assert client.get("/reset/finish").status_code == 302
-    assert "attempt(s) left" in _text(_attempt(_english_client(app), username, f.PASSWORD))
+    assert REFUSAL in _text(_attempt(_english_client(app), username, f.PASSWORD))
     login(app.test_client(), username, "Reset@2026x")
 
 

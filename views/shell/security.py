@@ -4,6 +4,8 @@ Applicants log in with their 18-character ID number (lower-case x accepted). An 
 comes from its binding: an applicant's username is a person's ID number; an Enterprise user names
 its enterprise; a Province user its province; an Industry user its specialties (flagged ones; app/industry.py).
 """
+import logging
+import secrets
 from datetime import timedelta
 
 from flask import current_app, flash, g, redirect, request, session, url_for
@@ -13,6 +15,8 @@ from flask_appbuilder.actions import action
 from flask_appbuilder.api import safe
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager as SqlaSecurityManager
+from flask_appbuilder.const import LOGMSG_WAR_SEC_LOGIN_FAILED
+from flask_appbuilder.security.utils import is_null_password
 from flask_appbuilder.security.forms import UserInfoEdit
 from flask_appbuilder.security.sqla.models import Role
 from flask_appbuilder.security.views import AuthDBView, UserDBModelView
@@ -26,9 +30,10 @@ from flask_jwt_extended import current_user as current_user_jwt
 from flask_jwt_extended import get_jwt, jwt_required
 from flask_login import login_user
 from flask_appbuilder.forms import DynamicForm
+from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, SelectMultipleField, StringField
 from wtforms.widgets import CheckboxInput, ListWidget as CheckboxList
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Optional
 
 from ground import roles as R
 from ground.clock import now_utc
@@ -36,17 +41,18 @@ from ground.extensions import db
 from ground.identifiers import InvalidIdentifier, clean_id_number, looks_like_id_number
 from models import AppUser, Enterprise, Person, Province, Specialty
 from models.user import revoke_tokens
-from app import duties
+from app import duties, notifications
 from app.audit import record_login_event
 from app.services import captcha
 from views import security_display
 from views.formatting import PERSONAL_FORMATTERS, china_time, dash_if_empty, yes_no
-from views.forms import CaptchaForm
+from views.forms import CaptchaForm, NamePart
 from views.errors import ApiErrors
 from views.interface import PanelInterface
 from views.shell import api_tokens, sessions
 
 
+log = logging.getLogger(__name__)
 _BINDING_COLUMNS = ["enterprise", "province", "industry_specialties"]
 
 
@@ -112,7 +118,8 @@ class AppUserDBModelView(UserDBModelView):
     # forms: the security administrator grants them (`roles` below, app/duties.py).
     add_columns = [c for c in UserDBModelView.add_columns if c not in ("groups", "roles")] + _BINDING_COLUMNS
     edit_columns = [c for c in UserDBModelView.edit_columns if c not in ("groups", "roles")] + _BINDING_COLUMNS
-    validators_columns = {}
+    # Staff names follow the legal-name rule (ground.identifiers.clean_person_name), part by part.
+    validators_columns = {"first_name": [NamePart()], "last_name": [Optional(), NamePart()]}
     list_columns = ["username", "full_name", "active", "roles", "enterprise", "province", "locked_until"]
     order_columns = ["username", "active", "locked_until"]
     search_columns = ["username", "first_name", "last_name", "email", "active", "roles", "created_on", "last_login"]
@@ -242,8 +249,8 @@ class AppUserDBModelView(UserDBModelView):
 class AppUserInfoEdit(UserInfoEdit):
     """Staff edit their own name: family name (姓) then given name (名)."""
 
-    first_name = StringField(_l("Family name"), validators=[DataRequired(), Length(max=64)])
-    last_name = StringField(_l("Given name"), validators=[Length(max=64)])
+    first_name = StringField(_l("Family name"), validators=[DataRequired(), Length(max=64), NamePart()])
+    last_name = StringField(_l("Given name"), validators=[Optional(), Length(max=64), NamePart()])
 
 
 class UserInfoEditView(FabUserInfoEditView):  # FAB's class name: its endpoints and permissions keep their names
@@ -279,6 +286,29 @@ def normalise_username(username: str) -> str:
     return username.upper() if looks_like_id_number(username) else username
 
 
+def login_refusal():
+    """The one answer to every refused sign-in (unknown account, wrong password, inactive or locked account)."""
+    return _l("Wrong ID number or password. After %(failures)s failed sign-ins in a row an account is locked for "
+              "%(minutes)s minutes (its holder is told); resetting the password by SMS unlocks it at once.",
+              failures=current_app.config["LOGIN_MAX_FAILURES"], minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+
+
+def _dummy_hash() -> str:
+    """A password hash of the configured method, for refusals that have no real hash to check against."""
+    cached = current_app.extensions.get("dummy_password_hash")
+    if cached is None:
+        cached = current_app.extensions["dummy_password_hash"] = generate_password_hash(
+            secrets.token_urlsafe(16), method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"))
+    return cached
+
+
+def _announce_lock(user, failures: int):
+    """Tell the holder (message centre; SMS to an applicant's mobile; e-mail when on) that the account is locked."""
+    until = china_time(user.locked_until)
+    notifications.send("account_locked", f"account_locked:{user.id}:{user.locked_until.isoformat()}", [user],
+                       {"failures": failures, "until": until})
+
+
 class LoginForm(CaptchaForm):
     username = StringField(_l("ID number or user name"), validators=[DataRequired(), Length(max=64)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)])
@@ -303,7 +333,7 @@ class AppAuthDBView(AuthDBView):
                     login_user(user, remember=False)
                     next_url = request.args.get("next")
                     return redirect(get_safe_redirect(next_url) if next_url else self.appbuilder.get_url_for_index)
-                flash(as_unicode(g.get("login_refusal") or _("Wrong ID number or password.")), "danger")
+                flash(as_unicode(login_refusal()), "danger")
         form.fresh_captcha()
         form.password.data = ""
         response = self.render_template(self.login_template, title=_("Sign in"), form=form,
@@ -358,7 +388,7 @@ class AppSecurityApi(ApiErrors, SecurityApi):
             return self.response_400(message={"captcha": [_("The verification code is wrong or has expired.")]})
         user = self.appbuilder.sm.auth_user_db(fields["username"], fields["password"])
         if not user:
-            return self.response(401, message=str(g.get("login_refusal") or _("Wrong ID number or password.")))
+            return self.response(401, message=str(login_refusal()))
         tokens = api_tokens.issue(user, refresh=payload.get("refresh") is True)
         db.session.commit()
         return self.response(200, **tokens)
@@ -467,40 +497,42 @@ class SecurityManager(SqlaSecurityManager):
                     self.limiter.limit(self.auth_rate_limit, methods=["POST"])(view.blueprint)
 
     def auth_user_db(self, username, password):
-        """Password check with lockout: LOGIN_MAX_FAILURES failures lock the account for LOGIN_LOCK_MINUTES.
+        """Password check with lockout: LOGIN_MAX_FAILURES failures in a row lock the account for LOGIN_LOCK_MINUTES.
 
-        Leaves the reason for a refusal in g.login_refusal (the page shows it); writes an audit row.
+        Unknown, inactive and locked accounts are refused exactly like a wrong password (same message, status and
+        work: the password is hashed against a dummy or the real hash), so a refusal tells nothing about the
+        account. The lock itself is announced to the account's holder only (app.notifications, by SMS to an
+        applicant's mobile). Writes an audit row for every attempt.
         """
         username = normalise_username(username)
-        g.login_refusal = None
         user = self.find_user(username=username) if username else None
-        if user is not None and user.locked_until is not None and user.locked_until > now_utc():
-            g.login_refusal = _l("This account is locked after too many failed sign-ins. Try again after "
-                                 "%(minutes)s minutes, or reset your password by SMS.",
-                                 minutes=max(1, int((user.locked_until - now_utc()).total_seconds() // 60) + 1))
+        if user is None or not user.is_active:
+            check_password_hash(_dummy_hash(), password or "")  # the same work as a real check
+            record_login_event("login_failed", user, username=username,
+                               summary="unknown account" if user is None else "inactive")
+            db.session.commit()
+            log.info(LOGMSG_WAR_SEC_LOGIN_FAILED, username)  # masked by views/shell/logging_filters.py
+            return None
+        right = check_password_hash(user.password or _dummy_hash(), password or "") and not is_null_password(password)
+        if user.locked_until is not None and user.locked_until > now_utc():
             record_login_event("login_refused", user, summary="locked")
             db.session.commit()
+            log.info(LOGMSG_WAR_SEC_LOGIN_FAILED, username)
             return None
-        if user is None:  # sign-in is by user name (ID number) only, never by e-mail address
-            g.login_refusal = _l("Wrong ID number or password.")
-            record_login_event("login_failed", username=username, summary="unknown account")
-            db.session.commit()
-            return None
-        return super().auth_user_db(username, password)
+        self.update_user_auth_stat(user, right)
+        if not right:
+            log.info(LOGMSG_WAR_SEC_LOGIN_FAILED, username)
+        return user if right else None
 
     def update_user_auth_stat(self, user, success=True):
         limit = current_app.config["LOGIN_MAX_FAILURES"]
         if success:
             user.locked_until = None
         elif (user.fail_login_count or 0) + 1 >= limit:
-            user.locked_until = now_utc() + timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+            minutes = current_app.config["LOGIN_LOCK_MINUTES"]
+            user.locked_until = now_utc() + timedelta(minutes=minutes)
             user.fail_login_count = -1  # the base class adds one: the count starts afresh after the lock
-            g.login_refusal = _l("Wrong password. The account is now locked for %(minutes)s minutes.",
-                                 minutes=current_app.config["LOGIN_LOCK_MINUTES"])
-        else:
-            left = limit - (user.fail_login_count or 0) - 1
-            g.login_refusal = _l("Wrong ID number or password. %(left)s attempt(s) left before the account "
-                                 "is locked.", left=left)
+            _announce_lock(user, limit)
         record_login_event("login" if success else "login_failed", user)
         super().update_user_auth_stat(user, success)
 
