@@ -115,13 +115,17 @@ class ApplicationPanelView(ScopedModelView):
     def _left_this_view(self, pk, t, user):
         """A record this view no longer lists but the user still sees (the queue after the move was taken, e.g.
         a double submission): who handled it and when, on its page under All applications; otherwise 404."""
+        flash(self._handled_elsewhere(pk, t, user), "warning")
+        return redirect(url_for("ApplicationsView.show", pk=pk))
+
+    @staticmethod
+    def _handled_elsewhere(pk, t, user) -> str:
+        """Why a record the user still sees is not offered here (who handled it, when); 404 if out of scope."""
         item = db.session.get(Application, pk)
         if item is None or not scope.can_see(user, item):
             abort(404)
         handled = workflow.already_handled(pk, t)
-        flash(str(handled.message) if handled else _("This action is not available on this application now."),
-              "warning")
-        return redirect(url_for("ApplicationsView.show", pk=pk))
+        return str(handled.message) if handled else _("This action is not available on this application now.")
 
     # --- confirmation page and the move itself ----------------------------------------------------
     @expose("/transition/<int:pk>/<action>", methods=["GET", "POST"])
@@ -230,8 +234,19 @@ class QueueView(ApplicationPanelView):
             abort(403)
         ids = [i for i in map(row_id, (request.values.get("ids") or "").split(",")) if i is not None][:200]
         user = current_user()
-        items = [self.get_in_scope(pk) for pk in ids]  # 404 for anything out of scope
         back = url_for(f"{self.__class__.__name__}.list")
+        items, handled = [], []
+        for pk in ids:
+            item = self.datamodel.get(pk, self._base_filters)
+            if item is None:  # left the queue (handled meanwhile, e.g. a double submission) or out of scope: 404
+                reason = self._handled_elsewhere(pk, t, user)
+                handled.append(f"{db.session.get(Application, pk).number}: {reason}")
+            else:
+                items.append(item)
+        for line in handled:
+            flash(line, "warning")
+        if not items:
+            return redirect(back)
         if request.method == "POST":
             done, failed = [], []
             for item in items:

@@ -169,6 +169,13 @@ def test_bulk_decisions_in_the_queue(app):
                                                    "opinion": "同意"}, follow_redirects=True)
     assert [state(app, i) for i in ids[:2]] == ["ministry_review", "ministry_review"]
     assert "done for 2 applications" in resp.get_data(as_text=True)
+    # The same selection sent again (a double submission): who handled each and when, never a 404.
+    again = client.post("/myqueue/bulk/pass", data={"csrf_token": token, "ids": ",".join(map(str, ids[:2])),
+                                                    "opinion": "同意"})
+    assert again.status_code == 302 and "/myqueue/list" in again.headers["Location"]
+    page = client.get(again.headers["Location"]).get_data(as_text=True)
+    assert page.count("Already handled by") == 2, page
+    assert [state(app, i) for i in ids[:2]] == ["ministry_review", "ministry_review"]
     # A role without the decision gets 403.
     ministry = desk.client(ministry_user)
     assert ministry.get(f"/myqueue/bulk/confirm?ids={ids[0]}").status_code == 403
