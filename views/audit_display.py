@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from app import jobs, machines, workflow
 from ground.roles import ROLE_LABELS
 from models.calendar import CALENDAR_SOURCES
+from models.labels import LABELS as COLUMN_LABELS
 from models.choices import (ANNOUNCEMENT_STATES, APPLICATION_REASONS, ATTACHMENT_KINDS, CERTIFICATE_STATUSES, DEGREES,
                             EDUCATION_LEVELS, ETHNICITIES, GENDERS, PENALTY_GROUNDS, PENALTY_KINDS, REALNAME_STATUSES,
                             REFUSAL_REASONS, LAPSE_REASONS, REGISTRATION_STATUSES, REPLACEMENT_REASONS)
@@ -58,13 +59,41 @@ OBJECT_LABELS = {
 }
 
 # PDFs by the endpoint that served them ("print" rows).
-ENDPOINT_LABELS = {
+_PRINT_LABELS = {
     "ApplicationsView.pdf": _l("Application form"), "MyQueueView.pdf": _l("Application form"),
     "CertificatesView.pdf": _l("Electronic certificate"), "CertificatesView.batch": _l("Certificates of a batch"),
     "AnnouncementsView.pdf": _l("Announcement"), "DashboardView.pdf": _l("Statistics report"),
     "DashboardView.roster": _l("Roster of registered constructors"),
     "PenaltyRecordsView.document": _l("Decision document"),
 }
+
+_PAGE_KINDS = {"list": _l("list"), "show": _l("record"), "get_list": _l("list (API)"), "get": _l("record (API)")}
+
+
+class _EndpointLabels(Mapping):
+    """The page a row was written on: PDFs by their endpoint; other pages as their view's label and kind
+    ("Persons · record"). Iterates over the PDFs only (views register their labels in views.registry)."""
+
+    def __getitem__(self, endpoint):
+        if endpoint in _PRINT_LABELS:
+            return _PRINT_LABELS[endpoint]
+        from views.registry import view_labels  # the registry imports this module
+
+        view, _dot, kind = str(endpoint).rpartition(".")
+        labels = view_labels()  # panels register as their permission name: "Persons" for PersonsView
+        label = labels.get(view) or labels.get(view.removesuffix("View"))
+        if label is None:
+            raise KeyError(endpoint)
+        return f"{label} · {_PAGE_KINDS[kind]}" if kind in _PAGE_KINDS else str(label)
+
+    def __iter__(self):
+        return iter(_PRINT_LABELS)
+
+    def __len__(self):
+        return len(_PRINT_LABELS)
+
+
+ENDPOINT_LABELS = _EndpointLabels()
 
 SUMMARY_LABELS = {"locked": _l("account locked"), "unknown account": _l("unknown account")}
 
@@ -274,6 +303,10 @@ def _value(value, key) -> str:
     if isinstance(value, list):
         return "、".join(_value(v, key) for v in value) or "—"
     labels = VALUE_LABELS.get(key)
+    if labels is None and str(key).startswith("_od_"):
+        labels = _SORT_ORDERS
+    elif labels is None and str(key).startswith("_oc_"):
+        labels = COLUMN_LABELS
     if labels is not None and str(value) in labels:
         return str(labels[str(value)])
     verbatim = ("nonce", "sha256", "storage_key", "filename", "document_key", "document_sha256", "document_filename",
@@ -281,8 +314,19 @@ def _value(value, key) -> str:
     return translate_codes(str(value)) if key not in verbatim else str(value)
 
 
+# A list page's address parameters (FAB's names carry the view's name): paging, sorting, filters.
+_QUERY_KEYS = [(re.compile(r"^psize_\w+$"), _l("Rows per page")), (re.compile(r"^page_\w+$"), _l("Page")),
+               (re.compile(r"^_oc_\w+$"), _l("Sorted by")), (re.compile(r"^_od_\w+$"), _l("Sort order")),
+               (re.compile(r"^_flt_\d+_\w+$"), _l("Filter"))]
+
+
+_SORT_ORDERS = {"asc": _l("ascending"), "desc": _l("descending")}
+
+
 def _field(key) -> str:
-    return str(AUDIT_FIELD_LABELS.get(key, key))
+    if key in AUDIT_FIELD_LABELS:
+        return str(AUDIT_FIELD_LABELS[key])
+    return next((str(label) for pattern, label in _QUERY_KEYS if pattern.match(str(key))), str(key))
 
 
 def detail_markup(text: str):

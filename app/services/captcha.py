@@ -49,14 +49,15 @@ class CaptchaRefused(UserError):
     """Too many live challenges for this address (or in all): no new one until some expire."""
 
 
-def _keyed(*parts: str) -> str:
-    key = current_app.config["SECRET_KEY"]
+def _keyed(*parts: str, key: str | bytes | None = None) -> str:
+    key = current_app.config["SECRET_KEY"] if key is None else key
     key = key.encode() if isinstance(key, str) else key
     return hmac.new(key, "\0".join(parts).encode(), hashlib.sha256).hexdigest()
 
 
-def _answer_of(nonce: str, length: int) -> str:
-    rng = random.Random(_keyed("captcha-answer", nonce))
+def _answer_of(nonce: str, length: int, key: str | bytes | None = None) -> str:
+    """The answer drawn for `nonce` (every host with the same SECRET_KEY draws the same)."""
+    rng = random.Random(_keyed("captcha-answer", nonce, key=key))
     return "".join(rng.choice(ALPHABET) for _ in range(length))
 
 

@@ -123,6 +123,10 @@ class Deployment:
         self.s3.stop()
 
     @property
+    def secret_key(self) -> str:
+        return "hosts-secret-" + "k" * 48 + self.token
+
+    @property
     def s3_url(self) -> str:
         return self.s3.endpoint_url
 
@@ -133,7 +137,7 @@ class Deployment:
         env.update({
             "PYTHONPATH": str(ROOT), "FLASK_APP": "server:create_app",
             "INSTANCE_DIR": str(instance), "DATABASE_URL": self.database_url, "MIGRATION_DATABASE_URL": self.owner_url,
-            "SECRET_KEY": "hosts-secret-" + "k" * 48 + self.token,
+            "SECRET_KEY": self.secret_key,
             "CERTIFICATE_SIGNING_KEYS": str(self.tmp / "signing_keys"),
             "REDIS_URL": redis_url, "RATELIMIT_KEY_PREFIX": self.prefix,
             "CELERY_BROKER_URL": redis_url, "CELERY_KEY_PREFIX": self.prefix + ":",

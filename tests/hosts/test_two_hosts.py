@@ -17,6 +17,8 @@ import requests
 from PIL import Image, ImageDraw
 from sqlalchemy import text
 
+from app.services import captcha
+
 
 PUBLIC_HOST = "jzs.test"  # the name the balancer answers to; both hosts see it in X-Forwarded-Host
 PASSWORD = "Demo@2026"  # the demo accounts' password (config DEMO_PASSWORD)
@@ -72,9 +74,10 @@ class Browser:
     def sign_in(self, host, username, password=PASSWORD):
         html = self.page(host, "/login/")
         nonce = _field(_NONCE, html, "captcha nonce on the login page")
-        with self.hosts.engine.connect() as conn:  # the answer stays on the server: read it where it is kept
-            answer = conn.execute(text("SELECT answer FROM captcha_challenge WHERE nonce = :n"), {"n": nonce}).scalar()
-        assert answer, f"captcha {nonce} of host {host} is not in the shared database"
+        with self.hosts.engine.connect() as conn:  # the challenge is in the shared database; its answer is drawn
+            length = conn.execute(text("SELECT length FROM captcha_challenge WHERE nonce = :n"), {"n": nonce}).scalar()
+        assert length, f"captcha {nonce} of host {host} is not in the shared database"
+        answer = captcha._answer_of(nonce, length, key=self.hosts.secret_key)  # as the hosts draw it (shared key)
         resp = self.post(host, "/login/", {"username": username, "password": password, "captcha_nonce": nonce,
                                            "captcha": answer, "csrf_token": _field(_CSRF, html, "CSRF token")})
         assert resp.status_code == 302 and "/login" not in resp.headers.get("Location", ""), \

@@ -125,7 +125,7 @@ def test_an_import_stopped_half_way_runs_again_without_doubling(app, ministry, m
     monkeypatch.setattr(roster, "BATCH", 2)
     ids = _people(app, 5)
     p = "H" + uuid.uuid4().hex[:10].upper()
-    rows = [HEADER] + [[f"续传{i}", ids[i], f"{p}{i}", "建筑工程", "2021-06-01", ""] for i in range(5)]
+    rows = [HEADER] + [[f"续传{'甲乙丙丁戊'[i]}", ids[i], f"{p}{i}", "建筑工程", "2021-06-01", ""] for i in range(5)]
     original, calls = roster._write, []
 
     def crash_in_the_second_part(*args):

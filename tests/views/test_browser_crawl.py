@@ -22,7 +22,8 @@ APPLICANT = "110101198503071032"  # ops/demo.py's 王建国: registered, a certi
 PUBLIC_STARTS = ["/login/", "/verify/", "/signup/", "/registry/", "/reset/"]
 PRINCIPALS = [("anonymous", None, PUBLIC_STARTS), ("applicant", APPLICANT, []),
               ("enterprise-bj1", "enterprise-bj1", []), ("province-bj", "province-bj", []),
-              ("ministry", "ministry", []), ("admin", "admin", [])]
+              ("ministry", "ministry", []), ("industry", "industry", []), ("admin", "admin", []),
+              ("secadmin", "secadmin", []), ("auditor", "auditor", [])]
 ENGLISH_PRINCIPALS = [("anonymous", None, PUBLIC_STARTS), ("applicant", APPLICANT, []), ("ministry", "ministry", [])]
 MAX_PAGES = 200  # rendered pages per principal (the ministry renders about 120)
 MAX_VARIANTS = 3  # pages rendered per pattern (ids as {id}, any query string); files: one (PDFs are slow)
