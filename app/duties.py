@@ -68,13 +68,21 @@ def _binding_refusals(account, names) -> list:
             refusals.append(_l("No person with this ID number is on file."))
         else:
             account.person = person
-    if R.ENTERPRISE in names and account.enterprise_id is None:
-        refusals.append(_l("An Enterprise account must name its enterprise."))
-    if R.PROVINCE in names and account.province_code is None:
-        refusals.append(_l("A Province account must name its province."))
-    if R.INDUSTRY in names and not account.industry_specialties:
-        refusals.append(_l("An Industry account must name at least one specialty."))
-    return refusals
+    return refusals + missing_bindings(account, names)
+
+
+# What a staff role binds its account to (its row scope): the attributes that hold it, the refusal without it.
+BINDINGS = {
+    R.ENTERPRISE: (("enterprise", "enterprise_id"), _l("An Enterprise account must name its enterprise.")),
+    R.PROVINCE: (("province", "province_code"), _l("A Province account must name its province.")),
+    R.INDUSTRY: (("industry_specialties",), _l("An Industry account must name at least one specialty.")),
+}
+
+
+def missing_bindings(account, names) -> list:
+    """The refusals of staff roles in `names` whose binding the account lacks (the account form uses it too)."""
+    return [refusal for role, (attributes, refusal) in BINDINGS.items()
+            if role in names and not any(getattr(account, a, None) for a in attributes)]
 
 
 def refusals(account, names, actor=None) -> list:

@@ -77,7 +77,7 @@ class _EndpointLabels(Mapping):
     def __getitem__(self, endpoint):
         if endpoint in _PRINT_LABELS:
             return _PRINT_LABELS[endpoint]
-        from views.registry import view_labels  # the registry imports this module
+        from views.registry import view_labels  # reason: views.registry imports this module
 
         view, _dot, kind = str(endpoint).rpartition(".")
         labels = view_labels()  # panels register as their permission name: "Persons" for PersonsView

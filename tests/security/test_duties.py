@@ -177,3 +177,22 @@ def test_bootstrap_creates_administration_accounts_only(app):
     with app.app_context():
         assert db.session.query(AuditLog).filter_by(action="grant", username="system").filter(
             AuditLog.summary.contains("duties-sec")).count() == 1
+
+
+def test_a_withdrawn_role_stops_working_at_once_in_open_sessions_and_tokens(app, accounts):
+    """Roles are read per request (session and API token alike): withdrawing one needs no sign-out."""
+    from tests.security.helpers import bearer
+
+    secadmin, officer = accounts["secadmin"], accounts["officer"]
+    with app.app_context():
+        enterprise_id = f.user(officer).enterprise_id
+    session = login(app.test_client(), officer)
+    token = bearer(app, officer)
+    assert session.get(f"/enterprises/show/{enterprise_id}").status_code == 200
+    assert session.get("/myqueue/list/").status_code == 200
+    assert app.test_client().get(f"/api/v1/enterprise/{enterprise_id}", headers=token).status_code == 200
+    client = login(app.test_client(), secadmin)
+    assert "withdrawn" in _grant_page(client, officer, []).get_data(as_text=True)
+    assert _roles(app, officer) == set()
+    assert session.get("/myqueue/list/").status_code in (302, 403)
+    assert app.test_client().get(f"/api/v1/enterprise/{enterprise_id}", headers=token).status_code in (401, 403)

@@ -18,10 +18,9 @@ from openapi_spec_validator import validate as validate_spec
 from werkzeug.serving import make_server
 
 from ground.clock import today
-from ground.extensions import db
-from models import Person
 from tests import factories as f
 from tests.conftest import another_app
+from tests.views.test_api import applicant  # noqa: F401  (fixture: an applicant with a mobile, an employer)
 from tests.views.test_personal_journey import sms_code
 
 PACKAGE = "constructor_registry_api_client"
@@ -135,47 +134,43 @@ def test_description_is_valid_and_complete(spec):
     assert "PersonsApi.post" not in spec["components"]["schemas"]
 
 
-def test_generated_client_drives_the_journey(app, spec, api, live_server):
+def test_generated_client_drives_the_journey(app, spec, api, live_server, applicant):
+    enterprise, username, phone = applicant["enterprise"], applicant["username"], applicant["phone"]
     with app.app_context():
-        enterprise = f.make_enterprise("11")
-        username, person_id = f.make_applicant()
-        phone = f"137{f.next_serial():08d}"
-        db.session.get(Person, person_id).phone = phone
-        db.session.commit()
         staff = f.Staff()
         officers = {"confirm": staff.enterprise(enterprise), "pass": staff.province("11"), "approve": staff.ministry}
     models = _module(api, "models")
     drafts = _module(api, "api.applications_api.application_create")
     move = _module(api, "api.applications_api.application_transition")
     action = models.ApplicationTransitionAction
-    applicant = _sign_in(api, app, live_server, username)
+    person = _sign_in(api, app, live_server, username)
 
     body = models.ApplicationsApiPost(
         business_type=models.ApplicationsApiPostBusinessType.INITIAL, enterprise_id=enterprise,
         specialties=["building"], contract_start=today() - timedelta(days=5),
         contract_end=today() + timedelta(days=900))
-    created = drafts.sync_detailed(client=applicant, body=body)
+    created = drafts.sync_detailed(client=person, body=body)
     assert created.status_code == 201, created.content
     app_id = created.parsed.id
     assert created.parsed.result.state == "draft"
 
     # 422: a wrong SMS code, with the field named
-    assert _module(api, "api.applications_api.application_send_sms").sync(client=applicant, pk=app_id).message
-    wrong = move.sync_detailed(client=applicant, pk=app_id, action=action.SUBMIT,
+    assert _module(api, "api.applications_api.application_send_sms").sync(client=person, pk=app_id).message
+    wrong = move.sync_detailed(client=person, pk=app_id, action=action.SUBMIT,
                                body=models.TransitionInput(sms_code="000000"))
     assert wrong.status_code == 422 and "sms_code" in wrong.parsed.fields.additional_properties, wrong.content
     _check(spec, "422", json.loads(wrong.content))
     # 403: an applicant may not approve
-    refused = move.sync_detailed(client=applicant, pk=app_id, action=action.APPROVE, body=models.TransitionInput())
+    refused = move.sync_detailed(client=person, pk=app_id, action=action.APPROVE, body=models.TransitionInput())
     assert refused.status_code == 403 and isinstance(refused.parsed, models.Error), refused.content
     _check(spec, "403", json.loads(refused.content))
 
-    result = move.sync(client=applicant, pk=app_id, action=action.SUBMIT,
+    result = move.sync(client=person, pk=app_id, action=action.SUBMIT,
                        body=models.TransitionInput(sms_code=sms_code(app, phone)))
     assert isinstance(result, models.TransitionResult) and result.state == "enterprise_review", result
     # 409: a submitted application is no draft any more
     edit = models.ApplicationsApiPut.from_dict(body.to_dict())
-    stale = _module(api, "api.applications_api.application_update").sync_detailed(client=applicant, pk=app_id,
+    stale = _module(api, "api.applications_api.application_update").sync_detailed(client=person, pk=app_id,
                                                                                    body=edit)
     assert stale.status_code == 409 and isinstance(stale.parsed, models.Error), stale.content
     _check(spec, "409", json.loads(stale.content))
@@ -189,11 +184,11 @@ def test_generated_client_drives_the_journey(app, spec, api, live_server):
                            body=models.TransitionInput(attested=name == "confirm", version=options.version))
         assert isinstance(result, models.TransitionResult) and result.state == expected, (name, result)
     getter = _module(api, "api.applications_api.application_get")
-    for token in ("not-a-token", "x.y.z", applicant.token[:-4] + "AAAA"):  # malformed, forged
+    for token in ("not-a-token", "x.y.z", person.token[:-4] + "AAAA"):  # malformed, forged
         bad = getter.sync_detailed(client=api.AuthenticatedClient(base_url=live_server, token=token), pk=app_id)
         assert bad.status_code == 401 and isinstance(bad.parsed, models.Error), (token, bad.content)
         _check(spec, "401", json.loads(bad.content))
-    shown = getter.sync(client=applicant, pk=app_id)
+    shown = getter.sync(client=person, pk=app_id)
     assert shown.result.state == "announce_pending" and shown.result.number
 
 

@@ -187,12 +187,7 @@ class AppUserDBModelView(UserDBModelView):
                     item.person = db.session.query(Person).filter(Person.id_number == item.username).one_or_none()
                 if item.person is None:
                     errors.append(_l("No person with this ID number is on file."))
-        if R.ENTERPRISE in roles and item.enterprise is None:
-            errors.append(_l("An Enterprise account must name its enterprise."))
-        if R.PROVINCE in roles and item.province is None:
-            errors.append(_l("A Province account must name its province."))
-        if R.INDUSTRY in roles and not item.industry_specialties:
-            errors.append(_l("An Industry account must name at least one specialty."))
+        errors += duties.missing_bindings(item, roles)
         if R.INDUSTRY not in roles:
             item.industry_specialties = []
         if errors:
